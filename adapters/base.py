@@ -1,0 +1,355 @@
+"""The adapter contract every platform implements, and the plain data it passes around.
+
+Conventions (see docs/platforms.md):
+- Every range here is half-open ``[start, end)`` of nights, like a stay ``[check_in, check_out)``.
+  An adapter converts to the platform's inclusive ranges at the edge.
+- Money is ``Decimal`` plus an ISO 4217 currency code, never a float.
+- Adapters never touch the database. The caller gives them a ``Credentials`` snapshot and gets back
+  new tokens (``TokenSet``) to store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import ClassVar, Mapping
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class PlatformAPIError(Exception):
+    """A platform call failed.
+
+    ``permanent`` errors (bad credentials, an unknown listing, a request the platform refuses) are not
+    retried and mark the connection as needing attention; transient ones (timeouts, 5xx, 429) are
+    retried with backoff and count against the circuit breaker. ``retry_after`` is in seconds when the
+    platform said how long to wait.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        status: int | None = None,
+        retry_after: float | None = None,
+        code: str | None = None,
+    ):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+        self.code = code
+
+
+class BookingNotFoundError(PlatformAPIError):
+    """The platform does not know that booking (permanent)."""
+
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("permanent", True)
+        super().__init__(message, **kwargs)
+
+
+class TokenRefreshError(PlatformAPIError):
+    """The access token could not be refreshed; a person has to reconnect (permanent)."""
+
+    def __init__(self, message: str, **kwargs):
+        kwargs.setdefault("permanent", True)
+        super().__init__(message, **kwargs)
+
+
+class WebhookSignatureError(Exception):
+    """A webhook's signature, timestamp or credentials did not check out (answer 401)."""
+
+
+class WebhookPayloadError(Exception):
+    """A webhook body is malformed (answer 400 with this message)."""
+
+
+# --- plain data -------------------------------------------------------------------------------
+
+
+class BookingStatus(str, Enum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Guest:
+    name: str = ""
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class BookingData:
+    """One booking as the platform holds it, in our vocabulary."""
+
+    platform: str
+    channel_booking_id: str
+    listing_id: str
+    status: BookingStatus
+    check_in: dt.date
+    check_out: dt.date
+    guest: Guest = field(default_factory=Guest)
+    guests_count: int = 1
+    total_amount: Decimal | None = None
+    currency: str = ""
+    # Platforms deliver out of order: a version lets the importer ignore stale copies. It is a string
+    # that sorts in the platform's order (zero-padded revision or an ISO timestamp).
+    version: str = ""
+    raw_status: str = ""
+    # "reservation", or "block" for nights a platform closed without a guest (iCal "Not available").
+    kind: str = "reservation"
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Half-open range of nights ``[start, end)``."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self):
+        if self.end <= self.start:
+            raise ValueError(f"empty or reversed range {self.start}..{self.end}")
+
+    @property
+    def last_night(self) -> dt.date:
+        """The inclusive end most platforms want on the wire."""
+        return self.end - dt.timedelta(days=1)
+
+    @property
+    def nights(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class AvailabilityRange:
+    """What a guest may book on each night of ``range``; one request carries many of these."""
+
+    range: DayRange
+    available: bool
+    min_stay: int = 1
+    closed_to_arrival: bool = False
+    closed_to_departure: bool = False
+    stop_sell: bool = False
+
+    def __post_init__(self):
+        if self.min_stay < 1:
+            raise ValueError(f"min_stay must be at least 1, got {self.min_stay}")
+
+
+@dataclass(frozen=True)
+class PriceRange:
+    range: DayRange
+    price: Decimal
+    currency: str
+
+    def __post_init__(self):
+        if self.price <= 0:
+            raise ValueError(f"price must be positive, got {self.price}")
+
+
+@dataclass(frozen=True)
+class AvailabilityUpdate:
+    """Availability and restrictions for one listing over many ranges (ordered, not overlapping)."""
+
+    listing_id: str
+    ranges: tuple[AvailabilityRange, ...]
+
+
+@dataclass(frozen=True)
+class PricingUpdate:
+    """Nightly prices for one listing over many ranges (ordered, not overlapping)."""
+
+    listing_id: str
+    ranges: tuple[PriceRange, ...]
+
+
+class NotificationKind(str, Enum):
+    BOOKING_CREATED = "booking_created"
+    BOOKING_MODIFIED = "booking_modified"
+    BOOKING_CANCELLED = "booking_cancelled"
+    PULL_NOW = "pull_now"  # a hint with no data (Booking.com): poll the account now
+    IGNORED = "ignored"  # an event type we do not handle: acknowledge and log
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One thing a webhook told us. ``event_key`` is unique per platform (for idempotency)."""
+
+    platform: str
+    kind: NotificationKind
+    event_key: str
+    listing_id: str = ""
+    channel_booking_id: str = ""
+    version: str = ""
+    # Set when the webhook carried the whole booking (Expedia's SOAP notifications do), so the
+    # importer needs no fetch.
+    booking: BookingData | None = None
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """What the webhook view sends back; most platforms just want 200 with a small JSON body."""
+
+    status: int = 200
+    body: bytes = b'{"status": "ok"}'
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A snapshot of one connection's secrets, decrypted for the duration of one call."""
+
+    access_token: str = ""
+    refresh_token: str = ""
+    access_token_expires_at: dt.datetime | None = None
+    api_key: str = ""
+    username: str = ""
+    password: str = ""
+    webhook_secret: str = ""
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str
+    expires_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PlatformAccount:
+    """Everything an adapter needs to talk about one listing on one platform."""
+
+    listing_id: str
+    credentials: Credentials
+    base_url: str
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    # Our app's OAuth client at the platform (from settings, not per connection).
+    oauth_client_id: str = ""
+    oauth_client_secret: str = ""
+    # Set from settings only, never from user input: lets feeds and APIs on loopback/private
+    # addresses through (the sandbox runs on 127.0.0.1).
+    allow_private_network: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """What a platform's webhook check needs, from settings and the connection.
+
+    ``secrets``: HMAC secrets, more than one while a secret is being rotated.
+    ``username``/``password``: credentials a platform puts in the message (Expedia's SOAP header).
+    ``audience``/``service_account_email``/``jwks``: Google Pub/Sub push OIDC checks; ``jwks`` is the
+    key set (``{"keys": [...]}``) the caller fetched and cached.
+    """
+
+    secrets: tuple[str, ...] = ()
+    username: str = ""
+    password: str = ""
+    audience: str = ""
+    service_account_email: str = ""
+    jwks: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    healthy: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class BookingPage:
+    bookings: tuple[BookingData, ...]
+    cursor: str | None  # pass back to continue; None when the platform has nothing more
+    # True when the page is the platform's whole current set (an iCal feed): bookings we hold from
+    # this connection that are missing from it were removed there.
+    is_snapshot: bool = False
+
+
+class Capability(str, Enum):
+    PUSH_AVAILABILITY = "push_availability"
+    PUSH_PRICING = "push_pricing"
+    PUSH_RESTRICTIONS = "push_restrictions"
+    WEBHOOKS = "webhooks"
+    PULL_BOOKINGS = "pull_bookings"  # bookings arrive only by polling (Booking.com, iCal)
+    ACKNOWLEDGE = "acknowledge"  # pulled bookings must be acknowledged
+    OAUTH = "oauth"
+    READ_CALENDAR = "read_calendar"
+
+
+# --- the contract -----------------------------------------------------------------------------
+
+
+class PlatformAdapter:
+    """Translate between our plain data and one platform's wire format.
+
+    Every method raises ``PlatformAPIError`` (or a subclass) on failure; adapters never retry, never
+    sleep and never rate-limit: the sync engine does that around each call.
+    """
+
+    slug: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # The most ranges (or dates, for platforms that take single dates) one request may carry.
+    max_batch: ClassVar[int] = 1
+
+    def __init__(self, account: PlatformAccount):
+        self.account = account
+
+    # bookings
+    def fetch_booking(self, channel_booking_id: str) -> BookingData:
+        raise NotImplementedError
+
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+        raise NotImplementedError
+
+    def acknowledge_bookings(self, bookings: list[tuple[BookingData, str]]) -> None:
+        """Tell a pull platform these bookings were processed; pairs of (booking, our booking id)."""
+        raise NotImplementedError
+
+    # outbound
+    def update_availability(self, update: AvailabilityUpdate) -> int:
+        """Send availability and restrictions; returns the number of requests made."""
+        raise NotImplementedError
+
+    def update_pricing(self, update: PricingUpdate) -> int:
+        """Send prices; returns the number of requests made."""
+        raise NotImplementedError
+
+    # inbound
+    @classmethod
+    def verify_webhook_signature(
+        cls, *, headers: Mapping[str, str], body: bytes, config: WebhookConfig, now: dt.datetime
+    ) -> None:
+        """Raise ``WebhookSignatureError`` unless the request is authentic and fresh."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
+        """Raise ``WebhookPayloadError`` for a malformed body."""
+        raise NotImplementedError
+
+    @classmethod
+    def webhook_answer(cls, notifications: list[Notification]) -> WebhookAnswer:
+        return WebhookAnswer()
+
+    # auth and health
+    @classmethod
+    def authorize_url(cls, *, base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
+        """Where to send a person to grant us access (OAuth platforms only)."""
+        raise NotImplementedError
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenSet:
+        """Trade an authorization code for tokens (OAuth platforms only)."""
+        raise NotImplementedError
+
+    def refresh_access_token(self) -> TokenSet:
+        raise TokenRefreshError(f"{self.slug} does not use OAuth tokens")
+
+    def check_health(self) -> HealthResult:
+        raise NotImplementedError

@@ -1,0 +1,131 @@
+"""The one way adapters talk HTTP.
+
+A shared ``requests.Session`` with connect and read timeouts. Responses are mapped to errors in one
+place: 429 and 5xx (and timeouts, connection errors) are transient, other 4xx are permanent.
+Credentials never reach a log line: only the method, the URL without its query string, the status and
+the time taken are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from adapters.base import PlatformAPIError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 15.0
+
+_session = requests.Session()
+_session.headers["User-Agent"] = "channel-manager/1.0"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What observers (metrics) learn about one request; it never holds a credential."""
+
+    platform: str
+    endpoint: str
+    method: str
+    status: int | None
+    seconds: float
+    error: str | None
+
+
+# Observers are called after every request (the metrics module registers one). Plain callables keep
+# this module free of Django and Prometheus.
+observers: list[Callable[[CallRecord], None]] = []
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    platform: str,
+    endpoint: str,
+    timeout: tuple[float, float] | None = None,
+    raise_for_status: bool = True,
+    **kwargs,
+) -> requests.Response:
+    """Send one request. ``endpoint`` names the operation for metrics (``"update_calendar"``).
+
+    Raises ``PlatformAPIError``: transient for timeouts, connection errors, 429 and 5xx; permanent for
+    any other status >= 400 (unless ``raise_for_status`` is false, for adapters that read error bodies).
+    Never follows redirects: a platform API that redirects is misconfigured, and following one could
+    leak the Authorization header to another host.
+    """
+    started = time.monotonic()
+    status = None
+    error = None
+    try:
+        response = _session.request(
+            method,
+            url,
+            timeout=timeout or (CONNECT_TIMEOUT, READ_TIMEOUT),
+            allow_redirects=False,
+            **kwargs,
+        )
+        status = response.status_code
+    except requests.Timeout as exc:
+        error = "timeout"
+        raise PlatformAPIError(f"{platform} {endpoint}: timed out", permanent=False) from exc
+    except requests.RequestException as exc:
+        error = "connection"
+        raise PlatformAPIError(
+            f"{platform} {endpoint}: {type(exc).__name__}", permanent=False
+        ) from exc
+    finally:
+        seconds = time.monotonic() - started
+        log.info(
+            "platform call %s %s %s -> %s in %.3fs",
+            platform,
+            method,
+            _public_url(url),
+            status or error,
+            seconds,
+        )
+        record = CallRecord(platform, endpoint, method, status, seconds, error)
+        for observer in observers:
+            try:
+                observer(record)
+            except Exception:  # metrics must never break a sync
+                log.exception("http observer failed")
+    if raise_for_status:
+        raise_for_response(response, platform=platform, endpoint=endpoint)
+    return response
+
+
+def raise_for_response(response: requests.Response, *, platform: str, endpoint: str) -> None:
+    """Map an HTTP error status to ``PlatformAPIError`` with the right ``permanent`` flag."""
+    status = response.status_code
+    if status < 400:
+        return
+    transient = status == 429 or status >= 500
+    raise PlatformAPIError(
+        f"{platform} {endpoint}: HTTP {status}: {response.text[:200]}",
+        permanent=not transient,
+        status=status,
+        retry_after=retry_after_seconds(response),
+    )

@@ -1,0 +1,391 @@
+"""Airbnb adapter: see the airbnb section of docs/platforms.md for the wire protocol."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
+from urllib.parse import quote, urlencode
+
+import requests
+
+from adapters import http
+from adapters.airbnb import signature
+from adapters.airbnb.reservation import SLUG, booking_from_reservation, version_string
+from adapters.base import (
+    AvailabilityUpdate,
+    BookingData,
+    BookingNotFoundError,
+    BookingPage,
+    Capability,
+    HealthResult,
+    Notification,
+    NotificationKind,
+    PlatformAdapter,
+    PlatformAPIError,
+    PricingUpdate,
+    TokenRefreshError,
+    TokenSet,
+    WebhookConfig,
+    WebhookPayloadError,
+)
+
+T = TypeVar("T")
+
+EVENT_KINDS = {
+    "reservation.created": NotificationKind.BOOKING_CREATED,
+    "reservation.updated": NotificationKind.BOOKING_MODIFIED,
+    "reservation.cancelled": NotificationKind.BOOKING_CANCELLED,
+}
+SCOPE = "reservations calendar pricing"
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="seconds") + "Z"
+
+
+def error_body(response: requests.Response) -> tuple[str, str]:
+    """``(error code, message)`` from Airbnb's ``{"error", "error_message"}`` shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.text[:200]
+    if not isinstance(body, dict):
+        return "", response.text[:200]
+    return str(body.get("error") or ""), str(body.get("error_message") or "")
+
+
+class AirbnbAdapter(PlatformAdapter):
+    slug = SLUG
+    display_name = "Airbnb"
+    capabilities = frozenset(
+        {
+            Capability.PUSH_AVAILABILITY,
+            Capability.PUSH_PRICING,
+            Capability.PUSH_RESTRICTIONS,
+            Capability.WEBHOOKS,
+            Capability.OAUTH,
+        }
+    )
+    max_batch = 100
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return self.account.base_url.rstrip("/") + path
+
+    def _call(self, method: str, path: str, *, endpoint: str, **kwargs) -> dict:
+        """One API call with the bearer token; raises ``PlatformAPIError`` mapped from the answer."""
+        headers = {"Authorization": f"Bearer {self.account.credentials.access_token}"}
+        response = http.request(
+            method,
+            self._url(path),
+            platform=SLUG,
+            endpoint=endpoint,
+            headers=headers,
+            raise_for_status=False,
+            **kwargs,
+        )
+        self._raise_for_error(response, endpoint=endpoint)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise PlatformAPIError(
+                f"airbnb {endpoint}: answer is not JSON",
+                permanent=False,
+                code="invalid_response",
+            ) from exc
+        if not isinstance(body, dict):
+            raise PlatformAPIError(
+                f"airbnb {endpoint}: answer is not an object",
+                permanent=False,
+                code="invalid_response",
+            )
+        return body
+
+    @staticmethod
+    def _raise_for_error(response: requests.Response, *, endpoint: str) -> None:
+        status = response.status_code
+        if status < 400:
+            if 300 <= status:
+                raise PlatformAPIError(
+                    f"airbnb {endpoint}: unexpected redirect (HTTP {status})",
+                    permanent=True,
+                    status=status,
+                )
+            return
+        code, message = error_body(response)
+        text = f"airbnb {endpoint}: HTTP {status} {code}: {message}".rstrip(": ")
+        if status == 401 and code == "invalid_token":
+            # Not permanent: the engine refreshes the token and retries the call.
+            raise PlatformAPIError(
+                text, permanent=False, status=status, code="token_expired"
+            )
+        if status == 404 and endpoint == "fetch_booking":
+            raise BookingNotFoundError(text, status=status, code=code or "not_found")
+        transient = status == 429 or status >= 500
+        raise PlatformAPIError(
+            text,
+            permanent=not transient,
+            status=status,
+            retry_after=http.retry_after_seconds(response),
+            code=code or None,
+        )
+
+    # --- bookings ---------------------------------------------------------------------------
+
+    def fetch_booking(self, channel_booking_id: str) -> BookingData:
+        body = self._call(
+            "GET",
+            f"/v2/reservations/{quote(channel_booking_id, safe='')}",
+            endpoint="fetch_booking",
+        )
+        return booking_from_reservation(body.get("reservation"))
+
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None
+    ) -> BookingPage:
+        """One page, oldest update first. ``updated_since`` is a filter and the cursor a position in
+        the filtered list, so both are sent when both are given."""
+        params = {}
+        if since is not None:
+            params["updated_since"] = iso_utc(since)
+        if cursor:
+            params["cursor"] = cursor
+        listing = quote(self.account.listing_id, safe="")
+        body = self._call(
+            "GET",
+            f"/v2/listings/{listing}/reservations",
+            endpoint="fetch_bookings",
+            params=params,
+        )
+        raw = body.get("reservations")
+        if not isinstance(raw, list):
+            raise PlatformAPIError(
+                "airbnb fetch_bookings: no reservations list",
+                permanent=False,
+                code="invalid_response",
+            )
+        return BookingPage(
+            bookings=tuple(booking_from_reservation(item) for item in raw),
+            cursor=body.get("next_cursor") or None,
+        )
+
+    # --- outbound ---------------------------------------------------------------------------
+
+    def update_availability(self, update: AvailabilityUpdate) -> int:
+        listing = quote(update.listing_id, safe="")
+        requests_made = 0
+        for chunk in batches(update.ranges, self.max_batch):
+            payload = {
+                "ranges": [
+                    {
+                        "start_date": item.range.start.isoformat(),
+                        "end_date": item.range.last_night.isoformat(),
+                        # Airbnb has no stop-sell of its own: a stop-sold night is closed.
+                        "available": item.available and not item.stop_sell,
+                        "min_nights": item.min_stay,
+                        "closed_to_arrival": item.closed_to_arrival,
+                        "closed_to_departure": item.closed_to_departure,
+                    }
+                    for item in chunk
+                ]
+            }
+            self._call(
+                "PUT",
+                f"/v2/listings/{listing}/calendar",
+                endpoint="update_calendar",
+                json=payload,
+            )
+            requests_made += 1
+        return requests_made
+
+    def update_pricing(self, update: PricingUpdate) -> int:
+        """One currency per request on the wire, so ranges are grouped by currency, then batched."""
+        listing = quote(update.listing_id, safe="")
+        by_currency: dict[str, list] = {}
+        for item in update.ranges:
+            by_currency.setdefault(item.currency, []).append(item)
+        requests_made = 0
+        for currency, items in by_currency.items():
+            for chunk in batches(items, self.max_batch):
+                payload = {
+                    "currency": currency,
+                    "ranges": [
+                        {
+                            "start_date": item.range.start.isoformat(),
+                            "end_date": item.range.last_night.isoformat(),
+                            "nightly_price": f"{item.price:.2f}",
+                        }
+                        for item in chunk
+                    ],
+                }
+                self._call(
+                    "PUT",
+                    f"/v2/listings/{listing}/pricing",
+                    endpoint="update_pricing",
+                    json=payload,
+                )
+                requests_made += 1
+        return requests_made
+
+    # --- inbound ----------------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook_signature(
+        cls,
+        *,
+        headers: Mapping[str, str],
+        body: bytes,
+        config: WebhookConfig,
+        now: dt.datetime,
+    ) -> None:
+        signature.verify(
+            headers=headers, body=body, secrets=tuple(config.secrets), now=now
+        )
+
+    @classmethod
+    def parse_webhook(
+        cls, *, headers: Mapping[str, str], body: bytes
+    ) -> list[Notification]:
+        try:
+            event = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookPayloadError(f"body is not JSON: {exc}") from exc
+        if not isinstance(event, dict):
+            raise WebhookPayloadError("body is not a JSON object")
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or not event_id:
+            raise WebhookPayloadError("event_id missing")
+        kind = EVENT_KINDS.get(event.get("type"))
+        if kind is None:
+            return [
+                Notification(
+                    platform=SLUG, kind=NotificationKind.IGNORED, event_key=event_id
+                )
+            ]
+        code, listing, version = (
+            event.get("confirmation_code"),
+            event.get("listing_id"),
+            event.get("version"),
+        )
+        if not isinstance(code, str) or not code:
+            raise WebhookPayloadError("confirmation_code missing")
+        if not isinstance(listing, (str, int)) or listing == "":
+            raise WebhookPayloadError("listing_id missing")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise WebhookPayloadError("version must be a non-negative integer")
+        return [
+            Notification(
+                platform=SLUG,
+                kind=kind,
+                event_key=event_id,
+                listing_id=str(listing),
+                channel_booking_id=code,
+                version=version_string(version),
+            )
+        ]
+
+    # --- auth and health --------------------------------------------------------------------
+
+    @classmethod
+    def authorize_url(
+        cls, *, base_url: str, client_id: str, redirect_uri: str, state: str
+    ) -> str:
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "scope": SCOPE,
+            }
+        )
+        return f"{base_url.rstrip('/')}/oauth2/authorize?{query}"
+
+    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenSet:
+        return self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+            },
+            endpoint="exchange_code",
+        )
+
+    def refresh_access_token(self) -> TokenSet:
+        """Refresh tokens are single-use: store both tokens of the returned set.
+
+        Raises ``TokenRefreshError`` when the grant or our client is refused (a person must reconnect),
+        a transient ``PlatformAPIError`` when Airbnb is unavailable.
+        """
+        refresh_token = self.account.credentials.refresh_token
+        if not refresh_token:
+            raise TokenRefreshError(
+                "airbnb: no refresh token stored", code="invalid_grant"
+            )
+        return self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            endpoint="refresh_token",
+        )
+
+    def _token_request(self, form: dict[str, str], *, endpoint: str) -> TokenSet:
+        form = {
+            **form,
+            "client_id": self.account.oauth_client_id,
+            "client_secret": self.account.oauth_client_secret,
+        }
+        response = http.request(
+            "POST",
+            self._url("/oauth2/token"),
+            platform=SLUG,
+            endpoint=endpoint,
+            data=form,
+            raise_for_status=False,
+        )
+        status = response.status_code
+        if status in (400, 401):
+            code, message = error_body(response)
+            raise TokenRefreshError(
+                f"airbnb {endpoint}: HTTP {status} {code} {message}".strip(),
+                status=status,
+                code=code or None,
+            )
+        http.raise_for_response(response, platform=SLUG, endpoint=endpoint)
+        try:
+            body = response.json()
+            expires_in = int(body.get("expires_in") or 3600)
+            return TokenSet(
+                access_token=body["access_token"],
+                refresh_token=body.get("refresh_token")
+                or form.get("refresh_token", ""),
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires_in),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise PlatformAPIError(
+                f"airbnb {endpoint}: malformed token answer",
+                permanent=False,
+                code="invalid_response",
+            ) from exc
+
+    def check_health(self) -> HealthResult:
+        """Unhealthy on any API error except an expired token, which the engine refreshes first."""
+        try:
+            body = self._call("GET", "/v2/users/me", endpoint="check_health")
+        except PlatformAPIError as exc:
+            if exc.code == "token_expired":
+                raise
+            return HealthResult(healthy=False, message=str(exc))
+        user = body.get("user") or {}
+        return HealthResult(
+            healthy=True, message=f"connected as Airbnb user {user.get('id', '?')}"
+        )

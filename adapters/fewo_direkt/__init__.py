@@ -1,0 +1,1 @@
+"""FeWo-direkt / Vrbo: JSON REST with an API key header and HMAC-signed webhooks."""

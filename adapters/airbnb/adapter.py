@@ -127,9 +127,7 @@ class AirbnbAdapter(PlatformAdapter):
         text = f"airbnb {endpoint}: HTTP {status} {code}: {message}".rstrip(": ")
         if status == 401 and code == "invalid_token":
             # Not permanent: the engine refreshes the token and retries the call.
-            raise PlatformAPIError(
-                text, permanent=False, status=status, code="token_expired"
-            )
+            raise PlatformAPIError(text, permanent=False, status=status, code="token_expired")
         if status == 404 and endpoint == "fetch_booking":
             raise BookingNotFoundError(text, status=status, code=code or "not_found")
         transient = status == 429 or status >= 500
@@ -151,9 +149,7 @@ class AirbnbAdapter(PlatformAdapter):
         )
         return booking_from_reservation(body.get("reservation"))
 
-    def fetch_bookings(
-        self, *, cursor: str | None = None, since: dt.datetime | None = None
-    ) -> BookingPage:
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
         """One page, oldest update first. ``updated_since`` is a filter and the cursor a position in
         the filtered list, so both are sent when both are given."""
         params = {}
@@ -249,14 +245,10 @@ class AirbnbAdapter(PlatformAdapter):
         config: WebhookConfig,
         now: dt.datetime,
     ) -> None:
-        signature.verify(
-            headers=headers, body=body, secrets=tuple(config.secrets), now=now
-        )
+        signature.verify(headers=headers, body=body, secrets=tuple(config.secrets), now=now)
 
     @classmethod
-    def parse_webhook(
-        cls, *, headers: Mapping[str, str], body: bytes
-    ) -> list[Notification]:
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
         try:
             event = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -268,11 +260,7 @@ class AirbnbAdapter(PlatformAdapter):
             raise WebhookPayloadError("event_id missing")
         kind = EVENT_KINDS.get(event.get("type"))
         if kind is None:
-            return [
-                Notification(
-                    platform=SLUG, kind=NotificationKind.IGNORED, event_key=event_id
-                )
-            ]
+            return [Notification(platform=SLUG, kind=NotificationKind.IGNORED, event_key=event_id)]
         code, listing, version = (
             event.get("confirmation_code"),
             event.get("listing_id"),
@@ -298,9 +286,7 @@ class AirbnbAdapter(PlatformAdapter):
     # --- auth and health --------------------------------------------------------------------
 
     @classmethod
-    def authorize_url(
-        cls, *, base_url: str, client_id: str, redirect_uri: str, state: str
-    ) -> str:
+    def authorize_url(cls, *, base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
         query = urlencode(
             {
                 "response_type": "code",
@@ -330,9 +316,7 @@ class AirbnbAdapter(PlatformAdapter):
         """
         refresh_token = self.account.credentials.refresh_token
         if not refresh_token:
-            raise TokenRefreshError(
-                "airbnb: no refresh token stored", code="invalid_grant"
-            )
+            raise TokenRefreshError("airbnb: no refresh token stored", code="invalid_grant")
         return self._token_request(
             {"grant_type": "refresh_token", "refresh_token": refresh_token},
             endpoint="refresh_token",
@@ -366,8 +350,7 @@ class AirbnbAdapter(PlatformAdapter):
             expires_in = int(body.get("expires_in") or 3600)
             return TokenSet(
                 access_token=body["access_token"],
-                refresh_token=body.get("refresh_token")
-                or form.get("refresh_token", ""),
+                refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
                 expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires_in),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -386,6 +369,4 @@ class AirbnbAdapter(PlatformAdapter):
                 raise
             return HealthResult(healthy=False, message=str(exc))
         user = body.get("user") or {}
-        return HealthResult(
-            healthy=True, message=f"connected as Airbnb user {user.get('id', '?')}"
-        )
+        return HealthResult(healthy=True, message=f"connected as Airbnb user {user.get('id', '?')}")

@@ -32,9 +32,7 @@ def booking_from_reservation(raw: object) -> BookingData:
                 code="unknown_status",
             )
         guest = raw.get("guest") or {}
-        name = " ".join(
-            p for p in (guest.get("first_name"), guest.get("last_name")) if p
-        )
+        name = " ".join(p for p in (guest.get("first_name"), guest.get("last_name")) if p)
         total = raw.get("total_price")
         return BookingData(
             platform=SLUG,

@@ -41,9 +41,7 @@ def parse_header(value: str) -> tuple[int, list[str]]:
             try:
                 timestamp = int(item)
             except ValueError:
-                raise WebhookSignatureError(
-                    "signature timestamp is not an integer"
-                ) from None
+                raise WebhookSignatureError("signature timestamp is not an integer") from None
         elif key == "v1" and item:
             signatures.append(item.strip().lower())
     if timestamp is None:

@@ -140,9 +140,7 @@ class FewoDirektAdapter(PlatformAdapter):
         )
         return booking_from_reservation(body)
 
-    def fetch_bookings(
-        self, *, cursor: str | None = None, since: dt.datetime | None = None
-    ) -> BookingPage:
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
         """The cursor is the next page number (pages count from 1)."""
         page = int(cursor) if cursor else 1
         params: dict[str, str | int] = {"page": page}
@@ -178,9 +176,7 @@ class FewoDirektAdapter(PlatformAdapter):
                     "from": item.range.start.isoformat(),
                     "to": item.range.last_night.isoformat(),
                     # No stop-sell on the wire: a stop-sold night is unavailable.
-                    "status": "AVAILABLE"
-                    if item.available and not item.stop_sell
-                    else "UNAVAILABLE",
+                    "status": "AVAILABLE" if item.available and not item.stop_sell else "UNAVAILABLE",
                     "minStay": item.min_stay,
                     "arrivalAllowed": not item.closed_to_arrival,
                     "departureAllowed": not item.closed_to_departure,
@@ -233,14 +229,10 @@ class FewoDirektAdapter(PlatformAdapter):
         config: WebhookConfig,
         now: dt.datetime,
     ) -> None:
-        signature.verify(
-            headers=headers, body=body, secrets=tuple(config.secrets), now=now
-        )
+        signature.verify(headers=headers, body=body, secrets=tuple(config.secrets), now=now)
 
     @classmethod
-    def parse_webhook(
-        cls, *, headers: Mapping[str, str], body: bytes
-    ) -> list[Notification]:
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
         try:
             event = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -252,11 +244,7 @@ class FewoDirektAdapter(PlatformAdapter):
             raise WebhookPayloadError("eventId missing")
         kind = EVENT_KINDS.get(event.get("eventType"))
         if kind is None:
-            return [
-                Notification(
-                    platform=SLUG, kind=NotificationKind.IGNORED, event_key=event_id
-                )
-            ]
+            return [Notification(platform=SLUG, kind=NotificationKind.IGNORED, event_key=event_id)]
         reservation, listing, revision = (
             event.get("reservationId"),
             event.get("listingId"),

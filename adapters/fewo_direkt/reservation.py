@@ -43,9 +43,7 @@ def booking_from_reservation(raw: object) -> BookingData:
                 phone=guest.get("phone") or "",
             ),
             guests_count=max(guests, 1),
-            total_amount=Decimal(str(amount["amount"]))
-            if amount.get("amount") is not None
-            else None,
+            total_amount=Decimal(str(amount["amount"])) if amount.get("amount") is not None else None,
             currency=amount.get("currency") or "",
             version=version_string(raw["revision"]),
             raw_status=raw["status"],

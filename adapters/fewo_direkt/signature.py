@@ -30,9 +30,7 @@ def header_value(headers: Mapping[str, str], name: str) -> str:
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(
-        secret.encode(), timestamp.encode() + b"\n" + body, hashlib.sha256
-    ).digest()
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"\n" + body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -47,9 +45,7 @@ def verify(
     timestamp = header_value(headers, TIMESTAMP_HEADER).strip()
     given = header_value(headers, SIGNATURE_HEADER).strip()
     if not timestamp or not given:
-        raise WebhookSignatureError(
-            f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header"
-        )
+        raise WebhookSignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
     if not secrets:
         raise WebhookSignatureError("no webhook secret configured")
     if not timestamp.isdigit():
@@ -59,8 +55,6 @@ def verify(
     matched = False
     for secret in secrets:
         # The exact header text is signed, so a reformatted timestamp ("0123") does not verify.
-        matched |= hmac.compare_digest(
-            sign(secret, timestamp, body).encode(), given.encode()
-        )
+        matched |= hmac.compare_digest(sign(secret, timestamp, body).encode(), given.encode())
     if not matched:
         raise WebhookSignatureError("signature does not match")

@@ -47,9 +47,7 @@ def test_it_fetches_a_booking_with_the_bearer_token(adapter, http):
         dt.date(2027, 3, 1),
         dt.date(2027, 3, 5),
     )
-    assert booking.guest == Guest(
-        name="Alice Archer", email="a@example.com", phone="+4912"
-    )
+    assert booking.guest == Guest(name="Alice Archer", email="a@example.com", phone="+4912")
     assert booking.guests_count == 2
     assert booking.total_amount == Decimal("480.00")
     assert booking.currency == "EUR"
@@ -87,9 +85,7 @@ def test_an_unknown_booking_is_not_found(adapter, http):
 
 
 def test_an_expired_token_asks_the_engine_to_refresh_and_retry(adapter, http):
-    http.get(
-        f"{BASE}/v2/reservations/HMABC123", status=401, json={"error": "invalid_token"}
-    )
+    http.get(f"{BASE}/v2/reservations/HMABC123", status=401, json={"error": "invalid_token"})
     with pytest.raises(PlatformAPIError) as caught:
         adapter.fetch_booking("HMABC123")
     assert caught.value.code == "token_expired"
@@ -97,9 +93,7 @@ def test_an_expired_token_asks_the_engine_to_refresh_and_retry(adapter, http):
 
 
 def test_a_malformed_reservation_is_a_transient_error(adapter, http):
-    http.get(
-        f"{BASE}/v2/reservations/HMABC123", json={"reservation": {"status": "accepted"}}
-    )
+    http.get(f"{BASE}/v2/reservations/HMABC123", json={"reservation": {"status": "accepted"}})
     with pytest.raises(PlatformAPIError) as caught:
         adapter.fetch_booking("HMABC123")
     assert caught.value.code == "invalid_response"

@@ -20,11 +20,7 @@ def test_it_pages_with_updated_since_and_the_cursor(adapter, http):
     )
     http.get(
         URL,
-        match=[
-            matchers.query_param_matcher(
-                {"updated_since": "2027-01-01T10:00:00Z", "cursor": "c-2"}
-            )
-        ],
+        match=[matchers.query_param_matcher({"updated_since": "2027-01-01T10:00:00Z", "cursor": "c-2"})],
         json={
             "reservations": [reservation(confirmation_code="B")],
             "next_cursor": None,

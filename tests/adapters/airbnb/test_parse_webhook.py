@@ -45,9 +45,7 @@ def test_it_turns_a_reservation_event_into_a_notification(event_type, kind):
 
 
 def test_it_ignores_an_event_type_it_does_not_handle():
-    [notification] = parse(
-        json.dumps({"event_id": "ev-9", "type": "listing.updated"}).encode()
-    )
+    [notification] = parse(json.dumps({"event_id": "ev-9", "type": "listing.updated"}).encode())
     assert notification.kind is NotificationKind.IGNORED
     assert notification.event_key == "ev-9"
 

@@ -70,11 +70,7 @@ def test_a_stop_sold_night_is_sent_as_unavailable(adapter, http):
     http.put(URL, json={"updated_nights": 1})
     update = AvailabilityUpdate(
         "L-100",
-        (
-            AvailabilityRange(
-                nights("2027-03-01", "2027-03-02"), available=True, stop_sell=True
-            ),
-        ),
+        (AvailabilityRange(nights("2027-03-01", "2027-03-02"), available=True, stop_sell=True),),
     )
     adapter.update_availability(update)
     assert json.loads(http.calls[0].request.body)["ranges"][0]["available"] is False
@@ -89,21 +85,15 @@ def test_it_splits_ranges_into_requests_of_at_most_100(adapter, http, count, exp
     start = dt.date(2027, 1, 1)
     ranges = tuple(
         AvailabilityRange(
-            DayRange(
-                start + dt.timedelta(days=2 * i), start + dt.timedelta(days=2 * i + 1)
-            ),
+            DayRange(start + dt.timedelta(days=2 * i), start + dt.timedelta(days=2 * i + 1)),
             True,
         )
         for i in range(count)
     )
-    assert adapter.update_availability(AvailabilityUpdate("L-100", ranges)) == len(
-        expected
-    )
+    assert adapter.update_availability(AvailabilityUpdate("L-100", ranges)) == len(expected)
     sent = [json.loads(call.request.body)["ranges"] for call in http.calls]
     assert [len(batch) for batch in sent] == expected
-    assert [r["start_date"] for batch in sent for r in batch] == [
-        r.range.start.isoformat() for r in ranges
-    ]
+    assert [r["start_date"] for batch in sent for r in batch] == [r.range.start.isoformat() for r in ranges]
 
 
 def test_nothing_to_send_makes_no_request(adapter, http):
@@ -118,9 +108,7 @@ def test_a_rate_limit_is_transient_and_says_when_to_retry(adapter, http):
         headers={"Retry-After": "2"},
         json={"error": "rate_limited", "error_message": "slow"},
     )
-    update = AvailabilityUpdate(
-        "L-100", (AvailabilityRange(nights("2027-03-01", "2027-03-02"), True),)
-    )
+    update = AvailabilityUpdate("L-100", (AvailabilityRange(nights("2027-03-01", "2027-03-02"), True),))
     with pytest.raises(PlatformAPIError) as caught:
         adapter.update_availability(update)
     assert not caught.value.permanent
@@ -134,9 +122,7 @@ def test_a_refused_update_is_permanent_and_names_the_error(adapter, http):
         status=400,
         json={"error": "invalid_range", "error_message": "ranges overlap"},
     )
-    update = AvailabilityUpdate(
-        "L-100", (AvailabilityRange(nights("2027-03-01", "2027-03-02"), True),)
-    )
+    update = AvailabilityUpdate("L-100", (AvailabilityRange(nights("2027-03-01", "2027-03-02"), True),))
     with pytest.raises(PlatformAPIError) as caught:
         adapter.update_availability(update)
     assert caught.value.permanent

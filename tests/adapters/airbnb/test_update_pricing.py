@@ -38,9 +38,7 @@ def test_it_sends_inclusive_ranges_and_two_decimal_prices(adapter, http):
     update = PricingUpdate(
         "L-100",
         (
-            PriceRange(
-                DayRange(dt.date(2027, 3, 1), dt.date(2027, 3, 10)), Decimal(120), "EUR"
-            ),
+            PriceRange(DayRange(dt.date(2027, 3, 1), dt.date(2027, 3, 10)), Decimal(120), "EUR"),
             PriceRange(
                 DayRange(dt.date(2027, 3, 10), dt.date(2027, 3, 11)),
                 Decimal("99.5"),

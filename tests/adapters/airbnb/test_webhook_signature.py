@@ -14,16 +14,12 @@ BODY = b'{"event_id":"ev-1","type":"reservation.created","listing_id":"L-100","c
 
 def signed(body=BODY, secret=SECRET, t=None):
     t = int(NOW.timestamp()) if t is None else t
-    digest = hmac.new(
-        secret.encode(), f"{t}.".encode() + body, hashlib.sha256
-    ).hexdigest()
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return {"X-Airbnb-Signature": f"t={t},v1={digest}"}
 
 
 def verify(headers, body=BODY, secrets=(SECRET,), now=NOW):
-    AirbnbAdapter.verify_webhook_signature(
-        headers=headers, body=body, config=WebhookConfig(secrets=secrets), now=now
-    )
+    AirbnbAdapter.verify_webhook_signature(headers=headers, body=body, config=WebhookConfig(secrets=secrets), now=now)
 
 
 def test_it_accepts_a_correctly_signed_webhook():

@@ -1,0 +1,223 @@
+"""Booking.com: OTA 2015B XML with HTTP basic auth; reservations are pull-only (docs/platforms.md).
+
+Availability, restrictions and prices are pushed as ``OTA_HotelAvailNotifRQ`` /
+``OTA_HotelRateAmountNotifRQ``. Reservations are pulled (``GET OTA_HotelResNotif`` hands back an
+``OTA_HotelResNotifRQ``) and must be acknowledged with ``OTA_NotifReportRQ``, or Booking.com offers them
+again and finally falls back to e-mail. The notify ping is only a hint to pull now: it carries no data
+and no secret, so nothing in it is trusted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import ClassVar
+
+from adapters import http
+from adapters.base import (
+    AvailabilityUpdate,
+    BookingData,
+    BookingNotFoundError,
+    BookingPage,
+    Capability,
+    HealthResult,
+    Notification,
+    NotificationKind,
+    PlatformAdapter,
+    PlatformAPIError,
+    PricingUpdate,
+    WebhookConfig,
+    WebhookPayloadError,
+)
+from adapters.booking_com import ota
+from adapters.booking_com.reservations import parse_hotel_reservation
+from adapters.xml import InvalidUpdateError, attr, child, children, element, local, parse_answer, sub, to_bytes
+
+DEFAULT_RATE_PLAN = "BAR"
+PING_ECHO = "channel-manager health check"
+
+
+class BookingComAdapter(PlatformAdapter):
+    slug: ClassVar[str] = "booking_com"
+    display_name: ClassVar[str] = "Booking.com"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.PUSH_AVAILABILITY,
+            Capability.PUSH_PRICING,
+            Capability.PUSH_RESTRICTIONS,
+            Capability.PULL_BOOKINGS,
+            Capability.ACKNOWLEDGE,
+            Capability.WEBHOOKS,
+        }
+    )
+    # OTA messages per request. A range takes one message; arrival/departure restrictions add one
+    # message per run of ranges, so a request carries a little fewer than max_batch ranges.
+    max_batch: ClassVar[int] = ota.MAX_MESSAGES
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _url(self, operation: str) -> str:
+        return f"{self.account.base_url.rstrip('/')}/hotels/ota/{operation}"
+
+    def _auth(self) -> tuple[str, str]:
+        return (self.account.credentials.username, self.account.credentials.password)
+
+    def _codes(self) -> tuple[str, str]:
+        metadata = self.account.metadata or {}
+        room = str(metadata.get("room_id") or self.account.listing_id)
+        rate = str(metadata.get("rate_plan_id") or DEFAULT_RATE_PLAN)
+        return room, rate
+
+    def _post(self, operation: str, body: bytes, *, endpoint: str, context: str = ""):
+        return ota.post(
+            self._url(operation), body, platform=self.slug, endpoint=endpoint, context=context, auth=self._auth()
+        )
+
+    # --- outbound -----------------------------------------------------------------------------
+
+    def update_availability(self, update: AvailabilityUpdate) -> int:
+        """Raises ``InvalidUpdateError`` before any request if a value cannot be sent."""
+        hotel = ota.hotel_code(update.listing_id)
+        room, rate = self._codes()
+        messages = ota.avail_messages(update)
+        bodies = [
+            ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
+        ]
+        for body in bodies:
+            self._post("OTA_HotelAvailNotif", body, endpoint="update_availability", context=self._context(room, rate))
+        return len(bodies)
+
+    def update_pricing(self, update: PricingUpdate) -> int:
+        hotel = ota.hotel_code(update.listing_id)
+        room, rate = self._codes()
+        messages = ota.rate_messages(update)
+        bodies = [
+            ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
+        ]
+        for body in bodies:
+            self._post("OTA_HotelRateAmountNotif", body, endpoint="update_pricing", context=self._context(room, rate))
+        return len(bodies)
+
+    @staticmethod
+    def _context(room: str, rate: str) -> str:
+        return f"InvTypeCode={room!r}, RatePlanCode={rate!r}"
+
+    # --- bookings -----------------------------------------------------------------------------
+
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+        """Every reservation not yet acknowledged (``since``/``cursor`` do not apply to the queue)."""
+        response = http.request(
+            "GET",
+            self._url("OTA_HotelResNotif"),
+            platform=self.slug,
+            endpoint="fetch_bookings",
+            raise_for_status=False,
+            params={"hotel_ids": self.account.listing_id},
+            auth=self._auth(),
+        )
+        if response.status_code == 404:
+            raise PlatformAPIError(
+                f"{self.slug} fetch_bookings: unknown hotel {self.account.listing_id!r}", permanent=True, status=404
+            )
+        if response.status_code >= 400:
+            ota.check_answer(response, platform=self.slug, endpoint="fetch_bookings")
+        root = parse_answer(response.content, platform=self.slug, endpoint="fetch_bookings")
+        if local(root) != "OTA_HotelResNotifRQ":
+            # An RS here is the platform answering with Errors.
+            ota.check_answer(response, platform=self.slug, endpoint="fetch_bookings")
+            return BookingPage(bookings=(), cursor=None)
+        return BookingPage(bookings=tuple(self.parse_reservations(root)), cursor=None)
+
+    def parse_reservations(self, root) -> list[BookingData]:
+        try:
+            return parse_res_notif(root, listing_id=self.account.listing_id)
+        except WebhookPayloadError as exc:
+            raise PlatformAPIError(f"{self.slug} fetch_bookings: {exc}", permanent=False) from None
+
+    def fetch_booking(self, channel_booking_id: str) -> BookingData:
+        """Booking.com has no read-one call: the booking is found only while it waits in the queue."""
+        for booking in self.fetch_bookings().bookings:
+            if booking.channel_booking_id == channel_booking_id:
+                return booking
+        raise BookingNotFoundError(f"{self.slug}: reservation {channel_booking_id} is not in the pull queue")
+
+    def acknowledge_bookings(self, bookings: list[tuple[BookingData, str]]) -> None:
+        """One ``OTA_NotifReportRQ`` for all of them; nothing is sent for an empty list."""
+        if not bookings:
+            return
+        self._post("OTA_NotifReport", notif_report_request(bookings), endpoint="acknowledge_bookings")
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook_signature(
+        cls, *, headers: Mapping[str, str], body: bytes, config: WebhookConfig, now: dt.datetime
+    ) -> None:
+        """Accepts every ping: it carries no secret and no data, only "pull now" (docs/platforms.md).
+
+        Safe because the ping never changes anything by itself; the pull that follows is authenticated.
+        """
+        return None
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookPayloadError(f"booking_com ping is not JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise WebhookPayloadError("booking_com ping must be a JSON object")
+        hotel_id, reservation_id = payload.get("hotel_id"), payload.get("reservation_id")
+        if not isinstance(hotel_id, (str, int)) or not str(hotel_id):
+            raise WebhookPayloadError("booking_com ping without hotel_id")
+        reservation = str(reservation_id) if isinstance(reservation_id, (str, int)) else ""
+        return [
+            Notification(
+                platform=cls.slug,
+                kind=NotificationKind.PULL_NOW,
+                event_key=f"ping:{hotel_id}:{reservation}",
+                listing_id=str(hotel_id),
+                channel_booking_id=reservation,
+            )
+        ]
+
+    # --- health -------------------------------------------------------------------------------
+
+    def check_health(self) -> HealthResult:
+        try:
+            root = self._post("OTA_Ping", ota.ping_request(PING_ECHO), endpoint="check_health")
+        except PlatformAPIError as exc:
+            return HealthResult(healthy=False, message=str(exc))
+        echoed = (child(root, "EchoData").text or "") if child(root, "EchoData") is not None else ""
+        if echoed.strip() != PING_ECHO:
+            return HealthResult(healthy=False, message="OTA_PingRS did not echo the EchoData")
+        return HealthResult(healthy=True, message="OTA_Ping answered")
+
+
+def parse_res_notif(root, *, listing_id: str = "", platform: str = "booking_com") -> list[BookingData]:
+    """Every ``HotelReservation`` of an ``OTA_HotelResNotifRQ`` (none when the queue is empty)."""
+    status = attr(root, "ResStatus")
+    version = attr(root, "TimeStamp")
+    bookings = []
+    for res in children(child(root, "HotelReservations"), "HotelReservation"):
+        bookings.append(
+            parse_hotel_reservation(res, platform=platform, status=status, listing_id=listing_id, version=version)
+        )
+    return bookings
+
+
+def notif_report_request(bookings: list[tuple[BookingData, str]]) -> bytes:
+    root = element(ota.OTA_NS, "OTA_NotifReportRQ", {"Version": ota.OTA_VERSION, "TimeStamp": ota.now_stamp()})
+    sub(root, "Success")
+    container = sub(sub(sub(root, "NotifDetails"), "HotelNotifReport"), "HotelReservations")
+    for booking, our_id in bookings:
+        if not our_id:
+            raise InvalidUpdateError(f"no booking id of ours to acknowledge {booking.channel_booking_id}")
+        res = sub(container, "HotelReservation")
+        sub(res, "UniqueID", {"Type": "14", "ID": booking.channel_booking_id})
+        info = sub(res, "ResGlobalInfo")
+        sub(sub(info, "HotelReservationIDs"), "HotelReservationID", {"ResID_Type": "14", "ResID_Value": str(our_id)})
+        # The schema requires BasicPropertyInfo here.
+        sub(info, "BasicPropertyInfo", {"HotelCode": booking.listing_id or None})
+    return to_bytes(root)

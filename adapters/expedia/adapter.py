@@ -1,0 +1,163 @@
+"""Expedia: EQC XML (credentials inside the message) plus SOAP booking notifications.
+
+Pushes go out as AR ``AvailRateUpdateRQ``; bookings arrive both as SOAP notifications (which carry the
+whole booking) and in BR's pending list, where each one stays until it is confirmed with BC
+(``acknowledge_bookings``). See the expedia section of docs/platforms.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import ClassVar
+
+from adapters.base import (
+    AvailabilityUpdate,
+    BookingData,
+    BookingNotFoundError,
+    BookingPage,
+    Capability,
+    HealthResult,
+    Notification,
+    PlatformAdapter,
+    PlatformAPIError,
+    PricingUpdate,
+    WebhookAnswer,
+    WebhookConfig,
+)
+from adapters.expedia import eqc, notifications
+
+DEFAULT_RATE_PLAN = "BAR"
+
+
+def batches(items, size):
+    for index in range(0, len(items), size):
+        yield items[index : index + size]
+
+
+class ExpediaAdapter(PlatformAdapter):
+    slug: ClassVar[str] = "expedia"
+    display_name: ClassVar[str] = "Expedia"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {
+            Capability.PUSH_AVAILABILITY,
+            Capability.PUSH_PRICING,
+            Capability.PUSH_RESTRICTIONS,
+            Capability.WEBHOOKS,
+            # BR's pending list is polled too: a booking whose notification was lost still arrives,
+            # and every retrieved booking is confirmed with BC.
+            Capability.PULL_BOOKINGS,
+            Capability.ACKNOWLEDGE,
+        }
+    )
+    max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _url(self, operation: str) -> str:
+        return f"{self.account.base_url.rstrip('/')}/eqc/{operation}"
+
+    def _login(self) -> dict[str, str]:
+        return {"username": self.account.credentials.username, "password": self.account.credentials.password}
+
+    def _codes(self) -> tuple[str, str]:
+        metadata = self.account.metadata or {}
+        return (
+            str(metadata.get("room_id") or self.account.listing_id),
+            str(metadata.get("rate_plan_id") or DEFAULT_RATE_PLAN),
+        )
+
+    def _context(self) -> str:
+        room, rate = self._codes()
+        return f"hotel {self.account.listing_id!r}, room type {room!r}, rate plan {rate!r}"
+
+    # --- outbound -----------------------------------------------------------------------------
+
+    def update_availability(self, update: AvailabilityUpdate) -> int:
+        """Raises ``InvalidUpdateError`` before any request if a value cannot be sent."""
+        hotel = eqc.hotel_id(update.listing_id)
+        room, rate = self._codes()
+        ranges = eqc.availability_updates(tuple(update.ranges))
+        bodies = [
+            eqc.availability_request(hotel=hotel, ranges=chunk, room=room, rate=rate, **self._login())
+            for chunk in batches(ranges, self.max_batch)
+        ]
+        for body in bodies:
+            eqc.post(self._url("ar"), body, endpoint="update_availability", context=self._context())
+        return len(bodies)
+
+    def update_pricing(self, update: PricingUpdate) -> int:
+        hotel = eqc.hotel_id(update.listing_id)
+        room, rate = self._codes()
+        prices = eqc.price_updates(tuple(update.ranges))
+        bodies = [
+            eqc.pricing_request(hotel=hotel, prices=chunk, room=room, rate=rate, **self._login())
+            for chunk in batches(prices, self.max_batch)
+        ]
+        for body in bodies:
+            eqc.post(self._url("ar"), body, endpoint="update_pricing", context=self._context())
+        return len(bodies)
+
+    # --- bookings -----------------------------------------------------------------------------
+
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+        """The listing's pending bookings (BR has no paging; ``since`` does not apply)."""
+        body = eqc.retrieval_request(hotel=eqc.hotel_id(self.account.listing_id), **self._login())
+        root = eqc.post(self._url("br"), body, endpoint="fetch_bookings", context=self._context())
+        return BookingPage(bookings=tuple(eqc.bookings_from_retrieval(root)), cursor=None)
+
+    def fetch_booking(self, channel_booking_id: str) -> BookingData:
+        if not channel_booking_id.isdigit():
+            raise BookingNotFoundError(f"expedia: booking ids are numeric, got {channel_booking_id!r}")
+        body = eqc.retrieval_request(
+            hotel=eqc.hotel_id(self.account.listing_id), booking_id=channel_booking_id, **self._login()
+        )
+        root = eqc.post(self._url("br"), body, endpoint="fetch_booking", context=self._context())
+        for booking in eqc.bookings_from_retrieval(root):
+            if booking.channel_booking_id == channel_booking_id:
+                return booking
+        raise BookingNotFoundError(f"expedia: booking {channel_booking_id} not found")
+
+    def acknowledge_bookings(self, bookings: list[tuple[BookingData, str]]) -> None:
+        """Confirm each booking with BC, our booking id as the confirmation number (10 per request)."""
+        by_hotel: dict[str, list[tuple[BookingData, str]]] = {}
+        for booking, our_id in bookings:
+            by_hotel.setdefault(eqc.hotel_id(booking.listing_id or self.account.listing_id), []).append(
+                (booking, our_id)
+            )
+        now = dt.datetime.now(dt.UTC)
+        bodies = [
+            eqc.confirm_request(hotel=hotel, confirmations=chunk, now=now, **self._login())
+            for hotel, items in by_hotel.items()
+            for chunk in batches(items, eqc.MAX_CONFIRMATIONS)
+        ]
+        for body in bodies:
+            eqc.post(self._url("bc"), body, endpoint="acknowledge_bookings")
+
+    # --- inbound ------------------------------------------------------------------------------
+
+    @classmethod
+    def verify_webhook_signature(
+        cls, *, headers: Mapping[str, str], body: bytes, config: WebhookConfig, now: dt.datetime
+    ) -> None:
+        notifications.verify(body=body, username=config.username, password=config.password)
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
+        return notifications.parse_notification(body)
+
+    @classmethod
+    def webhook_answer(cls, notifications_: list[Notification]) -> WebhookAnswer:
+        return WebhookAnswer(
+            status=200, body=notifications.answer(notifications_), content_type="text/xml; charset=utf-8"
+        )
+
+    # --- health -------------------------------------------------------------------------------
+
+    def check_health(self) -> HealthResult:
+        """A BR for this hotel: any valid answer without errors means the credentials work."""
+        try:
+            self.fetch_bookings()
+        except PlatformAPIError as exc:
+            return HealthResult(healthy=False, message=str(exc))
+        return HealthResult(healthy=True, message="EQC booking retrieval answered")

@@ -1,0 +1,112 @@
+"""iCal adapter: a feed URL is read as a snapshot of closed nights; there is nothing to push.
+
+Every event becomes a ``kind="block"`` booking (Airbnb's "Reserved" and "Not available" alike: a feed
+carries no guest), identified by its UID. The page is a snapshot: a block we hold that the feed no
+longer has was removed at the source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from adapters.base import (
+    AvailabilityUpdate,
+    BookingData,
+    BookingNotFoundError,
+    BookingPage,
+    BookingStatus,
+    Capability,
+    HealthResult,
+    Notification,
+    PlatformAdapter,
+    PlatformAPIError,
+    PricingUpdate,
+    WebhookConfig,
+    WebhookPayloadError,
+    WebhookSignatureError,
+)
+from adapters.ical.feed import FeedError, FeedEvent, parse_feed
+from adapters.ical.fetch import fetch_feed
+
+SLUG = "ical"
+
+
+class IcalAdapter(PlatformAdapter):
+    slug = SLUG
+    display_name = "iCal feed"
+    capabilities = frozenset({Capability.PULL_BOOKINGS})
+
+    def _feed_url(self) -> str:
+        url = self.account.metadata.get("feed_url")
+        if not isinstance(url, str) or not url.strip():
+            raise PlatformAPIError("ical: the connection has no feed_url", permanent=True, code="no_feed_url")
+        return url
+
+    def _events(self, endpoint: str) -> list[FeedEvent]:
+        body = fetch_feed(self._feed_url(), allow_private_network=self.account.allow_private_network, endpoint=endpoint)
+        try:
+            return parse_feed(body)
+        except FeedError as exc:
+            raise PlatformAPIError(f"ical: {exc}", permanent=True, code="invalid_feed") from exc
+
+    def _booking(self, event: FeedEvent) -> BookingData:
+        return BookingData(
+            platform=SLUG,
+            channel_booking_id=event.uid,
+            listing_id=self.account.listing_id,
+            status=BookingStatus.CONFIRMED,
+            check_in=event.start,
+            check_out=event.end,
+            version=event.version,
+            # A feed has no status field worth the name; the summary ("Reserved", "Not available")
+            # is the closest thing and helps staff recognise the block.
+            raw_status=event.summary,
+            kind="block",
+        )
+
+    # --- bookings ---------------------------------------------------------------------------
+
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+        """The whole feed every time: a feed has no cursor and no change dates to filter on."""
+        events = self._events("fetch_bookings")
+        return BookingPage(bookings=tuple(self._booking(e) for e in events), cursor=None, is_snapshot=True)
+
+    def fetch_booking(self, channel_booking_id: str) -> BookingData:
+        for event in self._events("fetch_booking"):
+            if event.uid == channel_booking_id:
+                return self._booking(event)
+        raise BookingNotFoundError(f"ical: no event {channel_booking_id!r} in the feed", code="not_found")
+
+    # --- outbound: a feed is read-only --------------------------------------------------------
+
+    def update_availability(self, update: AvailabilityUpdate) -> int:
+        raise PlatformAPIError(
+            "ical feeds are read-only: other platforms import our export URL instead",
+            permanent=True,
+            code="not_supported",
+        )
+
+    def update_pricing(self, update: PricingUpdate) -> int:
+        raise PlatformAPIError("ical feeds carry no prices", permanent=True, code="not_supported")
+
+    # --- inbound: feeds do not push -----------------------------------------------------------
+
+    @classmethod
+    def verify_webhook_signature(
+        cls, *, headers: Mapping[str, str], body: bytes, config: WebhookConfig, now: dt.datetime
+    ) -> None:
+        raise WebhookSignatureError("ical feeds send no webhooks")
+
+    @classmethod
+    def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
+        raise WebhookPayloadError("ical feeds send no webhooks")
+
+    # --- health -----------------------------------------------------------------------------
+
+    def check_health(self) -> HealthResult:
+        try:
+            events = self._events("check_health")
+        except PlatformAPIError as exc:
+            return HealthResult(healthy=False, message=str(exc))
+        return HealthResult(healthy=True, message=f"feed readable, {len(events)} events")

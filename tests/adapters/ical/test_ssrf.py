@@ -1,0 +1,107 @@
+"""The feed URL is typed in by a person: it must not reach our own network."""
+
+import http.server
+import threading
+
+import pytest
+
+from adapters.base import PlatformAPIError
+from adapters.ical import fetch
+from adapters.ical.fetch import MAX_BYTES, fetch_feed
+
+from .conftest import FEED_URL
+
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nEND:VCALENDAR\r\n"
+
+
+def assert_refused(url, **kwargs):
+    with pytest.raises(PlatformAPIError) as caught:
+        fetch_feed(url, **kwargs)
+    assert caught.value.permanent
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/feed.ics",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/feed.ics",
+        "http://192.168.1.10/feed.ics",
+        "http://[::1]/feed.ics",
+        "http://[::ffff:127.0.0.1]/feed.ics",
+        "http://0.0.0.0/feed.ics",
+        "http://2130706433/feed.ics",  # 127.0.0.1 as one decimal number
+        "http://224.0.0.1/feed.ics",
+    ],
+)
+def test_it_refuses_non_public_addresses(http, url):
+    assert assert_refused(url).code == "refused_url"
+    assert len(http.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://example.com/feed.ics", "gopher://example.com/", "feed.ics", "http:///x"]
+)
+def test_it_refuses_other_schemes_and_urls_without_host(http, url):
+    assert_refused(url)
+
+
+def test_it_refuses_a_hostname_that_resolves_to_loopback(http):
+    assert "127.0.0.1" in assert_refused("http://localhost/feed.ics").args[0]
+
+
+def test_it_refuses_a_hostname_with_one_private_address_among_public_ones(http, monkeypatch):
+    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34", "10.1.2.3"])
+    assert_refused("https://feeds.example.test/x.ics")
+
+
+def test_it_refuses_a_redirect(http, public_dns):
+    http.get(FEED_URL, status=302, headers={"Location": "http://169.254.169.254/"})
+    error = assert_refused(FEED_URL)
+    assert "redirect" in str(error)
+    assert len(http.calls) == 1
+
+
+def test_it_stops_reading_a_feed_larger_than_the_cap(http, public_dns):
+    http.get(FEED_URL, body=b"X" * (MAX_BYTES + 1), auto_calculate_content_length=False)
+    assert "larger" in str(assert_refused(FEED_URL))
+
+
+def test_it_refuses_a_declared_length_over_the_cap_before_reading(http, public_dns):
+    http.get(FEED_URL, body=CALENDAR, headers={"Content-Length": str(MAX_BYTES + 1)})
+    assert "larger" in str(assert_refused(FEED_URL))
+
+
+def test_webcal_is_read_as_https(http, public_dns):
+    http.get(FEED_URL, body=CALENDAR)
+    assert fetch_feed(FEED_URL.replace("https://", "webcal://")) == CALENDAR
+
+
+@pytest.fixture
+def local_feed():
+    class Feed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(CALENDAR)))
+            self.end_headers()
+            self.wfile.write(CALENDAR)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/feed.ics"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_private_network_switch_lets_a_local_feed_through(local_feed):
+    assert fetch_feed(local_feed, allow_private_network=True) == CALENDAR
+
+
+def test_it_refuses_a_connection_that_landed_on_a_private_address(local_feed, public_dns):
+    # DNS said public, the socket says loopback: a rebinding attack between the check and the connect.
+    assert "connected to a non-public address" in str(assert_refused(local_feed.replace("127.0.0.1", "localhost")))

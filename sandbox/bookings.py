@@ -1,0 +1,177 @@
+"""Guest bookings made through the control API, checked against the listing's calendar as a guest would be."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from sandbox import checks
+from sandbox.exchange import Conflict, Invalid, NotFound
+from sandbox.state import Listing, PlatformState, Reservation, utcnow
+
+if TYPE_CHECKING:
+    from sandbox.app import Sandbox
+
+GUEST_PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
+BOOK_FIELDS = {"listing_id", "check_in", "check_out", "guest_name", "total"}
+OPTIONAL_FIELDS = {"currency", "guest_email", "guest_phone", "guests"}
+MODIFY_FIELDS = {"check_in", "check_out", "guest_name", "total", "guest_email", "guest_phone", "guests"}
+EXPEDIA_MAX_NIGHTS = 28  # BookingRetrievalRS allows 28 PerDayRate elements
+
+
+def book(app: Sandbox, slug: str, payload: Any) -> Reservation:
+    item = checks.require_object(payload, "reservation")
+    checks.exact_fields(item, BOOK_FIELDS, "reservation", OPTIONAL_FIELDS)
+    with app.store.lock:
+        state = app.store[_guest_platform(slug)]
+        listing = state.listings.get(_text(item["listing_id"], "listing_id"))
+        if listing is None:
+            raise NotFound(f"unknown listing {item['listing_id']!r}; create it with POST /_control/{slug}/listings")
+        check_in, check_out = _stay(slug, item["check_in"], item["check_out"])
+        reservation = Reservation(
+            id=_new_id(slug, state),
+            listing_id=listing.listing_id,
+            check_in=check_in,
+            check_out=check_out,
+            guest_name=_text(item["guest_name"], "guest_name"),
+            total=_total(item["total"]),
+            currency=checks.currency(item.get("currency", listing.currency), "currency"),
+            room_code=listing.room_code(),
+            rate_code=listing.rate_code(),
+        )
+        _apply_optional(reservation, item)
+        _refuse_unbookable(state, listing, reservation.nights())
+        state.reservations[reservation.id] = reservation
+        app.platforms[slug].notify(reservation, "created")
+        return reservation
+
+
+def modify(app: Sandbox, slug: str, reservation_id: str, payload: Any) -> Reservation:
+    item = checks.require_object(payload, "modification")
+    checks.exact_fields(item, set(), "modification", MODIFY_FIELDS)
+    if not item:
+        raise Invalid("modification: nothing to change")
+    with app.store.lock:
+        state = app.store[_guest_platform(slug)]
+        reservation = _active(state, reservation_id)
+        check_in, check_out = _stay(
+            slug,
+            item.get("check_in", reservation.check_in.isoformat()),
+            item.get("check_out", reservation.check_out.isoformat()),
+        )
+        own = set(reservation.nights())
+        wanted = _nights(check_in, check_out)
+        _refuse_unbookable(state, state.listings[reservation.listing_id], wanted, keep=own, exclude=reservation.id)
+        reservation.check_in, reservation.check_out = check_in, check_out
+        if "guest_name" in item:
+            reservation.guest_name = _text(item["guest_name"], "guest_name")
+        if "total" in item:
+            reservation.total = _total(item["total"])
+        _apply_optional(reservation, item)
+        _bump(reservation, "updated")
+        app.platforms[slug].notify(reservation, "updated")
+        return reservation
+
+
+def cancel(app: Sandbox, slug: str, reservation_id: str) -> Reservation:
+    with app.store.lock:
+        reservation = _active(app.store[_guest_platform(slug)], reservation_id)
+        reservation.status = "cancelled"
+        _bump(reservation, "cancelled")
+        app.platforms[slug].notify(reservation, "cancelled")
+        return reservation
+
+
+def _guest_platform(slug: str) -> str:
+    if slug not in GUEST_PLATFORMS:
+        raise NotFound(f"{slug!r} takes no guest bookings")
+    return slug
+
+
+def _active(state: PlatformState, reservation_id: str) -> Reservation:
+    reservation = state.reservations.get(reservation_id)
+    if reservation is None:
+        raise NotFound(f"unknown reservation {reservation_id!r}")
+    if not reservation.active:
+        raise Conflict(f"reservation {reservation_id} is cancelled")
+    return reservation
+
+
+def _bump(reservation: Reservation, change: str) -> None:
+    # Every change needs to be handed over (and, where the platform asks for it, acknowledged) again.
+    reservation.revision += 1
+    reservation.last_change = change
+    reservation.updated_at = utcnow()
+    reservation.acknowledged = False
+    reservation.fallback_email = False
+    reservation.br_status = "pending"
+
+
+def _refuse_unbookable(
+    state: PlatformState, listing: Listing, nights: list[date], *, keep: set[date] = frozenset(), exclude: str = ""
+) -> None:
+    """A guest cannot book a night that is closed or booked; a stay keeps the nights it already holds."""
+    booked = {n: r.id for r in state.active_reservations(listing.listing_id) if r.id != exclude for n in r.nights()}
+    for night in nights:
+        if night in booked:
+            raise Conflict(f"night {night} is already booked by {booked[night]}")
+        day = listing.days.get(night)
+        if night not in keep and day is not None and (not day.open or day.stop_sell):
+            raise Conflict(f"night {night} is closed on listing {listing.listing_id}")
+
+
+def _stay(slug: str, check_in_raw: Any, check_out_raw: Any) -> tuple[date, date]:
+    check_in = checks.iso_date(check_in_raw, "check_in")
+    check_out = checks.iso_date(check_out_raw, "check_out")
+    if check_out <= check_in:
+        raise Invalid("check_out must be after check_in")
+    if slug == "expedia" and (check_out - check_in).days > EXPEDIA_MAX_NIGHTS:
+        raise Invalid(f"expedia stays are at most {EXPEDIA_MAX_NIGHTS} nights (BookingRetrievalRS limit)")
+    return check_in, check_out
+
+
+def _nights(check_in: date, check_out: date) -> list[date]:
+    return checks.inclusive_range(check_in, check_out, "stay")[:-1]
+
+
+def _apply_optional(reservation: Reservation, item: dict) -> None:
+    if "guest_email" in item:
+        reservation.guest_email = _text(item["guest_email"], "guest_email", allow_empty=True)
+    if "guest_phone" in item:
+        reservation.guest_phone = _text(item["guest_phone"], "guest_phone", allow_empty=True)
+    if "guests" in item:
+        reservation.guests = checks.positive_int(item["guests"], "guests")
+
+
+def _text(value: Any, where: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not value.strip() and not allow_empty) or len(value) > 120:
+        raise Invalid(f"{where} must be a non-empty string of at most 120 characters")
+    return value.strip()
+
+
+def _total(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise Invalid("total must be a decimal string like 480.00")
+    try:
+        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+    except InvalidOperation as exc:
+        raise Invalid(f"total is not a number: {value!r}") from exc
+    if amount <= 0:
+        raise Invalid("total must be greater than 0")
+    return amount
+
+
+def _new_id(slug: str, state: PlatformState) -> str:
+    state.next_number += 1
+    if slug == "expedia":  # EQC booking ids are xs:integer
+        return str(700_000_000 + state.next_number)
+    if slug == "booking_com":
+        return str(4_000_000_000 + state.next_number)
+    if slug == "airbnb":
+        return "HM" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(8))
+    if slug == "fewo_direkt":
+        return f"HA-{secrets.token_hex(4).upper()}"
+    return f"gvr-{secrets.token_hex(6)}"

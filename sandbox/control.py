@@ -1,0 +1,198 @@
+"""The sandbox-only control (`/_control`) and state (`/_state`) JSON API. Never faulted, limited or authenticated."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from sandbox import bookings, checks
+from sandbox.checks import iso_instant
+from sandbox.exchange import ApiError, Invalid, NotFound, Request, Response
+from sandbox.faults import Faults
+from sandbox.state import SLUGS, Listing
+
+if TYPE_CHECKING:
+    from sandbox.app import Sandbox
+
+MAX_CALENDAR_DAYS = 1100
+LISTING_FIELDS = {"currency", "room_codes", "rate_codes"}
+
+
+class ControlApi:
+    def __init__(self, app: Sandbox):
+        self.app = app
+        self.routes = [
+            ("POST", r"reset", self.reset),
+            ("GET", r"health", self.health),
+            ("POST", r"ical/feeds/(?P<name>[\w.-]+)", self.store_feed),
+            ("POST", r"(?P<slug>\w+)/listings", self.create_listing),
+            ("POST", r"(?P<slug>\w+)/reservations", self.book),
+            ("POST", r"(?P<slug>\w+)/reservations/(?P<rid>[^/]+)/modify", self.modify),
+            ("POST", r"(?P<slug>\w+)/reservations/(?P<rid>[^/]+)/cancel", self.cancel),
+            ("GET", r"(?P<slug>\w+)/faults", self.get_faults),
+            ("POST", r"(?P<slug>\w+)/faults", self.set_faults),
+            ("DELETE", r"(?P<slug>\w+)/faults", self.clear_faults),
+            ("POST", r"(?P<slug>\w+)/tokens/expire", self.expire_tokens),
+            ("POST", r"(?P<slug>\w+)/webhooks/replay/(?P<count>\d+)", self.replay),
+        ]
+        self.state_routes = [
+            ("GET", r"health", self.health),
+            ("GET", r"(?P<slug>\w+)/stats", self.stats),
+            ("GET", r"(?P<slug>\w+)/reservations", self.reservations),
+            ("GET", r"(?P<slug>\w+)/webhooks", self.webhooks),
+            ("GET", r"(?P<slug>\w+)/listings/(?P<listing_id>[^/]+)/calendar", self.calendar),
+        ]
+
+    def handle(self, head: str, rest: str, req: Request) -> Response:
+        table = self.routes if head == "_control" else self.state_routes
+        for method, pattern, handler in table:
+            found = re.fullmatch(pattern, rest.rstrip("/"))
+            if found and method == req.method:
+                params = found.groupdict()
+                try:
+                    if "slug" in params and params["slug"] not in SLUGS:
+                        raise NotFound(f"unknown platform {params['slug']!r}")
+                    return handler(req, **params)
+                except ApiError as error:
+                    return Response.json(error.status, {"error": error.message})
+        return Response.json(404, {"error": f"no control endpoint {req.method} /{head}/{rest}"})
+
+    # control
+
+    def reset(self, req: Request) -> Response:
+        self.app.reset()
+        return Response.json(200, {"reset": True})
+
+    def health(self, req: Request) -> Response:
+        return Response.json(200, {"status": "ok", "xsd_validation": self.app.schemas.available})
+
+    def create_listing(self, req: Request, slug: str) -> Response:
+        item = checks.require_object(req.json(), "listing")
+        checks.exact_fields(item, {"listing_id"}, "listing", LISTING_FIELDS)
+        listing_id = item["listing_id"]
+        if not isinstance(listing_id, str) or not re.fullmatch(r"[\w.-]{1,64}", listing_id):
+            raise Invalid("listing_id must be 1-64 letters, digits, '_', '-' or '.'")
+        if slug == "expedia" and not listing_id.isdigit():
+            raise Invalid("expedia hotel ids are integers (EQC Hotel@id is xs:int)")
+        with self.app.store.lock:
+            existed = listing_id in self.app.store[slug].listings
+            listing = self.app.store[slug].listing_for_write(listing_id)
+            _configure(listing, item)
+        return Response.json(200 if existed else 201, {"listing_id": listing_id})
+
+    def book(self, req: Request, slug: str) -> Response:
+        reservation = bookings.book(self.app, slug, req.json())
+        return Response.json(201, {"id": reservation.id})
+
+    def modify(self, req: Request, slug: str, rid: str) -> Response:
+        reservation = bookings.modify(self.app, slug, rid, req.json())
+        return Response.json(200, {"id": reservation.id, "revision": reservation.revision})
+
+    def cancel(self, req: Request, slug: str, rid: str) -> Response:
+        reservation = bookings.cancel(self.app, slug, rid)
+        return Response.json(200, {"id": reservation.id, "revision": reservation.revision})
+
+    def get_faults(self, req: Request, slug: str) -> Response:
+        return Response.json(200, self.app.faults.get(slug, Faults()).as_dict())
+
+    def set_faults(self, req: Request, slug: str) -> Response:
+        faults = Faults.from_json(req.json())
+        self.app.faults[slug] = faults
+        return Response.json(200, faults.as_dict())
+
+    def clear_faults(self, req: Request, slug: str) -> Response:
+        self.app.faults.pop(slug, None)
+        return Response.json(200, Faults().as_dict())
+
+    def expire_tokens(self, req: Request, slug: str) -> Response:
+        oauth = getattr(self.app.platforms[slug], "oauth", None)
+        if oauth is None:
+            raise Invalid(f"{slug} does not use OAuth")
+        return Response.json(200, {"expired": oauth.expire_all()})
+
+    def replay(self, req: Request, slug: str, count: str) -> Response:
+        return Response.json(200, {"replayed": self.app.webhooks.replay(slug, int(count))})
+
+    def store_feed(self, req: Request, name: str) -> Response:
+        if not req.body:
+            raise Invalid("the body must be the raw .ics feed")
+        with self.app.store.lock:
+            self.app.store["ical"].custom_feeds[name.removesuffix(".ics")] = req.body
+        return Response.json(201, {"url": f"/ical/custom/{name.removesuffix('.ics')}.ics"})
+
+    # state
+
+    def stats(self, req: Request, slug: str) -> Response:
+        with self.app.store.lock:
+            return Response.json(200, self.app.store[slug].stats.as_dict())
+
+    def reservations(self, req: Request, slug: str) -> Response:
+        refresh = getattr(self.app.platforms[slug], "refresh_fallbacks", None)
+        with self.app.store.lock:
+            if refresh:
+                refresh()
+            listed = [r.as_state(slug) for r in self.app.store[slug].reservations.values()]
+        return Response.json(200, listed)
+
+    def webhooks(self, req: Request, slug: str) -> Response:
+        recent = [
+            {"url": w.url, "headers": w.headers, "body": w.body.decode("utf-8", "replace")}
+            for w in self.app.webhooks.recent(slug)
+        ]
+        return Response.json(200, recent)
+
+    def calendar(self, req: Request, slug: str, listing_id: str) -> Response:
+        start = checks.iso_date(req.arg("start"), "start")
+        end = checks.iso_date(req.arg("end"), "end")
+        if not start < end or (end - start).days > MAX_CALENDAR_DAYS:
+            raise Invalid(f"need start < end (half-open) and at most {MAX_CALENDAR_DAYS} days")
+        with self.app.store.lock:
+            state = self.app.store[slug]
+            listing = state.listings.get(listing_id)
+            if listing is None:
+                raise NotFound(f"unknown listing {listing_id!r}")
+            booked = state.booked_nights(listing_id)
+            days = [_day_state(listing, start + timedelta(days=i), booked) for i in range((end - start).days)]
+        return Response.json(200, {"listing_id": listing_id, "days": days})
+
+
+def _configure(listing: Listing, item: dict) -> None:
+    if "currency" in item:
+        listing.currency = checks.currency(item["currency"], "currency")
+    for field in ("room_codes", "rate_codes"):
+        if field in item:
+            codes = item[field]
+            if not isinstance(codes, list) or not all(isinstance(c, str) and c for c in codes):
+                raise Invalid(f"{field} must be a list of non-empty strings")
+            setattr(listing, field, set(codes) or None)
+
+
+def _day_state(listing: Listing, night: date, booked: dict[date, str]) -> dict:
+    day = listing.days.get(night)
+    booked_by = booked.get(night)
+    if day is None:
+        return {
+            "date": night.isoformat(),
+            "available": booked_by is None,
+            "price": None,
+            "currency": listing.currency,
+            "min_stay": None,
+            "closed_to_arrival": False,
+            "closed_to_departure": False,
+            "stop_sell": False,
+            "booked_by": booked_by,
+            "updated_at": None,
+        }
+    return {
+        "date": night.isoformat(),
+        "available": day.open and not day.stop_sell and booked_by is None,
+        "price": None if day.price is None else f"{day.price:.2f}",
+        "currency": day.currency or listing.currency,
+        "min_stay": day.min_stay,
+        "closed_to_arrival": day.closed_to_arrival,
+        "closed_to_departure": day.closed_to_departure,
+        "stop_sell": day.stop_sell,
+        "booked_by": booked_by,
+        "updated_at": iso_instant(day.updated_at) if day.updated_at else None,
+    }

@@ -1,0 +1,55 @@
+"""Injected faults per platform: down, a share of errors, and latency."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from sandbox.exchange import Invalid
+
+
+@dataclass(frozen=True)
+class Faults:
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    status: int = 500
+    down: bool = False
+
+    @classmethod
+    def from_json(cls, payload: object) -> Faults:
+        if not isinstance(payload, dict):
+            raise Invalid("faults must be a JSON object")
+        unknown = sorted(payload.keys() - {"latency_ms", "error_rate", "status", "down"})
+        if unknown:
+            raise Invalid(f"unknown fault field(s) {', '.join(unknown)}")
+        faults = cls(**payload)
+        faults._check()
+        return faults
+
+    def _check(self) -> None:
+        if isinstance(self.latency_ms, bool) or not isinstance(self.latency_ms, int) or self.latency_ms < 0:
+            raise Invalid("latency_ms must be an integer >= 0")
+        if isinstance(self.error_rate, bool) or not isinstance(self.error_rate, (int, float)):
+            raise Invalid("error_rate must be a number in 0..1")
+        if not 0 <= self.error_rate <= 1:
+            raise Invalid("error_rate must be a number in 0..1")
+        if isinstance(self.status, bool) or not isinstance(self.status, int) or not 400 <= self.status <= 599:
+            raise Invalid("status must be an HTTP error status 400..599")
+        if not isinstance(self.down, bool):
+            raise Invalid("down must be true or false")
+
+    def error_status(self, rng: random.Random) -> int | None:
+        """The status to answer with instead of the real answer, or None."""
+        if self.down:
+            return 503
+        if self.error_rate and rng.random() < self.error_rate:
+            return self.status
+        return None
+
+    def as_dict(self) -> dict:
+        return {
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "status": self.status,
+            "down": self.down,
+        }

@@ -1,0 +1,192 @@
+"""The in-memory world of the sandbox: listings, their calendars, reservations and counters.
+
+One re-entrant lock guards all of it; callers hold `store.lock` while they read or change anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sandbox.checks import iso_instant
+
+SLUGS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google", "ical")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Day:
+    open: bool = True  # false once we close it (availability false, BookingLimit 0, inventory 0)
+    price: Decimal | None = None
+    currency: str | None = None
+    min_stay: int | None = None
+    closed_to_arrival: bool = False
+    closed_to_departure: bool = False
+    stop_sell: bool = False
+    updated_at: datetime | None = None
+
+
+@dataclass
+class Listing:
+    listing_id: str
+    currency: str = "EUR"
+    room_codes: set[str] | None = None  # explicit codes: others are refused
+    rate_codes: set[str] | None = None
+    last_room_code: str | None = None
+    last_rate_code: str | None = None
+    days: dict[date, Day] = field(default_factory=dict)
+
+    def day(self, night: date) -> Day:
+        return self.days.setdefault(night, Day(currency=self.currency))
+
+    def update(self, nights: list[date], **changes) -> int:
+        """Set fields on these nights; returns how many nights were written."""
+        now = utcnow()
+        for night in nights:
+            day = self.day(night)
+            for name, value in changes.items():
+                setattr(day, name, value)
+            day.updated_at = now
+        return len(nights)
+
+    def room_code(self) -> str:
+        return next(iter(sorted(self.room_codes or ())), None) or self.last_room_code or "1"
+
+    def rate_code(self) -> str:
+        return next(iter(sorted(self.rate_codes or ())), None) or self.last_rate_code or "1"
+
+
+@dataclass
+class Reservation:
+    id: str
+    listing_id: str
+    check_in: date
+    check_out: date
+    guest_name: str
+    total: Decimal
+    currency: str
+    guest_email: str = ""
+    guest_phone: str = ""
+    guests: int = 2
+    status: str = "confirmed"  # or "cancelled"
+    revision: int = 1
+    last_change: str = "created"  # created | updated | cancelled
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    room_code: str = "1"
+    rate_code: str = "1"
+    # booking_com: pull and acknowledge
+    acknowledged: bool = False
+    offered_revision: int | None = None
+    fallback_email: bool = False
+    # expedia: BR/BC
+    br_status: str = "pending"  # pending -> retrieved -> confirmed; a change makes it pending again
+    confirm_number: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status != "cancelled"
+
+    def nights(self) -> list[date]:
+        return [self.check_in + timedelta(days=i) for i in range((self.check_out - self.check_in).days)]
+
+    def given_and_surname(self) -> tuple[str, str]:
+        given, _, surname = self.guest_name.strip().rpartition(" ")
+        return (given, surname) if given else ("", surname)
+
+    def as_state(self, slug: str) -> dict:
+        out = {
+            "id": self.id,
+            "listing_id": self.listing_id,
+            "check_in": self.check_in.isoformat(),
+            "check_out": self.check_out.isoformat(),
+            "guest_name": self.guest_name,
+            "guest_email": self.guest_email,
+            "guests": self.guests,
+            "total": f"{self.total:.2f}",
+            "currency": self.currency,
+            "status": self.status,
+            "revision": self.revision,
+            "created_at": iso_instant(self.created_at),
+            "updated_at": iso_instant(self.updated_at),
+        }
+        if slug == "booking_com":
+            out |= {"acknowledged": self.acknowledged, "fallback_email": self.fallback_email}
+        if slug == "expedia":
+            out |= {
+                "confirmed": self.br_status == "confirmed",
+                "confirm_number": self.confirm_number,
+                "br_status": self.br_status,
+            }
+        return out
+
+
+@dataclass
+class Stats:
+    requests: Counter = field(default_factory=Counter)
+    rate_limit_violations: int = 0
+    invalid_payloads: int = 0
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
+    unacknowledged_offers: int = 0
+    last_invalid: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "requests": dict(self.requests),
+            "requests_total": sum(self.requests.values()),
+            "rate_limit_violations": self.rate_limit_violations,
+            "invalid_payloads": self.invalid_payloads,
+            "webhooks_sent": self.webhooks_sent,
+            "webhooks_failed": self.webhooks_failed,
+            "unacknowledged_offers": self.unacknowledged_offers,
+            "last_invalid": self.last_invalid,
+        }
+
+
+@dataclass
+class PlatformState:
+    listings: dict[str, Listing] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
+    custom_feeds: dict[str, bytes] = field(default_factory=dict)  # ical only
+    next_number: int = 0
+
+    def listing_for_write(self, listing_id: str) -> Listing:
+        """Listings spring into existence on the first valid write."""
+        return self.listings.setdefault(listing_id, Listing(listing_id))
+
+    def of_listing(self, listing_id: str) -> list[Reservation]:
+        return [r for r in self.reservations.values() if r.listing_id == listing_id]
+
+    def active_reservations(self, listing_id: str) -> list[Reservation]:
+        return [r for r in self.reservations.values() if r.listing_id == listing_id and r.active]
+
+    def booked_nights(self, listing_id: str) -> dict[date, str]:
+        return {night: r.id for r in self.active_reservations(listing_id) for night in r.nights()}
+
+
+class Store:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.platforms: dict[str, PlatformState] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.platforms = {slug: PlatformState() for slug in SLUGS}
+
+    def __getitem__(self, slug: str) -> PlatformState:
+        return self.platforms[slug]
+
+    def record_invalid(self, slug: str, reason: str) -> None:
+        with self.lock:
+            stats = self.platforms[slug].stats
+            stats.invalid_payloads += 1
+            stats.last_invalid = reason

@@ -67,5 +67,9 @@ def http():
         yield mock
 
 
-SUCCESS_AVAIL = b'<OTA_HotelAvailNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"><Success/></OTA_HotelAvailNotifRS>'
-SUCCESS_RATE = b'<OTA_HotelRateAmountNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"><Success/></OTA_HotelRateAmountNotifRS>'
+def success(root: str) -> bytes:
+    return f'<{root} xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"><Success/></{root}>'.encode()
+
+
+SUCCESS_AVAIL = success("OTA_HotelAvailNotifRS")
+SUCCESS_RATE = success("OTA_HotelRateAmountNotifRS")

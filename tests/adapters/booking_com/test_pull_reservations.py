@@ -8,7 +8,7 @@ from lxml import etree
 from adapters.base import BookingNotFoundError, BookingStatus, Guest, PlatformAPIError, WebhookPayloadError
 from adapters.booking_com.adapter import parse_res_notif
 from adapters.xml import parse
-from tests.adapters.booking_com.conftest import BASE
+from tests.adapters.booking_com.conftest import BASE, success
 
 PULL = f"{BASE}/hotels/ota/OTA_HotelResNotif"
 ACK = f"{BASE}/hotels/ota/OTA_NotifReport"
@@ -67,7 +67,7 @@ def test_it_acknowledges_each_reservation_with_our_booking_id(adapter, http):
     http.get(PULL, body=FIXTURE)
     http.post(
         ACK,
-        body=b'<OTA_NotifReportRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"><Success/></OTA_NotifReportRS>',
+        body=success("OTA_NotifReportRS"),
     )
     bookings = adapter.fetch_bookings().bookings
 

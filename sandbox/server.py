@@ -28,6 +28,9 @@ class SandboxServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    def serve_forever(self, poll_interval: float = 0.1) -> None:
+        super().serve_forever(poll_interval)  # a short poll makes shutdown() quick
+
     def shutdown(self) -> None:
         """Stop serving, then stop the webhook workers and close the socket."""
         super().shutdown()
@@ -38,6 +41,9 @@ class SandboxServer(ThreadingHTTPServer):
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so benchmarks measure the API rather than TCP set-up
     server_version = "PlatformSandbox/1.0"
+    # One buffered write per answer and no Nagle: otherwise keep-alive clients wait ~40 ms for delayed ACKs.
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         length = self.headers.get("Content-Length")

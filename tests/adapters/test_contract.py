@@ -1,0 +1,484 @@
+"""One contract, every platform: each adapter against the live sandbox (docs/platforms.md).
+
+Parametrized over ``adapters.registry.PLATFORMS``. A platform whose adapter module does not exist yet
+is skipped with "adapter not written yet"; everything else must pass. Tests that need a capability
+the adapter does not declare (pushes for iCal, OAuth for API-key platforms) are skipped, so
+``capabilities`` has to be honest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import math
+import random
+from decimal import Decimal
+from importlib import import_module
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+
+from adapters.base import (
+    AvailabilityRange,
+    AvailabilityUpdate,
+    BookingNotFoundError,
+    BookingStatus,
+    Capability,
+    DayRange,
+    NotificationKind,
+    PlatformAccount,
+    PlatformAPIError,
+    PriceRange,
+    PricingUpdate,
+    TokenRefreshError,
+    WebhookConfig,
+    WebhookSignatureError,
+)
+from adapters.registry import PLATFORMS, WEBHOOK_PATHS, adapter_class
+
+from .conftest import GOOGLE_PUSH_ACCOUNT, SANDBOX_PLATFORMS
+
+REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"
+START = dt.date.today() + dt.timedelta(days=60)
+_listing_numbers = itertools.count(random.randint(10_000, 90_000) * 1000)
+
+
+def _module_missing(dotted: str) -> bool:
+    module = dotted.rsplit(".", 1)[0]
+    try:
+        import_module(module)
+    except ModuleNotFoundError as exc:
+        # Only the adapter's own package missing counts; a broken import inside it must fail loudly.
+        return exc.name is not None and module.startswith(exc.name)
+    return False
+
+
+def _slugs():
+    for slug, (_name, dotted) in PLATFORMS.items():
+        marks = [pytest.mark.skip(reason="adapter not written yet")] if _module_missing(dotted) else []
+        yield pytest.param(slug, marks=marks, id=slug)
+
+
+def day(offset: int) -> dt.date:
+    return START + dt.timedelta(days=offset)
+
+
+def nights(first: int, end: int) -> DayRange:
+    return DayRange(day(first), day(end))
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=list(_slugs()))
+def slug(request):
+    return request.param
+
+
+@pytest.fixture
+def platform(slug):
+    return SANDBOX_PLATFORMS[slug]
+
+
+@pytest.fixture
+def control_slug(slug, platform):
+    return platform.control_slug or slug
+
+
+@pytest.fixture
+def listing_id(sandbox, control_slug):
+    listing = str(next(_listing_numbers))
+    response = requests.post(f"{sandbox}/_control/{control_slug}/listings", json={"listing_id": listing}, timeout=10)
+    assert response.status_code in (200, 201), response.text
+    return listing
+
+
+def plain_account(sandbox, slug, platform, listing_id) -> PlatformAccount:
+    metadata = dict(platform.metadata)
+    if slug == "ical":
+        metadata["feed_url"] = f"{sandbox}/ical/{platform.control_slug}/{listing_id}.ics"
+    return PlatformAccount(
+        listing_id=listing_id,
+        credentials=platform.credentials,
+        base_url=f"{sandbox}/{slug}",
+        metadata=metadata,
+        oauth_client_id=platform.oauth_client_id,
+        oauth_client_secret=platform.oauth_client_secret,
+        allow_private_network=True,
+    )
+
+
+def connect(account: PlatformAccount, slug: str) -> PlatformAccount:
+    """Run the OAuth code flow the way a person would, and store the tokens on the account."""
+    cls = adapter_class(slug)
+    url = cls.authorize_url(
+        base_url=account.base_url, client_id=account.oauth_client_id, redirect_uri=REDIRECT_URI, state="contract"
+    )
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["state"] == ["contract"]
+    tokens = cls(account).exchange_code(code=query["code"][0], redirect_uri=REDIRECT_URI)
+    return with_tokens(account, tokens)
+
+
+def with_tokens(account, tokens) -> PlatformAccount:
+    credentials = dataclasses.replace(
+        account.credentials,
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        access_token_expires_at=tokens.expires_at,
+    )
+    return dataclasses.replace(account, credentials=credentials)
+
+
+@pytest.fixture
+def account(sandbox, slug, platform, listing_id):
+    account = plain_account(sandbox, slug, platform, listing_id)
+    if Capability.OAUTH in adapter_class(slug).capabilities:
+        account = connect(account, slug)
+    return account
+
+
+@pytest.fixture
+def adapter(slug, account):
+    return adapter_class(slug)(account)
+
+
+def needs(adapter, capability: Capability):
+    if capability not in adapter.capabilities:
+        pytest.skip(f"{adapter.slug} does not declare {capability.value}")
+
+
+# --- sandbox control and state --------------------------------------------------------------
+
+
+def book(sandbox, control_slug, listing_id, first, end, guest="Alice Archer") -> str:
+    response = requests.post(
+        f"{sandbox}/_control/{control_slug}/reservations",
+        json={
+            "listing_id": listing_id,
+            "check_in": day(first).isoformat(),
+            "check_out": day(end).isoformat(),
+            "guest_name": guest,
+            "guest_email": "guest@example.com",
+            "guests": 2,
+            "total": "480.00",
+            "currency": "EUR",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def calendar(sandbox, slug, listing_id, first, end) -> dict[dt.date, dict]:
+    response = requests.get(
+        f"{sandbox}/_state/{slug}/listings/{listing_id}/calendar",
+        params={"start": day(first).isoformat(), "end": day(end).isoformat()},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return {dt.date.fromisoformat(d["date"]): d for d in response.json()["days"]}
+
+
+def requests_total(sandbox, slug) -> int:
+    response = requests.get(f"{sandbox}/_state/{slug}/stats", timeout=10)
+    response.raise_for_status()
+    return response.json()["requests_total"]
+
+
+def all_bookings(adapter, pages=20):
+    found, cursor = [], None
+    for _ in range(pages):
+        page = adapter.fetch_bookings(cursor=cursor)
+        found.extend(page.bookings)
+        cursor = page.cursor
+        if cursor is None:
+            return found
+    raise AssertionError(f"still paging after {pages} pages")
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+
+def test_it_fetches_one_booking_made_on_the_platform(sandbox, slug, control_slug, listing_id, adapter):
+    reservation = book(sandbox, control_slug, listing_id, 1, 4)
+    if slug == "ical":
+        # A feed names its events by UID only: find the block by its dates, then fetch it by UID.
+        [block] = [b for b in adapter.fetch_bookings().bookings if b.check_in == day(1)]
+        reservation = block.channel_booking_id
+    booking = adapter.fetch_booking(reservation)
+    assert booking.channel_booking_id == reservation
+    assert booking.platform == slug
+    assert booking.listing_id == listing_id
+    assert booking.status is BookingStatus.CONFIRMED
+    assert (booking.check_in, booking.check_out) == (day(1), day(4))
+    assert booking.version
+    if slug == "ical":
+        assert booking.kind == "block"
+    else:
+        assert booking.kind == "reservation"
+        assert "Archer" in booking.guest.name
+        assert booking.total_amount == Decimal("480.00")
+        assert booking.currency == "EUR"
+
+
+def test_an_unknown_booking_is_not_found(sandbox, adapter):
+    with pytest.raises(BookingNotFoundError) as caught:
+        adapter.fetch_booking("987654321")
+    assert caught.value.permanent
+
+
+def test_it_fetches_many_bookings_page_by_page(sandbox, slug, control_slug, listing_id, adapter):
+    stays = [(1, 3), (5, 8), (10, 12)]
+    made = [book(sandbox, control_slug, listing_id, a, b, guest=f"Guest {i}") for i, (a, b) in enumerate(stays)]
+    found = all_bookings(adapter)
+    if slug == "ical":
+        assert {(b.check_in, b.check_out) for b in found} >= {(day(a), day(b)) for a, b in stays}
+        assert all(b.kind == "block" for b in found)
+    else:
+        by_id = {b.channel_booking_id: b for b in found}
+        assert set(made) <= set(by_id)
+        assert [(by_id[r].check_in, by_id[r].check_out) for r in made] == [(day(a), day(b)) for a, b in stays]
+
+
+def test_modified_and_cancelled_bookings_come_back_changed(sandbox, slug, control_slug, listing_id, adapter):
+    moved = book(sandbox, control_slug, listing_id, 1, 3)
+    dropped = book(sandbox, control_slug, listing_id, 6, 8)
+    before = {b.channel_booking_id: b for b in all_bookings(adapter)}
+    control = f"{sandbox}/_control/{control_slug}/reservations"
+    requests.post(f"{control}/{moved}/modify", json={"check_out": day(4).isoformat()}, timeout=10).raise_for_status()
+    requests.post(f"{control}/{dropped}/cancel", timeout=10).raise_for_status()
+    after = all_bookings(adapter)
+    if slug == "ical":
+        spans = {(b.check_in, b.check_out) for b in after}
+        assert (day(1), day(4)) in spans
+        assert (day(6), day(8)) not in spans  # a cancelled stay leaves the feed
+        return
+    after_by_id = {b.channel_booking_id: b for b in after}
+    assert after_by_id[moved].check_out == day(4)
+    assert after_by_id[moved].version >= before.get(moved, after_by_id[moved]).version
+    assert after_by_id[dropped].status is BookingStatus.CANCELLED
+
+
+# --- outbound -------------------------------------------------------------------------------
+
+
+def test_it_pushes_availability_over_several_ranges(sandbox, slug, listing_id, adapter):
+    needs(adapter, Capability.PUSH_AVAILABILITY)
+    restrictions = Capability.PUSH_RESTRICTIONS in adapter.capabilities
+    update = AvailabilityUpdate(
+        listing_id,
+        (
+            AvailabilityRange(nights(0, 3), available=False),
+            AvailabilityRange(nights(3, 6), available=True, min_stay=2 if restrictions else 1),
+            AvailabilityRange(
+                nights(8, 10), available=True, closed_to_arrival=restrictions, closed_to_departure=restrictions
+            ),
+            AvailabilityRange(nights(12, 13), available=True, stop_sell=restrictions),
+        ),
+    )
+    assert adapter.update_availability(update) == 1
+    days = calendar(sandbox, slug, listing_id, 0, 13)
+    assert [days[day(i)]["available"] for i in range(0, 6)] == [False] * 3 + [True] * 3
+    assert days[day(8)]["available"] and days[day(9)]["available"]
+    if restrictions:
+        assert [days[day(i)]["min_stay"] for i in range(3, 6)] == [2, 2, 2]
+        assert days[day(8)]["closed_to_arrival"] and days[day(9)]["closed_to_arrival"]
+        assert days[day(8)]["closed_to_departure"]
+        assert not days[day(12)]["available"]  # stop-sold: a guest cannot book it
+
+
+def test_it_splits_a_long_update_into_max_batch_requests(sandbox, slug, listing_id, adapter):
+    needs(adapter, Capability.PUSH_AVAILABILITY)
+    if adapter.max_batch > 200:
+        pytest.skip(f"max_batch {adapter.max_batch} needs too many nights for a live test")
+    count = adapter.max_batch + 1
+    # Alternating values, so no adapter can merge neighbours into fewer ranges.
+    ranges = tuple(AvailabilityRange(nights(i, i + 1), available=i % 2 == 0) for i in range(count))
+    before = requests_total(sandbox, slug)
+    assert adapter.update_availability(AvailabilityUpdate(listing_id, ranges)) == math.ceil(count / adapter.max_batch)
+    assert requests_total(sandbox, slug) - before == 2
+    days = calendar(sandbox, slug, listing_id, count - 2, count)
+    assert [days[day(i)]["available"] for i in (count - 2, count - 1)] == [(count - 2) % 2 == 0, (count - 1) % 2 == 0]
+
+
+def test_it_pushes_prices(sandbox, slug, listing_id, adapter):
+    needs(adapter, Capability.PUSH_PRICING)
+    update = PricingUpdate(
+        listing_id,
+        (
+            PriceRange(nights(0, 5), Decimal("120"), "EUR"),
+            PriceRange(nights(5, 7), Decimal("99.50"), "EUR"),
+        ),
+    )
+    assert adapter.update_pricing(update) == 1
+    days = calendar(sandbox, slug, listing_id, 0, 7)
+    assert [days[day(i)]["price"] for i in range(7)] == ["120.00"] * 5 + ["99.50"] * 2
+    assert {days[day(i)]["currency"] for i in range(7)} == {"EUR"}
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def webhook_config(sandbox, slug, platform, receiver, *, wrong=False, rotation=False) -> WebhookConfig:
+    if platform.webhook_proof == "hmac":
+        secrets = ("not-the-secret",) if wrong else platform.webhook_secrets
+        return WebhookConfig(secrets=("rotated-out-secret", *secrets) if rotation else secrets)
+    if platform.webhook_proof == "credentials":
+        password = "not-the-password" if wrong else platform.webhook_password
+        return WebhookConfig(username=platform.webhook_username, password=password)
+    if platform.webhook_proof == "jwt":
+        jwks = requests.get(f"{sandbox}/google/oauth2/v3/certs", timeout=10).json()
+        audience = f"{receiver.base_url}/webhooks/{WEBHOOK_PATHS[slug]}"
+        return WebhookConfig(
+            audience="https://elsewhere.test/webhooks/google" if wrong else audience,
+            service_account_email=GOOGLE_PUSH_ACCOUNT,
+            jwks=jwks,
+        )
+    return WebhookConfig()
+
+
+def tampered(platform, hook):
+    """The same webhook with its proof broken (or, where the body is signed, its body changed)."""
+    headers, body = dict(hook.headers), hook.body
+    if platform.webhook_proof == "hmac":
+        body = body[:-1] + b" " + body[-1:]
+    elif platform.webhook_proof == "credentials":
+        assert platform.webhook_password.encode() in body
+        body = body.replace(platform.webhook_password.encode(), b"forged-password")
+    elif platform.webhook_proof == "jwt":
+        name = next(k for k in headers if k.lower() == "authorization")
+        token = headers[name]
+        headers[name] = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    return headers, body
+
+
+@pytest.fixture
+def webhook(sandbox, slug, control_slug, listing_id, adapter, webhook_receiver):
+    """The webhook the platform sent for a new reservation: (reservation id, captured request)."""
+    needs(adapter, Capability.WEBHOOKS)
+    reservation = book(sandbox, control_slug, listing_id, 1, 3)
+    return reservation, webhook_receiver.wait_for(f"/webhooks/{WEBHOOK_PATHS[slug]}")
+
+
+def verify(slug, hook, config, *, now=None, headers=None, body=None):
+    adapter_class(slug).verify_webhook_signature(
+        headers=hook.headers if headers is None else headers,
+        body=hook.body if body is None else body,
+        config=config,
+        now=now or hook.received_at,
+    )
+
+
+def test_a_captured_webhook_verifies_and_parses(sandbox, slug, platform, webhook, webhook_receiver):
+    reservation, hook = webhook
+    verify(slug, hook, webhook_config(sandbox, slug, platform, webhook_receiver))
+    notifications = adapter_class(slug).parse_webhook(headers=hook.headers, body=hook.body)
+    assert notifications
+    assert all(n.platform == slug and n.event_key for n in notifications)
+    assert any(
+        n.channel_booking_id == reservation and n.kind in (NotificationKind.BOOKING_CREATED, NotificationKind.PULL_NOW)
+        for n in notifications
+    ) or any(n.kind is NotificationKind.PULL_NOW for n in notifications)
+
+
+def test_a_tampered_webhook_is_rejected(sandbox, slug, platform, webhook, webhook_receiver):
+    if not platform.webhook_proof:
+        pytest.skip(f"{slug} webhooks carry no proof to tamper with")
+    headers, body = tampered(platform, webhook[1])
+    with pytest.raises(WebhookSignatureError):
+        verify(slug, webhook[1], webhook_config(sandbox, slug, platform, webhook_receiver), headers=headers, body=body)
+
+
+def test_a_webhook_checked_against_the_wrong_secret_is_rejected(sandbox, slug, platform, webhook, webhook_receiver):
+    if not platform.webhook_proof:
+        pytest.skip(f"{slug} webhooks carry no proof")
+    with pytest.raises(WebhookSignatureError):
+        verify(slug, webhook[1], webhook_config(sandbox, slug, platform, webhook_receiver, wrong=True))
+
+
+def test_a_replayed_webhook_is_rejected(sandbox, slug, platform, webhook, webhook_receiver):
+    if platform.replay_window_seconds is None:
+        pytest.skip(f"{slug} webhooks carry no timestamp; duplicates are caught by event key")
+    later = webhook[1].received_at + dt.timedelta(seconds=platform.replay_window_seconds + 60)
+    with pytest.raises(WebhookSignatureError):
+        verify(slug, webhook[1], webhook_config(sandbox, slug, platform, webhook_receiver), now=later)
+
+
+def test_a_webhook_stamped_in_the_future_is_rejected(sandbox, slug, platform, webhook, webhook_receiver):
+    if platform.replay_window_seconds is None:
+        pytest.skip(f"{slug} webhooks carry no timestamp")
+    earlier = webhook[1].received_at - dt.timedelta(seconds=platform.replay_window_seconds + 60)
+    with pytest.raises(WebhookSignatureError):
+        verify(slug, webhook[1], webhook_config(sandbox, slug, platform, webhook_receiver), now=earlier)
+
+
+def test_either_secret_verifies_during_a_rotation(sandbox, slug, platform, webhook, webhook_receiver):
+    if platform.webhook_proof != "hmac":
+        pytest.skip(f"{slug} has no rotating HMAC secret")
+    verify(slug, webhook[1], webhook_config(sandbox, slug, platform, webhook_receiver, rotation=True))
+
+
+def test_a_redelivered_webhook_has_the_same_event_key(sandbox, slug, webhook, webhook_receiver):
+    _reservation, first = webhook
+    path = f"/webhooks/{WEBHOOK_PATHS[slug]}"
+    requests.post(f"{sandbox}/_control/{slug}/webhooks/replay/1", timeout=10).raise_for_status()
+    again = webhook_receiver.wait_for(path, lambda hook: hook is not first and hook.received_at > first.received_at)
+    assert again.body == first.body
+    parse = adapter_class(slug).parse_webhook
+    assert [n.event_key for n in parse(headers=again.headers, body=again.body)] == [
+        n.event_key for n in parse(headers=first.headers, body=first.body)
+    ]
+
+
+# --- auth and health ------------------------------------------------------------------------
+
+
+def test_the_health_check_passes_with_sandbox_credentials(adapter):
+    result = adapter.check_health()
+    assert result.healthy, result.message
+
+
+def test_a_platform_outage_is_a_transient_error(sandbox, slug, adapter):
+    requests.post(f"{sandbox}/_control/{slug}/faults", json={"down": True}, timeout=10).raise_for_status()
+    try:
+        with pytest.raises(PlatformAPIError) as caught:
+            adapter.fetch_bookings()
+        assert not caught.value.permanent
+        assert not adapter.check_health().healthy
+    finally:
+        requests.delete(f"{sandbox}/_control/{slug}/faults", timeout=10)
+
+
+def test_an_expired_token_is_refreshed_and_the_call_retried(sandbox, slug, account, adapter):
+    needs(adapter, Capability.OAUTH)
+    requests.post(f"{sandbox}/_control/{slug}/tokens/expire", timeout=10).raise_for_status()
+    with pytest.raises(PlatformAPIError) as caught:
+        adapter.fetch_bookings()
+    assert caught.value.code == "token_expired"
+    assert not caught.value.permanent
+    tokens = adapter.refresh_access_token()
+    assert tokens.access_token != account.credentials.access_token
+    assert tokens.refresh_token != account.credentials.refresh_token
+    fresh = adapter_class(slug)(with_tokens(account, tokens))
+    fresh.fetch_bookings()
+    assert fresh.check_health().healthy
+
+
+def test_a_used_refresh_token_is_refused(sandbox, slug, adapter):
+    needs(adapter, Capability.OAUTH)
+    adapter.refresh_access_token()
+    with pytest.raises(TokenRefreshError) as caught:
+        adapter.refresh_access_token()  # the same, now spent, refresh token
+    assert caught.value.permanent
+
+
+def test_an_api_key_platform_has_no_token_to_refresh(adapter):
+    if Capability.OAUTH in adapter.capabilities:
+        pytest.skip(f"{adapter.slug} uses OAuth")
+    with pytest.raises(TokenRefreshError):
+        adapter.refresh_access_token()

@@ -50,7 +50,7 @@ EVENT_KINDS = {
 
 def version_string(revision) -> str:
     """Zero-padded so versions sort as strings."""
-    return f"{int(revision):012d}"
+    return f"{int(revision):010d}"
 
 
 def booking_from_reservation(item) -> BookingData:

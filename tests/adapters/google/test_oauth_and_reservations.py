@@ -73,7 +73,7 @@ def test_fetch_booking_maps_the_reservation_json(adapter, http):
     assert (booking.check_in, booking.check_out) == (dt.date(2027, 7, 10), dt.date(2027, 7, 12))
     assert (booking.guest.name, booking.guests_count) == ("Gina Guest", 3)
     assert (booking.total_amount, booking.currency) == (Decimal("480.00"), "EUR")
-    assert booking.version == "000000000004"
+    assert booking.version == "0000000004"
 
 
 def test_an_unknown_booking_is_not_found(adapter, http):

@@ -24,7 +24,7 @@ def test_a_reservation_event_is_decoded_from_base64_data():
     assert notification.kind == NotificationKind.BOOKING_MODIFIED
     assert notification.event_key == "9001"
     assert (notification.listing_id, notification.channel_booking_id) == ("villa-9", "G-1")
-    assert notification.version == "000000000003"
+    assert notification.version == "0000000003"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from adapters import registry
+from channelmgr.crypto import EncryptedTextField
+from pms_core.models import Organization, Unit
+
+CREDENTIAL_FIELDS = ("access_token", "refresh_token", "api_key", "username", "password", "webhook_secret")
+
+
+class ChannelConnection(models.Model):
+    """One unit's listing on one platform, with the credentials to reach it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        PAUSED = "paused"
+        NEEDS_ATTENTION = "needs_attention"
+        DELETED = "deleted"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="connections")
+    platform_type = models.CharField(max_length=32, choices=registry.choices())
+    platform_listing_id = models.CharField(max_length=200)
+    platform_metadata = models.JSONField(default=dict, blank=True)
+
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    api_key = EncryptedTextField(blank=True, default="")
+    username = EncryptedTextField(blank=True, default="")
+    password = EncryptedTextField(blank=True, default="")
+    webhook_secret = EncryptedTextField(blank=True, default="")
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_health_check_at = models.DateTimeField(null=True, blank=True)
+    healthy = models.BooleanField(null=True, blank=True)
+
+    # Per-connection override of the platform's rate limit (requests per window seconds).
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    rate_window = models.FloatField(null=True, blank=True)
+
+    # Sync engine bookkeeping.
+    sync_cursor = models.CharField(max_length=500, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_push_at = models.DateTimeField(null=True, blank=True)
+    push_scheduled_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "platform_type"],
+                condition=~Q(status="deleted"),
+                name="connection_one_per_unit_and_platform",
+            ),
+            models.UniqueConstraint(
+                fields=["platform_type", "platform_listing_id"],
+                condition=~Q(status="deleted") & ~Q(platform_type="ical"),
+                name="connection_listing_unique_per_platform",
+            ),
+        ]
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.get_platform_type_display()} {self.platform_listing_id} ({self.unit})"
+
+
+class SyncLog(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "outbound"
+        INBOUND = "inbound"
+
+    class Kind(models.TextChoices):
+        AVAILABILITY = "availability"
+        PRICING = "pricing"
+        RESTRICTIONS = "restrictions"
+        BOOKINGS = "bookings"
+        FULL = "full"
+        HEALTH = "health"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCESS = "success"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="sync_logs")
+    direction = models.CharField(max_length=10, choices=Direction.choices)
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    request_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    correlation_id = models.CharField(max_length=32, blank=True, db_index=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"{self.direction} {self.kind} {self.status}"
+
+
+class InboundEvent(models.Model):
+    """One webhook delivery, stored before it is answered. Unique per (platform, event key)."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"
+
+    platform = models.CharField(max_length=32, choices=registry.choices())
+    event_key = models.CharField(max_length=255)
+    connection = models.ForeignKey(
+        ChannelConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"
+    )
+    kind = models.CharField(max_length=32, blank=True)
+    channel_booking_id = models.CharField(max_length=128, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    correlation_id = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "event_key"], name="inbound_event_unique_per_platform")
+        ]
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self):
+        return f"{self.platform} {self.event_key}"
+
+
+class DirtyRange(models.Model):
+    """Nights of one connection whose current state has to be pushed. Merged and claimed by a push."""
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="dirty_ranges")
+    start = models.DateField()
+    end = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_by = models.CharField(max_length=32, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "claimed_by"], name="dirty_range_claim_idx")]
+
+    def __str__(self):
+        return f"{self.connection_id} {self.start}..{self.end}"
+
+
+class TaskAttempt(models.Model):
+    """Attempts per message, kept in the database so a poison message is capped even when a killed
+    worker's redelivery bypasses dramatiq's own retry count (dramatiq #213)."""
+
+    message_id = models.CharField(max_length=64, unique=True)
+    actor_name = models.CharField(max_length=100)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.actor_name} {self.message_id} x{self.attempts}"
+
+
+class IcalExport(models.Model):
+    """The unguessable URL of one unit's iCal export (``/ical/<token>.ics``)."""
+
+    unit = models.OneToOneField(Unit, on_delete=models.CASCADE, related_name="ical_export")
+    token = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"iCal export of unit {self.unit_id}"

@@ -1,0 +1,41 @@
+"""One JSON shape for every API error: ``{"error": code, "detail": text, "fields": {...}}``."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from pms_core.errors import BookingClash, DomainError
+
+
+def _fields(detail) -> dict:
+    if isinstance(detail, dict):
+        return detail
+    if isinstance(detail, list):
+        return {"non_field_errors": detail}
+    return {"non_field_errors": [str(detail)]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, BookingClash):
+        return Response(
+            {"error": "booking_clash", "detail": str(exc), "clash": exc.describe()},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, DomainError):
+        exc = exceptions.ValidationError({"non_field_errors": [str(exc)]})
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {"error": "invalid", "detail": "The request is invalid.", "fields": _fields(exc.detail)}
+    else:
+        code = getattr(exc, "default_code", "error")
+        detail = response.data.get("detail", "") if isinstance(response.data, dict) else str(response.data)
+        response.data = {"error": code, "detail": str(detail)}
+    return response

@@ -1,0 +1,301 @@
+"""Settings, read from the environment (see .env.example for every variable).
+
+With nothing set, the project runs embedded: SQLite, the local-memory cache and Dramatiq's in-memory
+broker with worker threads inside the server process. ``DATABASE_URL`` switches to Postgres and
+``REDIS_URL`` switches the cache and the broker to Redis.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env, positive_float, positive_int, read
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = read("DEBUG", env.bool, True)
+TESTING = read("TESTING", env.bool, False)
+
+_DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789abcdef"
+SECRET_KEY = read("SECRET_KEY", env.str, _DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY: must be set when DEBUG is off")
+
+ALLOWED_HOSTS = read("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", env.list, [])
+# The public base URL platforms call back (OAuth redirect, webhooks, iCal export links).
+PUBLIC_BASE_URL = read("PUBLIC_BASE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_dramatiq",
+    "django_prometheus",
+    "pms_core",
+    "channelmgr",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database ---------------------------------------------------------------------------------
+
+SQLITE_PATH = read("SQLITE_PATH", env.str, str(BASE_DIR / "var" / "db.sqlite3"))
+DATABASE_URL = read("DATABASE_URL", env.str, "")
+if DATABASE_URL:
+    try:
+        _db = env.db_url_config(DATABASE_URL)
+    except Exception as exc:  # django-environ raises several types for a bad URL
+        raise ImproperlyConfigured(f"DATABASE_URL: invalid value: {exc}") from exc
+    if _db.get("ENGINE") != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL: only postgres:// URLs are supported")
+    _db["CONN_MAX_AGE"] = read("DB_CONN_MAX_AGE", env.int, 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("TEST", {})["NAME"] = read("TEST_DATABASE_NAME", env.str, "test_channelmgr")
+    DATABASES = {"default": _db}
+else:
+    Path(SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": SQLITE_PATH,
+            # IMMEDIATE takes the write lock at BEGIN, so the overlap check and the insert of a
+            # booking cannot interleave with another writer (SQLite's stand-in for the exclusion
+            # constraint). The timeout lets concurrent writers queue instead of failing.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "TEST": {"NAME": str(BASE_DIR / "var" / "test.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "pms_core.User"
+
+# --- cache and broker -------------------------------------------------------------------------
+
+REDIS_URL = read("REDIS_URL", env.str, "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL: invalid value {REDIS_URL!r}: expected redis:// or rediss://")
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": read("CACHE_KEY_PREFIX", env.str, "cm"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "channelmgr"}}
+
+_DRAMATIQ_MIDDLEWARE = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if REDIS_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL, "namespace": read("DRAMATIQ_NAMESPACE", env.str, "channelmgr")},
+        "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
+    }
+else:
+    DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE}
+DRAMATIQ_RESULT_BACKEND = None
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+# Embedded mode runs worker threads inside the web process (the in-memory broker is per process).
+EMBEDDED_WORKER = read("EMBEDDED_WORKER", env.bool, not REDIS_URL)
+EMBEDDED_WORKER_THREADS = positive_int("EMBEDDED_WORKER_THREADS", 4)
+
+# --- i18n, static -----------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- security (production values when DEBUG is off) -------------------------------------------
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = read("SECURE_SSL_REDIRECT", env.bool, not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = read("SECURE_HSTS_SECONDS", env.int, 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = read("SECURE_HSTS_PRELOAD", env.bool, not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Health and metrics are probed over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Credentials at rest: comma-separated Fernet keys, the first one encrypts (see rotate_credentials).
+_DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWRvLW5vdC11c2UtMDA="
+FIELD_ENCRYPTION_KEYS = read("FIELD_ENCRYPTION_KEYS", env.list, [_DEV_FIELD_KEY] if DEBUG else [])
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS: must be set when DEBUG is off")
+
+# --- API ----------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Channel manager API",
+    "DESCRIPTION": "PMS core and channel connections for integrators. Ranges are half-open [start, end).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- domain limits ------------------------------------------------------------------------------
+
+MAX_STAY_NIGHTS = positive_int("MAX_STAY_NIGHTS", 365)
+CALENDAR_MAX_DAYS = positive_int("CALENDAR_MAX_DAYS", 731)
+
+# --- platforms ----------------------------------------------------------------------------------
+
+SANDBOX_URL = read("SANDBOX_URL", env.str, "http://127.0.0.1:8900").rstrip("/")
+SHARED_REFERENCE_DIR = read("SHARED_REFERENCE_DIR", env.str, str(BASE_DIR.parent / "shared" / "reference"))
+
+# slug -> env prefix. Every platform has an *_ENABLED switch, an API base URL and a rate limit.
+_PLATFORM_ENV = {
+    "airbnb": ("AIRBNB", 10, 1.0),
+    "booking_com": ("BOOKING_COM", 20, 60.0),
+    "expedia": ("EXPEDIA", 50, 1.0),
+    "fewo_direkt": ("FEWO_DIREKT", 30, 1.0),
+    "google": ("GOOGLE", 100, 1.0),
+}
+PLATFORMS = {}
+for _slug, (_prefix, _limit, _window) in _PLATFORM_ENV.items():
+    PLATFORMS[_slug] = {
+        "enabled": read(f"{_prefix}_ENABLED", env.bool, True),
+        "base_url": read(f"{_prefix}_API_BASE", env.str, f"{SANDBOX_URL}/{_slug}").rstrip("/"),
+        "rate_limit": positive_int(f"{_prefix}_RATE_LIMIT", _limit),
+        "rate_window": positive_float(f"{_prefix}_RATE_WINDOW", _window),
+        "oauth_client_id": read(f"{_prefix}_CLIENT_ID", env.str, f"sandbox-{_slug.split('_')[0]}-client"),
+        "oauth_client_secret": read(f"{_prefix}_CLIENT_SECRET", env.str, f"sandbox-{_slug.split('_')[0]}-secret"),
+        # More than one secret may be active while a secret is being rotated.
+        "webhook_secrets": read(f"{_prefix}_WEBHOOK_SECRETS", env.list, []),
+    }
+PLATFORMS["airbnb"]["webhook_secrets"] = PLATFORMS["airbnb"]["webhook_secrets"] or ["sandbox-airbnb-webhook"]
+PLATFORMS["fewo_direkt"]["webhook_secrets"] = PLATFORMS["fewo_direkt"]["webhook_secrets"] or ["sandbox-fewo-webhook"]
+EXPEDIA_PUSH_USERNAME = read("EXPEDIA_PUSH_USERNAME", env.str, "expedia-push")
+EXPEDIA_PUSH_PASSWORD = read("EXPEDIA_PUSH_PASSWORD", env.str, "sandbox-expedia-push-pass")
+GOOGLE_PUBSUB_AUDIENCE = read("GOOGLE_PUBSUB_AUDIENCE", env.str, f"{PUBLIC_BASE_URL}/webhooks/google")
+GOOGLE_PUBSUB_SERVICE_ACCOUNT = read(
+    "GOOGLE_PUBSUB_SERVICE_ACCOUNT", env.str, "pubsub@sandbox-vr.iam.gserviceaccount.com"
+)
+GOOGLE_PUBSUB_CERTS_URL = read(
+    "GOOGLE_PUBSUB_CERTS_URL",
+    env.str,
+    f"{SANDBOX_URL}/google/oauth2/v3/certs" if DEBUG else "https://www.googleapis.com/oauth2/v3/certs",
+)
+# Outbound fetches (iCal feeds) to private/loopback addresses are refused unless allowed: the
+# sandbox runs on 127.0.0.1, so embedded mode allows them.
+ALLOW_PRIVATE_NETWORK_FETCH = read("ALLOW_PRIVATE_NETWORK_FETCH", env.bool, DEBUG)
+
+# --- sync engine ------------------------------------------------------------------------------
+
+PUSH_DEBOUNCE_SECONDS = positive_float("PUSH_DEBOUNCE_SECONDS", 1.0)
+BOOKING_COM_POLL_SECONDS = positive_int("BOOKING_COM_POLL_SECONDS", 25)
+ICAL_POLL_SECONDS = positive_int("ICAL_POLL_SECONDS", 900)
+SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365)
+WEBHOOK_MAX_BODY_BYTES = positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+TASK_MAX_ATTEMPTS = positive_int("TASK_MAX_ATTEMPTS", 20)
+BREAKER_FAILURE_THRESHOLD = positive_int("BREAKER_FAILURE_THRESHOLD", 5)
+BREAKER_SUCCESS_THRESHOLD = positive_int("BREAKER_SUCCESS_THRESHOLD", 2)
+BREAKER_TIMEOUT_SECONDS = positive_float("BREAKER_TIMEOUT_SECONDS", 60.0)
+BREAKER_HALF_OPEN_PROBES = positive_int("BREAKER_HALF_OPEN_PROBES", 1)
+
+# --- logging ------------------------------------------------------------------------------------
+
+LOG_JSON = read("LOG_JSON", env.bool, False)
+LOG_LEVEL = read("LOG_LEVEL", env.str, "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"correlation": {"()": "config.logging.CorrelationIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_JSON else "plain",
+            "filters": ["correlation"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# The actor pms_core's outbox hands every domain event to.
+OUTBOX_CONSUMER = "channelmgr.tasks.consume_outbox_event"

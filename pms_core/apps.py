@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PmsCoreConfig(AppConfig):
+    name = "pms_core"
+    verbose_name = "PMS core"

@@ -1,0 +1,40 @@
+"""Hand every outbox event that never reached the broker to it. Once, or as a loop."""
+
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
+
+from pms_core.outbox import outbox_relay_step
+
+
+class Command(BaseCommand):
+    help = "Re-send outbox events that were not handed to the broker (for example while it was down)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="relay what is pending now, then exit")
+        parser.add_argument("--interval", type=float, default=5.0, help="seconds between passes in loop mode")
+
+    def handle(self, *args, once, interval, **options):
+        if interval <= 0:
+            raise CommandError("--interval must be positive")
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        if not once:
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        while True:
+            handed = 0
+            while batch := outbox_relay_step():
+                handed += batch
+            if handed or once:
+                self.stdout.write(f"relayed {handed} event(s)")
+            if once or stopping:
+                return
+            close_old_connections()
+            time.sleep(interval)

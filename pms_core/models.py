@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class Organization(models.Model):
+    """The tenant: every property, connection, booking and API token belongs to exactly one."""
+
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+
+
+class Property(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="properties")
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="Europe/Berlin")
+    currency = models.CharField(max_length=3, default="EUR")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "properties"
+
+    def __str__(self):
+        return self.name
+
+
+class Unit(models.Model):
+    """One rentable listing with an inventory of one. Its defaults apply to every calendar day."""
+
+    property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="units")
+    name = models.CharField(max_length=200)
+    base_price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    default_min_stay = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    max_guests = models.PositiveSmallIntegerField(default=4)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(base_price__gte=0), name="unit_base_price_not_negative"),
+            models.CheckConstraint(condition=Q(default_min_stay__gte=1), name="unit_min_stay_at_least_one"),
+        ]
+
+    def __str__(self):
+        return f"{self.property.name} / {self.name}"
+
+
+class CalendarDay(models.Model):
+    """A day whose values differ from the unit's defaults. Null means "the unit's default"."""
+
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="calendar_days")
+    date = models.DateField()
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    min_stay = models.PositiveSmallIntegerField(null=True, blank=True)
+    closed_to_arrival = models.BooleanField(null=True, blank=True)
+    closed_to_departure = models.BooleanField(null=True, blank=True)
+    stop_sell = models.BooleanField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["unit", "date"], name="calendar_day_unique_per_unit"),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | Q(price__gte=0), name="calendar_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_stay__isnull=True) | Q(min_stay__gte=1), name="calendar_min_stay_at_least_one"
+            ),
+        ]
+        ordering = ["unit", "date"]
+
+    def __str__(self):
+        return f"{self.unit_id} {self.date}"
+
+
+class Booking(models.Model):
+    class Kind(models.TextChoices):
+        RESERVATION = "reservation"
+        BLOCK = "block"
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed"
+        CANCELLED = "cancelled"
+        # A platform sold nights we had already sold: kept, shown to staff, never silently dropped.
+        OVERBOOKED = "overbooked"
+
+    DIRECT = "direct"
+
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="bookings")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RESERVATION)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CONFIRMED)
+    check_in = models.DateField()
+    check_out = models.DateField()
+    guest_name = models.CharField(max_length=200, blank=True)
+    guest_email = models.EmailField(blank=True)
+    guest_phone = models.CharField(max_length=50, blank=True)
+    guests_count = models.PositiveSmallIntegerField(default=1)
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=32, default=DIRECT, db_index=True)
+    # NULL for direct bookings, so uniqueness per source only binds where a platform id exists.
+    channel_booking_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    # The platform's version of this booking (revision or last-modified), to ignore stale deliveries.
+    source_version = models.CharField(max_length=64, blank=True)
+    # For an overbooked import: the confirmed stay it collided with.
+    clashes_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "channel_booking_id"],
+                condition=Q(channel_booking_id__isnull=False),
+                name="booking_channel_id_unique_per_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(check_out__gt=models.F("check_in")), name="booking_check_out_after_check_in"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount__isnull=True) | Q(total_amount__gte=0), name="booking_total_not_negative"
+            ),
+            # The exclusion constraint against overlapping confirmed stays is Postgres-only and lives in
+            # migration 0002 (SQLite checks the same inside an IMMEDIATE transaction).
+        ]
+        indexes = [models.Index(fields=["unit", "status", "check_in", "check_out"], name="booking_unit_stay_idx")]
+        ordering = ["-check_in"]
+
+    def __str__(self):
+        return f"#{self.pk} {self.kind} {self.check_in}..{self.check_out} ({self.source}, {self.status})"
+
+    @property
+    def nights(self) -> int:
+        return (self.check_out - self.check_in).days
+
+    def covers(self, night: dt.date) -> bool:
+        return self.check_in <= night < self.check_out
+
+
+class OutboxEvent(models.Model):
+    """A domain event written in the same transaction as the change it describes.
+
+    Handed to the broker on commit (``dispatched_at``); ``relay_outbox`` re-sends what was not.
+    Consumers mark ``consumed_at`` with a conditional update, so a second delivery changes nothing.
+    """
+
+    class Type(models.TextChoices):
+        BOOKING_CONFIRMED = "booking.confirmed"
+        BOOKING_CANCELLED = "booking.cancelled"
+        BOOKING_MODIFIED = "booking.modified"
+        PRICING_UPDATED = "pricing.updated"
+        AVAILABILITY_UPDATED = "availability.updated"
+
+    event_type = models.CharField(max_length=32, choices=Type.choices)
+    unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="+")
+    # The affected nights, half-open. A modify covers both the old and the new stay.
+    start = models.DateField()
+    end = models.DateField()
+    booking = models.ForeignKey(Booking, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Where the change came from ("direct" or a platform slug): that channel already knows.
+    source = models.CharField(max_length=32, default="direct")
+    payload = models.JSONField(default=dict, blank=True)
+    correlation_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+    dispatch_attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="outbox_undispatched_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} unit {self.unit_id} {self.start}..{self.end}"

@@ -1,0 +1,104 @@
+"""The transactional outbox: domain events recorded with the change, handed to the broker on commit.
+
+pms_core knows nothing about channels: the consumer is an actor named by ``settings.OUTBOX_CONSUMER``.
+Delivery is at least once; the consumer makes a second delivery a no-op (``outbox_claim``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from functools import cache
+
+import dramatiq
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from config.logging import get_correlation_id
+from pms_core.models import Booking, OutboxEvent, Unit
+
+log = logging.getLogger(__name__)
+
+# Events younger than this are left to their own on_commit hand-over; the relay takes the rest.
+RELAY_GRACE = dt.timedelta(seconds=5)
+
+
+def outbox_record(
+    *,
+    event_type: str,
+    unit: Unit,
+    start: dt.date,
+    end: dt.date,
+    booking: Booking | None = None,
+    source: str = Booking.DIRECT,
+    payload: dict | None = None,
+) -> OutboxEvent:
+    """Record an event inside the caller's transaction and hand it to the broker once it commits."""
+    event = OutboxEvent.objects.create(
+        event_type=event_type,
+        unit=unit,
+        start=start,
+        end=end,
+        booking=booking,
+        source=source,
+        payload=payload or {},
+        correlation_id=get_correlation_id() if get_correlation_id() != "-" else "",
+    )
+    transaction.on_commit(lambda: outbox_dispatch(event_ids=[event.pk]))
+    return event
+
+
+@cache
+def _consumer():
+    return import_string(settings.OUTBOX_CONSUMER)
+
+
+def outbox_dispatch(*, event_ids: list[int]) -> int:
+    """Hand events to the broker; returns how many were handed over.
+
+    A broker that is down leaves the events undispatched for ``relay_outbox``: nothing is lost.
+    """
+    actor = _consumer()
+    broker = dramatiq.get_broker()
+    handed = 0
+    for event_id in event_ids:
+        OutboxEvent.objects.filter(pk=event_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
+        try:
+            # The current global broker, not the one the actor was bound to at import, so a broker
+            # swapped at runtime (tests, embedded start-up) is the one used.
+            if actor.queue_name not in broker.get_declared_queues():
+                broker.declare_queue(actor.queue_name)
+            broker.enqueue(actor.message(event_id))
+        except Exception as exc:  # any broker failure: keep the event for the relay
+            log.warning("outbox event %s not handed to the broker: %s", event_id, exc)
+            continue
+        OutboxEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+        handed += 1
+    return handed
+
+
+def outbox_relay_step(*, batch_size: int = 500, now: dt.datetime | None = None) -> int:
+    """Re-send one batch of events that were never handed over; returns how many were handed."""
+    cutoff = (now or timezone.now()) - RELAY_GRACE
+    ids = list(
+        OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if not ids:
+        return 0
+    return outbox_dispatch(event_ids=ids)
+
+
+def outbox_claim(*, event_id: int) -> OutboxEvent | None:
+    """Mark an event consumed; returns it the first time, None on a repeated delivery.
+
+    Call inside the consumer's transaction so a consumer that fails leaves the event unconsumed.
+    """
+    claimed = OutboxEvent.objects.filter(pk=event_id, consumed_at__isnull=True).update(consumed_at=timezone.now())
+    if not claimed:
+        return None
+    return OutboxEvent.objects.select_related("unit").get(pk=event_id)

@@ -1,0 +1,52 @@
+"""Reads of the PMS core: what each night of a unit looks like right now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pms_core.models import Booking, CalendarDay, Unit
+
+
+@dataclass(frozen=True)
+class Night:
+    date: dt.date
+    available: bool
+    price: Decimal
+    min_stay: int
+    closed_to_arrival: bool
+    closed_to_departure: bool
+    stop_sell: bool
+    # The confirmed stay or block that takes this night, if any.
+    booking: Booking | None
+
+
+def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date) -> list[Night]:
+    """One ``Night`` per date in ``[start, end)``: stored overrides over the unit's defaults."""
+    overrides = {day.date: day for day in CalendarDay.objects.filter(unit=unit, date__gte=start, date__lt=end)}
+    stays = list(
+        Booking.objects.filter(
+            unit=unit, status=Booking.Status.CONFIRMED, check_in__lt=end, check_out__gt=start
+        ).order_by("check_in")
+    )
+    nights = []
+    day = start
+    while day < end:
+        row = overrides.get(day)
+        taken = next((stay for stay in stays if stay.covers(day)), None)
+        stop_sell = bool(row and row.stop_sell)
+        nights.append(
+            Night(
+                date=day,
+                available=taken is None and not stop_sell,
+                price=row.price if row and row.price is not None else unit.base_price,
+                min_stay=row.min_stay if row and row.min_stay is not None else unit.default_min_stay,
+                closed_to_arrival=bool(row and row.closed_to_arrival),
+                closed_to_departure=bool(row and row.closed_to_departure),
+                stop_sell=stop_sell,
+                booking=taken,
+            )
+        )
+        day += dt.timedelta(days=1)
+    return nights

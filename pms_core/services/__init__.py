@@ -1,0 +1,24 @@
+"""Everything that changes the PMS core goes through these functions (keyword-only arguments).
+
+Each change writes its ``OutboxEvent`` in the same transaction.
+"""
+
+from pms_core.services.bookings import booking_cancel, booking_create, booking_modify
+from pms_core.services.calendar import (
+    calendar_block,
+    calendar_set,
+    calendar_set_prices,
+    calendar_set_restrictions,
+    calendar_unblock,
+)
+
+__all__ = [
+    "booking_cancel",
+    "booking_create",
+    "booking_modify",
+    "calendar_block",
+    "calendar_set",
+    "calendar_set_prices",
+    "calendar_set_restrictions",
+    "calendar_unblock",
+]

@@ -1,0 +1,171 @@
+"""Prices, restrictions and blocks over date ranges. Only days that differ from the unit are stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from pms_core.models import Booking, CalendarDay, OutboxEvent, Unit
+from pms_core.outbox import outbox_record
+from pms_core.services.bookings import booking_cancel, booking_create, booking_modify
+from pms_core.services.stays import lock_unit, validate_range
+
+UNSET = object()
+RESTRICTION_FIELDS = ("min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
+
+
+def _defaults(unit: Unit) -> dict:
+    return {
+        "price": unit.base_price,
+        "min_stay": unit.default_min_stay,
+        "closed_to_arrival": False,
+        "closed_to_departure": False,
+        "stop_sell": False,
+    }
+
+
+def _validate_values(values: dict) -> None:
+    price = values.get("price", UNSET)
+    if price is not UNSET and price is not None and Decimal(price) < 0:
+        raise ValidationError({"price": "must not be negative"})
+    min_stay = values.get("min_stay", UNSET)
+    if min_stay is not UNSET and min_stay is not None and int(min_stay) < 1:
+        raise ValidationError({"min_stay": "must be at least 1"})
+
+
+def calendar_set(*, unit: Unit, start: dt.date, end: dt.date, **values) -> int:
+    """Set any of price, min_stay, closed_to_arrival, closed_to_departure, stop_sell on ``[start, end)``.
+
+    A field left out is unchanged; ``None`` resets it to the unit's default. Returns the number of
+    days whose stored values changed. Emits ``pricing.updated`` and/or ``availability.updated``.
+    """
+    unknown = set(values) - {"price", *RESTRICTION_FIELDS}
+    if unknown:
+        raise ValidationError({name: "unknown calendar field" for name in unknown})
+    validate_range(start, end, start_field="start", end_field="end", max_nights=settings.CALENDAR_MAX_DAYS)
+    _validate_values(values)
+    if not values:
+        return 0
+    defaults = _defaults(unit)
+    with transaction.atomic():
+        lock_unit(unit)
+        existing = {day.date: day for day in CalendarDay.objects.filter(unit=unit, date__gte=start, date__lt=end)}
+        to_create, to_update, to_delete = [], [], []
+        changed = 0
+        day = start
+        while day < end:
+            row = existing.get(day) or CalendarDay(unit=unit, date=day)
+            before = [getattr(row, name) for name in values]
+            for name, value in values.items():
+                # Store a value only where it differs from the unit's default.
+                setattr(row, name, None if value is None or value == defaults[name] else value)
+            if [getattr(row, name) for name in values] != before:
+                changed += 1
+                if all(getattr(row, name) is None for name in defaults):
+                    if row.pk:
+                        to_delete.append(row.pk)
+                elif row.pk:
+                    to_update.append(row)
+                else:
+                    to_create.append(row)
+            day += dt.timedelta(days=1)
+        CalendarDay.objects.bulk_create(to_create)
+        if to_update:
+            CalendarDay.objects.bulk_update(to_update, [*defaults])
+        CalendarDay.objects.filter(pk__in=to_delete).delete()
+        if "price" in values:
+            outbox_record(event_type=OutboxEvent.Type.PRICING_UPDATED, unit=unit, start=start, end=end)
+        if set(values) & set(RESTRICTION_FIELDS):
+            outbox_record(event_type=OutboxEvent.Type.AVAILABILITY_UPDATED, unit=unit, start=start, end=end)
+    return changed
+
+
+def calendar_set_prices(*, unit: Unit, start: dt.date, end: dt.date, price: Decimal | None) -> int:
+    """Set the nightly price on ``[start, end)`` (``None`` restores the unit's base price)."""
+    return calendar_set(unit=unit, start=start, end=end, price=price)
+
+
+def calendar_set_restrictions(
+    *,
+    unit: Unit,
+    start: dt.date,
+    end: dt.date,
+    min_stay=UNSET,
+    closed_to_arrival=UNSET,
+    closed_to_departure=UNSET,
+    stop_sell=UNSET,
+) -> int:
+    """Set restrictions on ``[start, end)``; arguments left out are unchanged."""
+    values = {
+        name: value
+        for name, value in (
+            ("min_stay", min_stay),
+            ("closed_to_arrival", closed_to_arrival),
+            ("closed_to_departure", closed_to_departure),
+            ("stop_sell", stop_sell),
+        )
+        if value is not UNSET
+    }
+    return calendar_set(unit=unit, start=start, end=end, **values)
+
+
+def calendar_block(
+    *,
+    unit: Unit,
+    start: dt.date,
+    end: dt.date,
+    note: str = "",
+    source: str = Booking.DIRECT,
+    channel_booking_id: str | None = None,
+    source_version: str = "",
+    overbook_on_clash: bool = False,
+) -> Booking:
+    """Close ``[start, end)`` for guests (owner stay, maintenance). Raises ``BookingClash`` if taken."""
+    return booking_create(
+        unit=unit,
+        check_in=start,
+        check_out=end,
+        kind=Booking.Kind.BLOCK,
+        note=note,
+        source=source,
+        channel_booking_id=channel_booking_id,
+        source_version=source_version,
+        overbook_on_clash=overbook_on_clash,
+    )
+
+
+def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date) -> int:
+    """Reopen ``[start, end)`` by trimming or splitting our own (direct) blocks; returns blocks touched.
+
+    Blocks that came from a platform (an iCal feed) are left alone: that platform owns them.
+    """
+    validate_range(start, end, start_field="start", end_field="end", max_nights=settings.CALENDAR_MAX_DAYS)
+    touched = 0
+    with transaction.atomic():
+        blocks = Booking.objects.filter(
+            unit=unit,
+            kind=Booking.Kind.BLOCK,
+            source=Booking.DIRECT,
+            status=Booking.Status.CONFIRMED,
+            check_in__lt=end,
+            check_out__gt=start,
+        ).order_by("check_in")
+        for block in blocks:
+            touched += 1
+            keep_before = block.check_in < start
+            keep_after = block.check_out > end
+            if not keep_before and not keep_after:
+                booking_cancel(booking=block)
+            elif keep_before and keep_after:
+                tail_end = block.check_out
+                booking_modify(booking=block, check_out=start)
+                calendar_block(unit=unit, start=end, end=tail_end, note=block.note)
+            elif keep_before:
+                booking_modify(booking=block, check_out=start)
+            else:
+                booking_modify(booking=block, check_in=end)
+    return touched

@@ -1,0 +1,86 @@
+"""Shared fixtures. Named actors make tenancy obvious: alice owns the properties, bob is on her team,
+charlie is another tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from decimal import Decimal
+
+import pytest
+
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def need_service(reason: str):
+    """Skip on a laptop, fail in CI: a missing service must never pass silently there."""
+    if CI:
+        pytest.fail(f"required service missing under CI=true: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def org_a(db):
+    from pms_core.models import Organization
+
+    return Organization.objects.create(name="Alice Holiday Homes")
+
+
+@pytest.fixture
+def org_b(db):
+    from pms_core.models import Organization
+
+    return Organization.objects.create(name="Charlie Rentals")
+
+
+@pytest.fixture
+def alice(org_a):
+    from pms_core.models import User
+
+    return User.objects.create_user("alice", password="alice-pass-123", organization=org_a)
+
+
+@pytest.fixture
+def bob(org_a):
+    from pms_core.models import User
+
+    return User.objects.create_user("bob", password="bob-pass-123", organization=org_a)
+
+
+@pytest.fixture
+def charlie(org_b):
+    from pms_core.models import User
+
+    return User.objects.create_user("charlie", password="charlie-pass-123", organization=org_b)
+
+
+@pytest.fixture
+def villa(org_a):
+    from pms_core.models import Property
+
+    return Property.objects.create(organization=org_a, name="Villa Sonnenschein", timezone="Europe/Berlin")
+
+
+@pytest.fixture
+def unit(villa):
+    from pms_core.models import Unit
+
+    return Unit.objects.create(property=villa, name="Whole house", base_price=Decimal("150.00"), default_min_stay=2)
+
+
+@pytest.fixture
+def other_unit(org_b):
+    from pms_core.models import Property, Unit
+
+    prop = Property.objects.create(organization=org_b, name="Charlie's Cabin")
+    return Unit.objects.create(property=prop, name="Cabin", base_price=Decimal("90.00"))
+
+
+@pytest.fixture
+def day():
+    """A fixed future date, so tests read like a calendar: day(1) is 2027-07-01."""
+
+    def _day(n: int) -> dt.date:
+        return dt.date(2027, 7, 1) + dt.timedelta(days=n - 1)
+
+    return _day

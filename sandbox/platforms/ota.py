@@ -62,7 +62,7 @@ def apply_to(state: PlatformState, hotel: str, updates: list[AriChange]) -> None
         if listing.room_codes and update.room and update.room not in listing.room_codes:
             raise Invalid(f"InvTypeCode {update.room!r} is not a room of hotel {listing.listing_id}", code="402")
         if listing.rate_codes and update.rate and update.rate not in listing.rate_codes:
-            raise Invalid(f"RatePlanCode {update.rate!r} is not a rate plan of hotel {listing.listing_id}", code="402")
+            raise Invalid(f"RatePlanCode {update.rate!r} is not a rate plan of hotel {listing.listing_id}", code="249")
     for update in updates:
         listing.update(update.nights, **update.changes)
         listing.last_room_code = update.room or listing.last_room_code

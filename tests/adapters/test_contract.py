@@ -260,7 +260,9 @@ def test_modified_and_cancelled_bookings_come_back_changed(sandbox, slug, contro
         return
     after_by_id = {b.channel_booking_id: b for b in after}
     assert after_by_id[moved].check_out == day(4)
-    assert after_by_id[moved].version >= before.get(moved, after_by_id[moved]).version
+    # Not strictly newer: Booking.com and Expedia version by a timestamp in whole seconds, so a change
+    # within the same second keeps the version. Importers may ignore only strictly older versions.
+    assert after_by_id[moved].version >= before[moved].version
     assert after_by_id[dropped].status is BookingStatus.CANCELLED
 
 

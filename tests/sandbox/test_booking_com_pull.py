@@ -22,7 +22,8 @@ def offered(root):
 def ack(sandbox, *ids):
     reservations = "".join(
         f'<HotelReservation><UniqueID Type="14" ID="{rid}"/><ResGlobalInfo><HotelReservationIDs>'
-        f'<HotelReservationID ResID_Type="14" ResID_Value="our-{rid}"/></HotelReservationIDs><BasicPropertyInfo HotelCode="B1"/></ResGlobalInfo>'
+        f'<HotelReservationID ResID_Type="14" ResID_Value="our-{rid}"/></HotelReservationIDs>'
+        '<BasicPropertyInfo HotelCode="B1"/></ResGlobalInfo>'
         "</HotelReservation>"
         for rid in ids
     )

@@ -27,7 +27,8 @@ def test_it_applies_inventory_rates_and_restrictions(sandbox):
         + block(
             "2027-09-05",
             "2027-09-05",
-            '<RoomType id="R1"><RatePlan id="P1"><Restrictions minLOS="4" closedToDeparture="true"/></RatePlan></RoomType>',
+            '<RoomType id="R1"><RatePlan id="P1"><Restrictions minLOS="4" closedToDeparture="true"/>'
+            "</RatePlan></RoomType>",
         )
         + block("2027-09-06", "2027-09-06", '<RoomType id="R1" closed="true"/>')
     )

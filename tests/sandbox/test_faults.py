@@ -1,0 +1,35 @@
+import time
+
+FEWO = {"X-Api-Key": "sandbox-fewo-key"}
+
+
+def test_down_answers_every_api_request_with_503(sandbox):
+    sandbox.post("/_control/fewo_direkt/faults", json={"down": True})
+    assert sandbox.get("/fewo_direkt/v1/ping", headers=FEWO).status_code == 503
+    assert sandbox.get("/_state/fewo_direkt/stats").status_code == 200
+    sandbox.delete("/_control/fewo_direkt/faults")
+    assert sandbox.get("/fewo_direkt/v1/ping", headers=FEWO).status_code == 200
+
+
+def test_an_error_rate_of_one_answers_with_the_chosen_status(sandbox):
+    sandbox.post("/_control/fewo_direkt/faults", json={"error_rate": 1, "status": 502})
+    answer = sandbox.get("/fewo_direkt/v1/ping", headers=FEWO)
+    assert answer.status_code == 502 and answer.json()["errors"]
+
+
+def test_an_error_rate_hits_about_that_share(sandbox):
+    sandbox.post("/_control/fewo_direkt/faults", json={"error_rate": 0.5})
+    codes = [sandbox.get("/fewo_direkt/v1/ping", headers=FEWO).status_code for _ in range(25)]
+    assert 0 < codes.count(500) < 25
+
+
+def test_latency_delays_the_answer(sandbox):
+    sandbox.post("/_control/fewo_direkt/faults", json={"latency_ms": 150})
+    started = time.monotonic()
+    sandbox.get("/fewo_direkt/v1/ping", headers=FEWO)
+    assert time.monotonic() - started >= 0.15
+
+
+def test_invalid_fault_settings_are_refused(sandbox):
+    assert sandbox.post("/_control/airbnb/faults", json={"error_rate": 2}).status_code == 400
+    assert sandbox.post("/_control/airbnb/faults", json={"down": "yes"}).status_code == 400

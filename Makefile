@@ -1,0 +1,63 @@
+# Every target uses the virtualenv in .venv (created on first use).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SANDBOX_PORT ?= 8900
+
+.PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## The whole product on embedded defaults: SQLite, in-process cache, broker and worker, the sandbox, demo data.
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+
+## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset).
+test: venv
+	$(PY) -m pytest
+
+## The same suite against the local Postgres and Redis services.
+test-services: venv
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+## Book as a guest on one sandbox platform and show what every other platform now holds.
+demo-scenario: venv
+	$(PY) manage.py demo_scenario
+
+sandbox: venv
+	$(PY) -m sandbox --port $(SANDBOX_PORT) --callback-base http://$(HOST):$(PORT)
+
+worker: venv
+	$(PY) manage.py rundramatiq --processes 1 --threads 4
+
+scheduler: venv
+	$(PY) manage.py run_scheduler
+
+bench: venv
+	$(PY) bench/limiter.py
+	$(PY) bench/sync.py
+
+clean:
+	rm -rf $(VENV) var staticfiles

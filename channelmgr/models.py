@@ -146,7 +146,12 @@ class InboundEvent(models.Model):
 class DirtyRange(models.Model):
     """Nights of one connection whose current state has to be pushed. Merged and claimed by a push."""
 
+    class Kind(models.TextChoices):
+        AVAILABILITY = "availability"  # open/closed and restrictions
+        PRICING = "pricing"
+
     connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="dirty_ranges")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
     start = models.DateField()
     end = models.DateField()
     created_at = models.DateTimeField(auto_now_add=True)

@@ -40,10 +40,13 @@ class SandboxPlatform:
     webhook_password: str = ""
     # How far a signed timestamp may drift; None where the message carries no timestamp.
     replay_window_seconds: int | None = None
+    # The sandbox's rate limit: (requests, seconds), None where there is none.
+    rate_limit: tuple[int, int] | None = None
 
 
 SANDBOX_PLATFORMS: dict[str, SandboxPlatform] = {
     "airbnb": SandboxPlatform(
+        rate_limit=(10, 1),
         oauth_client_id="sandbox-airbnb-client",
         oauth_client_secret="sandbox-airbnb-secret",
         webhook_proof="hmac",
@@ -51,21 +54,25 @@ SANDBOX_PLATFORMS: dict[str, SandboxPlatform] = {
         replay_window_seconds=300,
     ),
     "fewo_direkt": SandboxPlatform(
+        rate_limit=(30, 1),
         credentials=Credentials(api_key="sandbox-fewo-key"),
         webhook_proof="hmac",
         webhook_secrets=("sandbox-fewo-webhook",),
         replay_window_seconds=300,
     ),
     "booking_com": SandboxPlatform(
+        rate_limit=(20, 60),
         credentials=Credentials(username="sandbox-booking", password="sandbox-booking-pass"),
     ),
     "expedia": SandboxPlatform(
+        rate_limit=(50, 1),
         credentials=Credentials(username="sandbox-expedia", password="sandbox-expedia-pass"),
         webhook_proof="credentials",
         webhook_username="expedia-push",
         webhook_password="sandbox-expedia-push-pass",
     ),
     "google": SandboxPlatform(
+        rate_limit=(100, 1),
         oauth_client_id="sandbox-google-client",
         oauth_client_secret="sandbox-google-secret",
         webhook_proof="jwt",

@@ -8,6 +8,7 @@ the adapter does not declare (pushes for iCal, OAuth for API-key platforms) are 
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import itertools
@@ -454,6 +455,26 @@ def test_a_platform_outage_is_a_transient_error(sandbox, slug, adapter):
         assert not adapter.check_health().healthy
     finally:
         requests.delete(f"{sandbox}/_control/{slug}/faults", timeout=10)
+
+
+def test_a_rate_limited_call_is_transient_and_says_when_to_retry(sandbox, slug, platform, adapter):
+    if platform.rate_limit is None:
+        pytest.skip(f"{slug} has no rate limit")
+    allowed, _seconds = platform.rate_limit
+
+    def call(_):
+        try:
+            adapter.fetch_bookings()
+        except PlatformAPIError as exc:
+            return exc
+        return None
+
+    # Parallel calls, so a slow machine still outruns a per-second limit.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        errors = [e for e in pool.map(call, range(allowed * 3)) if e is not None]
+    assert errors, f"{allowed * 3} calls and no 429"
+    assert all(e.status == 429 and not e.permanent for e in errors), [str(e) for e in errors]
+    assert all(e.retry_after is not None and e.retry_after > 0 for e in errors)
 
 
 def test_an_expired_token_is_refreshed_and_the_call_retried(sandbox, slug, account, adapter):

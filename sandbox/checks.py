@@ -104,3 +104,8 @@ def timestamp(value: str | None, where: str) -> datetime | None:
 
 def iso_instant(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_precise(moment: datetime) -> str:
+    """With microseconds: two changes within one second still get different versions."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

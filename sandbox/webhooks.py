@@ -58,6 +58,7 @@ class WebhookDispatcher:
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopping = False
+        self._in_flight = 0
         self._history_size = history
         self._sent: dict[str, deque[Webhook]] = {}
         self._threads = [threading.Thread(target=self._work, name=f"webhook-{i}", daemon=True) for i in range(workers)]
@@ -75,7 +76,7 @@ class WebhookDispatcher:
                 if record:
                     self._sent.setdefault(webhook.slug, deque(maxlen=self._history_size)).append(webhook)
                 heapq.heappush(self._heap, _Attempt(time.monotonic(), next(self._seq), webhook))
-                self._cond.notify()
+                self._cond.notify_all()
         if full:
             self.on_result(webhook.slug, False)
         return not full
@@ -90,6 +91,17 @@ class WebhookDispatcher:
     def recent(self, slug: str) -> list[Webhook]:
         with self._cond:
             return list(self._sent.get(slug, ()))
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Wait until nothing is queued or being delivered (retries included); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._heap or self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return True
 
     def clear(self) -> None:
         with self._cond:
@@ -108,6 +120,7 @@ class WebhookDispatcher:
             while not self._stopping:
                 now = time.monotonic()
                 if self._heap and self._heap[0].due <= now:
+                    self._in_flight += 1
                     return heapq.heappop(self._heap)
                 self._cond.wait(self._heap[0].due - now if self._heap else None)
             return None
@@ -120,6 +133,9 @@ class WebhookDispatcher:
             self.on_result(attempt.webhook.slug, ok)
             if not ok and attempt.tries < len(self.backoff):
                 self._retry(attempt)
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
         session.close()
 
     def _retry(self, attempt: _Attempt) -> None:
@@ -127,7 +143,7 @@ class WebhookDispatcher:
         retry = _Attempt(time.monotonic() + delay, next(self._seq), attempt.webhook, attempt.tries + 1)
         with self._cond:
             heapq.heappush(self._heap, retry)
-            self._cond.notify()
+            self._cond.notify_all()
 
     def _deliver(self, session: requests.Session, webhook: Webhook) -> bool:
         try:

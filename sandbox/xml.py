@@ -35,6 +35,8 @@ def parse(body: bytes) -> etree._Element:
     """Parse an inbound XML body; raises Invalid when it is not well-formed XML."""
     if not body.strip():
         raise Invalid("empty body, an XML document was expected")
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        raise Invalid("DOCTYPE and ENTITY declarations are not accepted")
     try:
         root = etree.fromstring(body, _parser())
     except etree.XMLSyntaxError as exc:

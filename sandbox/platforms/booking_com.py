@@ -156,7 +156,7 @@ class BookingCom(Platform):
             OTA("ResGuests", OTA("ResGuest", profile)),
             ResStatus=RES_STATUS[r.last_change],
             CreateDateTime=checks.iso_instant(r.created_at),
-            LastModifyDateTime=checks.iso_instant(r.updated_at),
+            LastModifyDateTime=checks.iso_precise(r.updated_at),
         )
 
     def notify(self, reservation: Reservation, event: str) -> None:

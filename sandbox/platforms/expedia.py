@@ -296,7 +296,7 @@ def _booking(r: Reservation) -> etree._Element:
     attrs = {
         "id": r.id,
         "type": BOOKING_TYPES[r.last_change],
-        "createDateTime": checks.iso_instant(r.updated_at),
+        "createDateTime": checks.iso_precise(r.updated_at),
         "source": "Expedia",
         "status": r.br_status,
     }

@@ -82,10 +82,10 @@ def _header(r: Reservation, name: str, request_id: str):
     )
 
 
-def _message_attrs(request_id: str) -> dict:
+def _message_attrs(r: Reservation, request_id: str) -> dict:
     return {
         "EchoToken": request_id,
-        "TimeStamp": checks.iso_instant(utcnow()),
+        "TimeStamp": checks.iso_precise(r.updated_at),  # the time of the change: receivers use it as the version
         "Target": "Production",
         "Version": "1.000",
         "PrimaryLangID": "en-us",
@@ -108,7 +108,7 @@ def _new(r: Reservation, request_id: str):
         _pos(),
         OTA("HotelReservations", reservation),
         ResStatus="Commit",
-        **_message_attrs(request_id),
+        **_message_attrs(r, request_id),
     )
 
 
@@ -119,7 +119,7 @@ def _modified(r: Reservation, request_id: str):
         _pos(),
         OTA("HotelResModifies", modify),
         ResStatus="Commit",
-        **_message_attrs(request_id),
+        **_message_attrs(r, request_id),
     )
 
 
@@ -136,7 +136,7 @@ def _cancelled(r: Reservation, request_id: str):
         OTA("AssociatedQuantity", Code="1", CodeContext="Number of rooms", Quantity="1"),
         OTA("AssociatedQuantity", Code="2", CodeContext="Number of guests", Quantity=str(r.guests)),
     )
-    return OTA("OTA_CancelRQ", _pos(), *ids, verification, CancelType="Commit", **_message_attrs(request_id))
+    return OTA("OTA_CancelRQ", _pos(), *ids, verification, CancelType="Commit", **_message_attrs(r, request_id))
 
 
 def _reservation_attrs(r: Reservation) -> dict:

@@ -186,6 +186,7 @@ def shared_server(receiver):
 def sandbox(shared_server, receiver) -> SandboxClient:
     """The sandbox with the doc's defaults (limits included), reset to its start state."""
     shared_server.sandbox.reset()
+    shared_server.sandbox.webhooks.wait_idle(2.0)  # a delivery still in flight would land in this test
     receiver.reset()
     return SandboxClient(shared_server)
 

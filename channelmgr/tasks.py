@@ -1,4 +1,7 @@
-"""Dramatiq actors. Thin: they take ids, load rows, call a service, and are idempotent."""
+"""Dramatiq actors. Thin: they take ids, load rows, call a service, and are idempotent.
+
+Queues: ``outbox`` (domain events -> dirty ranges), ``push`` (outbound), ``inbound`` (imports, polls).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,10 @@ import logging
 import dramatiq
 from django.db import transaction
 
+from adapters.base import PlatformAPIError
+from channelmgr.models import DirtyRange
+from channelmgr.sync.attempts import attempt_begin
+from config.logging import correlation
 from pms_core.outbox import outbox_claim
 
 log = logging.getLogger(__name__)
@@ -22,4 +29,62 @@ def consume_outbox_event(event_id: int) -> None:
         if event is None:
             log.info("outbox event %s already consumed", event_id)
             return
-        outbox_event_apply(event=event)
+        with correlation(event.correlation_id or None):
+            outbox_event_apply(event=event)
+
+
+def _push(connection_id: int, kind: str, actor_name: str) -> None:
+    from channelmgr.resilience.guard import Backpressure
+    from channelmgr.sync.outbound import push_deferred, push_started
+    from channelmgr.sync.push import push_connection
+
+    if not attempt_begin(actor_name=actor_name):
+        return  # the ranges stay dirty; the scheduler's sweep starts a fresh message later
+    push_started(connection_id=connection_id, kind=kind)
+    try:
+        push_connection(connection_id=connection_id, kind=kind)
+    except Backpressure as exc:
+        push_deferred(connection_id=connection_id, kind=kind, delay_seconds=exc.delay_seconds)
+        raise  # rescheduled with its delay by the backpressure middleware, retries untouched
+    except PlatformAPIError as exc:
+        if exc.permanent:
+            log.warning("push %s to connection %s refused for good: %s", kind, connection_id, exc)
+            return  # the connection now needs attention; retrying can't help
+        raise  # transient: dramatiq retries with exponential backoff
+
+
+# The seeds' actor names: availability (open/closed and restrictions) and pricing.
+@dramatiq.actor(queue_name="push", max_retries=12, min_backoff=1_000, max_backoff=300_000)
+def update_channel_availability(connection_id: int) -> None:
+    """Push the current availability and restrictions of a connection's dirty nights."""
+    _push(connection_id, DirtyRange.Kind.AVAILABILITY, "update_channel_availability")
+
+
+@dramatiq.actor(queue_name="push", max_retries=12, min_backoff=1_000, max_backoff=300_000)
+def update_channel_pricing(connection_id: int) -> None:
+    """Push the current prices of a connection's dirty nights."""
+    _push(connection_id, DirtyRange.Kind.PRICING, "update_channel_pricing")
+
+
+PUSH_ACTORS = {
+    DirtyRange.Kind.AVAILABILITY: update_channel_availability,
+    DirtyRange.Kind.PRICING: update_channel_pricing,
+}
+
+
+@dramatiq.actor(queue_name="push", max_retries=5, min_backoff=2_000, max_backoff=120_000)
+def run_sync_request(sync_log_id: int) -> None:
+    """Carry out a requested sync and finish its SyncLog."""
+    from channelmgr.models import SyncLog
+    from channelmgr.sync.push import push_connection
+
+    sync_log = SyncLog.objects.select_related("connection").get(pk=sync_log_id)
+    if sync_log.status != SyncLog.Status.RUNNING or not attempt_begin(actor_name="run_sync_request"):
+        return
+    with correlation(sync_log.correlation_id or None):
+        if sync_log.kind == SyncLog.Kind.BOOKINGS:
+            from channelmgr.inbound.tasks import poll_connection_now
+
+            poll_connection_now(connection_id=sync_log.connection_id, sync_log=sync_log)
+        else:
+            push_connection(connection_id=sync_log.connection_id, kind=sync_log.kind, sync_log=sync_log)

@@ -5,11 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
 from channelmgr.models import ChannelConnection, DirtyRange
 from pms_core.models import OutboxEvent
 
 log = logging.getLogger(__name__)
 
+# What each event changes on a platform: bookings and restrictions change availability.
+EVENT_KINDS = {
+    OutboxEvent.Type.BOOKING_CONFIRMED: (DirtyRange.Kind.AVAILABILITY,),
+    OutboxEvent.Type.BOOKING_CANCELLED: (DirtyRange.Kind.AVAILABILITY,),
+    OutboxEvent.Type.BOOKING_MODIFIED: (DirtyRange.Kind.AVAILABILITY,),
+    OutboxEvent.Type.AVAILABILITY_UPDATED: (DirtyRange.Kind.AVAILABILITY,),
+    OutboxEvent.Type.PRICING_UPDATED: (DirtyRange.Kind.PRICING,),
+}
 BOOKING_EVENTS = {
     OutboxEvent.Type.BOOKING_CONFIRMED,
     OutboxEvent.Type.BOOKING_CANCELLED,
@@ -32,10 +45,70 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
     connections = ChannelConnection.objects.filter(unit_id=event.unit_id, status=ChannelConnection.Status.ACTIVE)
     if event.event_type in BOOKING_EVENTS and event.source != "direct":
         connections = connections.exclude(platform_type=event.source)
+    kinds = EVENT_KINDS[event.event_type]
     touched = []
     for connection in connections:
-        DirtyRange.objects.bulk_create(
-            [DirtyRange(connection=connection, start=start, end=end) for start, end in _event_ranges(event)]
-        )
+        for start, end in _event_ranges(event):
+            mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
         touched.append(connection.pk)
     return touched
+
+
+def _schedule_key(kind: str, connection_id: int) -> str:
+    return f"push-scheduled:{kind}:{connection_id}"
+
+
+def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None = None) -> bool:
+    """Schedule one debounced push of ``kind`` for a connection; False if one is already scheduled.
+
+    The flag lives in the shared cache with a TTL, so a lost message only delays the push until the
+    scheduler's sweep (``push_sweep``) notices dirty ranges with nothing scheduled.
+    """
+    from channelmgr.tasks import PUSH_ACTORS
+
+    delay = settings.PUSH_DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
+    try:
+        if not cache.add(_schedule_key(kind, connection_id), 1, timeout=int(delay) + 300):
+            return False
+    except Exception as exc:  # cache down: push without debounce rather than not at all
+        log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
+    PUSH_ACTORS[kind].send_with_options(args=(connection_id,), delay=int(delay * 1000))
+    return True
+
+
+def push_started(*, connection_id: int, kind: str) -> None:
+    """Clear the flag before claiming, so a change that arrives during the push schedules the next."""
+    try:
+        cache.delete(_schedule_key(kind, connection_id))
+    except Exception as exc:
+        log.warning("could not clear push flag for connection %s: %s", connection_id, exc)
+
+
+def push_deferred(*, connection_id: int, kind: str, delay_seconds: float) -> None:
+    """While a push waits (rate limit, open breaker), new changes need no push of their own."""
+    try:
+        cache.set(_schedule_key(kind, connection_id), 1, timeout=int(delay_seconds) + 300)
+    except Exception as exc:
+        log.warning("could not mark push deferred for connection %s: %s", connection_id, exc)
+
+
+def push_sweep(*, older_than_seconds: float = 30) -> int:
+    """Schedule a push for every connection with dirty ranges nobody is pushing; returns how many."""
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    pending = (
+        DirtyRange.objects.filter(
+            created_at__lte=cutoff, claimed_by="", connection__status=ChannelConnection.Status.ACTIVE
+        )
+        .values_list("connection_id", "kind")
+        .distinct()
+    )
+    return sum(push_schedule(connection_id=cid, kind=kind) for cid, kind in pending)
+
+
+def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date) -> None:
+    """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits."""
+    DirtyRange.objects.bulk_create(
+        [DirtyRange(connection=connection, kind=kind, start=start, end=end) for kind in kinds]
+    )
+    for kind in kinds:
+        transaction.on_commit(lambda k=kind: push_schedule(connection_id=connection.pk, kind=k))

@@ -1,0 +1,60 @@
+"""Build what an adapter needs from one connection: decrypted credentials plus settings.
+
+The ``PlatformAccount`` holds secrets in clear text for the duration of one call. Never log it, put it
+in a SyncLog, or hand it to a serializer.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from adapters.base import Credentials, PlatformAccount, PlatformAdapter
+from adapters.registry import adapter_class
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection
+
+
+def credentials_of(connection: ChannelConnection) -> Credentials:
+    return Credentials(
+        access_token=connection.access_token,
+        refresh_token=connection.refresh_token,
+        access_token_expires_at=connection.token_expires_at,
+        api_key=connection.api_key,
+        username=connection.username,
+        password=connection.password,
+        webhook_secret=connection.webhook_secret,
+    )
+
+
+def account_for(connection: ChannelConnection) -> PlatformAccount:
+    """The adapter's view of ``connection``. iCal has no API base: its feed URL is in the metadata."""
+    platform = settings.PLATFORMS.get(connection.platform_type, {})
+    metadata = dict(connection.platform_metadata or {})
+    return PlatformAccount(
+        listing_id=connection.platform_listing_id,
+        credentials=credentials_of(connection),
+        base_url=platform.get("base_url") or str(metadata.get("feed_url") or ""),
+        metadata=metadata,
+        oauth_client_id=platform.get("oauth_client_id", ""),
+        oauth_client_secret=platform.get("oauth_client_secret", ""),
+        allow_private_network=settings.ALLOW_PRIVATE_NETWORK_FETCH,
+    )
+
+
+def adapter_for(connection: ChannelConnection) -> PlatformAdapter:
+    """Raises ``KeyError`` for a platform the registry does not know."""
+    return adapter_class(connection.platform_type)(account_for(connection))
+
+
+def secrets_of(connection: ChannelConnection) -> list[str]:
+    """Every secret a message about ``connection`` could accidentally contain (for redaction)."""
+    platform = settings.PLATFORMS.get(connection.platform_type, {})
+    values = [getattr(connection, name) for name in CREDENTIAL_FIELDS]
+    values.append(platform.get("oauth_client_secret", ""))
+    # Very short values would redact ordinary words; real credentials are longer than this.
+    return [value for value in values if value and len(value) >= 4]
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text

@@ -1,0 +1,201 @@
+"""Serializers shared by the connection operations (each operation's own input lives with its view).
+
+Credentials are write-only: a response says whether each one is set (``credentials_set``), never its value.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from adapters.registry import choices as platform_choices
+from channelmgr.accounts import redact, secrets_of
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog
+from channelmgr.services.oauth import oauth_supported
+from pms_core.api.base import OwnedField, RefuseReadOnly
+from pms_core.api.schema import MAX_ID
+from pms_core.api.units import units_of
+
+MAX_METADATA_BYTES = 16_384
+# Set by the sync engine, the health check or pause/resume, never by a request body.
+REFUSED = (
+    "id",
+    "organization",
+    "status",
+    "healthy",
+    "last_health_check_at",
+    "last_error",
+    "last_sync_at",
+    "sync_cursor",
+    "last_polled_at",
+    "last_push_at",
+    "push_scheduled_at",
+    "credentials_set",
+    "created_at",
+    "updated_at",
+)
+LIVE_STATUSES = [(value, label) for value, label in ChannelConnection.Status.choices if value != "deleted"]
+
+
+def _storable(value, path="platform_metadata") -> None:
+    """Postgres refuses NUL characters and lone surrogates in jsonb: a 400, not a server error."""
+    if isinstance(value, str):
+        if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise serializers.ValidationError(f"{path}: NUL characters and lone surrogates are not allowed.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _storable(key, path)
+            _storable(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _storable(item, path)
+
+
+class CredentialsSetSerializer(serializers.Serializer):
+    access_token = serializers.BooleanField()
+    refresh_token = serializers.BooleanField()
+    api_key = serializers.BooleanField()
+    username = serializers.BooleanField()
+    password = serializers.BooleanField()
+    webhook_secret = serializers.BooleanField()
+
+
+class ConnectionOutputSerializer(serializers.ModelSerializer):
+    property_id = serializers.IntegerField(source="unit.property_id", read_only=True)
+    credentials_set = serializers.SerializerMethodField()
+    oauth_start_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ChannelConnection
+        fields = [
+            "id",
+            "unit",
+            "property_id",
+            "platform_type",
+            "platform_listing_id",
+            "platform_metadata",
+            "credentials_set",
+            "token_expires_at",
+            "status",
+            "healthy",
+            "last_health_check_at",
+            "last_error",
+            "last_sync_at",
+            "rate_limit",
+            "rate_window",
+            "oauth_start_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CredentialsSetSerializer)
+    def get_credentials_set(self, connection) -> dict:
+        return {name: bool(getattr(connection, name)) for name in CREDENTIAL_FIELDS}
+
+    def get_oauth_start_url(self, connection) -> str | None:
+        """Where a person goes to (re)connect an OAuth platform; null for the others."""
+        if not oauth_supported(connection.platform_type):
+            return None
+        return reverse("connection-oauth-start", kwargs={"id": connection.pk})
+
+
+class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
+    """The writable fields; credentials left out are kept, an empty string clears one."""
+
+    platform_listing_id = serializers.CharField(max_length=200, help_text="The listing's id on the platform.")
+    platform_metadata = serializers.JSONField(
+        required=False, help_text='Platform extras, e.g. {"feed_url": ...} for ical, room_id/rate_plan_id.'
+    )
+    access_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
+    refresh_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
+    token_expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
+    username = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=512)
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=4096, trim_whitespace=False
+    )
+    webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
+    rate_limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
+    rate_window = serializers.FloatField(min_value=0.001, max_value=86_400, required=False, allow_null=True)
+
+    class Meta:
+        refused = REFUSED
+
+    def validate_platform_metadata(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if len(json.dumps(value)) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes.")
+        _storable(value)
+        return value
+
+    def split(self) -> tuple[dict, dict]:
+        """(plain fields, credentials) of the validated data."""
+        data = dict(self.validated_data)
+        credentials = {name: data.pop(name) for name in CREDENTIAL_FIELDS if name in data}
+        return data, credentials
+
+
+class ConnectionCreateInputSerializer(ConnectionWriteSerializer):
+    unit = OwnedField(scope=units_of, help_text="A unit of your organization.")
+    property_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Optional; must be the unit's property."
+    )
+    platform_type = serializers.ChoiceField(choices=platform_choices())
+
+    def validate(self, attrs):
+        if "property_id" in attrs and attrs["property_id"] != attrs["unit"].property_id:
+            raise serializers.ValidationError({"property_id": "Not the unit's property."})
+        return attrs
+
+
+class ConnectionUpdateInputSerializer(ConnectionWriteSerializer):
+    """``unit`` and ``platform_type`` may be sent (a PUT of what GET returned) but not changed."""
+
+    unit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    property_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    platform_type = serializers.ChoiceField(choices=platform_choices(), required=False)
+
+    def validate(self, attrs):
+        connection = self.context["connection"]
+        current = {
+            "unit": connection.unit_id,
+            "property_id": connection.unit.property_id,
+            "platform_type": connection.platform_type,
+        }
+        changed = {name: "Cannot be changed: create a new connection." for name in current if name in attrs}
+        changed = {name: msg for name, msg in changed.items() if attrs[name] != current[name]}
+        if changed:
+            raise serializers.ValidationError(changed)
+        for name in current:
+            attrs.pop(name, None)
+        return attrs
+
+
+class SyncLogOutputSerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncLog
+        fields = [
+            "id",
+            "direction",
+            "kind",
+            "status",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "request_count",
+            "error",
+            "correlation_id",
+        ]
+        read_only_fields = fields
+
+    def get_error(self, entry) -> str:
+        # The engine redacts before writing; this is the second line of defence.
+        connection = self.context.get("connection")
+        return redact(entry.error, secrets_of(connection)) if connection and entry.error else entry.error

@@ -1,0 +1,241 @@
+"""Create, change, pause, test and sync channel connections (keyword-only services).
+
+Credentials pass through here as plain strings and are encrypted by the model field; nothing here logs
+them, and every message stored or returned goes through ``redact`` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from adapters.base import HealthResult, PlatformAPIError, TokenSet
+from adapters.registry import PLATFORMS
+from channelmgr.accounts import adapter_for, redact, secrets_of
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog
+from config.logging import get_correlation_id
+from pms_core.models import Organization, Unit
+
+log = logging.getLogger(__name__)
+
+SYNC_TYPES = ("full", "availability", "pricing", "bookings")
+
+
+class ConnectionStateError(Exception):
+    """The connection's status does not allow the operation (the API answers 409)."""
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _validate_platform(platform_type: str, metadata: dict) -> None:
+    if platform_type not in PLATFORMS:
+        raise ValidationError({"platform_type": f"unknown platform {platform_type!r}"})
+    if not settings.PLATFORMS.get(platform_type, {}).get("enabled", True):
+        raise ValidationError({"platform_type": f"{platform_type} is disabled on this installation"})
+    if not isinstance(metadata, dict):
+        raise ValidationError({"platform_metadata": "must be a JSON object"})
+    if platform_type == "ical":
+        url = metadata.get("feed_url")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ValidationError({"platform_metadata": "an ical connection needs an http(s) feed_url"})
+
+
+def _validate_unique(*, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None = None) -> None:
+    """Clean 400s for what the database's unique constraints would refuse."""
+    live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).exclude(pk=exclude_pk)
+    if live.filter(unit=unit, platform_type=platform_type).exists():
+        raise ValidationError({"platform_type": f"this unit already has a {platform_type} connection"})
+    if platform_type != "ical" and live.filter(platform_type=platform_type, platform_listing_id=listing_id).exists():
+        raise ValidationError({"platform_listing_id": "this listing is already connected"})
+
+
+def _save(connection: ChannelConnection, **kwargs) -> None:
+    try:
+        with transaction.atomic():
+            connection.save(**kwargs)
+    except IntegrityError as exc:
+        # A concurrent create won the race past _validate_unique: same answer as the check.
+        raise ValidationError({"platform_type": "this unit or listing already has a live connection"}) from exc
+
+
+# --- create, update, delete ---------------------------------------------------------------------
+
+
+def connection_create(
+    *,
+    organization: Organization,
+    unit: Unit,
+    platform_type: str,
+    platform_listing_id: str,
+    platform_metadata: dict | None = None,
+    credentials: dict[str, str] | None = None,
+    token_expires_at: dt.datetime | None = None,
+    rate_limit: int | None = None,
+    rate_window: float | None = None,
+) -> ChannelConnection:
+    """Connect ``unit`` to its listing. Raises ``ValidationError`` (field errors) for bad input."""
+    metadata = platform_metadata or {}
+    if unit.property.organization_id != organization.pk:
+        raise ValidationError({"unit": "unknown unit"})
+    _validate_platform(platform_type, metadata)
+    _validate_unique(unit=unit, platform_type=platform_type, listing_id=platform_listing_id)
+    connection = ChannelConnection(
+        organization=organization,
+        unit=unit,
+        platform_type=platform_type,
+        platform_listing_id=platform_listing_id,
+        platform_metadata=metadata,
+        token_expires_at=token_expires_at,
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+    )
+    for name, value in (credentials or {}).items():
+        _set_credential(connection, name, value)
+    _save(connection, force_insert=True)
+    log.info("connection %s created (%s, unit %s)", connection.pk, platform_type, unit.pk)
+    return connection
+
+
+def _set_credential(connection: ChannelConnection, name: str, value: str) -> None:
+    if name not in CREDENTIAL_FIELDS:
+        raise ValidationError({name: "not a credential field"})
+    setattr(connection, name, value or "")
+
+
+def connection_update(*, connection: ChannelConnection, credentials: dict[str, str] | None = None, **fields):
+    """Change the listing, metadata, rate limit or credentials.
+
+    ``credentials``: a name left out keeps its value, an empty string clears it. Status, health and
+    ownership are not fields of this service (pause/resume and the sync engine change those).
+    """
+    allowed = {"platform_listing_id", "platform_metadata", "token_expires_at", "rate_limit", "rate_window"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({name: "this field cannot be changed" for name in unknown})
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    _validate_platform(connection.platform_type, connection.platform_metadata)
+    _validate_unique(
+        unit=connection.unit,
+        platform_type=connection.platform_type,
+        listing_id=connection.platform_listing_id,
+        exclude_pk=connection.pk,
+    )
+    for name, value in (credentials or {}).items():
+        _set_credential(connection, name, value)
+    _save(connection)
+    return connection
+
+
+def connection_delete(*, connection: ChannelConnection) -> None:
+    """Soft delete: the row and its sync logs stay for the record; the unit may be connected again."""
+    ChannelConnection.objects.filter(pk=connection.pk).update(
+        status=ChannelConnection.Status.DELETED, updated_at=timezone.now()
+    )
+    connection.status = ChannelConnection.Status.DELETED
+
+
+def connection_pause(*, connection: ChannelConnection) -> ChannelConnection:
+    """Stop pushing and pulling. Pausing a paused connection changes nothing."""
+    ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED).update(
+        status=ChannelConnection.Status.PAUSED, updated_at=timezone.now()
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
+    """Back to active from paused. An active or needs-attention connection is left as it is."""
+    ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.PAUSED).update(
+        status=ChannelConnection.Status.ACTIVE, updated_at=timezone.now()
+    )
+    connection.refresh_from_db()
+    return connection
+
+
+def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) -> ChannelConnection:
+    """Store a new token pair (both: refresh tokens may be single-use) and clear a needs-attention state."""
+    connection.access_token = tokens.access_token
+    connection.refresh_token = tokens.refresh_token or connection.refresh_token
+    connection.token_expires_at = tokens.expires_at
+    connection.last_error = ""
+    if connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
+        connection.status = ChannelConnection.Status.ACTIVE
+    connection.save(
+        update_fields=["access_token", "refresh_token", "token_expires_at", "last_error", "status", "updated_at"]
+    )
+    return connection
+
+
+# --- test and sync ------------------------------------------------------------------------------
+
+
+def _check_health(connection: ChannelConnection) -> HealthResult:
+    adapter = adapter_for(connection)
+    try:
+        return adapter.check_health()
+    except PlatformAPIError as exc:
+        if exc.code != "token_expired" or not connection.refresh_token:
+            raise
+    # The access token expired: refresh once, store the new pair, and ask again.
+    connection_store_tokens(connection=connection, tokens=adapter.refresh_access_token())
+    return adapter_for(connection).check_health()
+
+
+def connection_test(*, connection: ChannelConnection) -> HealthResult:
+    """Run the adapter's health check and record it (SyncLog kind=health, the health fields).
+
+    Never raises for a platform failure: that is an unhealthy result. The message contains no secret.
+    """
+    started = time.monotonic()
+    entry = SyncLog.objects.create(
+        connection=connection,
+        direction=SyncLog.Direction.OUTBOUND,
+        kind=SyncLog.Kind.HEALTH,
+        correlation_id=get_correlation_id().strip("-")[:32],
+    )
+    # No transaction here: the health check is a network call (never inside transaction.atomic()).
+    try:
+        result = _check_health(connection)
+    except PlatformAPIError as exc:
+        result = HealthResult(healthy=False, message=str(exc) or exc.__class__.__name__)
+    except Exception as exc:  # an adapter bug must not turn "test" into a 500
+        log.warning("connection %s: health check crashed with %s", connection.pk, exc.__class__.__name__)
+        result = HealthResult(healthy=False, message=f"health check failed ({exc.__class__.__name__})")
+    message = redact(result.message, secrets_of(connection))[:1000]
+    now = timezone.now()
+    ChannelConnection.objects.filter(pk=connection.pk).update(
+        healthy=result.healthy, last_health_check_at=now, last_error="" if result.healthy else message
+    )
+    SyncLog.objects.filter(pk=entry.pk).update(
+        status=SyncLog.Status.SUCCESS if result.healthy else SyncLog.Status.FAILED,
+        finished_at=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        request_count=1,
+        error="" if result.healthy else message,
+    )
+    connection.refresh_from_db()
+    log.info("connection %s health check: healthy=%s", connection.pk, result.healthy)
+    return HealthResult(healthy=result.healthy, message=message)
+
+
+def connection_sync(*, connection: ChannelConnection, sync_type: str) -> list[SyncLog]:
+    """Ask the sync engine for a sync of ``sync_type``; returns the SyncLogs it created.
+
+    Raises ``ValidationError`` for an unknown type, ``ConnectionStateError`` for a paused connection.
+    """
+    if sync_type not in SYNC_TYPES:
+        raise ValidationError({"sync_type": f"must be one of {', '.join(SYNC_TYPES)}"})
+    if connection.status == ChannelConnection.Status.PAUSED:
+        raise ConnectionStateError("the connection is paused: resume it first")
+    from channelmgr.sync.requests import sync_request  # the sync engine, loaded when first needed
+
+    return list(sync_request(connection=connection, sync_type=sync_type))

@@ -1,0 +1,72 @@
+"""Our iCal export per unit: an unguessable URL whose feed closes every taken night.
+
+The feed carries no guest data: a stay is "Reserved", a block or a stop-sold stretch "Not available".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from adapters.ical.feed import ExportEvent, build_calendar
+from channelmgr.models import IcalExport
+from pms_core.models import Booking, CalendarDay, Unit
+
+# Nights that ended longer ago than this are left out: importers only care about the future.
+PAST_DAYS = 30
+
+
+def ical_export_for(unit: Unit) -> IcalExport:
+    """The unit's export, created with a fresh 256-bit token the first time it is asked for."""
+    found = IcalExport.objects.filter(unit=unit).first()
+    if found:
+        return found
+    try:
+        with transaction.atomic():
+            return IcalExport.objects.create(unit=unit, token=secrets.token_urlsafe(32))
+    except IntegrityError:
+        return IcalExport.objects.get(unit=unit)  # created concurrently
+
+
+def ical_export_url(export: IcalExport) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("ical-export", kwargs={"token": export.token})
+
+
+def _stop_sell_events(unit: Unit, since: dt.date) -> list[ExportEvent]:
+    days = CalendarDay.objects.filter(unit=unit, stop_sell=True, date__gte=since).order_by("date")
+    events: list[ExportEvent] = []
+    start = end = None
+    for day in days.values_list("date", flat=True):
+        if start is not None and day == end:
+            end = day + dt.timedelta(days=1)
+            continue
+        if start is not None:
+            events.append(ExportEvent(f"closed-{unit.pk}-{start:%Y%m%d}", start, end))
+        start, end = day, day + dt.timedelta(days=1)
+    if start is not None:
+        events.append(ExportEvent(f"closed-{unit.pk}-{start:%Y%m%d}", start, end))
+    return events
+
+
+def ical_feed(export: IcalExport) -> str:
+    """The RFC 5545 text of the export's unit, as of now."""
+    unit = export.unit
+    since = timezone.localdate() - dt.timedelta(days=PAST_DAYS)
+    stays = Booking.objects.filter(unit=unit, status=Booking.Status.CONFIRMED, check_out__gt=since)
+    events = [
+        ExportEvent(
+            key=f"booking-{stay.pk}",
+            start=stay.check_in,
+            end=stay.check_out,
+            summary="Reserved" if stay.kind == Booking.Kind.RESERVATION else "Not available",
+        )
+        for stay in stays.only("pk", "kind", "check_in", "check_out")
+    ]
+    events += _stop_sell_events(unit, since)
+    host = settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "channel-manager"
+    return build_calendar(unit.name, events, uid_domain=host)

@@ -1,0 +1,183 @@
+"""Bookings and blocks of the caller's organization: list, create, read, modify, cancel.
+
+A clash answers 409 naming the stay that holds the nights (config/api_errors.py). Bookings that came
+from a platform are read-only here: the platform owns them, and changing our copy would not change theirs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from pms_core.api.base import ApiView, Conflict, OwnedField, RefuseReadOnly
+from pms_core.api.schema import MAX_ID, error
+from pms_core.api.units import units_of
+from pms_core.models import Booking
+from pms_core.services import booking_cancel, booking_create, booking_modify
+
+REFUSED = (
+    "id",
+    "status",
+    "source",
+    "channel_booking_id",
+    "source_version",
+    "clashes_with",
+    "nights",
+    "created_at",
+    "updated_at",
+)
+CLASH = {409: error(409, "The nights are taken: `clash` names the stay or block that holds them.")}
+
+
+def bookings_of(organization_id: int | None):
+    if not organization_id:
+        return Booking.objects.none()
+    return Booking.objects.filter(unit__property__organization_id=organization_id)
+
+
+class BookingOutputSerializer(serializers.ModelSerializer):
+    nights = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "unit",
+            "kind",
+            "status",
+            "check_in",
+            "check_out",
+            "nights",
+            "guest_name",
+            "guest_email",
+            "guest_phone",
+            "guests_count",
+            "total_amount",
+            "currency",
+            "note",
+            "source",
+            "channel_booking_id",
+            "clashes_with",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BookingDetailsSerializer(RefuseReadOnly, serializers.Serializer):
+    """The guest and amount fields shared by create and modify."""
+
+    guest_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    guest_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    guest_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
+    guests_count = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    total_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class BookingCreateInputSerializer(BookingDetailsSerializer):
+    unit = OwnedField(scope=units_of, help_text="A unit of your organization.")
+    kind = serializers.ChoiceField(choices=Booking.Kind.choices, default=Booking.Kind.RESERVATION)
+    check_in = serializers.DateField()
+    check_out = serializers.DateField(help_text="The day the guest leaves (not a night).")
+    currency = serializers.CharField(min_length=3, max_length=3, required=False, help_text="Default: the property's.")
+
+    class Meta:
+        refused = REFUSED
+
+    def validate_currency(self, value):
+        if not re.fullmatch(r"[A-Z]{3}", value):
+            raise serializers.ValidationError("Three upper-case letters (ISO 4217).")
+        return value
+
+
+class BookingModifyInputSerializer(BookingDetailsSerializer):
+    check_in = serializers.DateField(required=False)
+    check_out = serializers.DateField(required=False)
+
+    class Meta:
+        refused = (*REFUSED, "unit", "kind", "currency")
+
+
+class BookingFilterSerializer(serializers.Serializer):
+    unit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
+    status = serializers.ChoiceField(choices=Booking.Status.choices, required=False)
+    kind = serializers.ChoiceField(choices=Booking.Kind.choices, required=False)
+    source = serializers.CharField(required=False, max_length=32, help_text="direct or a platform slug.")
+    channel_booking_id = serializers.CharField(required=False, max_length=128)
+    start = serializers.DateField(required=False, help_text="Only stays with a night on or after this date.")
+    end = serializers.DateField(required=False, help_text="Only stays with a night before this date.")
+
+
+def _filtered(queryset, query: dict):
+    for name in ("unit", "status", "kind", "source", "channel_booking_id"):
+        if name in query:
+            queryset = queryset.filter(**{name if name != "unit" else "unit_id": query[name]})
+    if "start" in query:
+        queryset = queryset.filter(check_out__gt=query["start"])
+    if "end" in query:
+        queryset = queryset.filter(check_in__lt=query["end"])
+    return queryset
+
+
+class BookingListCreateApi(ApiView):
+    @extend_schema(
+        operation_id="bookings_list", parameters=[BookingFilterSerializer], responses=BookingOutputSerializer(many=True)
+    )
+    def get(self, request):
+        query = self.validated(BookingFilterSerializer, data=request.query_params)
+        bookings = _filtered(bookings_of(self.organization_id), query).order_by("-check_in", "-id")
+        return self.paginated(bookings, BookingOutputSerializer)
+
+    @extend_schema(
+        operation_id="bookings_create",
+        request=BookingCreateInputSerializer,
+        responses={201: BookingOutputSerializer, **CLASH},
+    )
+    def post(self, request):
+        data = dict(self.validated(BookingCreateInputSerializer))
+        booking = booking_create(**data)
+        return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
+
+
+def _direct(booking: Booking) -> Booking:
+    if booking.source != Booking.DIRECT:
+        raise Conflict(f"This booking belongs to {booking.source}: change or cancel it there.")
+    return booking
+
+
+class BookingDetailApi(ApiView):
+    @extend_schema(operation_id="bookings_retrieve", responses=BookingOutputSerializer)
+    def get(self, request, id):
+        return Response(BookingOutputSerializer(self.owned(bookings_of(self.organization_id), id)).data)
+
+    @extend_schema(
+        operation_id="bookings_modify",
+        request=BookingModifyInputSerializer,
+        responses={200: BookingOutputSerializer, **CLASH},
+        description="Change dates or guest details. 409 when the new nights are taken, when the booking is "
+        "cancelled, or when it came from a platform.",
+    )
+    def patch(self, request, id):
+        booking = _direct(self.owned(bookings_of(self.organization_id), id))
+        data = self.validated(BookingModifyInputSerializer)
+        if booking.status == Booking.Status.CANCELLED:
+            raise Conflict("A cancelled booking cannot be modified.")
+        return Response(BookingOutputSerializer(booking_modify(booking=booking, **data)).data)
+
+
+class BookingCancelApi(ApiView):
+    @extend_schema(
+        operation_id="bookings_cancel",
+        request=None,
+        responses={200: BookingOutputSerializer, 409: error(409, "The booking came from a platform.")},
+        description="Cancel and release the nights. Cancelling a cancelled booking changes nothing.",
+    )
+    def post(self, request, id):
+        booking = _direct(self.owned(bookings_of(self.organization_id), id))
+        return Response(BookingOutputSerializer(booking_cancel(booking=booking)).data)

@@ -132,7 +132,8 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
-    "dramatiq.middleware.Retries",
+    # Retries, except that Backpressure (limiter full, breaker open) reschedules without spending one.
+    "channelmgr.resilience.dramatiq_backpressure.BackpressureRetries",
     "dramatiq.middleware.CurrentMessage",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
 ]

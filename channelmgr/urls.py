@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from channelmgr.api.connections import (
@@ -28,4 +28,5 @@ urlpatterns = [
     *route("oauth/callback/<str:platform>", OAuthCallbackApi, "oauth-callback"),
     *route("units/<str:id>/ical-export", UnitIcalExportApi, "unit-ical-export"),
     path("ical/<str:token>.ics", ical_feed_view, name="ical-export"),
+    path("webhooks/", include("channelmgr.inbound.urls")),
 ]

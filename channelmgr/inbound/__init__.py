@@ -1,0 +1,1 @@
+"""Inbound sync: webhook views, the booking importer, polling and the import actors."""

@@ -1,0 +1,214 @@
+"""Polling: which connections are due, and one poll of a connection (pages, import, acknowledge).
+
+Booking.com hands reservations over only by pull; Expedia's BR is polled as a safety net for lost
+notifications; iCal feeds are read whole. ``due_polls`` and ``tokens_due_for_refresh`` are what the
+scheduler calls every few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from adapters.base import BookingData, Capability, PlatformAPIError
+from adapters.registry import adapter_class
+from channelmgr import metrics
+from channelmgr.inbound.failures import connection_record_failure, safe_message
+from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import, ical_snapshot_import
+from channelmgr.models import ChannelConnection, SyncLog
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.sync.platform_calls import platform_call, token_needs_refresh
+from config.logging import get_correlation_id
+from pms_core.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+EXPEDIA_POLL_SECONDS = 60
+ICAL_MIN_POLL_SECONDS = 60
+# A poll reads at most this many pages; the cursor is saved after each, so the next poll goes on.
+MAX_PAGES = 50
+# Platforms that filter by change time get this much overlap: a re-read booking is a no-op.
+SINCE_OVERLAP = dt.timedelta(hours=1)
+TOKEN_REFRESH_MARGIN_SECONDS = 900  # the scheduler looks every 5 minutes: leave it three chances
+TOKEN_CLAIM_SECONDS = 120
+
+
+def poll_interval(connection: ChannelConnection) -> float | None:
+    """Seconds between polls of this connection, or None when it is not polled on a schedule."""
+    platform = connection.platform_type
+    if platform == "booking_com":
+        return settings.BOOKING_COM_POLL_SECONDS
+    if platform == "expedia":
+        return EXPEDIA_POLL_SECONDS
+    if platform == "ical":
+        custom = (connection.platform_metadata or {}).get("poll_seconds")
+        if isinstance(custom, (int, float)) and not isinstance(custom, bool):
+            return max(ICAL_MIN_POLL_SECONDS, custom)
+        return settings.ICAL_POLL_SECONDS
+    return None
+
+
+def _polled_platforms() -> list[str]:
+    return [
+        slug for slug in ("booking_com", "expedia", "ical") if settings.PLATFORMS.get(slug, {}).get("enabled", True)
+    ]
+
+
+def due_polls(now: dt.datetime) -> list[int]:
+    """Claim and return the ids of connections whose poll is due.
+
+    A claim moves ``last_polled_at`` to ``now`` with a compare-and-set, so each connection is returned
+    at most once per interval, however often (and from however many schedulers) this is called. The
+    caller enqueues ``poll_connection`` once per id.
+    """
+    shortest = min(settings.BOOKING_COM_POLL_SECONDS, EXPEDIA_POLL_SECONDS, ICAL_MIN_POLL_SECONDS)
+    candidates = (
+        ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, platform_type__in=_polled_platforms())
+        .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - dt.timedelta(seconds=shortest)))
+        .only("id", "platform_type", "platform_metadata", "last_polled_at")
+    )
+    claimed = []
+    for connection in candidates:
+        interval = poll_interval(connection)
+        last = connection.last_polled_at
+        if interval is None or (last is not None and (now - last).total_seconds() < interval):
+            continue
+        if ChannelConnection.objects.filter(pk=connection.pk, last_polled_at=last).update(last_polled_at=now):
+            claimed.append(connection.pk)
+    return claimed
+
+
+def tokens_due_for_refresh(now: dt.datetime) -> list[int]:
+    """Ids of active OAuth connections whose access token expires within the margin.
+
+    Each id is handed out at most once per ``TOKEN_CLAIM_SECONDS`` (a cache claim), so a slow refresh
+    is not queued again and again; the refresh itself skips a token that is no longer due.
+    """
+    oauth = [slug for slug in settings.PLATFORMS if Capability.OAUTH in adapter_class(slug).capabilities]
+    horizon = now + dt.timedelta(seconds=TOKEN_REFRESH_MARGIN_SECONDS)
+    candidates = (
+        ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, platform_type__in=oauth)
+        .filter(Q(token_expires_at__isnull=True) | Q(token_expires_at__lte=horizon))
+        .exclude(refresh_token="")
+    )
+    return [c.pk for c in candidates if cache.add(f"inbound:token-refresh:{c.pk}", 1, TOKEN_CLAIM_SECONDS)]
+
+
+def token_refresh_due(connection: ChannelConnection) -> bool:
+    return token_needs_refresh(connection, margin_seconds=TOKEN_REFRESH_MARGIN_SECONDS)
+
+
+@dataclass
+class PollResult:
+    status: str
+    pages: int = 0
+    requests: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    acknowledged: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None = None) -> PollResult:
+    """Read the connection's bookings page by page, import each, acknowledge them (pull platforms).
+
+    Raises ``Backpressure`` (reschedule) and transient ``PlatformAPIError`` (retry). A permanent error
+    marks the connection as needing attention and returns ``PollResult("failed")``. A booking the PMS
+    refuses (bad dates) is not acknowledged, so the platform keeps offering it (Booking.com then
+    falls back to e-mail) and staff see it in the sync log.
+    """
+    if sync_log is None:
+        sync_log = SyncLog.objects.create(
+            connection=connection,
+            direction=SyncLog.Direction.INBOUND,
+            kind=SyncLog.Kind.BOOKINGS,
+            correlation_id=get_correlation_id().strip("-"),
+            details={"poll": True},
+        )
+    started = time.monotonic()
+    result = PollResult("success")
+    try:
+        with metrics.track_sync_operation("poll_bookings", connection.platform_type):
+            _read_pages(connection, result)
+    except Backpressure as exc:
+        _finish(sync_log, SyncLog.Status.SKIPPED, started, result, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        raise
+    except PlatformAPIError as exc:
+        _finish(sync_log, SyncLog.Status.FAILED, started, result, safe_message(connection, exc))
+        connection_record_failure(connection=connection, exc=exc)
+        if not exc.permanent:
+            raise
+        result.status = "failed"
+        return result
+    except Exception as exc:
+        _finish(sync_log, SyncLog.Status.FAILED, started, result, f"{type(exc).__name__}: {exc}")
+        raise
+    now = timezone.now()
+    ChannelConnection.objects.filter(pk=connection.pk).update(last_polled_at=now, last_sync_at=now, last_error="")
+    _finish(sync_log, SyncLog.Status.SUCCESS, started, result)
+    return result
+
+
+def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
+    cursor = connection.sync_cursor or None
+    since = connection.last_polled_at - SINCE_OVERLAP if connection.last_polled_at and not cursor else None
+    acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
+    for _ in range(MAX_PAGES):
+        # Network calls stay outside transactions: booking_import opens its own, per booking.
+        page = platform_call(connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since))
+        result.pages += 1
+        result.requests += 1
+        if page.is_snapshot:
+            for action, n in ical_snapshot_import(connection=connection, page=page).items():
+                result.actions[action] = result.actions.get(action, 0) + n
+        else:
+            processed = _import_page(connection, page.bookings, result)
+            if acknowledges and processed:
+                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
+                result.requests += 1
+                result.acknowledged += len(processed)
+        ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
+        if not page.cursor:
+            return
+        cursor = page.cursor
+    log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
+
+
+def _import_page(connection, bookings, result: PollResult) -> list[tuple[BookingData, str]]:
+    processed = []
+    for data in bookings:
+        try:
+            booking, action = booking_import(connection=connection, data=data)
+        except (ValidationError, DomainError) as exc:
+            log.warning("%s booking %s refused: %s", connection.platform_type, data.channel_booking_id, exc)
+            result.refused.append(f"{data.channel_booking_id}: {exc}"[:300])
+            continue
+        result.actions[action] = result.actions.get(action, 0) + 1
+        if action in ACKNOWLEDGEABLE:
+            processed.append((data, str(booking.pk) if booking else data.channel_booking_id))
+    return processed
+
+
+def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, error: str = "") -> None:
+    SyncLog.objects.filter(pk=sync_log.pk).update(
+        status=status,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        request_count=result.requests,
+        error=error[:2000],
+        details={
+            **(sync_log.details or {}),
+            "poll": True,
+            "pages": result.pages,
+            "actions": result.actions,
+            "acknowledged": result.acknowledged,
+            "refused": result.refused[:20],
+        },
+    )

@@ -1,0 +1,141 @@
+"""Processing one stored ``InboundEvent``: fetch the booking (unless the webhook carried it), apply
+it, acknowledge it where the platform wants that, and record the outcome on the event."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.utils import timezone
+
+from adapters.base import BookingData, Capability, NotificationKind, PlatformAPIError
+from adapters.registry import adapter_class
+from channelmgr import metrics
+from channelmgr.inbound.events import connection_for_listing
+from channelmgr.inbound.failures import connection_record_failure, safe_message
+from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
+from channelmgr.inbound.payloads import notification_from_json
+from channelmgr.inbound.polling import connection_poll
+from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.sync.platform_calls import platform_call
+from config.logging import correlation
+from pms_core.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+DONE = {InboundEvent.Status.PROCESSED, InboundEvent.Status.IGNORED}
+
+
+def inbound_event_mark(*, event_id: int, status: str, error: str = "") -> None:
+    InboundEvent.objects.filter(pk=event_id).update(
+        status=status, error=error[:2000], processed_at=timezone.now() if status in DONE else None
+    )
+
+
+def inbound_event_process(*, event_id: int) -> str:
+    """Process one event; returns its final status. A processed or ignored event is left alone.
+
+    Raises ``Backpressure`` and transient ``PlatformAPIError`` (the event stays ``received`` for the
+    retry). Permanent errors and bookings the PMS refuses mark the event ``failed`` with the reason.
+    """
+    event = InboundEvent.objects.select_related("connection__unit__property").filter(pk=event_id).first()
+    if event is None or event.status in DONE:
+        return event.status if event else "missing"
+    InboundEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
+    with correlation(event.correlation_id or None):
+        notification = notification_from_json(event.payload)
+        connection = event.connection or connection_for_listing(
+            platform=event.platform, listing_id=notification.listing_id
+        )
+        if connection is None or connection.status == ChannelConnection.Status.DELETED:
+            inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="no live connection")
+            return InboundEvent.Status.IGNORED
+        if event.connection_id is None:
+            InboundEvent.objects.filter(pk=event_id).update(connection=connection)
+        if notification.kind == NotificationKind.IGNORED:
+            inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="event type not handled")
+            return InboundEvent.Status.IGNORED
+        if notification.kind == NotificationKind.PULL_NOW:
+            return _poll(event, connection)
+        return _import(event, connection, notification)
+
+
+def _poll(event: InboundEvent, connection: ChannelConnection) -> str:
+    result = connection_poll(connection=connection)
+    if result.status == "failed":
+        inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error="poll failed (see sync log)")
+        return InboundEvent.Status.FAILED
+    inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.PROCESSED)
+    return InboundEvent.Status.PROCESSED
+
+
+def _import(event: InboundEvent, connection: ChannelConnection, notification) -> str:
+    sync_log = SyncLog.objects.create(
+        connection=connection,
+        direction=SyncLog.Direction.INBOUND,
+        kind=SyncLog.Kind.BOOKINGS,
+        correlation_id=event.correlation_id,
+        details={"inbound_event": event.pk, "channel_booking_id": notification.channel_booking_id},
+    )
+    started = time.monotonic()
+    requests = 0
+    try:
+        with metrics.track_sync_operation("import_booking", connection.platform_type):
+            data = notification.booking
+            if data is None:
+                # Outside any transaction: the network must never hold database locks.
+                data = platform_call(connection, lambda a: a.fetch_booking(notification.channel_booking_id))
+                requests += 1
+            booking, action = booking_import(connection=connection, data=data)
+    except Backpressure as exc:
+        _finish(sync_log, SyncLog.Status.SKIPPED, started, requests, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        raise
+    except PlatformAPIError as exc:
+        message = safe_message(connection, exc)
+        _finish(sync_log, SyncLog.Status.FAILED, started, requests, message)
+        connection_record_failure(connection=connection, exc=exc)
+        if not exc.permanent:
+            InboundEvent.objects.filter(pk=event.pk).update(error=message)
+            raise
+        inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error=message)
+        return InboundEvent.Status.FAILED
+    except (ValidationError, DomainError) as exc:
+        _finish(sync_log, SyncLog.Status.FAILED, started, requests, str(exc))
+        inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error=f"refused by the PMS: {exc}")
+        return InboundEvent.Status.FAILED
+    except Exception as exc:
+        _finish(sync_log, SyncLog.Status.FAILED, started, requests, f"{type(exc).__name__}: {exc}")
+        raise
+    if action in ACKNOWLEDGEABLE and booking is not None:
+        requests += _acknowledge(connection, data, booking.pk)
+    _finish(sync_log, SyncLog.Status.SUCCESS, started, requests, details={"action": action, "booking": booking.pk})
+    inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.PROCESSED)
+    return InboundEvent.Status.PROCESSED
+
+
+def _acknowledge(connection: ChannelConnection, data: BookingData, booking_id: int) -> int:
+    """Confirm to a platform that wants it (Expedia BC). Best effort: the booking is already in, and
+    the scheduled poll acknowledges whatever is still pending."""
+    if Capability.ACKNOWLEDGE not in adapter_class(connection.platform_type).capabilities:
+        return 0
+    try:
+        platform_call(connection, lambda a: a.acknowledge_bookings([(data, str(booking_id))]))
+    except (PlatformAPIError, Backpressure) as exc:
+        log.warning("acknowledging %s booking %s deferred to the poll: %s", data.platform, data.channel_booking_id, exc)
+    return 1
+
+
+def _finish(sync_log, status, started, requests, error: str = "", details: dict | None = None) -> None:
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
+        "request_count": requests,
+        "error": error[:2000],
+    }
+    if details:
+        fields["details"] = {**sync_log.details, **details}
+    SyncLog.objects.filter(pk=sync_log.pk).update(**fields)

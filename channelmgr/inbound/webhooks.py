@@ -1,0 +1,113 @@
+"""Webhook views: cap the body, verify, parse, store, answer 2xx, and enqueue the import on commit.
+
+A bad signature gets 401 and stores nothing; a malformed body 400 with the reason; a duplicate 200 and
+changes nothing. Everything slow (fetching the booking, applying it) happens in the import actor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from adapters import xml
+from adapters.base import NotificationKind, WebhookPayloadError, WebhookSignatureError
+from adapters.registry import adapter_class
+from channelmgr import metrics
+from channelmgr.inbound.dispatch import import_enqueue
+from channelmgr.inbound.events import inbound_event_store
+from channelmgr.inbound.webhook_config import SigningKeysUnavailable, may_refetch_google_jwks, webhook_config
+from channelmgr.models import InboundEvent
+from config.logging import correlation
+
+log = logging.getLogger(__name__)
+
+# Platforms whose webhook body is XML. Their body is parsed with the safe parser before the
+# credentials in it are checked, so an XXE or billion-laughs body is a 400 naming the reason rather
+# than an anonymous 401 (the check would refuse it too; nothing is expanded either way).
+XML_BODIES = {"expedia"}
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    """The raw body, or None when it is over ``WEBHOOK_MAX_BODY_BYTES`` (read no further than that)."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return None
+    body = request.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+def _verify(platform: str, headers, body: bytes) -> None:
+    """Raises ``WebhookSignatureError`` or ``SigningKeysUnavailable``."""
+    adapter = adapter_class(platform)
+    now = timezone.now()
+    try:
+        adapter.verify_webhook_signature(headers=headers, body=body, config=webhook_config(platform), now=now)
+    except WebhookSignatureError as exc:
+        # Google may have rotated its keys since we cached them: one fresh fetch, rate-limited.
+        if platform != "google" or "unknown signing key" not in str(exc) or not may_refetch_google_jwks():
+            raise
+        config = webhook_config(platform, refresh_keys=True)
+        adapter.verify_webhook_signature(headers=headers, body=body, config=config, now=now)
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive(request: HttpRequest, platform: str) -> HttpResponse:
+    started = time.monotonic()
+    adapter = adapter_class(platform)
+    body = _read_body(request)
+    if body is None:
+        metrics.record_webhook_received(platform, "unknown", "too_large")
+        return _error(413, f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes")
+    if platform in XML_BODIES:
+        try:
+            xml.parse(body)
+        except WebhookPayloadError as exc:
+            metrics.record_webhook_received(platform, "unknown", "malformed")
+            return _error(400, str(exc))
+    try:
+        _verify(platform, request.headers, body)
+    except SigningKeysUnavailable:
+        metrics.record_webhook_received(platform, "unknown", "keys_unavailable")
+        return _error(503, "signing keys unavailable, retry later")
+    except WebhookSignatureError as exc:
+        log.warning("%s webhook refused: %s", platform, exc)
+        metrics.WEBHOOK_SIGNATURE_FAILURES.labels(platform).inc()
+        metrics.record_webhook_received(platform, "unknown", "unauthorized")
+        return _error(401, "invalid signature")
+    try:
+        notifications = adapter.parse_webhook(headers=request.headers, body=body)
+    except WebhookPayloadError as exc:
+        metrics.record_webhook_received(platform, "unknown", "malformed")
+        return _error(400, str(exc))
+
+    with correlation(None) as correlation_id, transaction.atomic():
+        for notification in notifications:
+            event, created = inbound_event_store(notification=notification, correlation_id=correlation_id)
+            outcome = "duplicate" if not created else event.status
+            if created and event.status == InboundEvent.Status.RECEIVED:
+                # Only once the row is committed, so the worker always finds it.
+                transaction.on_commit(lambda pk=event.pk: import_enqueue(pk))
+            if notification.kind == NotificationKind.IGNORED:
+                log.info("%s webhook %s: event type not handled, acknowledged", platform, notification.event_key)
+            metrics.record_webhook_received(platform, notification.kind.value, outcome)
+    answer = adapter.webhook_answer(notifications)
+    metrics.WEBHOOK_DURATION.labels(platform).observe(time.monotonic() - started)
+    response = HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)
+    response["X-Correlation-ID"] = correlation_id
+    return response

@@ -48,7 +48,9 @@ def _validate_platform(platform_type: str, metadata: dict) -> None:
             raise ValidationError({"platform_metadata": "an ical connection needs an http(s) feed_url"})
 
 
-def _validate_unique(*, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None = None) -> None:
+def validate_unique_connection(
+    *, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None = None
+) -> None:
     """Clean 400s for what the database's unique constraints would refuse."""
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).exclude(pk=exclude_pk)
     if live.filter(unit=unit, platform_type=platform_type).exists():
@@ -62,7 +64,7 @@ def _save(connection: ChannelConnection, **kwargs) -> None:
         with transaction.atomic():
             connection.save(**kwargs)
     except IntegrityError as exc:
-        # A concurrent create won the race past _validate_unique: same answer as the check.
+        # A concurrent create won the race past validate_unique_connection: same answer as the check.
         raise ValidationError({"platform_type": "this unit or listing already has a live connection"}) from exc
 
 
@@ -86,7 +88,7 @@ def connection_create(
     if unit.property.organization_id != organization.pk:
         raise ValidationError({"unit": "unknown unit"})
     _validate_platform(platform_type, metadata)
-    _validate_unique(unit=unit, platform_type=platform_type, listing_id=platform_listing_id)
+    validate_unique_connection(unit=unit, platform_type=platform_type, listing_id=platform_listing_id)
     connection = ChannelConnection(
         organization=organization,
         unit=unit,
@@ -123,7 +125,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     for name, value in fields.items():
         setattr(connection, name, value)
     _validate_platform(connection.platform_type, connection.platform_metadata)
-    _validate_unique(
+    validate_unique_connection(
         unit=connection.unit,
         platform_type=connection.platform_type,
         listing_id=connection.platform_listing_id,

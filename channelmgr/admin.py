@@ -1,0 +1,246 @@
+"""Staff admin for channel connections, their sync logs and inbound webhook events.
+
+Credentials never reach a page: the form shows "set"/"not set" and offers a password field to
+replace each one (blank keeps it) and a box to clear it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import truncatechars
+from django.utils.html import format_html
+
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, InboundEvent, SyncLog
+from channelmgr.services.connections import (
+    ConnectionStateError,
+    connection_pause,
+    connection_resume,
+    connection_sync,
+    connection_test,
+    validate_unique_connection,
+)
+from channelmgr.services.ical_export import ical_export_for, ical_export_url
+from pms_core.admin import ReadOnlyAdmin
+from pms_core.admin import UnitAdmin as BaseUnitAdmin
+from pms_core.models import Unit
+
+RECENT_SYNC_LOGS = 20
+
+
+class ConnectionForm(forms.ModelForm):
+    class Meta:
+        model = ChannelConnection
+        # An allow-list, so a credential column added later is never shown by accident.
+        fields = [
+            "unit",
+            "platform_type",
+            "platform_listing_id",
+            "platform_metadata",
+            "token_expires_at",
+            "rate_limit",
+            "rate_window",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in CREDENTIAL_FIELDS:
+            self.fields[f"new_{name}"] = forms.CharField(
+                label=f"New {name.replace('_', ' ')}",
+                required=False,
+                strip=name != "password",
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                help_text="Leave blank to keep the current value.",
+            )
+            self.fields[f"clear_{name}"] = forms.BooleanField(label=f"Clear {name.replace('_', ' ')}", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in CREDENTIAL_FIELDS:
+            if cleaned.get(f"new_{name}") and cleaned.get(f"clear_{name}"):
+                raise ValidationError({f"clear_{name}": "Either replace or clear, not both."})
+        unit, platform_type = cleaned.get("unit"), cleaned.get("platform_type")
+        if unit and platform_type and self.instance.status != ChannelConnection.Status.DELETED:
+            validate_unique_connection(
+                unit=unit,
+                platform_type=platform_type,
+                listing_id=cleaned.get("platform_listing_id", ""),
+                exclude_pk=self.instance.pk,
+            )
+        return cleaned
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        connection.organization_id = connection.unit.property.organization_id
+        for name in CREDENTIAL_FIELDS:
+            if self.cleaned_data.get(f"clear_{name}"):
+                setattr(connection, name, "")
+            elif self.cleaned_data.get(f"new_{name}"):
+                setattr(connection, name, self.cleaned_data[f"new_{name}"])
+        if commit:
+            connection.save()
+        return connection
+
+
+class SyncLogInline(admin.TabularInline):
+    model = SyncLog
+    verbose_name_plural = f"Recent sync logs (newest {RECENT_SYNC_LOGS})"
+    fields = ["started_at", "direction", "kind", "status", "duration_ms", "request_count", "error", "correlation_id"]
+    readonly_fields = fields
+    ordering = ["-started_at", "-id"]
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        connection_id = getattr(request, "_connection_id", None)
+        if connection_id is None:
+            return qs
+        newest = qs.filter(connection_id=connection_id).order_by("-started_at", "-id")[:RECENT_SYNC_LOGS]
+        return qs.filter(pk__in=list(newest.values_list("pk", flat=True)))
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ChannelConnection)
+class ChannelConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = [
+        "id",
+        "platform_type",
+        "platform_listing_id",
+        "unit",
+        "organization",
+        "status",
+        "healthy",
+        "last_health_check_at",
+        "last_sync_at",
+        "short_last_error",
+    ]
+    list_filter = ["platform_type", "status", "healthy", "organization"]
+    list_select_related = ["unit__property", "organization"]
+    search_fields = ["platform_listing_id", "unit__name", "unit__property__name", "organization__name"]
+    autocomplete_fields = ["unit"]
+    readonly_fields = [
+        "organization",
+        "credentials_status",
+        "status",
+        "healthy",
+        "last_health_check_at",
+        "last_error",
+        "last_sync_at",
+        "sync_cursor",
+        "last_polled_at",
+        "last_push_at",
+        "push_scheduled_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["test_connections", "sync_now", "pause", "resume"]
+    inlines = [SyncLogInline]
+
+    def get_fieldsets(self, request, obj=None):
+        credentials = [field for name in CREDENTIAL_FIELDS for field in (f"new_{name}", f"clear_{name}")]
+        return [
+            (None, {"fields": ["unit", "platform_type", "platform_listing_id", "platform_metadata", "organization"]}),
+            ("Credentials", {"fields": ["credentials_status", "token_expires_at", *credentials]}),
+            ("Rate limit override", {"fields": ["rate_limit", "rate_window"], "classes": ["collapse"]}),
+            ("Health", {"fields": ["status", "healthy", "last_health_check_at", "last_error", "last_sync_at"]}),
+            (
+                "Sync bookkeeping",
+                {
+                    "fields": [
+                        "sync_cursor",
+                        "last_polled_at",
+                        "last_push_at",
+                        "push_scheduled_at",
+                        "created_at",
+                        "updated_at",
+                    ],
+                    "classes": ["collapse"],
+                },
+            ),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        request._connection_id = object_id  # lets the inline show only this connection's newest logs
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="credentials")
+    def credentials_status(self, connection):
+        return format_html(
+            "<br>".join(f"{name.replace('_', ' ')}: {{}}" for name in CREDENTIAL_FIELDS),
+            *("set" if getattr(connection, name) else "not set" for name in CREDENTIAL_FIELDS),
+        )
+
+    @admin.display(description="last error", ordering="last_error")
+    def short_last_error(self, connection):
+        return truncatechars(connection.last_error, 80)
+
+    @admin.action(description="Test connection (health check)")
+    def test_connections(self, request, queryset):
+        for connection in queryset.exclude(status=ChannelConnection.Status.DELETED):
+            result = connection_test(connection=connection)
+            level = messages.SUCCESS if result.healthy else messages.WARNING
+            self.message_user(
+                request, f"{connection}: {'healthy' if result.healthy else 'unhealthy'}: {result.message}", level
+            )
+
+    @admin.action(description="Sync now (full)")
+    def sync_now(self, request, queryset):
+        for connection in queryset.exclude(status=ChannelConnection.Status.DELETED):
+            try:
+                logs = connection_sync(connection=connection, sync_type="full")
+            except ConnectionStateError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, f"{connection}: sync queued ({len(logs)} sync logs).", messages.SUCCESS)
+
+    @admin.action(description="Pause")
+    def pause(self, request, queryset):
+        for connection in queryset:
+            connection_pause(connection=connection)
+        self.message_user(request, f"Paused {queryset.count()} connection(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume")
+    def resume(self, request, queryset):
+        for connection in queryset:
+            connection_resume(connection=connection)
+        self.message_user(request, f"Resumed {queryset.count()} connection(s).", messages.SUCCESS)
+
+
+@admin.register(SyncLog)
+class SyncLogAdmin(ReadOnlyAdmin):
+    list_display = ["id", "connection", "direction", "kind", "status", "started_at", "duration_ms", "request_count"]
+    list_filter = ["status", "kind", "direction", "connection__platform_type"]
+    list_select_related = ["connection__unit__property"]
+    search_fields = ["correlation_id", "error", "=connection__id"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(InboundEvent)
+class InboundEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "platform", "kind", "event_key", "channel_booking_id", "status", "received_at", "attempts"]
+    list_filter = ["platform", "status", "kind"]
+    search_fields = ["event_key", "channel_booking_id", "correlation_id"]
+    date_hierarchy = "received_at"
+
+
+# The unit page also shows the unit's iCal export URL. pms_core knows nothing about channels, so the
+# channel manager extends its unit admin rather than the other way round.
+admin.site.unregister(Unit)
+
+
+@admin.register(Unit)
+class UnitAdmin(BaseUnitAdmin):
+    readonly_fields = ["ical_export"]
+
+    @admin.display(description="iCal export URL")
+    def ical_export(self, unit):
+        if unit.pk is None:
+            return "available once the unit is saved"
+        return ical_export_url(ical_export_for(unit))

@@ -1,0 +1,130 @@
+"""Staff admin for the PMS core.
+
+Calendar days and bookings are read-only here: every change to them must go through the services,
+which check clashes and record the outbox event that pushes the change to the channels. The one
+write offered (cancel) calls the service.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html
+
+from pms_core.api.catalog import unit_update
+from pms_core.models import Booking, CalendarDay, Organization, OutboxEvent, Property, Unit, User
+from pms_core.services import booking_cancel
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "organization", "is_staff", "is_active"]
+    list_filter = ["organization", "is_staff", "is_superuser", "is_active"]
+    list_select_related = ["organization"]
+    fieldsets = [*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["organization"]})]
+    add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
+
+
+@admin.register(Property)
+class PropertyAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "timezone", "currency", "created_at"]
+    list_filter = ["organization", "currency"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "organization__name"]
+
+
+@admin.register(Unit)
+class UnitAdmin(admin.ModelAdmin):
+    list_display = ["name", "property", "base_price", "default_min_stay", "max_guests"]
+    list_filter = ["property__organization", "property"]
+    list_select_related = ["property"]
+    search_fields = ["name", "property__name"]
+    autocomplete_fields = ["property"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the write that announces a new base price or min stay to the channels.
+        fields = {name: form.cleaned_data[name] for name in form.changed_data if name != "property"}
+        if "property" in form.changed_data:
+            obj.save(update_fields=["property"])
+        unit_update(unit=Unit.objects.get(pk=obj.pk), **fields)
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(ReadOnlyAdmin):
+    list_display = ["unit", "date", "price", "min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell"]
+    list_filter = ["stop_sell", "closed_to_arrival", "closed_to_departure", "unit__property__organization", "unit"]
+    list_select_related = ["unit__property"]
+    search_fields = ["unit__name", "unit__property__name"]
+    date_hierarchy = "date"
+
+
+@admin.register(Booking)
+class BookingAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "unit",
+        "kind",
+        "status_badge",
+        "check_in",
+        "check_out",
+        "guest_name",
+        "source",
+        "clashes_with",
+    ]
+    list_filter = ["status", "kind", "source", "unit__property__organization"]
+    list_select_related = ["unit__property"]
+    search_fields = ["guest_name", "guest_email", "channel_booking_id", "=id"]
+    date_hierarchy = "check_in"
+    actions = ["cancel_direct_bookings"]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, booking):
+        if booking.status == Booking.Status.OVERBOOKED:
+            return format_html(
+                '<strong style="color:#fff;background:#ba2121;padding:2px 6px;border-radius:3px">'
+                "OVERBOOKED</strong> clashes with #{}",
+                booking.clashes_with_id or "?",
+            )
+        return booking.status
+
+    @admin.action(description="Cancel selected direct bookings and blocks")
+    def cancel_direct_bookings(self, request, queryset):
+        cancelled = skipped = 0
+        for booking in queryset:
+            if booking.source != Booking.DIRECT:
+                skipped += 1
+                continue
+            booking_cancel(booking=booking)
+            cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled}.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"Skipped {skipped} from platforms: cancel those on the platform.", messages.WARNING
+            )
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "event_type", "unit", "start", "end", "source", "created_at", "dispatched_at", "consumed_at"]
+    list_filter = ["event_type", "source"]
+    search_fields = ["correlation_id", "=booking__id"]

@@ -1,0 +1,96 @@
+"""Embedded mode in one command: the sandbox, the web server, worker threads and the scheduler.
+
+The in-memory broker lives in this process, so the worker threads and the scheduler must too.
+"""
+
+import subprocess
+import sys
+import time
+
+import dramatiq
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from channelmgr.demo import DEMO_USER, demo_connect_oauth, demo_publish_feed
+from channelmgr.models import ChannelConnection
+from channelmgr.scheduler import add_jobs
+from channelmgr.sync.requests import sync_request
+from pms_core.models import User
+
+
+class Command(BaseCommand):
+    help = "Run the whole product in one process (plus the platform sandbox) on embedded defaults."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8900)
+        parser.add_argument("--no-sandbox", action="store_true", help="don't start the platform sandbox")
+
+    def handle(self, *args, host, port, sandbox_port, no_sandbox, **options):
+        if settings.REDIS_URL and not settings.EMBEDDED_WORKER:
+            raise CommandError("REDIS_URL is set: run gunicorn, rundramatiq and run_scheduler instead")
+        sandbox = None
+        if not no_sandbox:
+            sandbox = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sandbox",
+                    "--host",
+                    host,
+                    "--port",
+                    str(sandbox_port),
+                    "--callback-base",
+                    f"http://{host}:{port}",
+                ],
+            )
+            self._wait_for_sandbox(sandbox, f"http://{host}:{sandbox_port}")
+        worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=settings.EMBEDDED_WORKER_THREADS)
+        worker.start()
+        if sandbox:
+            self._connect_demo()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        add_jobs(scheduler)
+        scheduler.start()
+        self.stdout.write(self.style.SUCCESS(f"\nAdmin:   http://{host}:{port}/admin/"))
+        if User.objects.filter(username=DEMO_USER[0]).exists():
+            self.stdout.write(self.style.SUCCESS(f"Login:   {DEMO_USER[0]} / {DEMO_USER[1]}"))
+        self.stdout.write(f"API:     http://{host}:{port}/api/docs/")
+        if sandbox:
+            self.stdout.write(f"Sandbox: http://{host}:{sandbox_port}/_state/airbnb/stats\n")
+        try:
+            call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
+        finally:
+            scheduler.shutdown(wait=False)
+            worker.stop()
+            if sandbox:
+                sandbox.terminate()
+                sandbox.wait(timeout=10)
+
+    def _connect_demo(self):
+        """Give the demo's OAuth connections tokens and push every calendar once, so the sandbox
+        platforms hold the listings before anyone books."""
+        for step in (demo_publish_feed, demo_connect_oauth):
+            try:
+                step()
+            except Exception as exc:  # the demo still runs; the admin shows what failed
+                self.stderr.write(f"demo set-up step {step.__name__} failed: {exc}")
+        for connection in ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, last_sync_at=None):
+            sync_request(connection=connection, sync_type="full")
+
+    def _wait_for_sandbox(self, process, url, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError("the sandbox exited at start (is its port taken?)")
+            try:
+                if requests.get(f"{url}/_state/health", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise CommandError(f"the sandbox did not answer at {url} within {timeout:.0f}s")

@@ -1,0 +1,37 @@
+"""Force a full push of the sync window to one or every active connection."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.outbound import mark_dirty
+from channelmgr.sync.push import push_connection, push_window
+
+
+class Command(BaseCommand):
+    help = "Mark the next N days dirty on active connections and push them (now with --now, else queued)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--connection", type=int, help="only this connection id")
+        parser.add_argument("--days", type=int, default=365, help="how many nights ahead to push (1-730)")
+        parser.add_argument("--now", action="store_true", help="push in this process instead of queueing")
+
+    def handle(self, *args, connection, days, now, **options):
+        import datetime as dt
+
+        if not 1 <= days <= 730:
+            raise CommandError("--days must be between 1 and 730")
+        connections = ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE)
+        if connection is not None:
+            connections = connections.filter(pk=connection)
+            if not connections.exists():
+                raise CommandError(f"no active connection with id {connection}")
+        kinds = [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]
+        for conn in connections.select_related("unit__property"):
+            start, _ = push_window(conn)
+            mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days))
+            if now:
+                for kind in kinds:
+                    result = push_connection(connection_id=conn.pk, kind=kind)
+                    self.stdout.write(f"connection {conn.pk} {kind}: {result.status}, {result.requests} request(s)")
+            else:
+                self.stdout.write(f"connection {conn.pk}: full push queued")

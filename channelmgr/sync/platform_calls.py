@@ -1,0 +1,75 @@
+"""Every request to a platform goes through here: the rate limiter, the circuit breaker, and one token
+refresh when the platform says the access token expired."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.utils import timezone
+
+from adapters.base import PlatformAdapter, PlatformAPIError, TokenRefreshError
+from channelmgr.accounts import adapter_for
+from channelmgr.models import ChannelConnection
+from channelmgr.resilience.guard import guarded_call
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def rate_limit_account(connection: ChannelConnection) -> str:
+    """Who the platform counts requests against: our OAuth app, or the connection's own credential."""
+    adapter_cls = adapter_for(connection).__class__
+    if adapter_cls.slug in ("airbnb", "google"):
+        return "app"
+    secret = connection.api_key or connection.username or str(connection.pk)
+    # A hash, so the cache key never holds a credential.
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def platform_call(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
+    """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry."""
+    try:
+        return _guarded(connection, call)
+    except PlatformAPIError as exc:
+        if exc.code != "token_expired":
+            raise
+    token_refresh(connection=connection)
+    connection.refresh_from_db()
+    return _guarded(connection, call)
+
+
+def _guarded(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
+    adapter = adapter_for(connection)
+    return guarded_call(
+        platform=connection.platform_type,
+        account=rate_limit_account(connection),
+        connection=connection,
+        fn=lambda: call(adapter),
+    )
+
+
+def token_refresh(*, connection: ChannelConnection) -> None:
+    """Trade the refresh token for a new pair and store it (encrypted). A refused refresh means a
+    person has to reconnect: the connection is marked as needing attention."""
+    try:
+        tokens = _guarded(connection, lambda adapter: adapter.refresh_access_token())
+    except TokenRefreshError as exc:
+        ChannelConnection.objects.filter(pk=connection.pk).update(
+            status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=f"token refresh refused: {exc}"[:2000]
+        )
+        raise
+    connection.access_token = tokens.access_token
+    connection.refresh_token = tokens.refresh_token
+    connection.token_expires_at = tokens.expires_at
+    connection.save(update_fields=["access_token", "refresh_token", "token_expires_at", "updated_at"])
+    log.info("refreshed the access token of connection %s (expires %s)", connection.pk, tokens.expires_at)
+
+
+def token_needs_refresh(connection: ChannelConnection, *, margin_seconds: int = 600) -> bool:
+    expires = connection.token_expires_at
+    return bool(connection.refresh_token) and (
+        expires is None or (expires - timezone.now()).total_seconds() < margin_seconds
+    )

@@ -1,0 +1,231 @@
+"""The push: send one connection the current PMS state of its dirty nights, in the fewest requests.
+
+A push claims every dirty range of its kind, merges them, reads the *current* state of those nights and
+sends it through the adapter in chunks of the platform's batch size, each chunk passing the rate limiter
+and the circuit breaker. A push that fails releases its claim, so the ranges stay dirty for the retry.
+Because it always sends current state, a retry, a duplicate or a reordered message only makes the
+platform more correct.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from adapters.base import (
+    AvailabilityRange,
+    AvailabilityUpdate,
+    Capability,
+    DayRange,
+    PlatformAPIError,
+    PriceRange,
+    PricingUpdate,
+)
+from channelmgr import metrics
+from channelmgr.accounts import adapter_for
+from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.sync import ranges as R
+from channelmgr.sync.platform_calls import platform_call
+from config.logging import get_correlation_id
+from pms_core.selectors import calendar_nights
+
+log = logging.getLogger(__name__)
+
+# A claim older than this belongs to a push that died; another push may take the ranges over.
+STALE_CLAIM = dt.timedelta(minutes=10)
+KIND_CAPABILITY = {
+    DirtyRange.Kind.AVAILABILITY: Capability.PUSH_AVAILABILITY,
+    DirtyRange.Kind.PRICING: Capability.PUSH_PRICING,
+}
+
+
+@dataclass
+class PushResult:
+    status: str  # "success" | "nothing" | "skipped"
+    requests: int = 0
+    ranges: int = 0
+
+
+def push_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
+    """The nights we keep a platform in step with: today (the property's) up to SYNC_WINDOW_DAYS ahead."""
+    from zoneinfo import ZoneInfo
+
+    today = timezone.now().astimezone(ZoneInfo(connection.unit.property.timezone)).date()
+    return today, today + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
+
+
+def _claim(connection: ChannelConnection, kind: str) -> tuple[str, list[tuple[dt.date, dt.date]], dt.datetime | None]:
+    claim = uuid.uuid4().hex
+    now = timezone.now()
+    DirtyRange.objects.filter(connection=connection, kind=kind).filter(claimed_by="", claimed_at__isnull=True).update(
+        claimed_by=claim, claimed_at=now
+    )
+    DirtyRange.objects.filter(connection=connection, kind=kind, claimed_at__lt=now - STALE_CLAIM).update(
+        claimed_by=claim, claimed_at=now
+    )
+    rows = list(DirtyRange.objects.filter(claimed_by=claim).values_list("start", "end", "created_at"))
+    oldest = min((created for _s, _e, created in rows), default=None)
+    return claim, R.merge((start, end) for start, end, _c in rows), oldest
+
+
+def _wait_for_quiet(connection: ChannelConnection, kind: str) -> None:
+    """Debounce: while changes keep arriving, wait until they pause for PUSH_DEBOUNCE_SECONDS, but
+    never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS."""
+    bounds = DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="").aggregate(
+        newest=Max("created_at"), oldest=Min("created_at")
+    )
+    if bounds["newest"] is None:
+        return
+    now = timezone.now()
+    quiet_for = (now - bounds["newest"]).total_seconds()
+    waited = (now - bounds["oldest"]).total_seconds()
+    if quiet_for < settings.PUSH_DEBOUNCE_SECONDS and waited < settings.PUSH_MAX_WAIT_SECONDS:
+        raise Backpressure(settings.PUSH_DEBOUNCE_SECONDS - quiet_for, "debounce")
+
+
+def _release(claim: str) -> None:
+    DirtyRange.objects.filter(claimed_by=claim).update(claimed_by="", claimed_at=None)
+
+
+def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
+    result = []
+    for start, end in merged:
+        nights = calendar_nights(unit=connection.unit, start=start, end=end)
+        key = lambda n: (n.available, n.min_stay, n.closed_to_arrival, n.closed_to_departure, n.stop_sell)  # noqa: E731
+        for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=key):
+            result.append(
+                AvailabilityRange(
+                    range=DayRange(run_start, run_end),
+                    available=night.available,
+                    min_stay=night.min_stay,
+                    closed_to_arrival=night.closed_to_arrival,
+                    closed_to_departure=night.closed_to_departure,
+                    stop_sell=night.stop_sell,
+                )
+            )
+    return result
+
+
+def _price_ranges(connection, merged) -> list[PriceRange]:
+    currency = connection.unit.property.currency
+    result = []
+    for start, end in merged:
+        nights = calendar_nights(unit=connection.unit, start=start, end=end)
+        for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=lambda n: n.price):
+            result.append(PriceRange(range=DayRange(run_start, run_end), price=night.price, currency=currency))
+    return result
+
+
+def _send(connection, kind, items) -> int:
+    """Send ``items`` in chunks of the platform's batch size; returns requests made."""
+    adapter = adapter_for(connection)
+    listing = connection.platform_listing_id
+    requests = 0
+    for chunk in R.chunks(items, adapter.max_batch):
+        if kind == DirtyRange.Kind.AVAILABILITY:
+            update = AvailabilityUpdate(listing_id=listing, ranges=tuple(chunk))
+            call = lambda a, u=update: a.update_availability(u)  # noqa: E731
+        else:
+            update = PricingUpdate(listing_id=listing, ranges=tuple(chunk))
+            call = lambda a, u=update: a.update_pricing(u)  # noqa: E731
+        requests += platform_call(connection, call) or 1
+    return requests
+
+
+def _finish_log(sync_log: SyncLog, status: str, started: float, requests: int, error: str = "") -> None:
+    SyncLog.objects.filter(pk=sync_log.pk).update(
+        status=status,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        request_count=requests,
+        error=error[:2000],
+    )
+
+
+def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None = None) -> PushResult:
+    """Push one kind of dirty state to one connection.
+
+    Raises ``Backpressure`` (limiter full or breaker open: reschedule, not a failure) and
+    ``PlatformAPIError`` (transient: retry with backoff; permanent: the connection needs attention).
+    Either way the claimed ranges stay dirty. ``sync_log`` is a row created when the push was
+    requested (API, admin, ``manage.py sync``); otherwise the push writes its own.
+    """
+    connection = ChannelConnection.objects.select_related("unit__property").get(pk=connection_id)
+    if connection.status != ChannelConnection.Status.ACTIVE:
+        return PushResult("skipped")
+    adapter_cls = adapter_for(connection).__class__
+    if KIND_CAPABILITY[kind] not in adapter_cls.capabilities:
+        DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
+        return PushResult("skipped")
+    _wait_for_quiet(connection, kind)
+    claim, merged, oldest = _claim(connection, kind)
+    merged = R.clip(merged, *push_window(connection))
+    if not merged:
+        DirtyRange.objects.filter(claimed_by=claim).delete()
+        if sync_log is not None:
+            _finish_log(sync_log, SyncLog.Status.SUCCESS, time.monotonic(), 0, "nothing to push")
+        return PushResult("nothing")
+    items = (
+        _availability_ranges(connection, merged)
+        if kind == DirtyRange.Kind.AVAILABILITY
+        else _price_ranges(connection, merged)
+    )
+    details = {"ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]], "items": len(items)}
+    if sync_log is None:
+        sync_log = SyncLog.objects.create(
+            connection=connection,
+            direction=SyncLog.Direction.OUTBOUND,
+            kind=kind,
+            correlation_id=get_correlation_id().strip("-"),
+            details=details,
+        )
+    else:
+        SyncLog.objects.filter(pk=sync_log.pk).update(details=details)
+    started = time.monotonic()
+    counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
+    platform = connection.platform_type
+    # Network calls happen outside any transaction: a slow platform must not hold row locks.
+    try:
+        with metrics.track_sync_operation(f"push_{kind}", platform):
+            requests = _send(connection, kind, items)
+    except Backpressure as exc:
+        _release(claim)
+        _finish_log(sync_log, SyncLog.Status.SKIPPED, started, 0, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        raise
+    except PlatformAPIError as exc:
+        _release(claim)
+        counter.labels(platform, "failed").inc()
+        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, str(exc))
+        _record_failure(connection, exc)
+        raise
+    except Exception as exc:
+        _release(claim)
+        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, f"{type(exc).__name__}: {exc}")
+        raise
+    with transaction.atomic():
+        DirtyRange.objects.filter(claimed_by=claim).delete()
+        now = timezone.now()
+        ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
+    counter.labels(platform, "success").inc()
+    if oldest is not None:
+        metrics.SYNC_LAG.labels(platform).observe((timezone.now() - oldest).total_seconds())
+    _finish_log(sync_log, SyncLog.Status.SUCCESS, started, requests)
+    log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
+    return PushResult("success", requests=requests, ranges=len(items))
+
+
+def _record_failure(connection: ChannelConnection, exc: PlatformAPIError) -> None:
+    fields = {"last_error": str(exc)[:2000]}
+    if exc.permanent:
+        fields["status"] = ChannelConnection.Status.NEEDS_ATTENTION
+        log.warning("connection %s needs attention: %s", connection.pk, exc)
+    ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.ACTIVE).update(**fields)

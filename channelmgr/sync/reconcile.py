@@ -1,0 +1,95 @@
+"""Reconciliation: compare what each platform holds with the PMS, report drift, optionally fix it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from adapters.base import BookingStatus
+from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.outbound import mark_dirty
+from channelmgr.sync.platform_calls import platform_call
+from channelmgr.sync.push import push_window
+from pms_core.models import Booking
+
+MAX_PAGES = 50
+
+
+@dataclass
+class Drift:
+    connection_id: int
+    platform: str
+    missing_in_pms: list[str] = field(default_factory=list)
+    differs: list[str] = field(default_factory=list)
+    unpushed_nights: int = 0
+    error: str = ""
+
+    @property
+    def total(self) -> int:
+        return len(self.missing_in_pms) + len(self.differs) + self.unpushed_nights
+
+    def describe(self) -> str:
+        if self.error:
+            return f"could not read the platform: {self.error}"
+        parts = []
+        if self.missing_in_pms:
+            parts.append(
+                f"{len(self.missing_in_pms)} booking(s) missing in the PMS: {', '.join(self.missing_in_pms[:5])}"
+            )
+        if self.differs:
+            parts.append(f"{len(self.differs)} booking(s) differ: {', '.join(self.differs[:5])}")
+        if self.unpushed_nights:
+            parts.append(f"{self.unpushed_nights} night(s) not yet pushed")
+        return "; ".join(parts) or "in step"
+
+
+def _platform_bookings(connection: ChannelConnection):
+    bookings, cursor = [], None
+    for _ in range(MAX_PAGES):
+        page = platform_call(connection, lambda adapter, c=cursor: adapter.fetch_bookings(cursor=c))
+        bookings.extend(page.bookings)
+        cursor = page.cursor
+        if not cursor:
+            break
+    return bookings
+
+
+def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool) -> Drift:
+    """Compare one connection; with ``fix``, import what is missing and mark its window dirty."""
+    from adapters.base import PlatformAPIError
+
+    drift = Drift(connection.pk, connection.platform_type)
+    start, _end = push_window(connection)
+    end = start + dt.timedelta(days=days)
+    try:
+        remote = [b for b in _platform_bookings(connection) if b.check_out > start and b.check_in < end]
+    except PlatformAPIError as exc:
+        drift.error = str(exc)
+        return drift
+    source = "ical" if connection.platform_type == "ical" else connection.platform_type
+    for data in remote:
+        channel_id = f"{connection.pk}:{data.channel_booking_id}" if source == "ical" else data.channel_booking_id
+        local = Booking.objects.filter(source=source, channel_booking_id=channel_id).first()
+        wanted = Booking.Status.CANCELLED if data.status == BookingStatus.CANCELLED else None
+        if local is None:
+            if wanted is None:
+                drift.missing_in_pms.append(data.channel_booking_id)
+        elif (wanted and local.status != wanted) or (
+            not wanted and (local.check_in, local.check_out) != (data.check_in, data.check_out)
+        ):
+            drift.differs.append(data.channel_booking_id)
+    for dirty in DirtyRange.objects.filter(connection=connection, start__lt=end, end__gt=start):
+        drift.unpushed_nights += (min(dirty.end, end) - max(dirty.start, start)).days
+    if fix and drift.total:
+        _fix(connection, remote, start, end)
+    return drift
+
+
+def _fix(connection, remote, start, end) -> None:
+    from channelmgr.inbound.importer import booking_import
+
+    for data in remote:
+        booking_import(connection=connection, data=data)
+    mark_dirty(
+        connection=connection, kinds=[DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], start=start, end=end
+    )

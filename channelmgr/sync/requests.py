@@ -1,0 +1,45 @@
+"""Syncs asked for by a person or an integrator (API, admin, ``manage.py sync``)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from config.logging import get_correlation_id
+
+SYNC_TYPES = ("full", "availability", "pricing", "bookings")
+_KINDS = {
+    "full": (SyncLog.Kind.AVAILABILITY, SyncLog.Kind.PRICING, SyncLog.Kind.BOOKINGS),
+    "availability": (SyncLog.Kind.AVAILABILITY,),
+    "pricing": (SyncLog.Kind.PRICING,),
+    "bookings": (SyncLog.Kind.BOOKINGS,),
+}
+
+
+def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncLog]:
+    """Queue a sync of ``sync_type`` for one connection; returns the SyncLogs (one per kind of work).
+
+    Availability and pricing mark the whole sync window dirty, so the push sends full current state.
+    Raises ``ValueError`` for an unknown ``sync_type``.
+    """
+    from channelmgr.sync.push import push_window
+    from channelmgr.tasks import run_sync_request
+
+    if sync_type not in _KINDS:
+        raise ValueError(f"sync_type must be one of {', '.join(SYNC_TYPES)}")
+    start, end = push_window(connection)
+    logs = []
+    with transaction.atomic():
+        for kind in _KINDS[sync_type]:
+            if kind in (SyncLog.Kind.AVAILABILITY, SyncLog.Kind.PRICING):
+                DirtyRange.objects.create(connection=connection, kind=kind, start=start, end=end)
+            sync_log = SyncLog.objects.create(
+                connection=connection,
+                direction=SyncLog.Direction.INBOUND if kind == SyncLog.Kind.BOOKINGS else SyncLog.Direction.OUTBOUND,
+                kind=kind,
+                correlation_id=get_correlation_id().strip("-"),
+                details={"requested": sync_type},
+            )
+            logs.append(sync_log)
+            transaction.on_commit(lambda pk=sync_log.pk: run_sync_request.send(pk))
+    return logs

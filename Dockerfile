@@ -57,10 +57,5 @@ EXPOSE 8000
 #   python manage.py rundramatiq --processes 2 --threads 4
 #   python manage.py run_scheduler
 #   python -m sandbox --host 0.0.0.0 --port 8900 --callback-base http://web:8000
-CMD ["gunicorn", "config.wsgi:application", \
-     "--bind", "0.0.0.0:8000", \
-     "--worker-class", "gthread", \
-     "--threads", "4", \
-     "--timeout", "30", \
-     "--worker-tmp-dir", "/dev/shm", \
-     "--access-logfile", "-"]
+# config/gunicorn.py: gthread workers, and dead workers' metrics marked dead (multiprocess mode).
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", "--worker-tmp-dir", "/dev/shm"]

@@ -159,6 +159,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing root before collectstatic
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -210,6 +211,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind"/"status" field with different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "BookingKindEnum": "pms_core.models.Booking.Kind",
+        "BookingStatusEnum": "pms_core.models.Booking.Status",
+        "SyncLogKindEnum": "channelmgr.models.SyncLog.Kind",
+        "SyncLogStatusEnum": "channelmgr.models.SyncLog.Status",
+        "ConnectionStatusEnum": "channelmgr.models.ChannelConnection.Status",
+    },
 }
 
 # --- domain limits ------------------------------------------------------------------------------
@@ -262,6 +271,8 @@ ALLOW_PRIVATE_NETWORK_FETCH = read("ALLOW_PRIVATE_NETWORK_FETCH", env.bool, DEBU
 # --- sync engine ------------------------------------------------------------------------------
 
 PUSH_DEBOUNCE_SECONDS = positive_float("PUSH_DEBOUNCE_SECONDS", 1.0)
+# A steady stream of changes still goes out this often: the debounce never holds a change longer.
+PUSH_MAX_WAIT_SECONDS = positive_float("PUSH_MAX_WAIT_SECONDS", 5.0)
 BOOKING_COM_POLL_SECONDS = positive_int("BOOKING_COM_POLL_SECONDS", 25)
 ICAL_POLL_SECONDS = positive_int("ICAL_POLL_SECONDS", 900)
 SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365)

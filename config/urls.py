@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
+    path("", include("django_prometheus.urls")),  # /metrics
     path("", include("channelmgr.urls")),
     path("", include("pms_core.urls")),
 ]

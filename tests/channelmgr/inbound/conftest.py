@@ -17,6 +17,13 @@ AIRBNB_SECRET = "sandbox-airbnb-webhook"  # docs/platforms.md, sandbox defaults
 FEWO_SECRET = "sandbox-fewo-webhook"
 AIRBNB_BASE = settings.PLATFORMS["airbnb"]["base_url"]
 BOOKING_BASE = settings.PLATFORMS["booking_com"]["base_url"]
+CREDENTIALS = {
+    "airbnb": {"access_token": "airbnb-access-1", "refresh_token": "airbnb-refresh-1"},
+    "booking_com": {"username": "sandbox-booking", "password": "sandbox-booking-pass"},
+    "expedia": {"username": "sandbox-expedia", "password": "sandbox-expedia-pass"},
+    "fewo_direkt": {"api_key": "sandbox-fewo-key"},
+    "google": {"access_token": "google-access-1", "refresh_token": "google-refresh-1"},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -33,10 +40,15 @@ def fresh_resilience_state():
 
 
 def _reset_guards():
+    from channelmgr.models import ChannelConnection
     from channelmgr.resilience.breaker import breaker_for
+    from channelmgr.resilience.limiter import limiter_for
+    from channelmgr.sync.platform_calls import rate_limit_account
 
     for platform in settings.PLATFORMS:
         breaker_for(platform).reset()
+        account = rate_limit_account(ChannelConnection(platform_type=platform, **CREDENTIALS.get(platform, {})))
+        limiter_for(platform=platform, account=account).reset()
 
 
 @pytest.fixture
@@ -45,13 +57,7 @@ def connect(unit):
     from channelmgr.models import ChannelConnection
 
     def make(platform: str, listing_id: str, **fields):
-        defaults = {
-            "airbnb": {"access_token": "airbnb-access-1", "refresh_token": "airbnb-refresh-1"},
-            "booking_com": {"username": "sandbox-booking", "password": "sandbox-booking-pass"},
-            "expedia": {"username": "sandbox-expedia", "password": "sandbox-expedia-pass"},
-            "fewo_direkt": {"api_key": "sandbox-fewo-key"},
-            "google": {"access_token": "google-access-1", "refresh_token": "google-refresh-1"},
-        }.get(platform, {})
+        defaults = CREDENTIALS.get(platform, {})
         return ChannelConnection.objects.create(
             organization=unit.property.organization,
             unit=fields.pop("unit", unit),
@@ -68,7 +74,7 @@ def airbnb(connect):
     return connect("airbnb", "AIR-1")
 
 
-def airbnb_event(code="HM123", *, type_="reservation.created", version=1, listing="AIR-1", event_id=None) -> bytes:
+def airbnb_event(code="HM1", *, type_="reservation.created", version=1, listing="AIR-1", event_id=None) -> bytes:
     return json.dumps(
         {
             "event_id": event_id or f"evt-{code}-{version}",
@@ -93,7 +99,7 @@ def fewo_headers(body: bytes, *, secret=FEWO_SECRET, at: int | None = None) -> d
     return {"HTTP_X_FEWO_TIMESTAMP": stamp, "HTTP_X_FEWO_SIGNATURE": base64.b64encode(digest).decode()}
 
 
-def airbnb_reservation(code="HM123", *, check_in, check_out, version=1, status="accepted", listing="AIR-1") -> dict:
+def airbnb_reservation(code="HM1", *, check_in, check_out, version=1, status="accepted", listing="AIR-1") -> dict:
     return {
         "reservation": {
             "confirmation_code": code,

@@ -1,0 +1,204 @@
+"""Polling: Booking.com hands reservations over only by pull, and each batch must be acknowledged."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from channelmgr.inbound.polling import due_polls, tokens_due_for_refresh
+from channelmgr.inbound.tasks import import_platform_booking, poll_connection, refresh_connection_token
+from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
+from pms_core.models import Booking
+
+from .conftest import AIRBNB_BASE, BOOKING_BASE
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = Path(__file__).resolve().parents[2] / "adapters" / "booking_com" / "fixtures"
+NOTIF_REPORT_RS = (
+    b'<OTA_NotifReportRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"><Success/></OTA_NotifReportRS>'
+)
+EMPTY_QUEUE = b'<OTA_HotelResNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0"/>'
+
+
+@pytest.fixture
+def booking_com(connect):
+    return connect("booking_com", "4711")
+
+
+@pytest.fixture
+def queue(platform_http):
+    pull = platform_http.get(
+        f"{BOOKING_BASE}/hotels/ota/OTA_HotelResNotif",
+        body=(FIXTURES / "res_notif_two_reservations.xml").read_bytes(),
+        content_type="text/xml",
+    )
+    ack = platform_http.post(f"{BOOKING_BASE}/hotels/ota/OTA_NotifReport", body=NOTIF_REPORT_RS)
+    return pull, ack
+
+
+def test_a_poll_imports_the_queued_reservations_and_acknowledges_them(booking_com, queue):
+    pull, ack = queue
+
+    poll_connection.fn(booking_com.pk)
+
+    booking = Booking.objects.get(source="booking_com", channel_booking_id="3001")
+    assert (booking.check_in, booking.check_out, booking.guest_name) == (
+        dt.date(2027, 7, 10),
+        dt.date(2027, 7, 14),
+        "Greta Gast",
+    )
+    assert ack.call_count == 1
+    report = ack.calls[0].request.body
+    report = report if isinstance(report, bytes) else report.encode()
+    assert b'ID="3001"' in report and f'ResID_Value="{booking.pk}"'.encode() in report
+    assert b'ID="2999"' in report  # a cancellation we never held is acknowledged too
+    booking_com.refresh_from_db()
+    assert booking_com.last_polled_at is not None
+    log = SyncLog.objects.get()
+    assert (log.direction, log.kind, log.status, log.request_count) == ("inbound", "bookings", "success", 2)
+
+
+def test_polling_the_same_queue_again_imports_nothing_twice(booking_com, queue):
+    poll_connection.fn(booking_com.pk)
+    poll_connection.fn(booking_com.pk)
+
+    assert Booking.objects.filter(source="booking_com", status="confirmed").count() == 1
+
+
+def test_an_empty_queue_sends_no_acknowledgement(booking_com, platform_http):
+    platform_http.get(f"{BOOKING_BASE}/hotels/ota/OTA_HotelResNotif", body=EMPTY_QUEUE)
+    ack = platform_http.post(f"{BOOKING_BASE}/hotels/ota/OTA_NotifReport", body=NOTIF_REPORT_RS)
+
+    poll_connection.fn(booking_com.pk)
+
+    assert ack.call_count == 0
+    assert SyncLog.objects.get().status == "success"
+
+
+def test_a_rejected_login_marks_the_connection_as_needing_attention(booking_com, platform_http):
+    platform_http.get(
+        f"{BOOKING_BASE}/hotels/ota/OTA_HotelResNotif",
+        status=401,
+        body=b'<OTA_HotelResNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0">'
+        b'<Errors><Error Type="4" Code="497">Authorization error</Error></Errors></OTA_HotelResNotifRS>',
+    )
+
+    poll_connection.fn(booking_com.pk)
+
+    booking_com.refresh_from_db()
+    assert booking_com.status == ChannelConnection.Status.NEEDS_ATTENTION
+    assert "sandbox-booking-pass" not in booking_com.last_error
+    assert SyncLog.objects.get().status == "failed"
+
+
+def test_a_ping_event_is_processed_by_polling_its_connection(booking_com, queue):
+    event = InboundEvent.objects.create(
+        platform="booking_com",
+        event_key="ping:4711:3001",
+        connection=booking_com,
+        kind="pull_now",
+        payload={"platform": "booking_com", "kind": "pull_now", "event_key": "ping:4711:3001", "listing_id": "4711"},
+    )
+
+    import_platform_booking.fn(event.pk)
+
+    assert Booking.objects.filter(channel_booking_id="3001").exists()
+    event.refresh_from_db()
+    assert event.status == InboundEvent.Status.PROCESSED
+
+
+def test_a_paused_connection_is_not_polled(booking_com, platform_http):
+    ChannelConnection.objects.filter(pk=booking_com.pk).update(status="paused")
+
+    poll_connection.fn(booking_com.pk)  # no HTTP registered: any request would fail the test
+
+    assert not SyncLog.objects.exists()
+
+
+# --- schedule -------------------------------------------------------------------------------------
+
+
+def test_booking_com_is_due_every_poll_interval_and_claimed_once(booking_com, settings):
+    now = timezone.now()
+
+    assert due_polls(now) == [booking_com.pk]
+    assert due_polls(now) == []  # claimed: a second scheduler pass gets nothing
+    assert due_polls(now + dt.timedelta(seconds=settings.BOOKING_COM_POLL_SECONDS - 1)) == []
+    assert due_polls(now + dt.timedelta(seconds=settings.BOOKING_COM_POLL_SECONDS)) == [booking_com.pk]
+
+
+def test_expedia_is_polled_every_minute_as_a_safety_net(connect):
+    expedia = connect("expedia", "3546")
+    now = timezone.now()
+
+    assert due_polls(now) == [expedia.pk]
+    assert due_polls(now + dt.timedelta(seconds=59)) == []
+    assert due_polls(now + dt.timedelta(seconds=60)) == [expedia.pk]
+
+
+def test_an_ical_feed_uses_its_own_interval_but_never_less_than_a_minute(connect, unit, settings, villa):
+    from pms_core.models import Unit
+
+    other = Unit.objects.create(property=villa, name="Annex", base_price="80.00")
+    custom = connect("ical", "feed-1", platform_metadata={"feed_url": "https://x.test/a.ics", "poll_seconds": 5})
+    default = connect("ical", "feed-2", unit=other, platform_metadata={"feed_url": "https://x.test/b.ics"})
+    now = timezone.now()
+
+    assert sorted(due_polls(now)) == sorted([custom.pk, default.pk])
+    assert due_polls(now + dt.timedelta(seconds=60)) == [custom.pk]
+    assert custom.pk in due_polls(now + dt.timedelta(seconds=settings.ICAL_POLL_SECONDS))
+
+
+def test_push_platforms_and_paused_connections_are_not_scheduled(connect, airbnb):
+    booking_com = connect("booking_com", "4711")
+    ChannelConnection.objects.filter(pk=booking_com.pk).update(status="paused")
+
+    assert due_polls(timezone.now()) == []
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+def test_a_token_about_to_expire_is_due_for_refresh_once(airbnb):
+    from django.core.cache import cache
+
+    cache.delete(f"inbound:token-refresh:{airbnb.pk}")
+    now = timezone.now()
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=now + dt.timedelta(minutes=5))
+
+    assert tokens_due_for_refresh(now) == [airbnb.pk]
+    assert tokens_due_for_refresh(now) == []
+
+
+def test_a_fresh_token_is_not_due(airbnb):
+    now = timezone.now()
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=now + dt.timedelta(hours=2))
+
+    assert tokens_due_for_refresh(now) == []
+
+
+def test_the_refresh_actor_stores_the_new_tokens(airbnb, platform_http):
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=timezone.now() + dt.timedelta(minutes=1))
+    platform_http.post(
+        f"{AIRBNB_BASE}/oauth2/token",
+        json={"access_token": "airbnb-access-2", "refresh_token": "airbnb-refresh-2", "expires_in": 3600},
+    )
+
+    refresh_connection_token.fn(airbnb.pk)
+
+    airbnb.refresh_from_db()
+    assert (airbnb.access_token, airbnb.refresh_token) == ("airbnb-access-2", "airbnb-refresh-2")
+    assert airbnb.token_expires_at > timezone.now() + dt.timedelta(minutes=50)
+
+
+def test_a_refused_refresh_marks_the_connection_as_needing_attention(airbnb, platform_http):
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=timezone.now() + dt.timedelta(minutes=1))
+    platform_http.post(f"{AIRBNB_BASE}/oauth2/token", status=400, json={"error": "invalid_grant"})
+
+    refresh_connection_token.fn(airbnb.pk)
+
+    airbnb.refresh_from_db()
+    assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
+    assert "airbnb-refresh-1" not in airbnb.last_error

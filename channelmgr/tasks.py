@@ -88,3 +88,7 @@ def run_sync_request(sync_log_id: int) -> None:
             poll_connection_now(connection_id=sync_log.connection_id, sync_log=sync_log)
         else:
             push_connection(connection_id=sync_log.connection_id, kind=sync_log.kind, sync_log=sync_log)
+
+
+# Inbound: import_platform_booking, poll_connection, refresh_connection_token.
+from channelmgr.inbound.tasks import *  # noqa: E402, F401, F403

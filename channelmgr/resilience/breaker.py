@@ -197,7 +197,7 @@ class CircuitBreaker:
             self.cache.delete(self._key("failures"))
         elif admission.kind == "probe":
             successes = self._count(self._successes_key(admission.round))
-            if successes >= self.success_threshold and self._leave(admission.round):
+            if successes >= self.success_threshold and self._is_current(admission) and self._leave(admission.round):
                 self.cache.delete_many([self._key("opened"), self._key("failures")])
                 self._transition(HALF_OPEN, CLOSED)
             self.cache.delete(self._probe_key(admission.round, admission.slot))
@@ -211,10 +211,15 @@ class CircuitBreaker:
                 self.cache.delete(self._key("failures"))
                 self._transition(CLOSED, OPEN)
         elif admission.kind == "probe":
-            if self._leave(admission.round):
+            if self._is_current(admission) and self._leave(admission.round):
                 self.cache.set(self._key("opened"), self.clock(), timeout=self.state_ttl)
                 self._transition(HALF_OPEN, OPEN)
             self.cache.delete(self._probe_key(admission.round, admission.slot))
+
+    def _is_current(self, admission: Admission) -> bool:
+        """Is the probe's round still the breaker's (not closed by reset() or another process)?"""
+        opened_at = self.cache.get(self._key("opened"))
+        return opened_at is not None and _round(opened_at) == admission.round
 
     def _leave(self, round_: str) -> bool:
         """Claim the one way out of this half-open round (to closed or back to open)."""

@@ -20,10 +20,10 @@ from channelmgr.resilience.errors import Backpressure
 
 log = logging.getLogger(__name__)
 
-# A grant counts for its window plus this much, so a request leaving the process a little after its
-# grant still lands in the right window: 2% of the window, at most 250 ms.
-DEFAULT_MARGIN_FRACTION = 0.02
-DEFAULT_MARGIN_CAP = 0.25
+# A grant counts for its window plus this margin, so a request leaving the process a little after its
+# grant (a busy CPU, the GIL) still lands in the right window: 5% of the window, at most 500 ms.
+DEFAULT_MARGIN_FRACTION = 0.05
+DEFAULT_MARGIN_CAP = 0.5
 # Used when the shared cache is down: one limiter per process instead of none (see RateLimiter).
 _FALLBACK_CACHE = LocMemCache("channelmgr-limiter-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 _LOG_EVERY_SECONDS = 60.0
@@ -69,8 +69,10 @@ class RateLimiter:
         self.window = float(window_seconds)
         if margin_seconds is None:
             margin_seconds = min(self.window * DEFAULT_MARGIN_FRACTION, DEFAULT_MARGIN_CAP)
+        self.margin = margin_seconds
         self.epoch = self.window + margin_seconds
         self.ttl = math.ceil(2 * self.epoch) + 10
+        self.jitter = max(0.002, min(self.epoch / self.limit, 0.05))
         self.cache = cache if cache is not None else caches["default"]
         self.clock = clock
         self.sleep = sleep
@@ -93,8 +95,8 @@ class RateLimiter:
             if not blocking or now + wait > deadline:
                 self._record("rejected", None)
                 return False
-            # Lost a race for a free slot: back off a little so racing callers spread out.
-            self.sleep(wait if wait > 0 else random.uniform(0.001, 0.005))  # noqa: S311
+            # Waiters wake spread over up to one slot's share of the window, not all at once.
+            self.sleep(wait + random.uniform(0.001, self.jitter))  # noqa: S311
 
     @contextmanager
     def acquire_ctx(self, *, raise_on_failure: bool = False, **kwargs) -> Iterator[bool]:
@@ -136,9 +138,12 @@ class RateLimiter:
         return self._safely(self._attempt_on)
 
     def _attempt_on(self, cache) -> tuple[bool, float]:
-        now = self.clock()
-        g = self._epoch_of(now)
+        g = self._epoch_of(self.clock())
         values = self._read_on(cache, g)
+        # The grant time is read after the read, so only the add lies between it and the grant.
+        now = self.clock()
+        if self._epoch_of(now) != g:
+            return False, 0.0
         paused_until = values.get(self._pause_key())
         if _is_time(paused_until) and paused_until > now:
             return False, paused_until - now
@@ -149,7 +154,14 @@ class RateLimiter:
         for i in free:
             if not cache.add(self._slot_key(i, g), now, timeout=self.ttl):
                 continue
-            if self._conflicts(cache, i, g, now, previous_seen=self._slot_key(i, g - 1) in values):
+            # A claim that raced an adjacent epoch, or stalled (GIL, GC, network) so long since reading
+            # the clock that its request would leave well after the grant time others see, is given
+            # up. Deleting it is safe: keys only ever stop a grant, and this one granted nothing.
+            if (
+                self._conflicts(cache, i, g, now, previous_seen=self._slot_key(i, g - 1) in values)
+                or self.clock() - now > self.margin / 2
+            ):
+                cache.delete(self._slot_key(i, g))
                 return False, 0.0
             metrics_usage = 1 + sum(1 for v in values.values() if _is_time(v) and now - self.epoch < v <= now)
             if self.platform:

@@ -7,6 +7,7 @@ broker with worker threads inside the server process. ``DATABASE_URL`` switches 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -92,7 +93,8 @@ if DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_URL: only postgres:// URLs are supported")
     _db["CONN_MAX_AGE"] = read("DB_CONN_MAX_AGE", env.int, 60)
     _db["CONN_HEALTH_CHECKS"] = True
-    _db.setdefault("TEST", {})["NAME"] = read("TEST_DATABASE_NAME", env.str, "test_channelmgr")
+    # One test database per test run, so concurrent runs on one machine don't drop each other's.
+    _db.setdefault("TEST", {})["NAME"] = read("TEST_DATABASE_NAME", env.str, f"test_channelmgr_{os.getpid()}")
     DATABASES = {"default": _db}
 else:
     Path(SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +106,7 @@ else:
             # booking cannot interleave with another writer (SQLite's stand-in for the exclusion
             # constraint). The timeout lets concurrent writers queue instead of failing.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-            "TEST": {"NAME": str(BASE_DIR / "var" / "test.sqlite3")},
+            "TEST": {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -29,7 +29,7 @@ from pms_core.models import Unit
 RECENT_SYNC_LOGS = 20
 
 
-class ConnectionForm(forms.ModelForm):
+class ConnectionFormBase(forms.ModelForm):
     class Meta:
         model = ChannelConnection
         # An allow-list, so a credential column added later is never shown by accident.
@@ -42,18 +42,6 @@ class ConnectionForm(forms.ModelForm):
             "rate_limit",
             "rate_window",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in CREDENTIAL_FIELDS:
-            self.fields[f"new_{name}"] = forms.CharField(
-                label=f"New {name.replace('_', ' ')}",
-                required=False,
-                strip=name != "password",
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                help_text="Leave blank to keep the current value.",
-            )
-            self.fields[f"clear_{name}"] = forms.BooleanField(label=f"Clear {name.replace('_', ' ')}", required=False)
 
     def clean(self):
         cleaned = super().clean()
@@ -81,6 +69,26 @@ class ConnectionForm(forms.ModelForm):
         if commit:
             connection.save()
         return connection
+
+
+def _credential_form_fields() -> dict:
+    """Per credential: a password field that replaces it (blank keeps it) and a box that clears it."""
+    fields = {}
+    for name in CREDENTIAL_FIELDS:
+        label = name.replace("_", " ")
+        fields[f"new_{name}"] = forms.CharField(
+            label=f"New {label}",
+            required=False,
+            strip=name != "password",
+            widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+            help_text="Leave blank to keep the current value.",
+        )
+        fields[f"clear_{name}"] = forms.BooleanField(label=f"Clear {label}", required=False)
+    return fields
+
+
+# Declared through the form metaclass so the admin knows the fields (fieldsets name them).
+ConnectionForm = type("ConnectionForm", (ConnectionFormBase,), {"__module__": __name__, **_credential_form_fields()})
 
 
 class SyncLogInline(admin.TabularInline):
@@ -237,10 +245,10 @@ admin.site.unregister(Unit)
 
 @admin.register(Unit)
 class UnitAdmin(BaseUnitAdmin):
-    readonly_fields = ["ical_export"]
+    readonly_fields = ["ical_feed_url"]
 
     @admin.display(description="iCal export URL")
-    def ical_export(self, unit):
+    def ical_feed_url(self, unit):
         if unit.pk is None:
             return "available once the unit is saved"
         return ical_export_url(ical_export_for(unit))

@@ -1,0 +1,109 @@
+"""guarded_call: one platform request through the breaker and the limiter."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.base import PlatformAPIError
+from channelmgr.models import ChannelConnection
+from channelmgr.resilience.breaker import breaker_for
+from channelmgr.resilience.guard import Backpressure, guarded_call
+from channelmgr.resilience.limiter import limiter_for
+
+TRANSIENT = PlatformAPIError("502", permanent=False, status=502)
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.PLATFORMS = {**settings.PLATFORMS, "airbnb": {**settings.PLATFORMS["airbnb"], "rate_limit": 2}}
+    settings.BREAKER_FAILURE_THRESHOLD = 2
+    settings.BREAKER_TIMEOUT_SECONDS = 60.0
+
+
+def call(cache_backend, clock, fn=lambda: "ok", connection=None):
+    return guarded_call(
+        platform="airbnb", account="app", connection=connection, fn=fn, clock=clock, cache=cache_backend
+    )
+
+
+def raising(exc):
+    def fn():
+        raise exc
+
+    return fn
+
+
+def test_it_returns_what_the_request_returned_and_spends_one_grant(cache_backend, clock):
+    assert call(cache_backend, clock) == "ok"
+    assert limiter_for(platform="airbnb", account="app", cache=cache_backend, clock=clock).current_usage() == 1
+
+
+def test_a_full_limiter_raises_backpressure_with_its_wait_and_skips_the_request(cache_backend, clock):
+    call(cache_backend, clock)
+    clock.advance(0.4)
+    call(cache_backend, clock)
+    with pytest.raises(Backpressure) as deferred:
+        call(cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.reason == "rate_limited"
+    assert deferred.value.delay_seconds == pytest.approx(1.05 - 0.4)
+    assert deferred.value.delay == 650, "dramatiq's delay, in milliseconds"
+
+
+def test_an_open_breaker_raises_backpressure_for_its_remaining_time_without_spending_a_grant(cache_backend, clock):
+    for _ in range(2):
+        with pytest.raises(PlatformAPIError):
+            call(cache_backend, clock, fn=raising(TRANSIENT))
+    clock.advance(2)  # the limiter's window is over, the breaker's timeout is not
+    with pytest.raises(Backpressure) as deferred:
+        call(cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.reason == "circuit_open"
+    assert deferred.value.delay_seconds == pytest.approx(58)
+    assert limiter_for(platform="airbnb", account="app", cache=cache_backend, clock=clock).current_usage() == 0
+
+
+def test_a_full_limiter_gives_the_half_open_probe_slot_back(cache_backend, clock):
+    breaker = breaker_for("airbnb", cache=cache_backend, clock=clock)
+    for _ in range(2):
+        with pytest.raises(PlatformAPIError):
+            call(cache_backend, clock, fn=raising(TRANSIENT))
+    clock.advance(60)
+    limiter = limiter_for(platform="airbnb", account="app", cache=cache_backend, clock=clock)
+    limiter.pause(5)
+    with pytest.raises(Backpressure):
+        call(cache_backend, clock, fn=pytest.fail)
+    assert breaker.get_stats()["probes_in_flight"] == 0
+
+
+def test_transient_errors_are_counted_and_re_raised_permanent_ones_only_re_raised(cache_backend, clock):
+    breaker = breaker_for("airbnb", cache=cache_backend, clock=clock)
+    for _ in range(3):
+        with pytest.raises(PlatformAPIError):
+            call(cache_backend, clock, fn=raising(PlatformAPIError("403", permanent=True, status=403)))
+        clock.advance(1.05)
+    assert breaker.get_state() == "closed"
+    with pytest.raises(PlatformAPIError):
+        call(cache_backend, clock, fn=raising(TRANSIENT))
+    assert breaker.get_stats()["failures"] == 1
+
+
+def test_a_429_pauses_the_account_everywhere_for_its_retry_after(cache_backend, clock):
+    with pytest.raises(PlatformAPIError) as raised:
+        call(cache_backend, clock, fn=raising(PlatformAPIError("429", permanent=False, status=429, retry_after=30)))
+    assert raised.value.retry_after == 30
+    with pytest.raises(Backpressure) as deferred:
+        call(cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.delay_seconds == pytest.approx(30)
+
+
+def test_a_429_without_retry_after_carries_the_window(cache_backend, clock):
+    with pytest.raises(PlatformAPIError) as raised:
+        call(cache_backend, clock, fn=raising(PlatformAPIError("429", permanent=False, status=429)))
+    assert raised.value.retry_after == 1.0
+
+
+def test_a_connection_override_sets_its_own_limit(cache_backend, clock):
+    connection = ChannelConnection(pk=41, platform_type="airbnb", rate_limit=1, rate_window=10.0)
+    call(cache_backend, clock, connection=connection)
+    with pytest.raises(Backpressure) as deferred:
+        call(cache_backend, clock, connection=connection)
+    assert deferred.value.delay_seconds == pytest.approx(10.5)

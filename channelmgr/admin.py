@@ -22,9 +22,10 @@ from channelmgr.services.connections import (
     validate_unique_connection,
 )
 from channelmgr.services.ical_export import ical_export_for, ical_export_url
+from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
 from pms_core.admin import ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
-from pms_core.models import Unit
+from pms_core.models import Property, Unit
 
 RECENT_SYNC_LOGS = 20
 
@@ -252,3 +253,9 @@ class UnitAdmin(BaseUnitAdmin):
         if unit.pk is None:
             return "available once the unit is saved"
         return ical_export_url(ical_export_for(unit))
+
+
+# The property page links to the staff calendar, which reads connections: registered from here for the
+# same reason as the unit admin above.
+admin.site.unregister(Property)
+admin.site.register(Property, CalendarPropertyAdmin)

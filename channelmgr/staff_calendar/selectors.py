@@ -1,0 +1,256 @@
+"""Reads behind the staff calendar: plain functions returning dataclasses, no HTTP.
+
+The PMS state of a night is the same for every platform; what differs per connection is whether the
+platform took the booking itself, whether it receives pushes at all, and whether it has been told yet
+(a night still in one of its ``DirtyRange`` rows is "not yet pushed").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+from django.template.defaultfilters import truncatechars
+
+from adapters.base import Capability
+from adapters.registry import PLATFORMS, adapter_class
+from channelmgr.models import ChannelConnection, DirtyRange
+from pms_core.models import Booking, Property, Unit
+from pms_core.selectors import Night, calendar_nights
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 92
+SOURCE_LABELS = {"direct": "Direct", **{slug: name for slug, (name, _path) in PLATFORMS.items()}}
+SOURCE_LABELS["ical"] = "iCal"
+ERROR_CHARS = 80
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source)
+
+
+def properties_for_staff(user) -> QuerySet[Property]:
+    """Superusers see every property; other staff only their organization's (none without one)."""
+    if user.is_superuser:
+        return Property.objects.all()
+    if not user.is_staff or user.organization_id is None:
+        return Property.objects.none()
+    return Property.objects.filter(organization_id=user.organization_id)
+
+
+@dataclass(frozen=True)
+class ConnectionSync:
+    id: int
+    platform: str
+    label: str
+    listing_id: str
+    status: str
+    healthy: bool | None
+    last_error: str
+    last_push_at: dt.datetime | None
+    last_sync_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    date: dt.date
+    state: str  # "open" | "booked" | "block" | "stop_sell"
+    source: str = ""
+    booking_id: int | None = None
+    label: str = ""  # shown on the first night of a stay
+    title: str = ""
+    overbooked: bool = False
+    restricted: bool = False  # min stay above the unit's default, CTA or CTD
+
+    @property
+    def css(self) -> str:
+        classes = [f"night-{self.state}"]
+        if self.state == "booked":
+            classes.append(f"src-{self.source}")
+        if self.overbooked:
+            classes.append("overbooked")
+        if self.restricted:
+            classes.append("restricted")
+        return " ".join(classes)
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    unit: Unit
+    cells: list[Cell]
+    connections: list[ConnectionSync]
+
+
+@dataclass(frozen=True)
+class PropertyCalendar:
+    property: Property
+    start: dt.date
+    end: dt.date
+    dates: list[dt.date]
+    rows: list[UnitRow]
+    legend: list[tuple[str, str]] = field(default_factory=lambda: list(SOURCE_LABELS.items()))
+
+    @property
+    def previous_start(self) -> dt.date:
+        return self.start - dt.timedelta(days=len(self.dates))
+
+    @property
+    def next_start(self) -> dt.date:
+        return self.end
+
+
+def _connections(unit: Unit) -> list[ChannelConnection]:
+    return list(unit.connections.exclude(status=ChannelConnection.Status.DELETED).order_by("platform_type"))
+
+
+def _connection_sync(connection: ChannelConnection) -> ConnectionSync:
+    return ConnectionSync(
+        id=connection.pk,
+        platform=connection.platform_type,
+        label=source_label(connection.platform_type),
+        listing_id=connection.platform_listing_id,
+        status=connection.status,
+        healthy=connection.healthy,
+        last_error=truncatechars(connection.last_error, ERROR_CHARS),
+        last_push_at=connection.last_push_at,
+        last_sync_at=connection.last_sync_at,
+    )
+
+
+def _overbooked(unit: Unit, start: dt.date, end: dt.date) -> list[Booking]:
+    return list(
+        Booking.objects.filter(
+            unit=unit, status=Booking.Status.OVERBOOKED, check_in__lt=end, check_out__gt=start
+        ).order_by("check_in")
+    )
+
+
+def _cell(night: Night, overbooked: list[Booking], start: dt.date, default_min_stay: int) -> Cell:
+    clashes = [b for b in overbooked if b.covers(night.date)]
+    flags = {
+        "overbooked": bool(clashes),
+        "restricted": night.min_stay > default_min_stay or night.closed_to_arrival or night.closed_to_departure,
+    }
+    clash_text = "; ".join(f"OVERBOOKED #{b.pk} from {source_label(b.source)}" for b in clashes)
+    stay = night.booking
+    if stay is None:
+        state = "stop_sell" if night.stop_sell else "open"
+        return Cell(night.date, state, title=clash_text or f"{state.replace('_', '-')}, {night.price}", **flags)
+    state = "block" if stay.kind == Booking.Kind.BLOCK else "booked"
+    label = ""
+    if night.date in (stay.check_in, start):  # a stay is labelled on its first visible night
+        label = (stay.guest_name or source_label(stay.source)) if state == "booked" else (stay.note or "Block")
+    who = stay.guest_name if state == "booked" else f"block: {stay.note or 'no note'}"
+    title = f"{source_label(stay.source)} #{stay.pk} {who}".strip()
+    return Cell(night.date, state, stay.source, stay.pk, label, "; ".join(filter(None, [title, clash_text])), **flags)
+
+
+def property_calendar(*, property: Property, start: dt.date, days: int = DEFAULT_DAYS) -> PropertyCalendar:
+    """The property's units by nights ``[start, start + days)`` with each connection's sync status."""
+    days = max(1, min(days, MAX_DAYS))
+    end = start + dt.timedelta(days=days)
+    rows = []
+    for unit in property.units.order_by("name", "pk"):
+        overbooked = _overbooked(unit, start, end)
+        nights = calendar_nights(unit=unit, start=start, end=end)
+        cells = [_cell(night, overbooked, start, unit.default_min_stay) for night in nights]
+        rows.append(UnitRow(unit, cells, [_connection_sync(c) for c in _connections(unit)]))
+    dates = [start + dt.timedelta(days=i) for i in range(days)]
+    return PropertyCalendar(property=property, start=start, end=end, dates=dates, rows=rows)
+
+
+# --- one night, explained per platform -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformNight:
+    """One connection's view of one night: open or closed, why, and when it was last told."""
+
+    connection: ConnectionSync
+    open: bool
+    reasons: list[str]
+    receives_pushes: bool
+    last_push_at: dt.datetime | None
+    pending: list[str]  # the kinds ("availability", "pricing") not yet pushed for this night
+
+
+@dataclass(frozen=True)
+class NightExplanation:
+    unit: Unit
+    night: Night
+    reasons: list[str]  # the PMS's own reasons, before any platform
+    overbooked: list[Booking]
+    platforms: list[PlatformNight]
+
+    @property
+    def open(self) -> bool:
+        return self.night.available
+
+
+def _stay_reason(stay: Booking) -> str:
+    if stay.kind == Booking.Kind.BLOCK:
+        return f"blocked ({stay.note or 'no note'}; source {source_label(stay.source)}; block #{stay.pk})"
+    guest = f", guest {stay.guest_name}" if stay.guest_name else ""
+    channel_id = f" ({stay.channel_booking_id})" if stay.channel_booking_id else ""
+    stay_dates = f"{stay.check_in} to {stay.check_out}"
+    return f"booked by {source_label(stay.source)}: booking #{stay.pk}{channel_id}{guest}, {stay_dates}"
+
+
+def night_reasons(night: Night) -> list[str]:
+    """Why the PMS has this night closed, or what limits it while open. Empty means plainly open."""
+    reasons = []
+    if night.booking is not None:
+        reasons.append(_stay_reason(night.booking))
+    if night.stop_sell:
+        reasons.append("stop-sell")
+    if night.min_stay > 1:
+        reasons.append(f"min stay {night.min_stay} nights")
+    if night.closed_to_arrival:
+        reasons.append("closed to arrival")
+    if night.closed_to_departure:
+        reasons.append("closed to departure")
+    return reasons
+
+
+def _pending(connection: ChannelConnection, date: dt.date) -> list[str]:
+    kinds = DirtyRange.objects.filter(connection=connection, start__lte=date, end__gt=date).values_list(
+        "kind", flat=True
+    )
+    return sorted(set(kinds))
+
+
+def _platform_night(connection: ChannelConnection, night: Night, reasons: list[str]) -> PlatformNight:
+    capabilities = adapter_class(connection.platform_type).capabilities
+    receives = Capability.PUSH_AVAILABILITY in capabilities
+    own = list(reasons)
+    stay = night.booking
+    if stay is not None and stay.source == connection.platform_type:
+        own[0] = f"{own[0]} (taken on this platform, so it holds the booking itself)"
+    if connection.status != ChannelConnection.Status.ACTIVE:
+        own.append(f"connection {connection.status}: receives no updates")
+    if not receives:
+        own.append("import only: this platform reads our iCal export rather than receiving pushes")
+    return PlatformNight(
+        connection=_connection_sync(connection),
+        open=night.available,
+        reasons=own,
+        receives_pushes=receives,
+        last_push_at=connection.last_push_at,
+        pending=_pending(connection, night.date) if receives else [],
+    )
+
+
+def night_explanation(*, unit: Unit, date: dt.date) -> NightExplanation:
+    """Why ``date`` on ``unit`` is open or closed, per connection, and when each platform last got it."""
+    night = calendar_nights(unit=unit, start=date, end=date + dt.timedelta(days=1))[0]
+    reasons = night_reasons(night)
+    overbooked = _overbooked(unit, date, date + dt.timedelta(days=1))
+    for booking in overbooked:
+        clash = f"#{booking.clashes_with_id}" if booking.clashes_with_id else "a confirmed stay"
+        reasons.append(
+            f"OVERBOOKED: booking #{booking.pk} from {source_label(booking.source)}"
+            f"{' (' + booking.guest_name + ')' if booking.guest_name else ''} clashes with {clash}"
+        )
+    platforms = [_platform_night(c, night, reasons) for c in _connections(unit)]
+    return NightExplanation(unit=unit, night=night, reasons=reasons, overbooked=overbooked, platforms=platforms)

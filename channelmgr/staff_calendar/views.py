@@ -1,0 +1,74 @@
+"""Thin admin views over the staff calendar selectors. Staff only (wrapped by ``admin_view``),
+scoped by organization: another tenant's property or unit is a 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from channelmgr.staff_calendar.selectors import (
+    DEFAULT_DAYS,
+    night_explanation,
+    properties_for_staff,
+    property_calendar,
+)
+from pms_core.models import Unit
+
+TEMPLATES = "admin/channelmgr/staff_calendar"
+
+
+def _property_today(prop) -> dt.date:
+    return timezone.now().astimezone(ZoneInfo(prop.timezone)).date()
+
+
+def _start(value: str | None, prop) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value) if value else _property_today(prop)
+    except ValueError:
+        return _property_today(prop)  # a mistyped ?start= shows today rather than an error page
+
+
+def _days(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else DEFAULT_DAYS
+
+
+def property_calendar_view(request, model_admin, property_id: int):
+    prop = get_object_or_404(properties_for_staff(request.user), pk=property_id)
+    calendar = property_calendar(
+        property=prop, start=_start(request.GET.get("start"), prop), days=_days(request.GET.get("days"))
+    )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Calendar: {prop.name}",
+        "opts": model_admin.model._meta,
+        "original": prop,
+        "calendar": calendar,
+        "today": _property_today(prop),
+    }
+    return TemplateResponse(request, f"{TEMPLATES}/calendar.html", context)
+
+
+def night_view(request, model_admin, property_id: int, unit_id: int, date: str):
+    """The explanation of one night: a fragment for the calendar's panel, or a page of its own."""
+    prop = get_object_or_404(properties_for_staff(request.user), pk=property_id)
+    unit = get_object_or_404(Unit, pk=unit_id, property=prop)
+    try:
+        night = dt.date.fromisoformat(date)
+    except ValueError:
+        raise Http404("not a date") from None
+    explanation = night_explanation(unit=unit, date=night)
+    fragment = request.GET.get("fragment") == "1"
+    context = {"explanation": explanation, "property": prop}
+    if not fragment:
+        context |= {
+            **model_admin.admin_site.each_context(request),
+            "title": f"{unit.name}, night of {night:%a %d %b %Y}",
+            "opts": model_admin.model._meta,
+            "original": prop,
+        }
+    return TemplateResponse(request, f"{TEMPLATES}/{'_night' if fragment else 'night'}.html", context)

@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8900
+# The web server and the sandbox find each other through these (see .env.example).
+export SANDBOX_URL ?= http://$(HOST):$(SANDBOX_PORT)
+export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench clean
 

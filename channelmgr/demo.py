@@ -89,6 +89,20 @@ def demo_publish_feed() -> None:
     requests.post(f"{settings.SANDBOX_URL}/_control/ical/feeds/garden-studio", data=body.encode(), timeout=5)
 
 
+def demo_create_listings() -> int:
+    """In the real world the listings exist on each platform before anyone connects them: create
+    the demo's in the sandbox so the first poll finds them."""
+    created = 0
+    for connection in ChannelConnection.objects.exclude(platform_type="ical"):
+        answer = requests.post(
+            f"{settings.SANDBOX_URL}/_control/{connection.platform_type}/listings",
+            json={"listing_id": connection.platform_listing_id},
+            timeout=5,
+        )
+        created += answer.status_code in (200, 201)
+    return created
+
+
 def demo_connect_oauth() -> int:
     """Run the OAuth code flow against the sandbox for demo connections without tokens."""
     done = 0

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from channelmgr.demo import DEMO_USER, demo_connect_oauth, demo_publish_feed
+from channelmgr.demo import DEMO_USER, demo_connect_oauth, demo_create_listings, demo_publish_feed
 from channelmgr.models import ChannelConnection
 from channelmgr.scheduler import add_jobs
 from channelmgr.sync.requests import sync_request
@@ -74,7 +74,7 @@ class Command(BaseCommand):
     def _connect_demo(self):
         """Give the demo's OAuth connections tokens and push every calendar once, so the sandbox
         platforms hold the listings before anyone books."""
-        for step in (demo_publish_feed, demo_connect_oauth):
+        for step in (demo_create_listings, demo_publish_feed, demo_connect_oauth):
             try:
                 step()
             except Exception as exc:  # the demo still runs; the admin shows what failed

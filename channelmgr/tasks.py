@@ -12,7 +12,7 @@ from django.db import transaction
 
 from adapters.base import PlatformAPIError
 from channelmgr.models import DirtyRange
-from channelmgr.sync.attempts import attempt_begin
+from channelmgr.sync.attempts import attempt_begin, attempt_refund
 from config.logging import correlation
 from pms_core.outbox import outbox_claim
 
@@ -44,6 +44,7 @@ def _push(connection_id: int, kind: str, actor_name: str) -> None:
     try:
         push_connection(connection_id=connection_id, kind=kind)
     except Backpressure as exc:
+        attempt_refund()
         push_deferred(connection_id=connection_id, kind=kind, delay_seconds=exc.delay_seconds)
         raise  # rescheduled with its delay by the backpressure middleware, retries untouched
     except PlatformAPIError as exc:

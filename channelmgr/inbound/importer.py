@@ -18,7 +18,6 @@ from django.db import transaction
 from adapters.base import BookingData, BookingPage, BookingStatus
 from channelmgr import metrics
 from channelmgr.models import ChannelConnection
-from pms_core.errors import BookingClash
 from pms_core.models import Booking
 from pms_core.services import booking_cancel, booking_create, booking_modify
 from pms_core.services.calendar import calendar_block
@@ -166,21 +165,18 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
     details = _details(data) if _kind(data) == Booking.Kind.RESERVATION else {}
     if data.total_amount is not None and _kind(data) == Booking.Kind.RESERVATION:
         details["total_amount"] = data.total_amount
-    try:
-        booking = booking_modify(
-            booking=existing,
-            check_in=data.check_in,
-            check_out=data.check_out,
-            source_version=data.version or None,
-            **details,
-        )
-    except BookingClash as exc:
-        # The platform moved a confirmed stay onto nights the PMS has sold. pms_core cannot store a
-        # modified stay as overbooked, so the booking keeps its old nights and the clash is counted and
-        # raised to staff (the inbound event is marked failed with this message).
-        metrics.DOUBLE_BOOKING_ATTEMPTS.labels(connection.platform_type).inc()
-        log.warning("%s booking %s cannot move: %s", connection.platform_type, data.channel_booking_id, exc)
-        raise
+    # The platform already moved its guest: if those nights are sold here, keep the stay as
+    # overbooked for staff rather than refusing the platform's truth.
+    booking = booking_modify(
+        booking=existing,
+        check_in=data.check_in,
+        check_out=data.check_out,
+        source_version=data.version or None,
+        overbook_on_clash=True,
+        **details,
+    )
+    if booking.status == Booking.Status.OVERBOOKED:
+        return booking, Action.OVERBOOKED
     return booking, Action.MODIFIED
 
 

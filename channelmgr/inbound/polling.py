@@ -21,7 +21,6 @@ from django.utils import timezone
 from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
-from channelmgr.accounts import adapter_for
 from channelmgr.inbound.failures import connection_record_failure, safe_message
 from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import, ical_snapshot_import
 from channelmgr.models import ChannelConnection, SyncLog
@@ -40,14 +39,6 @@ MAX_PAGES = 50
 SINCE_OVERLAP = dt.timedelta(hours=1)
 TOKEN_REFRESH_MARGIN_SECONDS = 900  # the scheduler looks every 5 minutes: leave it three chances
 TOKEN_CLAIM_SECONDS = 120
-
-
-def feed_call(connection: ChannelConnection, call):
-    """One request for a poll. An iCal feed is read directly: it has no platform rate limit, and each
-    feed lives on its own host, so one breaker for every feed would let one broken feed stop them all."""
-    if connection.platform_type not in settings.PLATFORMS:
-        return call(adapter_for(connection))
-    return platform_call(connection, call)
 
 
 def poll_interval(connection: ChannelConnection) -> float | None:
@@ -171,7 +162,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
-        page = feed_call(connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since))
+        page = platform_call(connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since))
         result.pages += 1
         result.requests += 1
         if page.is_snapshot:

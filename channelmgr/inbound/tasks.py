@@ -11,14 +11,13 @@ import logging
 
 import dramatiq
 from django.conf import settings
-from django.db.models import F
 from dramatiq.middleware import CurrentMessage
 
 from adapters.base import PlatformAPIError, TokenRefreshError
 from channelmgr.inbound.processing import inbound_event_mark, inbound_event_process
-from channelmgr.models import ChannelConnection, InboundEvent, SyncLog, TaskAttempt
+from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.guard import Backpressure
-from channelmgr.sync.attempts import attempt_begin, attempt_failed
+from channelmgr.sync.attempts import attempt_begin, attempt_failed, attempt_refund
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
@@ -29,14 +28,6 @@ IMPORT_RETRIES = 10
 def _message_id() -> str | None:
     message = CurrentMessage.get_current_message()
     return message.message_id if message else None
-
-
-def _uncount_delivery() -> None:
-    """A delivery that only met backpressure (limiter full, breaker open) is no failed attempt: give
-    it back, so a long outage cannot use up a message's ``TASK_MAX_ATTEMPTS``."""
-    message_id = _message_id()
-    if message_id:
-        TaskAttempt.objects.filter(message_id=message_id, attempts__gt=0).update(attempts=F("attempts") - 1)
 
 
 def _last_try(max_retries: int) -> bool:
@@ -58,7 +49,7 @@ def import_platform_booking(inbound_event_id: int) -> None:
     try:
         inbound_event_process(event_id=inbound_event_id)
     except Backpressure:
-        _uncount_delivery()
+        attempt_refund()
         raise  # re-enqueued after its delay by BackpressureRetries, retries untouched
     except PlatformAPIError as exc:
         attempt_failed(message_id=_message_id(), error=str(exc))
@@ -76,7 +67,7 @@ def poll_connection(connection_id: int) -> None:
         try:
             poll_connection_now(connection_id=connection_id)
         except Backpressure:
-            _uncount_delivery()
+            attempt_refund()
             raise
 
 
@@ -110,7 +101,7 @@ def refresh_connection_token(connection_id: int) -> None:
     try:
         token_refresh(connection=connection)
     except Backpressure:
-        _uncount_delivery()
+        attempt_refund()
         raise
     except TokenRefreshError as exc:
         log.warning("connection %s: token refresh refused: %s", connection_id, exc)

@@ -44,3 +44,11 @@ def attempt_begin(*, actor_name: str, message_id: str | None = None) -> bool:
 def attempt_failed(*, message_id: str | None, error: str) -> None:
     if message_id:
         TaskAttempt.objects.filter(message_id=message_id).update(last_error=error[:2000])
+
+
+def attempt_refund() -> None:
+    """A delivery that only met backpressure (limiter full, breaker open) is no failed attempt: give
+    it back, so a long outage cannot use up a message's ``TASK_MAX_ATTEMPTS``."""
+    message = CurrentMessage.get_current_message()
+    if message is not None:
+        TaskAttempt.objects.filter(message_id=message.message_id, attempts__gt=0).update(attempts=F("attempts") - 1)

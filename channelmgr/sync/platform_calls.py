@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from adapters.base import PlatformAdapter, PlatformAPIError, TokenRefreshError
@@ -17,6 +20,7 @@ from channelmgr.resilience.guard import guarded_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+REFRESH_WAIT_SECONDS = 15
 
 
 def rate_limit_account(connection: ChannelConnection) -> str:
@@ -30,13 +34,20 @@ def rate_limit_account(connection: ChannelConnection) -> str:
 
 
 def platform_call(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
-    """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry."""
+    """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry.
+
+    An iCal feed is read unguarded: it has no platform rate limit, and each feed lives on its own
+    host, so one breaker for every feed would let one broken feed stop them all.
+    """
+    if connection.platform_type not in settings.PLATFORMS:
+        return call(adapter_for(connection))
+    used_token = connection.access_token
     try:
         return _guarded(connection, call)
     except PlatformAPIError as exc:
         if exc.code != "token_expired":
             raise
-    token_refresh(connection=connection)
+    token_refresh(connection=connection, expired_token=used_token)
     connection.refresh_from_db()
     return _guarded(connection, call)
 
@@ -51,9 +62,30 @@ def _guarded(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]
     )
 
 
-def token_refresh(*, connection: ChannelConnection) -> None:
+def token_refresh(*, connection: ChannelConnection, expired_token: str | None = None) -> None:
     """Trade the refresh token for a new pair and store it (encrypted). A refused refresh means a
-    person has to reconnect: the connection is marked as needing attention."""
+    person has to reconnect: the connection is marked as needing attention.
+
+    Refresh tokens are single-use, so only one process refreshes a connection at a time: the others
+    wait for its result. ``expired_token`` is the token a caller saw fail; if the stored one differs,
+    someone already refreshed it.
+    """
+    lock = f"token-refresh:{connection.pk}"
+    deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+    while not cache.add(lock, 1, timeout=REFRESH_WAIT_SECONDS):
+        if time.monotonic() > deadline:
+            raise PlatformAPIError(f"token refresh of connection {connection.pk} is taking long", permanent=False)
+        time.sleep(0.2)
+    try:
+        connection.refresh_from_db()
+        if expired_token is not None and connection.access_token != expired_token:
+            return  # another process refreshed it while we waited
+        _refresh(connection)
+    finally:
+        cache.delete(lock)
+
+
+def _refresh(connection: ChannelConnection) -> None:
     try:
         tokens = _guarded(connection, lambda adapter: adapter.refresh_access_token())
     except TokenRefreshError as exc:

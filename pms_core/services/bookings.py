@@ -106,8 +106,10 @@ def booking_modify(
     total_amount=_UNSET,
     note=_UNSET,
     source_version: str | None = None,
+    overbook_on_clash: bool = False,
 ) -> Booking:
-    """Change a booking's dates or details. Moving onto taken nights raises ``BookingClash``.
+    """Change a booking's dates or details. Moving onto taken nights raises ``BookingClash``, unless
+    ``overbook_on_clash`` (a platform already moved its guest there): then it becomes ``overbooked``.
 
     An overbooked booking whose new dates are free becomes confirmed; one that still clashes stays
     overbooked (it came from a platform that sold those nights).
@@ -124,7 +126,7 @@ def booking_modify(
             raise ValidationError({"status": "a cancelled booking cannot be modified"})
         old_in, old_out, old_status = current.check_in, current.check_out, current.status
         clash = find_clash(unit_id=current.unit_id, check_in=new_in, check_out=new_out, exclude_pk=current.pk)
-        if clash and old_status == Booking.Status.CONFIRMED:
+        if clash and old_status == Booking.Status.CONFIRMED and not overbook_on_clash:
             raise BookingClash(unit_id=current.unit_id, check_in=new_in, check_out=new_out, clash=clash)
         current.check_in, current.check_out = new_in, new_out
         current.status = Booking.Status.OVERBOOKED if clash else Booking.Status.CONFIRMED

@@ -115,3 +115,12 @@ def test_channel_booking_id_is_unique_per_source(unit, day):
     booking_create(unit=unit, check_in=day(3), check_out=day(4), source="expedia", channel_booking_id="HM1")
     with pytest.raises(IntegrityError):
         booking_create(unit=unit, check_in=day(5), check_out=day(6), source="airbnb", channel_booking_id="HM1")
+
+
+def test_a_platform_moving_its_guest_onto_sold_nights_is_kept_as_overbooked(unit, day):
+    sold = booking_create(unit=unit, check_in=day(10), check_out=day(12))
+    moved = booking_create(unit=unit, check_in=day(1), check_out=day(3), source="airbnb", channel_booking_id="HM9")
+    moved = booking_modify(booking=moved, check_in=day(11), check_out=day(13), overbook_on_clash=True)
+    assert (moved.status, moved.clashes_with) == (Booking.Status.OVERBOOKED, sold)
+    # Its old nights are free again.
+    assert booking_create(unit=unit, check_in=day(1), check_out=day(3)).status == "confirmed"

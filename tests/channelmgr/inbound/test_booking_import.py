@@ -7,7 +7,6 @@ from prometheus_client import REGISTRY
 
 from adapters.base import BookingData, BookingStatus, Guest
 from channelmgr.inbound.importer import Action, booking_import
-from pms_core.errors import BookingClash
 from pms_core.models import Booking, OutboxEvent
 from pms_core.services import booking_create
 
@@ -143,18 +142,21 @@ def test_a_clash_from_two_platforms_confirms_exactly_one(airbnb, connect, unit, 
     assert statuses == ["confirmed", "overbooked"]
 
 
-def test_a_modification_onto_sold_nights_is_refused_and_counted(airbnb, unit, day):
+def test_a_modification_onto_sold_nights_is_kept_as_overbooked_and_counted(airbnb, unit, day):
     booking_import(connection=airbnb, data=data(day))
-    booking_create(unit=unit, check_in=day(10), check_out=day(12))
+    sold = booking_create(unit=unit, check_in=day(10), check_out=day(12))
     before = REGISTRY.get_sample_value("channel_manager_double_booking_attempts_total", {"platform": "airbnb"}) or 0
 
-    with pytest.raises(BookingClash):
-        booking_import(connection=airbnb, data=data(day, version=2, start=10, end=12))
+    booking, action = booking_import(connection=airbnb, data=data(day, version=2, start=10, end=12))
 
+    assert action == Action.OVERBOOKED
     after = REGISTRY.get_sample_value("channel_manager_double_booking_attempts_total", {"platform": "airbnb"})
     assert after == before + 1
-    kept = Booking.objects.get(channel_booking_id="HM1")
-    assert (kept.check_in, kept.check_out, kept.source_version) == (day(1), day(4), "0000000001")
+    moved = Booking.objects.get(channel_booking_id="HM1")
+    assert (moved.check_in, moved.check_out, moved.status) == (day(10), day(12), "overbooked")
+    assert moved.clashes_with == sold and moved.source_version == "0000000002"
+    # The nights it left are free again, and the database still holds no overlapping confirmed stays.
+    assert booking_create(unit=unit, check_in=day(1), check_out=day(4)).status == "confirmed"
 
 
 def test_the_import_counts_bookings_imported(airbnb, day):

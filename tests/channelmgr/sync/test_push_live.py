@@ -89,3 +89,29 @@ def test_restrictions_reach_every_platform(sandbox, connected_unit, worker):
     assert wait_for(restricted)
     for slug, days in _calendars(sandbox, unit, start, end).items():
         assert all(d["closed_to_arrival"] for d in days), slug
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_expired_access_token_is_refreshed_once_and_the_push_goes_through(sandbox, connected_unit, worker):
+    import requests
+
+    unit, start = connected_unit, _start()
+    end = start + dt.timedelta(days=2)
+    before = {c.pk: c.access_token for c in ChannelConnection.objects.filter(platform_type__in=["airbnb", "google"])}
+    for slug in ("airbnb", "google"):
+        requests.post(f"{sandbox}/_control/{slug}/tokens/expire", timeout=5).raise_for_status()
+    booking_create(unit=unit, check_in=start, check_out=end)
+
+    def closed_on_oauth_platforms():
+        calendars = _calendars(sandbox, unit, start, end)
+        return all(
+            calendars[slug] and not any(d["available"] for d in calendars[slug]) for slug in ("airbnb", "google")
+        )
+
+    assert wait_for(closed_on_oauth_platforms)
+    for connection in ChannelConnection.objects.filter(pk__in=before):
+        assert connection.access_token != before[connection.pk]
+        assert connection.status == ChannelConnection.Status.ACTIVE
+    # Each platform saw exactly one refresh, however many pushes needed the token.
+    for slug in ("airbnb", "google"):
+        assert platform_stats(sandbox, slug)["requests"].get("POST oauth_token", 0) == 2, slug  # code + refresh

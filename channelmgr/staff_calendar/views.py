@@ -1,11 +1,12 @@
-"""Thin admin views over the staff calendar selectors. Staff only (wrapped by ``admin_view``),
-scoped by organization: another tenant's property or unit is a 404."""
+"""Thin admin views over the staff calendar selectors. Staff only (wrapped by ``admin_view``) with the
+view permission on properties, scoped by organization: another tenant's property or unit is a 404."""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -37,16 +38,29 @@ def _days(value: str | None) -> int:
     return int(value) if value and value.isdigit() else DEFAULT_DAYS
 
 
+def _visible_property(request, model_admin, property_id: int):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    return get_object_or_404(properties_for_staff(request.user), pk=property_id)
+
+
+def _page_context(request, model_admin, prop, title: str) -> dict:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "is_nav_sidebar_enabled": False,  # the timeline needs the width
+        "title": title,
+        "opts": model_admin.model._meta,
+        "original": prop,
+    }
+
+
 def property_calendar_view(request, model_admin, property_id: int):
-    prop = get_object_or_404(properties_for_staff(request.user), pk=property_id)
+    prop = _visible_property(request, model_admin, property_id)
     calendar = property_calendar(
         property=prop, start=_start(request.GET.get("start"), prop), days=_days(request.GET.get("days"))
     )
     context = {
-        **model_admin.admin_site.each_context(request),
-        "title": f"Calendar: {prop.name}",
-        "opts": model_admin.model._meta,
-        "original": prop,
+        **_page_context(request, model_admin, prop, f"Calendar: {prop.name}"),
         "calendar": calendar,
         "today": _property_today(prop),
     }
@@ -55,7 +69,7 @@ def property_calendar_view(request, model_admin, property_id: int):
 
 def night_view(request, model_admin, property_id: int, unit_id: int, date: str):
     """The explanation of one night: a fragment for the calendar's panel, or a page of its own."""
-    prop = get_object_or_404(properties_for_staff(request.user), pk=property_id)
+    prop = _visible_property(request, model_admin, property_id)
     unit = get_object_or_404(Unit, pk=unit_id, property=prop)
     try:
         night = dt.date.fromisoformat(date)
@@ -65,10 +79,5 @@ def night_view(request, model_admin, property_id: int, unit_id: int, date: str):
     fragment = request.GET.get("fragment") == "1"
     context = {"explanation": explanation, "property": prop}
     if not fragment:
-        context |= {
-            **model_admin.admin_site.each_context(request),
-            "title": f"{unit.name}, night of {night:%a %d %b %Y}",
-            "opts": model_admin.model._meta,
-            "original": prop,
-        }
+        context |= _page_context(request, model_admin, prop, f"{unit.name}, night of {night:%a %d %b %Y}")
     return TemplateResponse(request, f"{TEMPLATES}/{'_night' if fragment else 'night'}.html", context)

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,18 +17,22 @@ from pms_core.models import Booking
 from pms_core.services import booking_create, calendar_block, calendar_set_restrictions
 
 
+def _make_staff(user, *, can_view=True):
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    if can_view:
+        user.user_permissions.add(Permission.objects.get(codename="view_property"))
+    return user
+
+
 @pytest.fixture
 def staff_alice(alice):
-    alice.is_staff = True
-    alice.save(update_fields=["is_staff"])
-    return alice
+    return _make_staff(alice)
 
 
 @pytest.fixture
 def staff_charlie(charlie):
-    charlie.is_staff = True
-    charlie.save(update_fields=["is_staff"])
-    return charlie
+    return _make_staff(charlie)
 
 
 @pytest.fixture
@@ -220,6 +225,13 @@ def test_a_unit_of_another_property_is_404(client, staff_alice, unit, other_unit
 def test_a_superuser_sees_every_organizations_calendar(client, admin_user, unit, day):
     client.force_login(admin_user)
     assert _calendar(client, unit.property, day(1)).status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_without_the_view_permission_on_properties_are_refused(client, bob, unit, day):
+    client.force_login(_make_staff(bob, can_view=False))
+    assert _calendar(client, unit.property, day(1)).status_code == 403
+    assert _night(client, unit, day(1)).status_code == 403
 
 
 @pytest.mark.django_db

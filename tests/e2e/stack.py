@@ -1,0 +1,473 @@
+"""The whole product as separate processes, for the end-to-end tests and ``bench/sync.py``.
+
+``Stack`` starts, on free ports and with its own Postgres database and its own Redis key space:
+
+- the platform sandbox (``python -m sandbox``), whose webhooks go to the web server;
+- the web server (gunicorn, 2 workers, ``config/gunicorn.py``);
+- a Dramatiq worker (``manage.py rundramatiq``) in its own process group, so it can be SIGKILLed whole;
+- the scheduler (``manage.py run_scheduler``).
+
+It then seeds one organization, a login, an API token and one unit connected to all five sandbox
+platforms (OAuth through the sandbox's code flow), and pushes the sync window once so every platform
+knows the listings. Each process writes stdout and stderr to a file under a temp dir; ``logs_tail()``
+returns the end of each, for a failing test's report.
+
+Only needs ``DATABASE_URL`` and ``REDIS_URL`` (the services); the database is ``e2e_<pid>`` on the same
+server (created here, dropped on ``stop()``), and the Redis keys live in a db number of their own
+(``E2E_REDIS_DB``, default 9) under a prefix unique to this run, deleted on ``stop()``. Two runs on one
+machine therefore never touch each other's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
+
+# Booking.com allows 20 requests a minute per account: a poll every 3 s would spend all of it and
+# starve the pushes. 10 s keeps pulls quick in tests (the sandbox's notify ping also triggers a pull
+# at once) and leaves two thirds of the budget to pushes.
+BOOKING_COM_POLL_SECONDS = 10
+BREAKER_TIMEOUT_SECONDS = 10
+BREAKER_FAILURE_THRESHOLD = 5
+
+
+class ServiceMissing(RuntimeError):
+    """Postgres or Redis is not reachable (or not configured)."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate: Callable, timeout: float = 20.0, interval: float = 0.2):
+    """Poll until ``predicate()`` is truthy; returns its last value (the assertion follows)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def check_services(database_url: str, redis_url: str) -> None:
+    """Raise ``ServiceMissing`` unless both services answer."""
+    import psycopg
+    import redis
+
+    if not database_url or not redis_url:
+        raise ServiceMissing("DATABASE_URL and REDIS_URL must both be set")
+    try:
+        psycopg.connect(database_url, connect_timeout=3).close()
+    except Exception as exc:
+        raise ServiceMissing(f"Postgres at {database_url!r} is unreachable: {exc}") from exc
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        raise ServiceMissing(f"Redis at {redis_url!r} is unreachable: {exc}") from exc
+
+
+class Stack:
+    def __init__(self, *, database_url: str, redis_url: str, name: str = "e2e", extra_env: dict | None = None):
+        self.admin_database_url = database_url
+        self.db_name = f"{name}_{os.getpid()}_{secrets.token_hex(2)}"
+        self.database_url = _with_path(database_url, f"/{self.db_name}")
+        redis_db = os.environ.get("E2E_REDIS_DB", "9")
+        self.redis_url = _with_path(redis_url, f"/{redis_db}")
+        self.prefix = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"{name}-stack-"))
+        self.metrics_dir = self.tmp / "prometheus"
+        self.sandbox_port, self.web_port = free_port(), free_port()
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self.extra_env = extra_env or {}
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.log_files: dict[str, Path] = {}
+        self.token = ""
+        self.seed: dict = {}
+        self._db_created = False
+        self._worker_generation = 0
+
+    # --- environment --------------------------------------------------------------------------
+
+    @property
+    def env(self) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "TEST_DATABASE"))}
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "PYTHONUNBUFFERED": "1",
+                "DEBUG": "true",
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "DRAMATIQ_NAMESPACE": self.prefix,
+                "CACHE_KEY_PREFIX": self.prefix,
+                "SANDBOX_URL": self.sandbox_url,
+                "PUBLIC_BASE_URL": self.base_url,
+                "GOOGLE_PUBSUB_CERTS_URL": f"{self.sandbox_url}/google/oauth2/v3/certs",
+                "GOOGLE_PUBSUB_AUDIENCE": f"{self.base_url}/webhooks/google",
+                "ALLOW_PRIVATE_NETWORK_FETCH": "true",
+                "PUSH_DEBOUNCE_SECONDS": "1",
+                "BOOKING_COM_POLL_SECONDS": str(BOOKING_COM_POLL_SECONDS),
+                "BREAKER_TIMEOUT_SECONDS": str(BREAKER_TIMEOUT_SECONDS),
+                "BREAKER_FAILURE_THRESHOLD": str(BREAKER_FAILURE_THRESHOLD),
+                "SHARED_REFERENCE_DIR": os.environ.get(
+                    "SHARED_REFERENCE_DIR", str(ROOT.parent / "shared" / "reference")
+                ),
+                "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+                "EMBEDDED_WORKER": "false",
+                "LOG_LEVEL": "INFO",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    # --- processes ------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        log_path = self.tmp / f"{name}.log"
+        self.log_files[name] = log_path
+        log = open(log_path, "ab")  # noqa: SIM115 - the child keeps it open
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def manage(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+        """Run ``manage.py <args>`` in the stack's environment."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
+        return result
+
+    def start(self) -> Stack:
+        try:
+            self._create_database()
+            self.metrics_dir.mkdir()
+            self.manage("migrate", "--noinput", timeout=300)
+            self._spawn(
+                "sandbox",
+                [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port), "--callback-base", self.base_url],
+            )
+            self._spawn(
+                "web",
+                [
+                    str(VENV_BIN / "gunicorn"),
+                    "config.wsgi:application",
+                    "--config",
+                    "python:config.gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.web_port}",
+                    "--workers",
+                    "2",
+                ],
+            )
+            self.start_worker()
+            self._spawn("scheduler", [sys.executable, "manage.py", "run_scheduler"])
+            self._wait_ready()
+            self._seed()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_worker(self) -> subprocess.Popen:
+        self._worker_generation += 1
+        return self._spawn("worker", [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"])
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker's whole process group (the dramatiq parent and its worker processes)."""
+        proc = self.procs.get("worker")
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+    def worker_ready(self) -> bool:
+        """True once the worker logged that its processes are consuming."""
+        text = self.log_files["worker"].read_text(errors="replace")
+        return text.count("is ready for action") >= self._worker_generation
+
+    def _wait_ready(self) -> None:
+        def answers(url):
+            try:
+                return requests.get(url, timeout=2).status_code == 200
+            except requests.RequestException:
+                return False
+
+        for name, url in (("sandbox", f"{self.sandbox_url}/_state/health"), ("web", f"{self.base_url}/readyz")):
+            if not wait_for(lambda u=url: answers(u), timeout=60, interval=0.3):
+                raise RuntimeError(f"{name} did not become ready at {url}\n{self.logs_tail()}")
+            self._check_alive()
+        if not wait_for(self.worker_ready, timeout=60, interval=0.3):
+            raise RuntimeError(f"the worker did not start\n{self.logs_tail()}")
+
+    def _check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}\n{self.logs_tail()}")
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait(timeout=5)
+        self._drop_redis_keys()
+        self._drop_database()
+        if not os.environ.get("E2E_KEEP_LOGS"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def logs_tail(self, lines: int = 60) -> str:
+        out = []
+        for name, path in self.log_files.items():
+            try:
+                text = path.read_text(errors="replace").splitlines()
+            except OSError:
+                continue
+            out.append(f"----- {name} ({path}), last {lines} lines -----")
+            out.extend(text[-lines:])
+        return "\n".join(out)
+
+    # --- Postgres and Redis -------------------------------------------------------------------
+
+    def _create_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_database_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        self._db_created = True
+
+    def _drop_database(self) -> None:
+        import psycopg
+
+        if not self._db_created:
+            return
+        try:
+            with psycopg.connect(self.admin_database_url, autocommit=True, connect_timeout=5) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        except Exception as exc:  # leave it for a person rather than hide the test's own failure
+            print(f"could not drop e2e database {self.db_name}: {exc}", file=sys.stderr)
+
+    def _drop_redis_keys(self) -> None:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3)
+            keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
+            for i in range(0, len(keys), 500):
+                client.delete(*keys[i : i + 500])
+        except Exception as exc:
+            print(f"could not delete e2e redis keys {self.prefix}*: {exc}", file=sys.stderr)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+        """Run one query on the stack's database (autocommit, a fresh connection)."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def scalar(self, sql: str, params: tuple | dict = ()):
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    # --- seed -----------------------------------------------------------------------------------
+
+    def _seed(self) -> None:
+        result = self.manage("shell", "-c", SEED_SCRIPT, timeout=120)
+        self.seed = json.loads(result.stdout.strip().splitlines()[-1])
+        self.token = self.seed["token"]
+        # A full push of the sync window, so every platform knows the listing and our defaults.
+        self.manage("sync", "--days", "400")
+        if not wait_for(self.idle, timeout=120, interval=0.5):
+            raise RuntimeError(f"the initial full push did not finish\n{self.logs_tail()}")
+
+    @property
+    def unit_id(self) -> int:
+        return self.seed["unit"]
+
+    def listing(self, slug: str) -> str:
+        return self.seed["listings"][slug]
+
+    def connection_id(self, slug: str) -> int:
+        return self.seed["connections"][slug]
+
+    # --- helpers for tests and the bench ------------------------------------------------------
+
+    def idle(self) -> bool:
+        """No dirty range is waiting and no push is running."""
+        return not self.scalar("SELECT count(*) FROM channelmgr_dirtyrange") and not self.scalar(
+            "SELECT count(*) FROM channelmgr_synclog WHERE status = 'running' AND direction = 'outbound'"
+        )
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        headers = {"Authorization": f"Token {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
+
+    def sandbox(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.sandbox_url}{path}", timeout=30, **kwargs)
+
+    def stats(self, slug: str) -> dict:
+        return self.sandbox("GET", f"/_state/{slug}/stats").json()
+
+    def all_stats(self) -> dict[str, dict]:
+        return {slug: self.stats(slug) for slug in PLATFORMS}
+
+    def calendar(self, slug: str, start: dt.date, end: dt.date) -> list[dict]:
+        answer = self.sandbox(
+            "GET",
+            f"/_state/{slug}/listings/{self.listing(slug)}/calendar",
+            params={"start": start.isoformat(), "end": end.isoformat()},
+        )
+        return answer.json().get("days", []) if answer.ok else []
+
+    def book(self, slug: str, check_in: dt.date, check_out: dt.date, guest: str = "Gast", total: str = "300.00"):
+        return self.sandbox(
+            "POST",
+            f"/_control/{slug}/reservations",
+            json={
+                "listing_id": self.listing(slug),
+                "check_in": check_in.isoformat(),
+                "check_out": check_out.isoformat(),
+                "guest_name": guest,
+                "total": total,
+            },
+        )
+
+    def metrics(self) -> str:
+        return requests.get(f"{self.base_url}/metrics", timeout=10).text
+
+    def metric(self, name: str, **labels) -> float | None:
+        """The sum of the samples of ``name`` whose labels include ``labels`` (None if there are none)."""
+        total, found = 0.0, False
+        for line in self.metrics().splitlines():
+            match = re.match(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$", line)
+            if not match or match.group(1) != name:
+                continue
+            got = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group(2) or ""))
+            if all(got.get(k) == v for k, v in labels.items()):
+                total += float(match.group(3))
+                found = True
+        return total if found else None
+
+    def requeue_dead_workers_messages(self, queue: str, dead_after_ms: int = 2000) -> None:
+        """Dramatiq's own recovery of a dead worker's unacknowledged messages, without its waiting.
+
+        The Redis broker moves a worker's unacked messages back to their queue during "maintenance",
+        which runs on a random 1 in 1000 broker commands and only for workers silent for 60 s (the
+        defaults; the project does not configure them). This runs that same maintenance once, on
+        ``queue``, with a short heartbeat timeout: the message the SIGKILLed worker held goes back to
+        the queue exactly as it would after the wait.
+        """
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker = RedisBroker(
+            url=self.redis_url, namespace=self.prefix, heartbeat_timeout=dead_after_ms, maintenance_chance=1_000_000
+        )
+        try:
+            broker.do_qsize(queue)
+        finally:
+            broker.close()
+
+
+SEED_SCRIPT = r"""
+import json
+from decimal import Decimal
+import requests
+from django.conf import settings
+from rest_framework.authtoken.models import Token
+from channelmgr.demo import CREDENTIALS, demo_connect_oauth, listing_id
+from channelmgr.models import ChannelConnection
+from pms_core.models import Organization, Property, Unit, User
+
+org = Organization.objects.create(name="E2E Ferienhaus GmbH")
+user = User.objects.create_superuser("e2e", password="e2e-password-123", organization=org, email="e2e@example.com")
+prop = Property.objects.create(organization=org, name="Haus am Deich", timezone="UTC", currency="EUR")
+unit = Unit.objects.create(property=prop, name="Ganzes Haus", base_price=Decimal("150.00"), default_min_stay=1)
+# The listings exist on the platforms before we connect them (a poll of an unknown one is refused for good).
+for slug in CREDENTIALS:
+    answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
+                           json={"listing_id": listing_id(slug, unit)}, timeout=10)
+    assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
+connections, listings = {}, {}
+for slug, creds in CREDENTIALS.items():
+    c = ChannelConnection.objects.create(
+        organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
+    )
+    connections[slug], listings[slug] = c.pk, c.platform_listing_id
+assert demo_connect_oauth() == 2, "OAuth through the sandbox failed"
+token, _ = Token.objects.get_or_create(user=user)
+print(json.dumps({"unit": unit.pk, "connections": connections, "listings": listings, "token": token.key,
+                  "user": ["e2e", "e2e-password-123"]}))
+"""
+
+
+# The sandbox's stats key ("<METHOD> <endpoint>") of each platform's availability and price writes.
+# Expedia's AR carries both, so on Expedia the two are one endpoint.
+AVAILABILITY_ENDPOINT = {
+    "airbnb": "PUT calendar",
+    "booking_com": "POST OTA_HotelAvailNotif",
+    "expedia": "POST ar",
+    "fewo_direkt": "PUT availability",
+    "google": "POST OTA_HotelAvailNotif",
+}
+PRICING_ENDPOINT = {
+    "airbnb": "PUT pricing",
+    "booking_com": "POST OTA_HotelRateAmountNotif",
+    "expedia": "POST ar",
+    "fewo_direkt": "PUT rates",
+    "google": "POST OTA_HotelRateAmountNotif",
+}
+
+
+def delta(before: dict[str, dict], after: dict[str, dict], slug: str, endpoint: str) -> int:
+    """How many ``endpoint`` requests ``slug`` received between two ``all_stats()`` snapshots."""
+    return after[slug]["requests"].get(endpoint, 0) - before[slug]["requests"].get(endpoint, 0)

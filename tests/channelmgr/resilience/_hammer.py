@@ -1,0 +1,34 @@
+"""Run in a spawned process by test_limiter_processes: threads hammer one limiter, grant times come back."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+
+def hammer(redis_url: str, key: str, limit: int, window: float, threads: int, start_at: float, end_at: float):
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["REDIS_URL"] = redis_url
+    import django
+
+    django.setup()
+    from channelmgr.resilience.limiter import RateLimiter
+
+    limiter = RateLimiter(key, limit, window)  # the configured cache: Redis at REDIS_URL
+    grants, lock = [], threading.Lock()
+
+    def run():
+        while (now := time.time()) < end_at:
+            if limiter.acquire(blocking=True, timeout=end_at - now):
+                granted_at = time.time()
+                with lock:
+                    grants.append(granted_at)
+
+    time.sleep(max(0.0, start_at - time.time()))  # every process starts together
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return grants

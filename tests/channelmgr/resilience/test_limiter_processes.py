@@ -1,0 +1,53 @@
+"""4 processes x 8 threads on one limiter in Redis, in real time: the limit holds in every sliding
+window, and a standing backlog gets at least 90% of it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+
+import pytest
+
+from .conftest import REDIS_URL, flush_prefix, redis_client_or_skip
+
+PROCESSES, THREADS, WINDOWS = 4, 8, 3
+
+
+def hammer_from_processes(limit: int, window: float, seconds: float) -> list[float]:
+    from ._hammer import hammer
+
+    key = f"test-procs-{uuid.uuid4().hex[:10]}"
+    start_at = time.time() + 8  # spawn and django.setup() first
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(PROCESSES) as pool:
+        results = pool.starmap(
+            hammer, [(REDIS_URL, key, limit, window, THREADS, start_at, start_at + seconds)] * PROCESSES
+        )
+    flush_prefix(redis_client_or_skip(), f"cm:1:{key}")
+    return sorted(t for grants in results for t in grants)
+
+
+def assert_limit_held_and_used(grants: list[float], limit: int, window: float) -> None:
+    # Sorted grant times: a window holding limit + 1 grants would have grants[i + limit] - grants[i] < window.
+    tightest = min(later - earlier for earlier, later in zip(grants, grants[limit:], strict=False))
+    assert tightest >= window, f"{limit + 1} grants within {tightest:.4f}s"
+    first = grants[0]
+    in_three_windows = sum(1 for t in grants if t < first + WINDOWS * window)
+    assert in_three_windows >= 0.9 * WINDOWS * limit, f"{in_three_windows} grants in {WINDOWS} windows"
+
+
+@pytest.fixture(autouse=True)
+def redis_is_up():
+    redis_client_or_skip()
+
+
+def test_ten_per_second_holds_across_four_processes_and_runs_near_the_limit():
+    grants = hammer_from_processes(limit=10, window=1.0, seconds=WINDOWS + 0.5)
+    assert_limit_held_and_used(grants, limit=10, window=1.0)
+
+
+@pytest.mark.slow
+def test_twenty_per_minute_holds_across_four_processes_for_three_windows():
+    grants = hammer_from_processes(limit=20, window=60.0, seconds=WINDOWS * 60 + 5)
+    assert_limit_held_and_used(grants, limit=20, window=60.0)

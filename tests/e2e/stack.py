@@ -369,6 +369,28 @@ class Stack:
         )
         return answer.json().get("days", []) if answer.ok else []
 
+    def availability(self, slugs, start: dt.date, end: dt.date) -> dict[str, list[bool]]:
+        return {slug: [day["available"] for day in self.calendar(slug, start, end)] for slug in slugs}
+
+    def all_closed(self, slugs, start: dt.date, end: dt.date) -> bool:
+        nights = (end - start).days
+        return all(len(days) == nights and not any(days) for days in self.availability(slugs, start, end).values())
+
+    def all_open(self, slugs, start: dt.date, end: dt.date) -> bool:
+        nights = (end - start).days
+        return all(len(days) == nights and all(days) for days in self.availability(slugs, start, end).values())
+
+    def bookings(self, **filters) -> list[dict]:
+        """``GET /bookings`` with these filters (one page is plenty here)."""
+        answer = self.api("GET", "/bookings", params=filters)
+        answer.raise_for_status()
+        return answer.json()["results"]
+
+    def pms_booking(self, source: str, channel_id: str) -> dict | None:
+        results = self.bookings(source=source, channel_booking_id=channel_id)
+        assert len(results) <= 1, results
+        return results[0] if results else None
+
     def book(self, slug: str, check_in: dt.date, check_out: dt.date, guest: str = "Gast", total: str = "300.00"):
         return self.sandbox(
             "POST",

@@ -19,58 +19,36 @@ pytestmark = pytest.mark.e2e
 OTHERS = [slug for slug in PLATFORMS if slug != "airbnb"]
 
 
-def availability(stack, slugs, start, end) -> dict[str, list[bool]]:
-    return {slug: [day["available"] for day in stack.calendar(slug, start, end)] for slug in slugs}
-
-
-def all_closed(stack, slugs, start, end) -> bool:
-    nights = (end - start).days
-    return all(len(days) == nights and not any(days) for days in availability(stack, slugs, start, end).values())
-
-
-def all_open(stack, slugs, start, end) -> bool:
-    nights = (end - start).days
-    return all(len(days) == nights and all(days) for days in availability(stack, slugs, start, end).values())
-
-
-def pms_booking(stack, source: str, channel_id: str) -> dict | None:
-    answer = stack.api("GET", "/bookings", params={"source": source, "channel_booking_id": channel_id})
-    answer.raise_for_status()
-    results = answer.json()["results"]
-    assert len(results) <= 1, results
-    return results[0] if results else None
-
-
 def test_a_guest_booking_on_airbnb_closes_the_nights_everywhere_and_cancel_and_modify_follow(e2e, nights):
     start, end = nights(0)
-    assert all_open(e2e, PLATFORMS, start, end)
+    assert e2e.all_open(PLATFORMS, start, end)
 
     answer = e2e.book("airbnb", start, end, guest="Familie Weber")
     assert answer.status_code == 201, answer.text
     booked_at = time.monotonic()
     reservation = answer.json()["id"]
-    assert wait_for(lambda: all_closed(e2e, OTHERS, start, end), timeout=10, interval=0.1), availability(
-        e2e, OTHERS, start, end
+    assert wait_for(lambda: e2e.all_closed(OTHERS, start, end), timeout=10, interval=0.1), e2e.availability(
+        OTHERS, start, end
     )
     elapsed = time.monotonic() - booked_at
     print(f"booked on airbnb -> closed on {len(OTHERS)} other platforms in {elapsed:.2f}s")
     assert elapsed <= 10
-    booking = pms_booking(e2e, "airbnb", reservation)
+    booking = e2e.pms_booking("airbnb", reservation)
     assert booking and booking["status"] == "confirmed", booking
     assert (booking["check_in"], booking["check_out"]) == (start.isoformat(), end.isoformat())
 
     # The guest cancels: the nights open again everywhere.
     assert e2e.sandbox("POST", f"/_control/airbnb/reservations/{reservation}/cancel").status_code == 200
-    assert wait_for(lambda: all_open(e2e, OTHERS, start, end), timeout=15, interval=0.2), availability(
-        e2e, OTHERS, start, end
+    assert wait_for(lambda: e2e.all_open(OTHERS, start, end), timeout=15, interval=0.2), e2e.availability(
+        OTHERS, start, end
     )
-    assert pms_booking(e2e, "airbnb", reservation)["status"] == "cancelled"
+    assert e2e.pms_booking("airbnb", reservation)["status"] == "cancelled"
 
     # Another guest books, then moves the stay two nights later: the nights move with it.
     answer = e2e.book("airbnb", start, end, guest="Familie Schulz")
     assert answer.status_code == 201, answer.text
     reservation = answer.json()["id"]
-    assert wait_for(lambda: all_closed(e2e, OTHERS, start, end), timeout=10, interval=0.1)
+    assert wait_for(lambda: e2e.all_closed(OTHERS, start, end), timeout=10, interval=0.1)
     moved_in, moved_out = start + dt.timedelta(days=2), end + dt.timedelta(days=2)
     answer = e2e.sandbox(
         "POST",
@@ -80,10 +58,10 @@ def test_a_guest_booking_on_airbnb_closes_the_nights_everywhere_and_cancel_and_m
     assert answer.status_code == 200, answer.text
 
     def moved():
-        return all_open(e2e, OTHERS, start, moved_in) and all_closed(e2e, OTHERS, moved_in, moved_out)
+        return e2e.all_open(OTHERS, start, moved_in) and e2e.all_closed(OTHERS, moved_in, moved_out)
 
-    assert wait_for(moved, timeout=15, interval=0.2), availability(e2e, OTHERS, start, moved_out)
-    booking = pms_booking(e2e, "airbnb", reservation)
+    assert wait_for(moved, timeout=15, interval=0.2), e2e.availability(OTHERS, start, moved_out)
+    booking = e2e.pms_booking("airbnb", reservation)
     assert (booking["status"], booking["check_in"], booking["check_out"]) == (
         "confirmed",
         moved_in.isoformat(),

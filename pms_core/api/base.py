@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from django.db.models import Model, QuerySet
 from rest_framework import exceptions, serializers, status
 from rest_framework.generics import GenericAPIView
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -82,9 +83,18 @@ class OwnedField(serializers.IntegerField):
         return value.pk if isinstance(value, Model) else value
 
 
+class DescriptionOnlyMetadata(SimpleMetadata):
+    """OPTIONS answers name, description and media types; the fields are in the OpenAPI schema
+    (DRF's default would look the object up through a queryset these views do not declare)."""
+
+    def determine_actions(self, request, view):
+        return {}
+
+
 class ApiView(GenericAPIView):
     """Base of every API view: JSON bodies only, explicit schema, pagination by page number."""
 
+    metadata_class = DescriptionOnlyMetadata
     schema = ApiSchema()
     parser_classes = [JSONParser]
     filter_backends: list = []

@@ -40,6 +40,8 @@ def bookings_of(organization_id: int | None):
 
 class BookingOutputSerializer(serializers.ModelSerializer):
     nights = serializers.IntegerField(read_only=True)
+    # Not format "email" in the schema: it is often blank (blocks, platform bookings without one).
+    guest_email = serializers.CharField(read_only=True)
 
     class Meta:
         model = Booking

@@ -7,7 +7,7 @@ import threading
 import time
 
 
-def hammer(redis_url: str, key: str, limit: int, window: float, threads: int, start_at: float, end_at: float):
+def hammer(redis_url: str, key: str, limit: int, window: float, threads: int, ready, seconds: float):
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
     os.environ["REDIS_URL"] = redis_url
     import django
@@ -25,7 +25,8 @@ def hammer(redis_url: str, key: str, limit: int, window: float, threads: int, st
                 with lock:
                     grants.append(granted_at)
 
-    time.sleep(max(0.0, start_at - time.time()))  # every process starts together
+    ready.wait(timeout=300)  # every process starts together, however long spawning took
+    end_at = time.time() + seconds
     workers = [threading.Thread(target=run) for _ in range(threads)]
     for worker in workers:
         worker.start()

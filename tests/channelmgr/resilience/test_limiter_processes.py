@@ -4,7 +4,6 @@ window, and a standing backlog gets at least 90% of it."""
 from __future__ import annotations
 
 import multiprocessing
-import time
 import uuid
 
 import pytest
@@ -18,17 +17,16 @@ def hammer_from_processes(limit: int, window: float, seconds: float) -> list[flo
     from ._hammer import hammer
 
     key = f"test-procs-{uuid.uuid4().hex[:10]}"
-    start_at = time.time() + 8  # spawn and django.setup() first
     context = multiprocessing.get_context("spawn")
-    with context.Pool(PROCESSES) as pool:
-        results = pool.starmap(
-            hammer, [(REDIS_URL, key, limit, window, THREADS, start_at, start_at + seconds)] * PROCESSES
-        )
+    with context.Manager() as manager, context.Pool(PROCESSES) as pool:
+        ready = manager.Barrier(PROCESSES)
+        results = pool.starmap(hammer, [(REDIS_URL, key, limit, window, THREADS, ready, seconds)] * PROCESSES)
     flush_prefix(redis_client_or_skip(), f"cm:1:{key}")
     return sorted(t for grants in results for t in grants)
 
 
 def assert_limit_held_and_used(grants: list[float], limit: int, window: float) -> None:
+    assert len(grants) > limit, f"only {len(grants)} grants"
     # Sorted grant times: a window holding limit + 1 grants would have grants[i + limit] - grants[i] < window.
     tightest = min(later - earlier for earlier, later in zip(grants, grants[limit:], strict=False))
     assert tightest >= window, f"{limit + 1} grants within {tightest:.4f}s"

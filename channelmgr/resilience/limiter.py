@@ -38,9 +38,11 @@ class RateLimiter:
     slot's grants are >= w apart: same epoch, by add's atomicity; two or more epochs apart, by the
     epoch length; adjacent epochs, by that check, and if the claimer saw no previous grant it re-reads
     it after its add, while a claimer whose epoch ended during its add reads the next epoch's key: by
-    linearizability one of two racing claimers sees the other and withdraws (its key stays, unused).
-    So any window holds at most one grant per slot: at most ``limit``. Keys are read only within 2w
-    of their epoch's start and live 2w + 10 s, so TTLs are garbage collection, never correctness.
+    linearizability one of two racing claimers sees the other and withdraws (deleting its key: keys
+    only ever prevent grants). So any window holds at most one grant per slot: at most ``limit``.
+    Keys are read only within 2w of their epoch's start and live 2w + 10 s, so TTLs are garbage
+    collection, never correctness. A claim that stalled more than margin/2 after reading the clock
+    withdraws too, so a request leaves at most margin/2 after the grant time others see.
 
     If the cache raises, the limiter falls back to a per-process local-memory limiter and logs a
     warning: syncing continues, each process still keeps the limit by itself, and the platform's own

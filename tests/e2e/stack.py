@@ -75,6 +75,12 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
+def _where(url: str) -> str:
+    """host:port of a service URL, never its credentials."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or 'default port'}"
+
+
 def check_services(database_url: str, redis_url: str) -> None:
     """Raise ``ServiceMissing`` unless both services answer."""
     import psycopg
@@ -85,11 +91,11 @@ def check_services(database_url: str, redis_url: str) -> None:
     try:
         psycopg.connect(database_url, connect_timeout=3).close()
     except Exception as exc:
-        raise ServiceMissing(f"Postgres at {database_url!r} is unreachable: {exc}") from exc
+        raise ServiceMissing(f"Postgres at {_where(database_url)} is unreachable: {exc}") from exc
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
     except Exception as exc:
-        raise ServiceMissing(f"Redis at {redis_url!r} is unreachable: {exc}") from exc
+        raise ServiceMissing(f"Redis at {_where(redis_url)} is unreachable: {exc}") from exc
 
 
 class Stack:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -136,7 +137,9 @@ def test_it_navigates_by_start_and_defaults_to_today(client, staff_alice, unit, 
     assert f'data-date="{day(31).isoformat()}"' not in html
     assert f"?start={day(31).isoformat()}" in html  # later
     default = client.get(reverse("admin:pms_core_property_calendar", args=[unit.property_id])).content.decode()
-    assert f'data-date="{timezone.localdate().isoformat()}"' in default or "data-date=" in default
+    today = timezone.now().astimezone(ZoneInfo(unit.property.timezone)).date()  # the property's today
+    assert re.search(rf'<td class="night [^"]*" data-date="{today.isoformat()}"', default)
+    assert f'data-date="{(today + dt.timedelta(days=29)).isoformat()}"' in default
 
 
 @pytest.mark.django_db

@@ -11,11 +11,11 @@ Conventions (see docs/platforms.md):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
-from typing import ClassVar, Mapping
-
+from enum import StrEnum
+from typing import ClassVar
 
 # --- errors -----------------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class WebhookPayloadError(Exception):
 # --- plain data -------------------------------------------------------------------------------
 
 
-class BookingStatus(str, Enum):
+class BookingStatus(StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
 
@@ -170,7 +170,7 @@ class PricingUpdate:
     ranges: tuple[PriceRange, ...]
 
 
-class NotificationKind(str, Enum):
+class NotificationKind(StrEnum):
     BOOKING_CREATED = "booking_created"
     BOOKING_MODIFIED = "booking_modified"
     BOOKING_CANCELLED = "booking_cancelled"
@@ -271,7 +271,7 @@ class BookingPage:
     is_snapshot: bool = False
 
 
-class Capability(str, Enum):
+class Capability(StrEnum):
     PUSH_AVAILABILITY = "push_availability"
     PUSH_PRICING = "push_pricing"
     PUSH_RESTRICTIONS = "push_restrictions"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -93,9 +93,7 @@ def request(
         raise PlatformAPIError(f"{platform} {endpoint}: timed out", permanent=False) from exc
     except requests.RequestException as exc:
         error = "connection"
-        raise PlatformAPIError(
-            f"{platform} {endpoint}: {type(exc).__name__}", permanent=False
-        ) from exc
+        raise PlatformAPIError(f"{platform} {endpoint}: {type(exc).__name__}", permanent=False) from exc
     finally:
         seconds = time.monotonic() - started
         log.info(

@@ -8,3 +8,4 @@ class ChannelmgrConfig(AppConfig):
     def ready(self):
         # Declare the actors on the configured broker now, in every process (web and worker).
         from channelmgr import metrics, tasks  # noqa: F401
+        from channelmgr.resilience import checks  # noqa: F401  system checks of the limits

@@ -21,10 +21,10 @@ from django.utils import timezone
 from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
-from channelmgr.inbound.failures import connection_record_failure, safe_message
 from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import, ical_snapshot_import
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.sync.platform_calls import platform_call, token_needs_refresh
 from config.logging import get_correlation_id
 from pms_core.errors import DomainError

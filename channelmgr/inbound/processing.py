@@ -14,12 +14,12 @@ from adapters.base import BookingData, Capability, NotificationKind, PlatformAPI
 from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.inbound.events import connection_for_listing
-from channelmgr.inbound.failures import connection_record_failure, safe_message
 from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
 from channelmgr.inbound.payloads import notification_from_json
 from channelmgr.inbound.polling import connection_poll
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.sync.platform_calls import platform_call
 from config.logging import correlation
 from pms_core.errors import DomainError

@@ -33,9 +33,10 @@ from channelmgr import metrics
 from channelmgr.accounts import adapter_for
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.sync import ranges as R
 from channelmgr.sync.platform_calls import platform_call
-from config.logging import get_correlation_id
+from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
 
 log = logging.getLogger(__name__)
@@ -63,18 +64,34 @@ def push_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
     return today, today + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
 
 
-def _claim(connection: ChannelConnection, kind: str) -> tuple[str, list[tuple[dt.date, dt.date]], dt.datetime | None]:
-    claim = uuid.uuid4().hex
+@dataclass
+class Claim:
+    """The dirty ranges one push took: merged nights, when the oldest change came, and which changes."""
+
+    id: str
+    ranges: list[tuple[dt.date, dt.date]]
+    oldest: dt.datetime | None
+    correlation_ids: list[str]
+
+
+def _claim(connection: ChannelConnection, kind: str) -> Claim:
+    claim_id = uuid.uuid4().hex
     now = timezone.now()
-    DirtyRange.objects.filter(connection=connection, kind=kind).filter(claimed_by="", claimed_at__isnull=True).update(
-        claimed_by=claim, claimed_at=now
+    mine = DirtyRange.objects.filter(connection=connection, kind=kind)
+    mine.filter(claimed_by="", claimed_at__isnull=True).update(claimed_by=claim_id, claimed_at=now)
+    mine.filter(claimed_at__lt=now - STALE_CLAIM).update(claimed_by=claim_id, claimed_at=now)
+    rows = list(
+        DirtyRange.objects.filter(claimed_by=claim_id)
+        .order_by("created_at")
+        .values_list("start", "end", "created_at", "correlation_id")
     )
-    DirtyRange.objects.filter(connection=connection, kind=kind, claimed_at__lt=now - STALE_CLAIM).update(
-        claimed_by=claim, claimed_at=now
+    correlation_ids = list(dict.fromkeys(cid for *_rest, cid in rows if cid))
+    return Claim(
+        id=claim_id,
+        ranges=R.merge((start, end) for start, end, _c, _id in rows),
+        oldest=rows[0][2] if rows else None,
+        correlation_ids=correlation_ids,
     )
-    rows = list(DirtyRange.objects.filter(claimed_by=claim).values_list("start", "end", "created_at"))
-    oldest = min((created for _s, _e, created in rows), default=None)
-    return claim, R.merge((start, end) for start, end, _c in rows), oldest
 
 
 def _wait_for_quiet(connection: ChannelConnection, kind: str) -> None:
@@ -167,10 +184,17 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
         return PushResult("skipped")
     _wait_for_quiet(connection, kind)
-    claim, merged, oldest = _claim(connection, kind)
-    merged = R.clip(merged, *push_window(connection))
+    claim = _claim(connection, kind)
+    # The push carries on the id of the first change it sends, so one booking can be followed from
+    # its webhook to every platform; the SyncLog lists every change the push coalesced.
+    with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id().strip("-")):
+        return _push_claimed(connection, kind, claim, sync_log)
+
+
+def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_log: SyncLog | None) -> PushResult:
+    merged = R.clip(claim.ranges, *push_window(connection))
     if not merged:
-        DirtyRange.objects.filter(claimed_by=claim).delete()
+        DirtyRange.objects.filter(claimed_by=claim.id).delete()
         if sync_log is not None:
             _finish_log(sync_log, SyncLog.Status.SUCCESS, time.monotonic(), 0, "nothing to push")
         return PushResult("nothing")
@@ -179,7 +203,11 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
         if kind == DirtyRange.Kind.AVAILABILITY
         else _price_ranges(connection, merged)
     )
-    details = {"ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]], "items": len(items)}
+    details = {
+        "ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]],
+        "items": len(items),
+        "correlation_ids": claim.correlation_ids[:50],
+    }
     if sync_log is None:
         sync_log = SyncLog.objects.create(
             connection=connection,
@@ -198,34 +226,27 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
         with metrics.track_sync_operation(f"push_{kind}", platform):
             requests = _send(connection, kind, items)
     except Backpressure as exc:
-        _release(claim)
+        _release(claim.id)
         _finish_log(sync_log, SyncLog.Status.SKIPPED, started, 0, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
         raise
     except PlatformAPIError as exc:
-        _release(claim)
+        _release(claim.id)
         counter.labels(platform, "failed").inc()
-        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, str(exc))
-        _record_failure(connection, exc)
+        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, safe_message(connection, exc))
+        connection_record_failure(connection=connection, exc=exc)
         raise
     except Exception as exc:
-        _release(claim)
-        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, f"{type(exc).__name__}: {exc}")
+        _release(claim.id)
+        error = safe_message(connection, f"{type(exc).__name__}: {exc}")
+        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, error)
         raise
     with transaction.atomic():
-        DirtyRange.objects.filter(claimed_by=claim).delete()
+        DirtyRange.objects.filter(claimed_by=claim.id).delete()
         now = timezone.now()
         ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
     counter.labels(platform, "success").inc()
-    if oldest is not None:
-        metrics.SYNC_LAG.labels(platform).observe((timezone.now() - oldest).total_seconds())
+    if claim.oldest is not None:
+        metrics.SYNC_LAG.labels(platform).observe((timezone.now() - claim.oldest).total_seconds())
     _finish_log(sync_log, SyncLog.Status.SUCCESS, started, requests)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
-
-
-def _record_failure(connection: ChannelConnection, exc: PlatformAPIError) -> None:
-    fields = {"last_error": str(exc)[:2000]}
-    if exc.permanent:
-        fields["status"] = ChannelConnection.Status.NEEDS_ATTENTION
-        log.warning("connection %s needs attention: %s", connection.pk, exc)
-    ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.ACTIVE).update(**fields)

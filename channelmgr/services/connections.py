@@ -155,11 +155,16 @@ def connection_pause(*, connection: ChannelConnection) -> ChannelConnection:
 
 
 def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
-    """Back to active from paused. An active or needs-attention connection is left as it is."""
-    ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.PAUSED).update(
-        status=ChannelConnection.Status.ACTIVE, updated_at=timezone.now()
-    )
+    """Back to active from paused or needs-attention (once a person fixed the cause), then a full
+    sync: changes made while it was out were never pushed to it, and bookings may be waiting."""
+    from channelmgr.sync.requests import sync_request
+
+    resumed = ChannelConnection.objects.filter(
+        pk=connection.pk, status__in=[ChannelConnection.Status.PAUSED, ChannelConnection.Status.NEEDS_ATTENTION]
+    ).update(status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now())
     connection.refresh_from_db()
+    if resumed:
+        sync_request(connection=connection, sync_type="full")
     return connection
 
 

@@ -96,6 +96,18 @@ def test_pause_and_resume_change_the_status(alice_api, connection):
     assert alice_api.post(f"/channel-connections/{connection.pk}/pause").json()["status"] == "paused"
     resumed = alice_api.post(f"/channel-connections/{connection.pk}/resume")
     assert resumed.status_code == 200 and resumed.json()["status"] == "active"
+    # Changes made while it was paused never reached the platform: resuming queues a full sync.
+    kinds = set(connection.sync_logs.filter(details__requested="full").values_list("kind", flat=True))
+    assert kinds == {"availability", "pricing", "bookings"}
+
+
+def test_resume_brings_back_a_connection_that_needed_attention(alice_api, connection):
+    connection.status, connection.last_error = "needs_attention", "HTTP 401: invalid_token"
+    connection.save()
+    resumed = alice_api.post(f"/channel-connections/{connection.pk}/resume")
+    assert resumed.json()["status"] == "active"
+    connection.refresh_from_db()
+    assert connection.last_error == ""
 
 
 @pytest.mark.parametrize("path", ["/channel-connections", "/properties", "/units", "/bookings"])

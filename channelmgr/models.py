@@ -154,6 +154,8 @@ class DirtyRange(models.Model):
     kind = models.CharField(max_length=12, choices=Kind.choices)
     start = models.DateField()
     end = models.DateField()
+    # The change that made these nights dirty, so the push's logs and SyncLog carry it on.
+    correlation_id = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_by = models.CharField(max_length=32, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

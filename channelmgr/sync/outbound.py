@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,12 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
 
 def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date) -> None:
     """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits."""
+    correlation_id = get_correlation_id().strip("-")
     DirtyRange.objects.bulk_create(
-        [DirtyRange(connection=connection, kind=kind, start=start, end=end) for kind in kinds]
+        [
+            DirtyRange(connection=connection, kind=kind, start=start, end=end, correlation_id=correlation_id)
+            for kind in kinds
+        ]
     )
     for kind in kinds:
         transaction.on_commit(lambda k=kind: push_schedule(connection_id=connection.pk, kind=k))

@@ -100,10 +100,6 @@ def test_the_import_carries_the_webhooks_correlation_id(booked_on_airbnb, json_l
     assert all({"time", "level", "logger", "correlation_id", "message"} <= r.keys() for r in records)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the push actors run without the change's correlation id (push_schedule does not carry it): reported",
-)
 @pytest.mark.django_db(transaction=True)
 def test_every_push_carries_the_webhooks_correlation_id(booked_on_airbnb, json_logs):
     correlation_id = booked_on_airbnb.correlation_id

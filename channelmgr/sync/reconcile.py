@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from adapters.base import BookingStatus
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.services.connections_health import safe_message
 from channelmgr.sync.outbound import mark_dirty
 from channelmgr.sync.platform_calls import platform_call
 from channelmgr.sync.push import push_window
 from pms_core.models import Booking
 
 MAX_PAGES = 50
+BUSY_RETRIES = 5
+MAX_BUSY_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -43,10 +48,23 @@ class Drift:
         return "; ".join(parts) or "in step"
 
 
+def _read_page(connection: ChannelConnection, cursor):
+    """One page, waiting politely when the limiter is full (reconcile runs rarely; a short wait is
+    better than a gap in the report). A long wait (an open breaker) is reported instead."""
+    for _ in range(BUSY_RETRIES):
+        try:
+            return platform_call(connection, lambda adapter: adapter.fetch_bookings(cursor=cursor))
+        except Backpressure as exc:
+            if exc.delay_seconds > MAX_BUSY_WAIT_SECONDS:
+                raise
+            time.sleep(exc.delay_seconds)
+    return platform_call(connection, lambda adapter: adapter.fetch_bookings(cursor=cursor))
+
+
 def _platform_bookings(connection: ChannelConnection):
     bookings, cursor = [], None
     for _ in range(MAX_PAGES):
-        page = platform_call(connection, lambda adapter, c=cursor: adapter.fetch_bookings(cursor=c))
+        page = _read_page(connection, cursor)
         bookings.extend(page.bookings)
         cursor = page.cursor
         if not cursor:
@@ -64,7 +82,10 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     try:
         remote = [b for b in _platform_bookings(connection) if b.check_out > start and b.check_in < end]
     except PlatformAPIError as exc:
-        drift.error = str(exc)
+        drift.error = safe_message(connection, exc)
+        return drift
+    except Backpressure as exc:
+        drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
         return drift
     source = "ical" if connection.platform_type == "ical" else connection.platform_type
     for data in remote:

@@ -35,3 +35,7 @@ class Command(BaseCommand):
             name = f"connection {conn.pk} {conn.platform_type} {conn.platform_listing_id}"
             self.stdout.write(f"{name}: drift {drift.total} - {drift.describe()}")
         self.stdout.write(f"total drift: {total}{' (fixes queued)' if fix and total else ''}")
+        unreadable = [conn.pk for conn, drift in results if drift.error]
+        if unreadable:
+            # Drift that could not be measured is not zero drift: say so and fail the run.
+            raise CommandError(f"could not compare connection(s) {', '.join(map(str, unreadable))}")

@@ -58,7 +58,7 @@ def worker(transactional_db):
 @pytest.fixture
 def connected_unit(transactional_db, sandbox):
     """A unit on all five platforms, with OAuth tokens obtained through the sandbox's code flow."""
-    from channelmgr.demo import CREDENTIALS, demo_connect_oauth, listing_id
+    from channelmgr.demo import CREDENTIALS, demo_connect_oauth, demo_create_listings, listing_id
     from channelmgr.models import ChannelConnection
     from pms_core.models import Organization, Property, Unit
 
@@ -69,6 +69,7 @@ def connected_unit(transactional_db, sandbox):
         ChannelConnection.objects.create(
             organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
         )
+    assert demo_create_listings() == 5  # the listings exist on the platforms before we connect
     assert demo_connect_oauth() == 2
     return unit
 

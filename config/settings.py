@@ -142,7 +142,14 @@ _DRAMATIQ_MIDDLEWARE = [
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL, "namespace": read("DRAMATIQ_NAMESPACE", env.str, "channelmgr")},
+        "OPTIONS": {
+            "url": REDIS_URL,
+            "namespace": read("DRAMATIQ_NAMESPACE", env.str, "channelmgr"),
+            # A worker that dies (SIGKILL, OOM) stops heartbeating; after this its unacknowledged
+            # messages go back on the queue, at the next maintenance run (chance per million commands).
+            "heartbeat_timeout": int(positive_float("DRAMATIQ_HEARTBEAT_TIMEOUT_SECONDS", 15.0) * 1000),
+            "maintenance_chance": positive_int("DRAMATIQ_MAINTENANCE_CHANCE", 10_000),
+        },
         "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 else:

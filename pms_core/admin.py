@@ -11,9 +11,9 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html
 
-from pms_core.api.catalog import unit_update
 from pms_core.models import Booking, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
+from pms_core.services.catalog import unit_update
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

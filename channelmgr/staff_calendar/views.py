@@ -4,13 +4,11 @@ view permission on properties, scoped by organization: another tenant's property
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from channelmgr.staff_calendar.selectors import (
     DEFAULT_DAYS,
@@ -19,19 +17,16 @@ from channelmgr.staff_calendar.selectors import (
     property_calendar,
 )
 from pms_core.models import Unit
+from pms_core.services.catalog import property_today
 
 TEMPLATES = "admin/channelmgr/staff_calendar"
 
 
-def _property_today(prop) -> dt.date:
-    return timezone.now().astimezone(ZoneInfo(prop.timezone)).date()
-
-
 def _start(value: str | None, prop) -> dt.date:
     try:
-        return dt.date.fromisoformat(value) if value else _property_today(prop)
+        return dt.date.fromisoformat(value) if value else property_today(prop)
     except ValueError:
-        return _property_today(prop)  # a mistyped ?start= shows today rather than an error page
+        return property_today(prop)  # a mistyped ?start= shows today rather than an error page
 
 
 def _days(value: str | None) -> int:
@@ -62,7 +57,7 @@ def property_calendar_view(request, model_admin, property_id: int):
     context = {
         **_page_context(request, model_admin, prop, f"Calendar: {prop.name}"),
         "calendar": calendar,
-        "today": _property_today(prop),
+        "today": property_today(prop),
     }
     return TemplateResponse(request, f"{TEMPLATES}/calendar.html", context)
 

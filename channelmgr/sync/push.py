@@ -38,6 +38,7 @@ from channelmgr.sync import ranges as R
 from channelmgr.sync.platform_calls import platform_call
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
+from pms_core.services.catalog import property_today
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,8 @@ class PushResult:
 
 
 def push_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
-    """The nights we keep a platform in step with: today (the property's) up to SYNC_WINDOW_DAYS ahead."""
-    from zoneinfo import ZoneInfo
-
-    today = timezone.now().astimezone(ZoneInfo(connection.unit.property.timezone)).date()
+    """The nights we keep a platform in step with: the property's today up to SYNC_WINDOW_DAYS ahead."""
+    today = property_today(connection.unit.property)
     return today, today + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
 
 

@@ -15,8 +15,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, RefuseReadOnly
-from pms_core.api.catalog import property_create, property_update
 from pms_core.models import Property
+from pms_core.services.catalog import property_create, property_update
 
 REFUSED = ("id", "organization", "created_at")
 

@@ -8,11 +8,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
-from pms_core.api.catalog import unit_create, unit_update
 from pms_core.api.properties import properties_of
 from pms_core.api.schema import MAX_ID
 from pms_core.models import Unit
 from pms_core.selectors import calendar_nights
+from pms_core.services.catalog import unit_create, unit_update
 
 REFUSED = ("id", "organization", "created_at", "currency")
 

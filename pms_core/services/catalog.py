@@ -1,8 +1,7 @@
-"""Writes of properties and units for the API.
+"""Properties and units: create and change them.
 
-These are services in all but location: ``pms_core/services`` belongs to the PMS core's owner, so
-they live beside the API until they move there. A unit's defaults are every night's value where no
-day overrides them, so changing one records the outbox event that makes channels push again.
+A unit's defaults are every night's value where no day overrides them, so changing one records the
+outbox event that makes channels push again.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from pms_core.outbox import outbox_record
 
 
 def property_today(prop: Property) -> dt.date:
+    """ "Today" is the property's today, in its timezone."""
     try:
         return timezone.now().astimezone(zoneinfo.ZoneInfo(prop.timezone)).date()
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

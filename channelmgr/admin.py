@@ -23,7 +23,7 @@ from channelmgr.services.connections import (
 )
 from channelmgr.services.ical_export import ical_export_for, ical_export_url
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
-from pms_core.admin import ReadOnlyAdmin
+from pms_core.admin import OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
 from pms_core.models import Property, Unit
 
@@ -116,7 +116,7 @@ class SyncLogInline(admin.TabularInline):
 
 
 @admin.register(ChannelConnection)
-class ChannelConnectionAdmin(admin.ModelAdmin):
+class ChannelConnectionAdmin(OrganizationScopedAdmin):
     form = ConnectionForm
     list_display = [
         "id",
@@ -224,6 +224,7 @@ class ChannelConnectionAdmin(admin.ModelAdmin):
 
 @admin.register(SyncLog)
 class SyncLogAdmin(ReadOnlyAdmin):
+    organization_field = "connection__organization"
     list_display = ["id", "connection", "direction", "kind", "status", "started_at", "duration_ms", "request_count"]
     list_filter = ["status", "kind", "direction", "connection__platform_type"]
     list_select_related = ["connection__unit__property"]
@@ -233,6 +234,7 @@ class SyncLogAdmin(ReadOnlyAdmin):
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(ReadOnlyAdmin):
+    organization_field = "connection__organization"
     list_display = ["id", "platform", "kind", "event_key", "channel_booking_id", "status", "received_at", "attempts"]
     list_filter = ["platform", "status", "kind"]
     search_fields = ["event_key", "channel_booking_id", "correlation_id"]

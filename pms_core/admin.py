@@ -16,7 +16,34 @@ from pms_core.services import booking_cancel
 from pms_core.services.catalog import unit_update
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class OrganizationScopedAdmin(admin.ModelAdmin):
+    """Superusers see every tenant; other staff only their own organization's rows (none without one).
+
+    ``organization_field`` is the lookup from the model to its organization.
+    """
+
+    organization_field = "organization"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        if request.user.organization_id is None:
+            return qs.none()
+        return qs.filter(**{self.organization_field: request.user.organization_id})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scope = TENANT_LOOKUPS.get(db_field.related_model)
+        if scope and not request.user.is_superuser:
+            kwargs["queryset"] = db_field.related_model.objects.filter(**{scope: request.user.organization_id})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+# How each tenant-owned model reaches its organization, for choices in forms.
+TENANT_LOOKUPS = {Organization: "pk", Property: "organization", Unit: "property__organization"}
+
+
+class ReadOnlyAdmin(OrganizationScopedAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -28,13 +55,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(OrganizationScopedAdmin):
+    organization_field = "pk"
     list_display = ["name", "created_at"]
     search_fields = ["name"]
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "organization", "is_staff", "is_active"]
     list_filter = ["organization", "is_staff", "is_superuser", "is_active"]
     list_select_related = ["organization"]
@@ -43,7 +71,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Property)
-class PropertyAdmin(admin.ModelAdmin):
+class PropertyAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "timezone", "currency", "created_at"]
     list_filter = ["organization", "currency"]
     list_select_related = ["organization"]
@@ -51,7 +79,8 @@ class PropertyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(OrganizationScopedAdmin):
+    organization_field = "property__organization"
     list_display = ["name", "property", "base_price", "default_min_stay", "max_guests"]
     list_filter = ["property__organization", "property"]
     list_select_related = ["property"]
@@ -71,6 +100,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 @admin.register(CalendarDay)
 class CalendarDayAdmin(ReadOnlyAdmin):
+    organization_field = "unit__property__organization"
     list_display = ["unit", "date", "price", "min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell"]
     list_filter = ["stop_sell", "closed_to_arrival", "closed_to_departure", "unit__property__organization", "unit"]
     list_select_related = ["unit__property"]
@@ -80,6 +110,7 @@ class CalendarDayAdmin(ReadOnlyAdmin):
 
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
+    organization_field = "unit__property__organization"
     list_display = [
         "id",
         "unit",
@@ -125,6 +156,7 @@ class BookingAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
+    organization_field = "unit__property__organization"
     list_display = ["id", "event_type", "unit", "start", "end", "source", "created_at", "dispatched_at", "consumed_at"]
     list_filter = ["event_type", "source"]
     search_fields = ["correlation_id", "=booking__id"]

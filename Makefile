@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SANDBOX_PORT ?= 8900
-# The web server and the sandbox find each other through these (see .env.example).
-export SANDBOX_URL ?= http://$(HOST):$(SANDBOX_PORT)
-export PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+# The web server and the sandbox find each other through these (see .env.example). Only the
+# targets that run the product get them, so `make test` keeps the settings' own defaults.
+SANDBOX_URL ?= http://$(HOST):$(SANDBOX_PORT)
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
+RUN_ENV := SANDBOX_URL=$(SANDBOX_URL) PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 
 .PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench clean
 
@@ -22,8 +24,8 @@ venv: $(VENV)/.installed
 ## The whole product on embedded defaults: SQLite, in-process cache, broker and worker, the sandbox, demo data.
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	$(RUN_ENV) $(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
 ## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset).
 test: venv
@@ -47,7 +49,7 @@ migrate: venv
 
 ## Book as a guest on one sandbox platform and show what every other platform now holds.
 demo-scenario: venv
-	$(PY) manage.py demo_scenario
+	$(RUN_ENV) $(PY) manage.py demo_scenario
 
 sandbox: venv
 	$(PY) -m sandbox --port $(SANDBOX_PORT) --callback-base http://$(HOST):$(PORT)

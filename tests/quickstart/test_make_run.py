@@ -53,8 +53,9 @@ def fresh_copy(tmp_path):
 
 def test_make_run_serves_the_product_and_the_demo_closes_nights_everywhere(fresh_copy, tmp_path):
     port, sandbox_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL") and not k.startswith("DJANGO")}
-    env.update(PORT=str(port), SANDBOX_PORT=str(sandbox_port), MAKEFLAGS="")
+    # A fresh shell: none of this run's service settings or make's own variables leak in.
+    dropped = ("DATABASE_URL", "REDIS_URL", "SANDBOX_URL", "PUBLIC_BASE_URL", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("DJANGO")}
     log = open(tmp_path / "make-run.log", "w")
     server = subprocess.Popen(
         ["make", "run", f"PORT={port}", f"SANDBOX_PORT={sandbox_port}"],

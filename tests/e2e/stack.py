@@ -142,6 +142,10 @@ class Stack:
                 "BOOKING_COM_POLL_SECONDS": str(BOOKING_COM_POLL_SECONDS),
                 "BREAKER_TIMEOUT_SECONDS": str(BREAKER_TIMEOUT_SECONDS),
                 "BREAKER_FAILURE_THRESHOLD": str(BREAKER_FAILURE_THRESHOLD),
+                # A killed worker's messages come back through the broker's own recovery; quicker
+                # than production's 15 s and 1% so the crash test waits seconds, not a minute.
+                "DRAMATIQ_HEARTBEAT_TIMEOUT_SECONDS": "3",
+                "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
                 "SHARED_REFERENCE_DIR": os.environ.get(
                     "SHARED_REFERENCE_DIR", str(ROOT.parent / "shared" / "reference")
                 ),
@@ -425,25 +429,6 @@ class Stack:
                 total += float(match.group(3))
                 found = True
         return total if found else None
-
-    def requeue_dead_workers_messages(self, queue: str, dead_after_ms: int = 2000) -> None:
-        """Dramatiq's own recovery of a dead worker's unacknowledged messages, without its waiting.
-
-        The Redis broker moves a worker's unacked messages back to their queue during "maintenance",
-        which runs on a random 1 in 1000 broker commands and only for workers silent for 60 s (the
-        defaults; the project does not configure them). This runs that same maintenance once, on
-        ``queue``, with a short heartbeat timeout: the message the SIGKILLed worker held goes back to
-        the queue exactly as it would after the wait.
-        """
-        from dramatiq.brokers.redis import RedisBroker
-
-        broker = RedisBroker(
-            url=self.redis_url, namespace=self.prefix, heartbeat_timeout=dead_after_ms, maintenance_chance=1_000_000
-        )
-        try:
-            broker.do_qsize(queue)
-        finally:
-            broker.close()
 
 
 SEED_SCRIPT = r"""

@@ -217,8 +217,9 @@ print(json.dumps(ids))
     start = dt.date.today() + dt.timedelta(days=20)
     for connection_id in ids:
         stack.query(
-            """INSERT INTO channelmgr_dirtyrange (connection_id, kind, start, "end", created_at, claimed_by)
-               VALUES (%s, 'pricing', %s, %s, now() - interval '10 seconds', '')""",
+            """INSERT INTO channelmgr_dirtyrange
+                   (connection_id, kind, start, "end", created_at, claimed_by, correlation_id)
+               VALUES (%s, 'pricing', %s, %s, now() - interval '10 seconds', '', 'bench')""",
             (connection_id, start, start + dt.timedelta(days=30)),
         )
     return ids

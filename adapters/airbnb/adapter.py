@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 
@@ -25,11 +25,10 @@ from adapters.base import (
     PlatformAdapter,
     PlatformAPIError,
     PricingUpdate,
-    TokenRefreshError,
-    TokenSet,
     WebhookConfig,
     WebhookPayloadError,
 )
+from adapters.oauth import OAuthCodeFlow
 
 T = TypeVar("T")
 
@@ -64,8 +63,9 @@ def error_body(response: requests.Response) -> tuple[str, str]:
     return str(body.get("error") or ""), str(body.get("error_message") or "")
 
 
-class AirbnbAdapter(PlatformAdapter):
+class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
     slug = SLUG
+    oauth_scope = SCOPE
     display_name = "Airbnb"
     capabilities = frozenset(
         {
@@ -284,81 +284,6 @@ class AirbnbAdapter(PlatformAdapter):
         ]
 
     # --- auth and health --------------------------------------------------------------------
-
-    @classmethod
-    def authorize_url(cls, *, base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "scope": SCOPE,
-            }
-        )
-        return f"{base_url.rstrip('/')}/oauth2/authorize?{query}"
-
-    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenSet:
-        return self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-            },
-            endpoint="exchange_code",
-        )
-
-    def refresh_access_token(self) -> TokenSet:
-        """Refresh tokens are single-use: store both tokens of the returned set.
-
-        Raises ``TokenRefreshError`` when the grant or our client is refused (a person must reconnect),
-        a transient ``PlatformAPIError`` when Airbnb is unavailable.
-        """
-        refresh_token = self.account.credentials.refresh_token
-        if not refresh_token:
-            raise TokenRefreshError("airbnb: no refresh token stored", code="invalid_grant")
-        return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token},
-            endpoint="refresh_token",
-        )
-
-    def _token_request(self, form: dict[str, str], *, endpoint: str) -> TokenSet:
-        form = {
-            **form,
-            "client_id": self.account.oauth_client_id,
-            "client_secret": self.account.oauth_client_secret,
-        }
-        response = http.request(
-            "POST",
-            self._url("/oauth2/token"),
-            platform=SLUG,
-            endpoint=endpoint,
-            data=form,
-            raise_for_status=False,
-        )
-        status = response.status_code
-        if status in (400, 401):
-            code, message = error_body(response)
-            raise TokenRefreshError(
-                f"airbnb {endpoint}: HTTP {status} {code} {message}".strip(),
-                status=status,
-                code=code or None,
-            )
-        http.raise_for_response(response, platform=SLUG, endpoint=endpoint)
-        try:
-            body = response.json()
-            expires_in = int(body.get("expires_in") or 3600)
-            return TokenSet(
-                access_token=body["access_token"],
-                refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
-                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires_in),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise PlatformAPIError(
-                f"airbnb {endpoint}: malformed token answer",
-                permanent=False,
-                code="invalid_response",
-            ) from exc
 
     def check_health(self) -> HealthResult:
         """Unhealthy on any API error except an expired token, which the engine refreshes first."""

@@ -10,9 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
-from urllib.parse import quote, urlencode
-
-import requests
+from urllib.parse import quote
 
 from adapters import http
 from adapters.base import (
@@ -29,13 +27,12 @@ from adapters.base import (
     PlatformAdapter,
     PlatformAPIError,
     PricingUpdate,
-    TokenRefreshError,
-    TokenSet,
     WebhookConfig,
     WebhookPayloadError,
 )
 from adapters.booking_com import ota
 from adapters.google import pubsub
+from adapters.oauth import OAuthCodeFlow
 from adapters.xml import utc_version
 
 SLUG = "google"
@@ -83,8 +80,9 @@ def booking_from_reservation(item) -> BookingData:
         raise PlatformAPIError(f"google: malformed reservation: {exc!r}", permanent=False) from None
 
 
-class GoogleAdapter(PlatformAdapter):
+class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
     slug: ClassVar[str] = SLUG
+    oauth_scope = SCOPE
     display_name: ClassVar[str] = "Google Vacation Rentals"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
@@ -245,56 +243,6 @@ class GoogleAdapter(PlatformAdapter):
 
     # --- auth and health ----------------------------------------------------------------------
 
-    @classmethod
-    def authorize_url(cls, *, base_url: str, client_id: str, redirect_uri: str, state: str) -> str:
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "state": state,
-                "scope": SCOPE,
-            }
-        )
-        return f"{base_url.rstrip('/')}/oauth2/authorize?{query}"
-
-    def exchange_code(self, *, code: str, redirect_uri: str) -> TokenSet:
-        return self._token_request(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, endpoint="exchange_code"
-        )
-
-    def refresh_access_token(self) -> TokenSet:
-        """Raises ``TokenRefreshError`` when the grant or client is refused (a person must reconnect)."""
-        refresh_token = self.account.credentials.refresh_token
-        if not refresh_token:
-            raise TokenRefreshError("google: no refresh token stored", code="invalid_grant")
-        return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": refresh_token}, endpoint="refresh_token"
-        )
-
-    def _token_request(self, form: dict[str, str], *, endpoint: str) -> TokenSet:
-        form = {**form, "client_id": self.account.oauth_client_id, "client_secret": self.account.oauth_client_secret}
-        response = http.request(
-            "POST", self._url("/oauth2/token"), platform=SLUG, endpoint=endpoint, data=form, raise_for_status=False
-        )
-        if response.status_code in (400, 401):
-            code = _error_code(response)
-            raise TokenRefreshError(
-                f"google {endpoint}: HTTP {response.status_code} {code}".strip(),
-                status=response.status_code,
-                code=code or None,
-            )
-        http.raise_for_response(response, platform=SLUG, endpoint=endpoint)
-        try:
-            body = response.json()
-            return TokenSet(
-                access_token=body["access_token"],
-                refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
-                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=int(body.get("expires_in") or 3600)),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise PlatformAPIError(f"google {endpoint}: malformed token answer", permanent=False) from None
-
     def check_health(self) -> HealthResult:
         """Unhealthy on any API error except an expired token, which the engine refreshes first."""
         try:
@@ -304,11 +252,3 @@ class GoogleAdapter(PlatformAdapter):
                 raise
             return HealthResult(healthy=False, message=str(exc))
         return HealthResult(healthy=True, message=f"connected as Google partner {body.get('partner', '?')!s:.60}")
-
-
-def _error_code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error") or "") if isinstance(body, dict) else ""

@@ -505,3 +505,22 @@ def test_an_api_key_platform_has_no_token_to_refresh(adapter):
         pytest.skip(f"{adapter.slug} uses OAuth")
     with pytest.raises(TokenRefreshError):
         adapter.refresh_access_token()
+
+
+def test_a_payload_the_platform_refuses_is_a_permanent_error(sandbox, slug, listing_id, adapter):
+    """Overlapping ranges: either the adapter refuses them before sending, or the platform answers
+    with its own error format and the adapter surfaces it as permanent (never retried)."""
+    needs(adapter, Capability.PUSH_AVAILABILITY)
+    before = requests.get(f"{sandbox}/_state/{slug}/stats", timeout=5).json()
+    update = AvailabilityUpdate(
+        listing_id,
+        (AvailabilityRange(nights(0, 5), available=False), AvailabilityRange(nights(3, 8), available=True)),
+    )
+    with pytest.raises(PlatformAPIError) as caught:
+        adapter.update_availability(update)
+    assert caught.value.permanent
+    after = requests.get(f"{sandbox}/_state/{slug}/stats", timeout=5).json()
+    sent = after["requests_total"] - before["requests_total"]
+    # Nothing half-applied: if it was sent, the platform refused it as invalid.
+    assert sent == after["invalid_payloads"] - before["invalid_payloads"]
+    assert all(day["available"] for day in calendar(sandbox, slug, listing_id, 0, 8).values())

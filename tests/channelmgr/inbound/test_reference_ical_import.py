@@ -1,0 +1,46 @@
+"""Every real export in ../shared/reference/ical imports through the poll path without error."""
+
+import os
+from pathlib import Path
+
+import pytest
+import responses
+
+from adapters.ical import fetch
+from adapters.ical.feed import parse_feed
+from channelmgr.inbound.polling import connection_poll
+from pms_core.models import Booking
+
+pytestmark = pytest.mark.django_db
+
+FEED_URL = "https://feeds.example.test/reference.ics"
+REFERENCE = Path(
+    os.environ.get("SHARED_REFERENCE_DIR") or Path(__file__).resolve().parents[3].parent / "shared" / "reference"
+)
+EXPORTS = sorted((REFERENCE / "ical").rglob("*.ics")) if (REFERENCE / "ical").is_dir() else []
+
+
+@pytest.fixture(autouse=True)
+def public_dns(monkeypatch):
+    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
+
+
+def test_the_reference_exports_are_there():
+    if not EXPORTS:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"no reference iCal exports under CI=true at {REFERENCE / 'ical'}")
+        pytest.skip(f"reference exports not found at {REFERENCE / 'ical'}")
+    assert len(EXPORTS) >= 5
+
+
+@pytest.mark.parametrize("export", EXPORTS, ids=lambda path: path.name)
+def test_a_real_export_imports_every_event_as_a_block(connect, export):
+    feed = connect("ical", f"ref-{export.stem}"[:60], platform_metadata={"feed_url": FEED_URL})
+    body = export.read_bytes()
+    with responses.RequestsMock() as http:
+        http.add(responses.GET, FEED_URL, body=body, content_type="text/calendar")
+        result = connection_poll(connection=feed)
+    assert result.status == "success", result
+    held = Booking.objects.filter(source="ical", channel_booking_id__startswith=f"{feed.pk}:")
+    assert held.count() == len(parse_feed(body)) > 0
+    assert set(held.values_list("kind", flat=True)) == {"block"}

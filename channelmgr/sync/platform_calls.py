@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from adapters.base import PlatformAdapter, PlatformAPIError, TokenRefreshError
+from adapters.base import Capability, PlatformAdapter, PlatformAPIError, TokenRefreshError
+from adapters.registry import adapter_class
 from channelmgr.accounts import adapter_for
 from channelmgr.models import ChannelConnection
 from channelmgr.resilience.guard import guarded_call
@@ -25,8 +26,7 @@ REFRESH_WAIT_SECONDS = 15
 
 def rate_limit_account(connection: ChannelConnection) -> str:
     """Who the platform counts requests against: our OAuth app, or the connection's own credential."""
-    adapter_cls = adapter_for(connection).__class__
-    if adapter_cls.slug in ("airbnb", "google"):
+    if Capability.OAUTH in adapter_class(connection.platform_type).capabilities:
         return "app"
     secret = connection.api_key or connection.username or str(connection.pk)
     # A hash, so the cache key never holds a credential.

@@ -29,8 +29,8 @@ from adapters.base import (
     PriceRange,
     PricingUpdate,
 )
+from adapters.registry import adapter_class
 from channelmgr import metrics
-from channelmgr.accounts import adapter_for
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.services.connections_health import connection_record_failure, safe_message
@@ -143,10 +143,9 @@ def _price_ranges(connection, merged) -> list[PriceRange]:
 
 def _send(connection, kind, items) -> int:
     """Send ``items`` in chunks of the platform's batch size; returns requests made."""
-    adapter = adapter_for(connection)
     listing = connection.platform_listing_id
     requests = 0
-    for chunk in R.chunks(items, adapter.max_batch):
+    for chunk in R.chunks(items, adapter_class(connection.platform_type).max_batch):
         if kind == DirtyRange.Kind.AVAILABILITY:
             update = AvailabilityUpdate(listing_id=listing, ranges=tuple(chunk))
             call = lambda a, u=update: a.update_availability(u)  # noqa: E731
@@ -178,8 +177,7 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     connection = ChannelConnection.objects.select_related("unit__property").get(pk=connection_id)
     if connection.status != ChannelConnection.Status.ACTIVE:
         return PushResult("skipped")
-    adapter_cls = adapter_for(connection).__class__
-    if KIND_CAPABILITY[kind] not in adapter_cls.capabilities:
+    if KIND_CAPABILITY[kind] not in adapter_class(connection.platform_type).capabilities:
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
         return PushResult("skipped")
     _wait_for_quiet(connection, kind)

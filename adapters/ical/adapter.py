@@ -2,13 +2,15 @@
 
 Every event becomes a ``kind="block"`` booking (Airbnb's "Reserved" and "Not available" alike: a feed
 carries no guest), identified by its UID. The page is a snapshot: a block we hold that the feed no
-longer has was removed at the source.
+longer has was removed at the source. Events whose dates cannot be read travel on the page apart
+(``FeedPage.invalid``), so one broken event fails only itself and its block is kept.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from adapters.base import (
     AvailabilityUpdate,
@@ -26,10 +28,17 @@ from adapters.base import (
     WebhookPayloadError,
     WebhookSignatureError,
 )
-from adapters.ical.feed import FeedError, FeedEvent, parse_feed
+from adapters.ical.feed import FeedError, FeedEvent, FeedReading, InvalidEvent, read_feed
 from adapters.ical.fetch import fetch_feed
 
 SLUG = "ical"
+
+
+@dataclass(frozen=True)
+class FeedPage(BookingPage):
+    """A whole feed: its readable events as blocks, and the events it could not read."""
+
+    invalid: tuple[InvalidEvent, ...] = ()
 
 
 class IcalAdapter(PlatformAdapter):
@@ -43,12 +52,15 @@ class IcalAdapter(PlatformAdapter):
             raise PlatformAPIError("ical: the connection has no feed_url", permanent=True, code="no_feed_url")
         return url
 
-    def _events(self, endpoint: str) -> list[FeedEvent]:
+    def _read(self, endpoint: str) -> FeedReading:
         body = fetch_feed(self._feed_url(), allow_private_network=self.account.allow_private_network, endpoint=endpoint)
         try:
-            return parse_feed(body)
+            return read_feed(body)
         except FeedError as exc:
             raise PlatformAPIError(f"ical: {exc}", permanent=True, code="invalid_feed") from exc
+
+    def _events(self, endpoint: str) -> list[FeedEvent]:
+        return self._read(endpoint).events
 
     def _booking(self, event: FeedEvent) -> BookingData:
         return BookingData(
@@ -67,10 +79,16 @@ class IcalAdapter(PlatformAdapter):
 
     # --- bookings ---------------------------------------------------------------------------
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
-        """The whole feed every time: a feed has no cursor and no change dates to filter on."""
-        events = self._events("fetch_bookings")
-        return BookingPage(bookings=tuple(self._booking(e) for e in events), cursor=None, is_snapshot=True)
+    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> FeedPage:
+        """The whole feed every time: a feed has no cursor and no change dates to filter on. Events
+        whose dates cannot be read are on ``invalid``, not dropped."""
+        reading = self._read("fetch_bookings")
+        return FeedPage(
+            bookings=tuple(self._booking(e) for e in reading.events),
+            cursor=None,
+            is_snapshot=True,
+            invalid=tuple(reading.invalid),
+        )
 
     def fetch_booking(self, channel_booking_id: str) -> BookingData:
         for event in self._events("fetch_booking"):
@@ -106,7 +124,8 @@ class IcalAdapter(PlatformAdapter):
 
     def check_health(self) -> HealthResult:
         try:
-            events = self._events("check_health")
+            reading = self._read("check_health")
         except PlatformAPIError as exc:
             return HealthResult(healthy=False, message=str(exc))
-        return HealthResult(healthy=True, message=f"feed readable, {len(events)} events")
+        unreadable = f", {len(reading.invalid)} unreadable" if reading.invalid else ""
+        return HealthResult(healthy=True, message=f"feed readable, {len(reading.events)} events{unreadable}")

@@ -2,9 +2,13 @@
 
 Reading is lenient about what real exports do: exclusive all-day ``DTEND`` (the norm), a missing
 ``DTEND`` (one night), an ``DTEND`` on or before ``DTSTART`` (one night), folded lines, LF or CRLF,
-escaped commas in ``PRODID``, ``TZID`` datetimes (their local date counts). It is strict about one
-thing: an event whose dates cannot be read fails the whole feed, because a feed is a snapshot and
-silently dropping one event would make the importer delete that block.
+escaped commas in ``PRODID``, ``TZID`` datetimes (their local date counts).
+
+An event whose dates cannot be read (no ``DTSTART``, an unreadable date or duration) is never
+dropped silently, because a feed is a snapshot and a silently dropped event would make the importer
+delete that block. ``read_feed`` returns such events apart, with their UID and the reason, so the
+importer can report them and keep their blocks while the rest of the feed applies; ``parse_feed``
+is the strict reading that fails the whole feed on the first one.
 """
 
 from __future__ import annotations
@@ -45,6 +49,22 @@ class ExportEvent:
     start: dt.date
     end: dt.date
     summary: str = "Not available"
+
+
+@dataclass(frozen=True)
+class InvalidEvent:
+    """A VEVENT that closes nights we cannot read. ``uid`` is empty when the event has none."""
+
+    uid: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FeedReading:
+    """A feed read event by event: the events that close nights, and the ones we could not read."""
+
+    events: list[FeedEvent]
+    invalid: list[InvalidEvent]
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -126,18 +146,42 @@ def parse_event(event: Event) -> FeedEvent | None:
     return FeedEvent(uid=uid, start=start, end=end, summary=summary, version=_version(event))
 
 
-def parse_feed(text: bytes | str) -> list[FeedEvent]:
-    """Every event that closes nights, in feed order. Raises ``FeedError`` for unreadable feeds."""
+def _calendar(text: bytes | str) -> Calendar:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if "BEGIN:VCALENDAR" not in text.upper():
         raise FeedError("not an iCalendar feed (no BEGIN:VCALENDAR)")
     try:
-        calendar = Calendar.from_ical(text)
+        return Calendar.from_ical(text)
     except ValueError as exc:
         raise FeedError(f"unreadable iCalendar feed: {exc}") from exc
-    events = (parse_event(component) for component in calendar.walk("VEVENT"))
-    return [event for event in events if event is not None]
+
+
+def read_feed(text: bytes | str) -> FeedReading:
+    """Every event that closes nights, in feed order, and apart from them every event whose dates
+    cannot be read. Raises ``FeedError`` only when the text as a whole is not a calendar."""
+    events: list[FeedEvent] = []
+    invalid: list[InvalidEvent] = []
+    for component in _calendar(text).walk("VEVENT"):
+        try:
+            event = parse_event(component)
+        except (FeedError, ValueError, TypeError, OverflowError) as exc:
+            uid = str(component.get("UID", "")).strip()
+            reason = str(exc) if isinstance(exc, FeedError) else f"event {uid or '(no UID)'}: unreadable ({exc})"
+            invalid.append(InvalidEvent(uid=uid, reason=reason[:300]))
+            continue
+        if event is not None:
+            events.append(event)
+    return FeedReading(events=events, invalid=invalid)
+
+
+def parse_feed(text: bytes | str) -> list[FeedEvent]:
+    """Every event that closes nights, in feed order. Raises ``FeedError`` for unreadable feeds and,
+    strictly, for the first event whose dates cannot be read (``read_feed`` reports those instead)."""
+    reading = read_feed(text)
+    if reading.invalid:
+        raise FeedError(reading.invalid[0].reason)
+    return reading.events
 
 
 # --- writing ----------------------------------------------------------------------------------

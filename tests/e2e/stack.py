@@ -16,6 +16,10 @@ Only needs ``DATABASE_URL`` and ``REDIS_URL`` (the services); the database is ``
 server (created here, dropped on ``stop()``), and the Redis keys live in a db number of their own
 (``E2E_REDIS_DB``, default 9) under a prefix unique to this run, deleted on ``stop()``. Two runs on one
 machine therefore never touch each other's data.
+
+``EmbeddedStack`` is the same product in embedded mode (``manage.py run_embedded --no-sandbox``: the web
+server with its in-process broker, worker threads and scheduler) on a temporary SQLite file, plus the
+sandbox; it needs no services. Both seed ``units`` units (default 1), each connected to all five platforms.
 """
 
 from __future__ import annotations
@@ -99,7 +103,16 @@ def check_services(database_url: str, redis_url: str) -> None:
 
 
 class Stack:
-    def __init__(self, *, database_url: str, redis_url: str, name: str = "e2e", extra_env: dict | None = None):
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        redis_url: str,
+        name: str = "e2e",
+        extra_env: dict | None = None,
+        units: int = 1,
+    ):
+        self.units = units
         self.admin_database_url = database_url
         self.db_name = f"{name}_{os.getpid()}_{secrets.token_hex(2)}"
         self.database_url = _with_path(database_url, f"/{self.db_name}")
@@ -332,17 +345,31 @@ class Stack:
     # --- seed -----------------------------------------------------------------------------------
 
     def _seed(self) -> None:
-        result = self.manage("shell", "-c", SEED_SCRIPT, timeout=120)
+        result = self.manage("shell", "-c", f"UNITS = {int(self.units)}\n{SEED_SCRIPT}", timeout=120)
         self.seed = json.loads(result.stdout.strip().splitlines()[-1])
         self.token = self.seed["token"]
         # A full push of the sync window, so every platform knows the listing and our defaults.
-        self.manage("sync", "--days", "400")
+        self._initial_push()
         if not wait_for(self.idle, timeout=120, interval=0.5):
             raise RuntimeError(f"the initial full push did not finish\n{self.logs_tail()}")
+
+    def _initial_push(self) -> None:
+        self.manage("sync", "--days", "400")
 
     @property
     def unit_id(self) -> int:
         return self.seed["unit"]
+
+    @property
+    def unit_ids(self) -> list[int]:
+        """Every seeded unit (``units`` of them), the first being ``unit_id``."""
+        return self.seed.get("units", [self.unit_id])
+
+    def unit_listing(self, unit: int, slug: str) -> str:
+        return self.seed["unit_listings"][str(unit)][slug]
+
+    def unit_connection(self, unit: int, slug: str) -> int:
+        return self.seed["unit_connections"][str(unit)][slug]
 
     def listing(self, slug: str) -> str:
         return self.seed["listings"][slug]
@@ -358,6 +385,45 @@ class Stack:
             "SELECT count(*) FROM channelmgr_synclog WHERE status = 'running' AND direction = 'outbound'"
         )
 
+    def pending(self) -> dict[str, int]:
+        """What is still in flight, by kind; the stack is quiet when every count is 0. Besides the
+        database (dirty ranges, running pushes, outbox events not consumed, webhook events not imported)
+        it counts the broker's messages (Redis only: the embedded broker lives inside the web process),
+        leaving out the scheduler's periodic polls and token refreshes, which never stop."""
+        counts = {
+            "dirty_ranges": self.scalar("SELECT count(*) FROM channelmgr_dirtyrange"),
+            "pushes_running": self.scalar(
+                "SELECT count(*) FROM channelmgr_synclog WHERE status = 'running' AND direction = 'outbound'"
+            ),
+            "outbox_unconsumed": self.scalar("SELECT count(*) FROM pms_core_outboxevent WHERE consumed_at IS NULL"),
+            "inbound_unprocessed": self.scalar(
+                "SELECT count(*) FROM channelmgr_inboundevent WHERE status = 'received'"
+            ),
+        }
+        counts.update(self.broker_pending())
+        return counts
+
+    def broker_pending(self) -> dict[str, int]:
+        """Messages waiting, delayed or being worked on in the Redis broker, by actor (periodic ones
+        left out), plus ``dead_letters``: messages the broker gave up on."""
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=3)
+        counts: dict[str, int] = {}
+        for key in client.scan_iter(match=f"{self.prefix}:*.msgs", count=1000):
+            name = key.decode()
+            dead = name.endswith(".XQ.msgs")
+            for raw in client.hvals(key):
+                try:
+                    actor = json.loads(raw).get("actor_name", "?")
+                except ValueError:
+                    actor = "?"
+                if dead:
+                    counts["dead_letters"] = counts.get("dead_letters", 0) + 1
+                elif actor not in PERIODIC_ACTORS:
+                    counts[f"broker:{actor}"] = counts.get(f"broker:{actor}", 0) + 1
+        return counts
+
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"Token {self.token}", **kwargs.pop("headers", {})}
         return requests.request(method, f"{self.base_url}{path}", headers=headers, timeout=30, **kwargs)
@@ -371,10 +437,10 @@ class Stack:
     def all_stats(self) -> dict[str, dict]:
         return {slug: self.stats(slug) for slug in PLATFORMS}
 
-    def calendar(self, slug: str, start: dt.date, end: dt.date) -> list[dict]:
+    def calendar(self, slug: str, start: dt.date, end: dt.date, *, listing: str | None = None) -> list[dict]:
         answer = self.sandbox(
             "GET",
-            f"/_state/{slug}/listings/{self.listing(slug)}/calendar",
+            f"/_state/{slug}/listings/{listing or self.listing(slug)}/calendar",
             params={"start": start.isoformat(), "end": end.isoformat()},
         )
         return answer.json().get("days", []) if answer.ok else []
@@ -431,6 +497,94 @@ class Stack:
         return total if found else None
 
 
+# Enqueued by the scheduler again and again; never a sign of unfinished work.
+PERIODIC_ACTORS = {"poll_connection", "refresh_connection_token"}
+
+
+class EmbeddedStack(Stack):
+    """The product in embedded mode, the way ``make run`` starts it: ``manage.py run_embedded`` (the web
+    server with its in-process broker, worker threads and scheduler) on a temporary SQLite file, and the
+    sandbox as its own process (``--no-sandbox``, so both are started, logged and stopped like the
+    services stack's). Needs neither Postgres nor Redis and never touches ``var/db.sqlite3``."""
+
+    def __init__(self, *, name: str = "embedded", extra_env: dict | None = None, units: int = 1):
+        super().__init__(database_url="", redis_url="", name=name, extra_env=extra_env, units=units)
+        self.database_url = self.redis_url = self.admin_database_url = ""
+        self.sqlite_path = self.tmp / "db.sqlite3"
+
+    @property
+    def env(self) -> dict:
+        env = super().env
+        for name in ("DATABASE_URL", "REDIS_URL", "DRAMATIQ_NAMESPACE", "PROMETHEUS_MULTIPROC_DIR"):
+            env.pop(name, None)
+        env.update({"SQLITE_PATH": str(self.sqlite_path), "EMBEDDED_WORKER": "true"})
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> EmbeddedStack:
+        try:
+            self.manage("migrate", "--noinput", timeout=300)
+            self._spawn(
+                "sandbox",
+                [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port), "--callback-base", self.base_url],
+            )
+            self._spawn(
+                "web",
+                [
+                    sys.executable,
+                    "manage.py",
+                    "run_embedded",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.web_port),
+                    "--no-sandbox",
+                ],
+            )
+            self._wait_ready()
+            self._seed()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _initial_push(self) -> None:
+        # ``manage.py sync`` would queue on its own in-memory broker; the API queues on the server's.
+        for connections in self.seed["unit_connections"].values():
+            for connection_id in connections.values():
+                answer = self.api("POST", f"/channel-connections/{connection_id}/sync", json={"sync_type": "full"})
+                answer.raise_for_status()
+
+    def start_worker(self) -> subprocess.Popen:
+        raise NotImplementedError("the embedded worker runs inside the web process")
+
+    def worker_ready(self) -> bool:
+        return self.procs["web"].poll() is None
+
+    def _create_database(self) -> None:
+        pass  # migrate creates the SQLite file
+
+    def _drop_database(self) -> None:
+        pass  # the file lives in the temp dir, removed by stop()
+
+    def _drop_redis_keys(self) -> None:
+        pass
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+        """The same queries as on Postgres (``%s`` placeholders), on the SQLite file."""
+        import sqlite3
+
+        conn = sqlite3.connect(self.sqlite_path, timeout=20, isolation_level=None)
+        try:
+            cur = conn.execute(sql.replace("%s", "?"), params)
+            return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def broker_pending(self) -> dict[str, int]:
+        return {}  # in the web process's memory: the database rows above stand for its work
+
+
 SEED_SCRIPT = r"""
 import json
 from decimal import Decimal
@@ -441,25 +595,33 @@ from channelmgr.demo import CREDENTIALS, demo_connect_oauth, listing_id
 from channelmgr.models import ChannelConnection
 from pms_core.models import Organization, Property, Unit, User
 
+UNITS = globals().get("UNITS", 1)
 org = Organization.objects.create(name="E2E Ferienhaus GmbH")
 user = User.objects.create_superuser("e2e", password="e2e-password-123", organization=org, email="e2e@example.com")
 prop = Property.objects.create(organization=org, name="Haus am Deich", timezone="UTC", currency="EUR")
-unit = Unit.objects.create(property=prop, name="Ganzes Haus", base_price=Decimal("150.00"), default_min_stay=1)
-# The listings exist on the platforms before we connect them (a poll of an unknown one is refused for good).
-for slug in CREDENTIALS:
-    answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
-                           json={"listing_id": listing_id(slug, unit)}, timeout=10)
-    assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
-connections, listings = {}, {}
-for slug, creds in CREDENTIALS.items():
-    c = ChannelConnection.objects.create(
-        organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
-    )
-    connections[slug], listings[slug] = c.pk, c.platform_listing_id
-assert demo_connect_oauth() == 2, "OAuth through the sandbox failed"
+units, unit_connections, unit_listings = [], {}, {}
+for i in range(UNITS):
+    unit = Unit.objects.create(property=prop, name="Ganzes Haus" if i == 0 else f"Ganzes Haus {i + 1}",
+                               base_price=Decimal("150.00"), default_min_stay=1)
+    # The listings exist on the platforms before we connect them (a poll of an unknown one is refused for good).
+    for slug in CREDENTIALS:
+        answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
+                               json={"listing_id": listing_id(slug, unit)}, timeout=10)
+        assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
+    connections, listings = {}, {}
+    for slug, creds in CREDENTIALS.items():
+        c = ChannelConnection.objects.create(
+            organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
+        )
+        connections[slug], listings[slug] = c.pk, c.platform_listing_id
+    units.append(unit.pk)
+    unit_connections[unit.pk], unit_listings[unit.pk] = connections, listings
+assert demo_connect_oauth() == 2 * UNITS, "OAuth through the sandbox failed"
 token, _ = Token.objects.get_or_create(user=user)
-print(json.dumps({"unit": unit.pk, "connections": connections, "listings": listings, "token": token.key,
-                  "user": ["e2e", "e2e-password-123"]}))
+first = units[0]
+print(json.dumps({"unit": first, "connections": unit_connections[first], "listings": unit_listings[first],
+                  "units": units, "unit_connections": unit_connections, "unit_listings": unit_listings,
+                  "token": token.key, "user": ["e2e", "e2e-password-123"]}))
 """
 
 

@@ -11,7 +11,7 @@ SANDBOX_URL ?= http://$(HOST):$(SANDBOX_PORT)
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 RUN_ENV := SANDBOX_URL=$(SANDBOX_URL) PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 
-.PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench clean
+.PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,16 @@ scheduler: venv
 bench: venv
 	$(PY) bench/limiter.py
 	$(PY) bench/sync.py
+
+## Convergence soak (bench/soak.py): embedded by default, the services stack when DATABASE_URL and REDIS_URL
+## are set. Every seed must end with no drift; all seeds run, and the target fails if any of them failed.
+SEEDS ?= 1 2 3
+OPERATIONS ?= 400
+soak: venv
+	@failed=""; for seed in $(SEEDS); do \
+		$(PY) bench/soak.py --seed $$seed --operations $(OPERATIONS) || failed="$$failed $$seed"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "soak failed for seed(s):$$failed"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) var staticfiles

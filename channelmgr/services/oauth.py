@@ -1,12 +1,15 @@
 """OAuth 2.0 authorization-code flow for the platforms that use it (Airbnb, Google).
 
 ``state`` is signed (django.core.signing), bound to the connection and the user who started the flow,
-expires after ``STATE_MAX_AGE`` seconds, and is accepted once.
+expires after ``STATE_MAX_AGE`` seconds, and is accepted once. Each start draws a random nonce: the
+signature's timestamp has one-second resolution, so without it two starts for the same connection and
+user in the same second would get the same state, and the second callback would be refused as reused.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.core import signing
@@ -22,6 +25,7 @@ from channelmgr.services.connections import connection_store_tokens
 
 STATE_SALT = "channelmgr.oauth.state"
 STATE_MAX_AGE = 600
+STATE_NONCE_BYTES = 16
 
 
 class OAuthStateError(Exception):
@@ -40,7 +44,13 @@ def oauth_start_url(*, connection: ChannelConnection, user_id: int) -> str:
     """The platform's authorize URL for ``connection``. Raises ``ValidationError`` for non-OAuth platforms."""
     if not oauth_supported(connection.platform_type):
         raise ValidationError({"platform_type": f"{connection.platform_type} does not use OAuth"})
-    state = signing.dumps({"c": connection.pk, "u": user_id, "p": connection.platform_type}, salt=STATE_SALT)
+    payload = {
+        "c": connection.pk,
+        "u": user_id,
+        "p": connection.platform_type,
+        "n": secrets.token_urlsafe(STATE_NONCE_BYTES),
+    }
+    state = signing.dumps(payload, salt=STATE_SALT)
     platform = settings.PLATFORMS[connection.platform_type]
     return adapter_class(connection.platform_type).authorize_url(
         base_url=platform["base_url"],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import time_machine
 
 from channelmgr.models import ChannelConnection
 from tests.conftest import need_service
@@ -80,12 +82,34 @@ def test_a_staff_user_is_sent_back_to_the_admin_page(sandbox, client, org_a, uni
 
 
 def test_a_state_is_accepted_once(sandbox, alice_api, google_connection):
-    query = _platform_redirect(alice_api, google_connection)
-    url = f"/oauth/callback/google?code={query['code']}&state={query['state']}"
-    assert alice_api.get(url).status_code == 200
-    again = alice_api.get(url)
-    assert again.status_code == 400
-    assert "state" in again.json()["fields"]
+    # Fifty flows of one connection and user, most of them within the same second. This used to flake:
+    # the state was only (connection, user, platform, second), so a flow started in the second another
+    # flow with the same ids had completed (the previous test's: SQLite rolls back the ids, so they
+    # repeat from test to test) got a state already marked as used.
+    for attempt in range(50):
+        query = _platform_redirect(alice_api, google_connection)
+        url = f"/oauth/callback/google?code={query['code']}&state={query['state']}"
+        assert alice_api.get(url).status_code == 200, f"attempt {attempt}"
+        again = alice_api.get(url)
+        assert again.status_code == 400, f"attempt {attempt}"
+        assert "state" in again.json()["fields"]
+
+
+def test_two_flows_started_in_the_same_second_have_distinct_states(sandbox, alice_api, google_connection):
+    with time_machine.travel(dt.datetime(2027, 1, 1, 12, 0, 0, 250000, tzinfo=dt.UTC), tick=False):
+        first = _platform_redirect(alice_api, google_connection)
+        second = _platform_redirect(alice_api, google_connection)
+        assert first["state"] != second["state"]
+        # Same signing timestamp: only the nonce tells them apart.
+        assert first["state"].split(":")[1] == second["state"].split(":")[1]
+        for query in (second, first):
+            url = f"/oauth/callback/google?code={query['code']}&state={query['state']}"
+            answer = alice_api.get(url)
+            assert answer.status_code == 200, answer.content
+        for query in (first, second):
+            again = alice_api.get(f"/oauth/callback/google?code={query['code']}&state={query['state']}")
+            assert again.status_code == 400
+            assert "state" in again.json()["fields"]
 
 
 def test_a_forged_or_foreign_state_is_refused(sandbox, alice_api, google_connection):

@@ -48,6 +48,10 @@ class ChannelConnection(models.Model):
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
     push_scheduled_at = models.DateTimeField(null=True, blank=True)
+    # An iCal feed that suddenly lost most of its blocks: the removal held back until the next poll
+    # sees the same feed again or staff confirm it (``channelmgr.inbound.importer``). Which blocks,
+    # why, since when; null when nothing is held.
+    ical_hold = models.JSONField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

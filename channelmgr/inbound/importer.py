@@ -9,15 +9,21 @@ up instead of racing, and a redelivery after a killed worker finds the committed
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from dataclasses import replace
 
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
+from django.utils import timezone
 
 from adapters.base import BookingData, BookingPage, BookingStatus
 from channelmgr import metrics
 from channelmgr.models import ChannelConnection
+from channelmgr.sync.push import push_window
+from pms_core.errors import DomainError
 from pms_core.models import Booking
 from pms_core.services import booking_cancel, booking_create, booking_modify
 from pms_core.services.calendar import calendar_block
@@ -60,9 +66,13 @@ def booking_channel_id(connection: ChannelConnection, data: BookingData) -> str:
     """iCal UIDs are only unique within one feed, so they are scoped by the connection."""
     if connection.platform_type != ICAL:
         return data.channel_booking_id
-    channel_id = f"{connection.pk}:{data.channel_booking_id}"
+    return ical_channel_id(connection, data.channel_booking_id)
+
+
+def ical_channel_id(connection: ChannelConnection, uid: str) -> str:
+    channel_id = f"{connection.pk}:{uid}"
     if len(channel_id) > CHANNEL_ID_MAX:
-        channel_id = f"{connection.pk}:sha256:{hashlib.sha256(data.channel_booking_id.encode()).hexdigest()}"
+        channel_id = f"{connection.pk}:sha256:{hashlib.sha256(uid.encode()).hexdigest()}"
     return channel_id
 
 
@@ -222,27 +232,249 @@ def _differs(existing: Booking, data: BookingData) -> bool:
     return data.total_amount is not None and existing.total_amount != data.total_amount
 
 
-def ical_snapshot_import(*, connection: ChannelConnection, page: BookingPage) -> dict[str, int]:
+# --- iCal feeds -------------------------------------------------------------------------------
+#
+# A feed is a snapshot: every poll reads all of it. Three things make real feeds safe to apply:
+#
+# - A closure longer than the PMS holds as one stay (Booking.com exports "CLOSED - Not available"
+#   events of 500+ nights) is clipped to the sync window, the nights we keep platforms in step with.
+# - An event that cannot be read, or that the PMS refuses, fails only itself: it is reported on the
+#   poll's sync log and counted, its block (if we hold one) is kept, and the rest of the feed applies.
+# - A feed that suddenly loses most of its blocks (Airbnb serves an empty calendar for a moment) does
+#   not release their nights: the removal is held until the next poll sees the same feed again or
+#   staff confirm it. Additions and modifications in that feed still apply.
+
+ICAL_INVALID = "invalid"  # an event we could not read or the PMS refused (counted, reported, kept)
+ICAL_OUTSIDE_WINDOW = "outside_window"  # a long closure with no night inside the sync window
+ICAL_REMOVED = "removed"
+ICAL_HELD = "held"  # removals held back as a suspected feed glitch
+# Holding a partial loss only makes sense once a feed holds this many upcoming blocks (see below).
+ICAL_HOLD_MIN_BLOCKS = 4
+
+
+def ical_removal_is_suspicious(*, lost: int, held: int) -> bool:
+    """Whether losing ``lost`` of the ``held`` upcoming blocks at once looks like the feed glitching
+    rather than the host reopening nights. Two cases are held:
+
+    - the feed lost **every** upcoming block we hold from it (at least one). That is what an empty
+      feed does, and an empty calendar for a moment is the known Airbnb glitch; releasing those
+      nights would let other platforms sell them while the stays are still real.
+    - the feed lost **more than half** of them while we hold at least ``ICAL_HOLD_MIN_BLOCKS`` (4).
+      Hosts cancel or move stays one or two at a time; half a calendar vanishing at once is a
+      truncated or broken export. Below 4 blocks "more than half" is one or two stays, which is an
+      ordinary change, so it applies at once.
+
+    Anything less (one of many) applies at once. "Upcoming" means closing a night from the property's
+    today on: a block wholly in the past releases nothing anyone can book, and feeds drop those as
+    they age, so past blocks leaving the feed do not count towards the threshold (when a removal is
+    held, the whole removal is held, past blocks included, so the next poll compares like with like).
+    Holding costs one poll interval (15 minutes by default) before a real mass removal applies, or a
+    staff confirmation.
+    """
+    if lost <= 0:
+        return False
+    if lost >= held:
+        return True
+    return held >= ICAL_HOLD_MIN_BLOCKS and lost * 2 > held
+
+
+def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData | None:
+    """The nights of a feed event we store, or None when it has none in the sync window.
+
+    An event the PMS can hold whole (at most ``MAX_STAY_NIGHTS``) is stored whole, past nights and
+    all, as every other import does. A longer one is clipped to ``window`` (the push window: the
+    property's today up to ``SYNC_WINDOW_DAYS`` ahead), the nights we keep platforms in step with.
+
+    The clip is part of the version (``<feed version>~<start>-<end>``): the same feed re-read on the
+    same day is the same version (no change), and when the window moves the clipped range grows
+    newer, so the block moves with it instead of being ignored as stale.
+    """
+    if (data.check_out - data.check_in).days <= settings.MAX_STAY_NIGHTS:
+        return data
+    start, end = max(data.check_in, window[0]), min(data.check_out, window[1])
+    if end <= start:
+        return None
+    return replace(data, check_in=start, check_out=end, version=f"{data.version}~{start:%Y%m%d}-{end:%Y%m%d}")
+
+
+def _ical_blocks(connection: ChannelConnection):
+    """The blocks this connection's feed currently holds (anything not cancelled)."""
+    return Booking.objects.filter(source=ICAL, channel_booking_id__startswith=f"{connection.pk}:").exclude(
+        status=Booking.Status.CANCELLED
+    )
+
+
+def _refusal(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(exc.messages)
+    return str(exc) or type(exc).__name__
+
+
+def ical_snapshot_import(
+    *,
+    connection: ChannelConnection,
+    page: BookingPage,
+    hold_mass_removal: bool = False,
+    problems: list[str] | None = None,
+) -> dict[str, int]:
     """Apply one whole iCal feed: its events become blocks; blocks of this connection whose UID left
-    the feed are cancelled, releasing their nights. Returns a count per action."""
+    the feed are cancelled, releasing their nights. Returns a count per action.
+
+    Each event is imported in its own savepoint. An event the adapter could not read
+    (``page.invalid``) or the PMS refuses is counted as ``invalid``, described in ``problems`` (the
+    poll's sync log), and its UID keeps its block: it did not leave the feed. Closures longer than
+    a stay are clipped to the sync window (``ical_clip``).
+
+    ``hold_mass_removal`` (the poll passes it) holds a removal that ``ical_removal_is_suspicious``
+    until the next poll sees the same feed again or staff confirm it (``ical_hold_confirm``); the
+    connection needs attention meanwhile and is still polled. Without it the snapshot applies as given.
+    """
     counts: dict[str, int] = {}
-    seen = set()
+
+    def count(action: str, n: int = 1) -> None:
+        counts[action] = counts.get(action, 0) + n
+
+    def invalid(uid: str, reason: str) -> None:
+        metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_INVALID).inc()
+        count(ICAL_INVALID)
+        log.warning("ical connection %s: event skipped: %s", connection.pk, reason)
+        if problems is not None:
+            problems.append(reason[:300])
+
+    window = push_window(connection)
+    today = window[0]
+    held = set(_ical_blocks(connection).filter(check_out__gt=today).values_list("channel_booking_id", flat=True))
+    seen: set[str] = set()
+    kept: set[str] = set()  # UIDs of events that failed this poll: their blocks did not leave the feed
+    for bad in getattr(page, "invalid", ()):
+        if bad.uid:
+            kept.add(ical_channel_id(connection, bad.uid))
+        invalid(bad.uid, bad.reason)
     for data in page.bookings:
         block = data if data.kind == "block" else _as_block(data)
-        _booking, action = booking_import(connection=connection, data=block)
-        seen.add(booking_channel_id(connection, block))
-        counts[action] = counts.get(action, 0) + 1
+        channel_id = booking_channel_id(connection, block)
+        seen.add(channel_id)
+        try:
+            clipped = ical_clip(block, window)
+        except TypeError as exc:  # dates missing altogether
+            kept.add(channel_id)
+            invalid(block.channel_booking_id, f"event {block.channel_booking_id}: {exc}")
+            continue
+        if clipped is None:
+            count(ICAL_OUTSIDE_WINDOW)
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: a refused event rolls back alone
+                _booking, action = booking_import(connection=connection, data=clipped)
+        except (ValidationError, DomainError, DataError, IntegrityError) as exc:
+            kept.add(channel_id)
+            invalid(block.channel_booking_id, f"event {block.channel_booking_id}: refused: {_refusal(exc)}")
+            continue
+        count(action)
     if page.is_snapshot:
-        gone = (
-            Booking.objects.filter(source=ICAL, channel_booking_id__startswith=f"{connection.pk}:")
-            .exclude(status=Booking.Status.CANCELLED)
-            .exclude(channel_booking_id__in=seen)
+        _ical_apply_removals(
+            connection,
+            keep=seen | kept,
+            held=held,
+            today=today,
+            guard=hold_mass_removal,
+            empty=not page.bookings and not getattr(page, "invalid", ()),
+            count=count,
         )
+    return counts
+
+
+def _ical_apply_removals(
+    connection, *, keep: set[str], held: set[str], today: dt.date, guard: bool, empty: bool, count
+) -> None:
+    gone = list(_ical_blocks(connection).exclude(channel_booking_id__in=keep).order_by("check_in", "pk"))
+    gone_ids = sorted(b.channel_booking_id for b in gone)
+    lost = sum(1 for b in gone if b.check_out > today)
+    with transaction.atomic():
+        current = ChannelConnection.objects.select_for_update().get(pk=connection.pk)
+        hold = current.ical_hold
+        if guard and ical_removal_is_suspicious(lost=lost, held=len(held)):
+            if hold and sorted(hold.get("bookings") or []) == gone_ids:
+                log.info("ical connection %s: the next poll confirmed the held removal", connection.pk)
+            else:
+                _ical_hold(current, previous=hold, bookings=gone_ids, lost=lost, held=len(held), empty=empty)
+                metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_HELD).inc(len(gone))
+                count(ICAL_HELD, len(gone))
+                return
         for booking in gone:
             booking_cancel(booking=booking)
-            metrics.BOOKINGS_IMPORTED.labels(ICAL, "removed").inc()
-            counts["removed"] = counts.get("removed", 0) + 1
-    return counts
+            metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
+            count(ICAL_REMOVED)
+        if hold:
+            _ical_release(current, hold)
+
+
+def _ical_hold(
+    connection: ChannelConnection, *, previous: dict | None, bookings: list[str], lost: int, held: int, empty: bool
+) -> None:
+    blocks = f"{held} upcoming block{'s' if held != 1 else ''}"
+    if empty:
+        reason = f"the iCal feed came back empty and lost all {blocks} at once"
+    elif lost >= held:
+        reason = f"the iCal feed lost all {blocks} at once"
+    else:
+        reason = f"the iCal feed lost {lost} of {held} upcoming blocks at once"
+    reason += "; kept them until the next poll shows the same feed or staff confirm the removal"
+    # "flagged": this hold put the connection in needs-attention (from active), so resolving it puts
+    # the connection back. A connection that needed attention for another reason keeps its status.
+    flagged = connection.status == ChannelConnection.Status.ACTIVE or (
+        bool(previous and previous.get("flagged")) and connection.status == ChannelConnection.Status.NEEDS_ATTENTION
+    )
+    connection.ical_hold = {
+        "bookings": bookings,
+        "lost": lost,
+        "held": held,
+        "reason": reason,
+        "since": timezone.now().isoformat(),
+        "flagged": flagged,
+    }
+    fields = {"ical_hold": connection.ical_hold, "updated_at": timezone.now()}
+    if flagged:
+        fields.update(status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason)
+    ChannelConnection.objects.filter(pk=connection.pk).update(**fields)
+    log.warning("ical connection %s: %s", connection.pk, reason)
+
+
+def _ical_release(connection: ChannelConnection, hold: dict) -> None:
+    """Forget a hold; back to active if the hold alone had put the connection in needs-attention."""
+    now = timezone.now()
+    ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=None, updated_at=now)
+    if hold.get("flagged"):
+        ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.NEEDS_ATTENTION).update(
+            status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=now
+        )
+
+
+def ical_hold_unflag(*, connection: ChannelConnection) -> None:
+    """The connection needs attention for another reason now (a permanent failure): resolving the
+    hold must not put it back to active, and the scheduler stops polling it as any other."""
+    with transaction.atomic():
+        current = ChannelConnection.objects.select_for_update().filter(pk=connection.pk).first()
+        if current is not None and current.ical_hold and current.ical_hold.get("flagged"):
+            hold = {**current.ical_hold, "flagged": False}
+            ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=hold)
+
+
+def ical_hold_confirm(*, connection: ChannelConnection) -> int | None:
+    """Apply a held removal now (staff confirmed it): cancel the held blocks that are still live and
+    forget the hold. Returns how many were cancelled, or None when nothing is held."""
+    with transaction.atomic():
+        current = ChannelConnection.objects.select_for_update().get(pk=connection.pk)
+        hold = current.ical_hold
+        if not hold:
+            return None
+        removed = 0
+        for booking in _ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
+            booking_cancel(booking=booking)
+            metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
+            removed += 1
+        _ical_release(current, hold)
+    return removed
 
 
 def _as_block(data: BookingData) -> BookingData:

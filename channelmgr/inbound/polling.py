@@ -21,7 +21,13 @@ from django.utils import timezone
 from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
-from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import, ical_snapshot_import
+from channelmgr.inbound.importer import (
+    ACKNOWLEDGEABLE,
+    ICAL_HELD,
+    booking_import,
+    ical_hold_unflag,
+    ical_snapshot_import,
+)
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.services.connections_health import connection_record_failure, safe_message
@@ -68,15 +74,22 @@ def due_polls(now: dt.datetime) -> list[int]:
     A claim moves ``last_polled_at`` to ``now`` with a compare-and-set, so each connection is returned
     at most once per interval, however often (and from however many schedulers) this is called. The
     caller enqueues ``poll_connection`` once per id.
+
+    Active connections are due, and so is an iCal feed whose held removal alone put it in
+    needs-attention (``ical_is_held_for_confirmation``): only its next poll can confirm the removal.
     """
     shortest = min(settings.BOOKING_COM_POLL_SECONDS, EXPEDIA_POLL_SECONDS, ICAL_MIN_POLL_SECONDS)
+    held = Q(status=ChannelConnection.Status.NEEDS_ATTENTION, platform_type="ical", ical_hold__isnull=False)
     candidates = (
-        ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, platform_type__in=_polled_platforms())
+        ChannelConnection.objects.filter(Q(status=ChannelConnection.Status.ACTIVE) | held)
+        .filter(platform_type__in=_polled_platforms())
         .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - dt.timedelta(seconds=shortest)))
-        .only("id", "platform_type", "platform_metadata", "last_polled_at")
+        .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold")
     )
     claimed = []
     for connection in candidates:
+        if connection.status != ChannelConnection.Status.ACTIVE and not ical_is_held_for_confirmation(connection):
+            continue
         interval = poll_interval(connection)
         last = connection.last_polled_at
         if interval is None or (last is not None and (now - last).total_seconds() < interval):
@@ -84,6 +97,14 @@ def due_polls(now: dt.datetime) -> list[int]:
         if ChannelConnection.objects.filter(pk=connection.pk, last_polled_at=last).update(last_polled_at=now):
             claimed.append(connection.pk)
     return claimed
+
+
+def ical_is_held_for_confirmation(connection: ChannelConnection) -> bool:
+    """True when the connection needs attention only because its iCal feed's mass removal is held
+    (the hold set the status), so it must keep being polled. A transient fetch error changes nothing;
+    a permanent one unflags the hold (``ical_hold_unflag``), and then polling stops as for any other."""
+    hold = connection.ical_hold or {}
+    return connection.status == ChannelConnection.Status.NEEDS_ATTENTION and bool(hold.get("flagged"))
 
 
 def tokens_due_for_refresh(now: dt.datetime) -> list[int]:
@@ -114,6 +135,7 @@ class PollResult:
     actions: dict[str, int] = field(default_factory=dict)
     acknowledged: int = 0
     refused: list[str] = field(default_factory=list)
+    held: str = ""  # why an iCal feed's removal was held back this poll
 
 
 def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None = None) -> PollResult:
@@ -145,13 +167,17 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
         connection_record_failure(connection=connection, exc=exc)
         if not exc.permanent:
             raise
+        if connection.platform_type == "ical":
+            ical_hold_unflag(connection=connection)
         result.status = "failed"
         return result
     except Exception as exc:
         _finish(sync_log, SyncLog.Status.FAILED, started, result, f"{type(exc).__name__}: {exc}")
         raise
     now = timezone.now()
-    ChannelConnection.objects.filter(pk=connection.pk).update(last_polled_at=now, last_sync_at=now, last_error="")
+    # A held iCal removal keeps its reason as the connection's last error until it is resolved.
+    cleared = {} if result.held else {"last_error": ""}
+    ChannelConnection.objects.filter(pk=connection.pk).update(last_polled_at=now, last_sync_at=now, **cleared)
     _finish(sync_log, SyncLog.Status.SUCCESS, started, result)
     return result
 
@@ -166,8 +192,16 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         result.pages += 1
         result.requests += 1
         if page.is_snapshot:
-            for action, n in ical_snapshot_import(connection=connection, page=page).items():
+            # Events the feed or the PMS refuses land in ``refused`` (the sync log), and a sudden mass
+            # removal is held until the next poll or staff confirm it.
+            counts = ical_snapshot_import(
+                connection=connection, page=page, hold_mass_removal=True, problems=result.refused
+            )
+            for action, n in counts.items():
                 result.actions[action] = result.actions.get(action, 0) + n
+            if counts.get(ICAL_HELD):
+                hold = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_hold", flat=True).first()
+                result.held = (hold or {}).get("reason", "")
         else:
             processed = _import_page(connection, page.bookings, result)
             if acknowledges and processed:
@@ -210,5 +244,6 @@ def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, 
             "actions": result.actions,
             "acknowledged": result.acknowledged,
             "refused": result.refused[:20],
+            **({"held": result.held} if result.held else {}),
         },
     )

@@ -19,6 +19,7 @@ from channelmgr.services.connections import (
     connection_resume,
     connection_sync,
     connection_test,
+    ical_feed_change_confirm,
     validate_unique_connection,
 )
 from channelmgr.services.ical_export import ical_export_for, ical_export_url
@@ -149,7 +150,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
         "created_at",
         "updated_at",
     ]
-    actions = ["test_connections", "sync_now", "pause", "resume"]
+    actions = ["test_connections", "sync_now", "pause", "resume", "confirm_ical_feed_change"]
     inlines = [SyncLogInline]
 
     def get_fieldsets(self, request, obj=None):
@@ -220,6 +221,16 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
         for connection in queryset:
             connection_resume(connection=connection)
         self.message_user(request, f"Resumed {queryset.count()} connection(s).", messages.SUCCESS)
+
+    @admin.action(description="Confirm the iCal feed's held removal (release those blocks)")
+    def confirm_ical_feed_change(self, request, queryset):
+        for connection in queryset.filter(platform_type="ical").exclude(status=ChannelConnection.Status.DELETED):
+            try:
+                removed = ical_feed_change_confirm(connection=connection, user=request.user)
+            except ConnectionStateError as exc:
+                self.message_user(request, f"{connection}: {exc}", messages.WARNING)
+                continue
+            self.message_user(request, f"{connection}: removed {removed} block(s) the feed dropped.", messages.SUCCESS)
 
 
 @admin.register(SyncLog)

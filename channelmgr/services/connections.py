@@ -182,6 +182,41 @@ def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) 
     return connection
 
 
+def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
+    """Staff confirm an iCal feed's held mass removal: cancel the blocks it held back, releasing their
+    nights, and put the connection back to active if the hold alone had flagged it. Returns how many
+    blocks were cancelled (blocks already gone meanwhile are skipped).
+
+    The removal was held because the feed suddenly lost most of its blocks (see
+    ``channelmgr.inbound.importer.ical_removal_is_suspicious``); the next poll seeing the same feed
+    confirms it too. Raises ``ConnectionStateError`` when nothing is held (the feed came back, or the
+    next poll already applied it). The confirmation is recorded as an inbound sync log with the user.
+    """
+    from channelmgr.inbound.importer import ical_hold_confirm
+
+    if connection.platform_type != "ical":
+        raise ConnectionStateError("only iCal feeds hold removals")
+    who = getattr(user, "get_username", lambda: "")() or "staff"
+    started = time.monotonic()
+    removed = ical_hold_confirm(connection=connection)
+    if removed is None:
+        raise ConnectionStateError("nothing is held: the feed came back or the removal was applied already")
+    now = timezone.now()
+    SyncLog.objects.create(
+        connection=connection,
+        direction=SyncLog.Direction.INBOUND,
+        kind=SyncLog.Kind.BOOKINGS,
+        status=SyncLog.Status.SUCCESS,
+        finished_at=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        correlation_id=get_correlation_id().strip("-")[:32],
+        details={"held_removal_confirmed_by": who, "actions": {"removed": removed}},
+    )
+    log.info("connection %s: %s confirmed the held iCal removal (%s blocks)", connection.pk, who, removed)
+    connection.refresh_from_db()
+    return removed
+
+
 # --- test and sync ------------------------------------------------------------------------------
 
 

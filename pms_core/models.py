@@ -87,6 +87,16 @@ class CalendarDay(models.Model):
         return f"{self.unit_id} {self.date}"
 
 
+class BookingQuerySet(models.QuerySet):
+    def active(self):
+        """Stays that hold their nights: confirmed or overbooked (the one definition of "held")."""
+        return self.filter(status__in=Booking.ACTIVE_STATUSES)
+
+    def overlapping(self, start: dt.date, end: dt.date):
+        """Stays with a night in ``[start, end)``."""
+        return self.filter(check_in__lt=end, check_out__gt=start)
+
+
 class Booking(models.Model):
     class Kind(models.TextChoices):
         RESERVATION = "reservation"
@@ -97,6 +107,10 @@ class Booking(models.Model):
         CANCELLED = "cancelled"
         # A platform sold nights we had already sold: kept, shown to staff, never silently dropped.
         OVERBOOKED = "overbooked"
+
+    # A night is held when any active stay or block covers it. An overbooked stay holds its nights too:
+    # a guest has them on a platform, so they must stay closed everywhere else.
+    ACTIVE_STATUSES = (Status.CONFIRMED, Status.OVERBOOKED)
 
     DIRECT = "direct"
 
@@ -117,10 +131,14 @@ class Booking(models.Model):
     channel_booking_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     # The platform's version of this booking (revision or last-modified), to ignore stale deliveries.
     source_version = models.CharField(max_length=64, blank=True)
-    # For an overbooked import: the confirmed stay it collided with.
+    # For an overbooked stay: the active stay that holds its nights before it.
     clashes_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Staff accepted this overbooking knowingly: it keeps holding its nights but waits for no decision.
+    overbooking_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BookingQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -151,6 +169,38 @@ class Booking(models.Model):
     def covers(self, night: dt.date) -> bool:
         return self.check_in <= night < self.check_out
 
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+class BookingTransition(models.Model):
+    """One change of a booking's status, or a staff decision on an overbooking: who, when and why."""
+
+    class Action(models.TextChoices):
+        CREATED = "created"
+        OVERBOOKED = "overbooked"  # it clashed when created or moved
+        PROMOTED = "promoted"  # its nights became free, so it is confirmed now
+        CANCELLED = "cancelled"
+        REINSTATED = "reinstated"  # moved off a clash onto free nights
+        MOVED = "moved"  # staff moved it to another unit
+        ACCEPTED = "accepted"  # staff accepted the overbooking knowingly
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="transitions")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12)
+    # A staff user's name, "api:<name>", a platform slug for an import, or "system".
+    actor = models.CharField(max_length=150)
+    reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"#{self.booking_id} {self.action}: {self.from_status or '-'} -> {self.to_status} by {self.actor}"
+
 
 class OutboxEvent(models.Model):
     """A domain event written in the same transaction as the change it describes.
@@ -161,6 +211,8 @@ class OutboxEvent(models.Model):
 
     class Type(models.TextChoices):
         BOOKING_CONFIRMED = "booking.confirmed"
+        # A stay that clashed when it arrived: it holds its nights, but staff must decide.
+        BOOKING_OVERBOOKED = "booking.overbooked"
         BOOKING_CANCELLED = "booking.cancelled"
         BOOKING_MODIFIED = "booking.modified"
         PRICING_UPDATED = "pricing.updated"

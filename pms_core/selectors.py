@@ -18,18 +18,20 @@ class Night:
     closed_to_arrival: bool
     closed_to_departure: bool
     stop_sell: bool
-    # The confirmed stay or block that takes this night, if any.
+    # The active stay or block that holds this night, if any (a confirmed one before an overbooked one).
     booking: Booking | None
+
+
+def held_stays(*, unit: Unit, start: dt.date, end: dt.date):
+    """The stays and blocks that hold a night of ``unit`` in ``[start, end)``: every active one, confirmed
+    or overbooked. Everything that decides what a platform sees reads holds through here."""
+    return Booking.objects.active().overlapping(start, end).filter(unit=unit).order_by("status", "check_in", "pk")
 
 
 def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date) -> list[Night]:
     """One ``Night`` per date in ``[start, end)``: stored overrides over the unit's defaults."""
     overrides = {day.date: day for day in CalendarDay.objects.filter(unit=unit, date__gte=start, date__lt=end)}
-    stays = list(
-        Booking.objects.filter(
-            unit=unit, status=Booking.Status.CONFIRMED, check_in__lt=end, check_out__gt=start
-        ).order_by("check_in")
-    )
+    stays = list(held_stays(unit=unit, start=start, end=end))
     nights = []
     day = start
     while day < end:

@@ -57,7 +57,8 @@ def ical_feed(export: IcalExport) -> str:
     """The RFC 5545 text of the export's unit, as of now."""
     unit = export.unit
     since = timezone.localdate() - dt.timedelta(days=PAST_DAYS)
-    stays = Booking.objects.filter(unit=unit, status=Booking.Status.CONFIRMED, check_out__gt=since)
+    # Every active stay, overbooked ones too: each holds its nights (pms_core.selectors.held_stays).
+    stays = Booking.objects.active().filter(unit=unit, check_out__gt=since)
     events = [
         ExportEvent(
             key=f"booking-{stay.pk}",

@@ -17,7 +17,7 @@ from adapters.base import Capability
 from adapters.registry import PLATFORMS, adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
 from pms_core.models import Booking, Property, Unit
-from pms_core.selectors import Night, calendar_nights
+from pms_core.selectors import Night, calendar_nights, held_stays
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -119,11 +119,7 @@ def _connection_sync(connection: ChannelConnection) -> ConnectionSync:
 
 
 def _overbooked(unit: Unit, start: dt.date, end: dt.date) -> list[Booking]:
-    return list(
-        Booking.objects.filter(
-            unit=unit, status=Booking.Status.OVERBOOKED, check_in__lt=end, check_out__gt=start
-        ).order_by("check_in")
-    )
+    return list(held_stays(unit=unit, start=start, end=end).filter(status=Booking.Status.OVERBOOKED))
 
 
 def _cell(night: Night, overbooked: list[Booking], start: dt.date, default_min_stay: int) -> Cell:
@@ -194,7 +190,9 @@ def _stay_reason(stay: Booking) -> str:
     guest = f", guest {stay.guest_name}" if stay.guest_name else ""
     channel_id = f" ({stay.channel_booking_id})" if stay.channel_booking_id else ""
     stay_dates = f"{stay.check_in} to {stay.check_out}"
-    return f"booked by {source_label(stay.source)}: booking #{stay.pk}{channel_id}{guest}, {stay_dates}"
+    # An overbooked stay holds its nights too: a guest has them on a platform.
+    held = " (overbooked: it holds the night until it is confirmed or resolved)" if stay.status == "overbooked" else ""
+    return f"booked by {source_label(stay.source)}: booking #{stay.pk}{channel_id}{guest}, {stay_dates}{held}"
 
 
 def night_reasons(night: Night) -> list[str]:
@@ -247,7 +245,7 @@ def night_explanation(*, unit: Unit, date: dt.date) -> NightExplanation:
     reasons = night_reasons(night)
     overbooked = _overbooked(unit, date, date + dt.timedelta(days=1))
     for booking in overbooked:
-        clash = f"#{booking.clashes_with_id}" if booking.clashes_with_id else "a confirmed stay"
+        clash = f"#{booking.clashes_with_id}" if booking.clashes_with_id else "an earlier stay"
         reasons.append(
             f"OVERBOOKED: booking #{booking.pk} from {source_label(booking.source)}"
             f"{' (' + booking.guest_name + ')' if booking.guest_name else ''} clashes with {clash}"

@@ -19,15 +19,18 @@ log = logging.getLogger(__name__)
 # What each event changes on a platform: bookings and restrictions change availability.
 EVENT_KINDS = {
     OutboxEvent.Type.BOOKING_CONFIRMED: (DirtyRange.Kind.AVAILABILITY,),
+    OutboxEvent.Type.BOOKING_OVERBOOKED: (DirtyRange.Kind.AVAILABILITY,),
     OutboxEvent.Type.BOOKING_CANCELLED: (DirtyRange.Kind.AVAILABILITY,),
     OutboxEvent.Type.BOOKING_MODIFIED: (DirtyRange.Kind.AVAILABILITY,),
     OutboxEvent.Type.AVAILABILITY_UPDATED: (DirtyRange.Kind.AVAILABILITY,),
     OutboxEvent.Type.PRICING_UPDATED: (DirtyRange.Kind.PRICING,),
 }
-BOOKING_EVENTS = {
+# A platform that sold a stay closes those nights itself, so the push that only closes them skips it.
+# Nights a change releases (a cancel, a move) go to the origin too: something else may still hold them,
+# and an earlier push may have closed them there while its own guest held them.
+ORIGIN_KNOWS = {
     OutboxEvent.Type.BOOKING_CONFIRMED,
-    OutboxEvent.Type.BOOKING_CANCELLED,
-    OutboxEvent.Type.BOOKING_MODIFIED,
+    OutboxEvent.Type.BOOKING_OVERBOOKED,
 }
 
 
@@ -41,10 +44,10 @@ def _event_ranges(event: OutboxEvent) -> list[tuple[dt.date, dt.date]]:
 def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
     """Mark the event's nights dirty on every active connection of its unit; returns connection ids.
 
-    A booking event skips the connection the booking came from: that platform already has it.
+    A new stay skips the connection it came from: that platform already has it (``ORIGIN_KNOWS``).
     """
     connections = ChannelConnection.objects.filter(unit_id=event.unit_id, status=ChannelConnection.Status.ACTIVE)
-    if event.event_type in BOOKING_EVENTS and event.source != "direct":
+    if event.event_type in ORIGIN_KNOWS and event.source != "direct":
         connections = connections.exclude(platform_type=event.source)
     kinds = EVENT_KINDS[event.event_type]
     touched = []

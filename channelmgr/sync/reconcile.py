@@ -91,13 +91,16 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     for data in remote:
         channel_id = f"{connection.pk}:{data.channel_booking_id}" if source == "ical" else data.channel_booking_id
         local = Booking.objects.filter(source=source, channel_booking_id=channel_id).first()
-        wanted = Booking.Status.CANCELLED if data.status == BookingStatus.CANCELLED else None
+        cancelled_there = data.status == BookingStatus.CANCELLED
         if local is None:
-            if wanted is None:
+            if not cancelled_there:
                 drift.missing_in_pms.append(data.channel_booking_id)
-        elif (wanted and local.status != wanted) or (
-            not wanted and (local.check_in, local.check_out) != (data.check_in, data.check_out)
+        elif cancelled_there and local.is_active:
+            drift.differs.append(data.channel_booking_id)  # cancelled there, still holding nights here
+        elif not cancelled_there and (
+            not local.is_active or (local.check_in, local.check_out) != (data.check_in, data.check_out)
         ):
+            # Held there but not here (or other nights): an overbooked stay is active, so it holds too.
             drift.differs.append(data.channel_booking_id)
     for dirty in DirtyRange.objects.filter(connection=connection, start__lt=end, end__gt=start):
         drift.unpushed_nights += (min(dirty.end, end) - max(dirty.start, start)).days

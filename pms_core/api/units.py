@@ -98,6 +98,7 @@ class UnitDetailApi(ApiView):
 class ClosedBySerializer(serializers.Serializer):
     booking = serializers.IntegerField(source="pk")
     kind = serializers.CharField()
+    status = serializers.CharField(help_text="confirmed, or overbooked: an overbooked stay holds its nights too.")
     source = serializers.CharField()
 
 

@@ -9,9 +9,19 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from pms_core.errors import BookingClash
-from pms_core.models import Booking, OutboxEvent, Unit
+from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
-from pms_core.services.stays import find_clash, is_exclusion_violation, lock_unit, validate_amount, validate_range
+from pms_core.services.stays import (
+    find_blocker,
+    find_clash,
+    is_exclusion_violation,
+    lock_unit,
+    transition_record,
+    validate_amount,
+    validate_range,
+)
+
+Action = BookingTransition.Action
 
 _UNSET = object()
 
@@ -33,11 +43,13 @@ def booking_create(
     channel_booking_id: str | None = None,
     source_version: str = "",
     overbook_on_clash: bool = False,
+    actor: str = "system",
 ) -> Booking:
     """Book ``[check_in, check_out)`` on ``unit``.
 
-    Raises ``BookingClash`` if the nights are taken, unless ``overbook_on_clash`` (an import from a
-    platform that already sold them): then the booking is stored as ``overbooked`` so staff see it.
+    Raises ``BookingClash`` if any active stay (confirmed or overbooked) holds one of the nights, unless
+    ``overbook_on_clash`` (an import from a platform that already sold them): then the booking is stored
+    as ``overbooked``. It holds its nights all the same, and staff see it until it is confirmed or resolved.
     Raises ``ValidationError`` for bad input. Back-to-back stays are allowed.
     """
     validate_range(check_in, check_out)
@@ -70,16 +82,34 @@ def booking_create(
                 clashes_with=clash,
             )
         )
-        if status == Booking.Status.CONFIRMED:
-            outbox_record(
-                event_type=OutboxEvent.Type.BOOKING_CONFIRMED,
-                unit=unit,
-                start=check_in,
-                end=check_out,
-                booking=booking,
-                source=source,
-            )
+        confirmed = status == Booking.Status.CONFIRMED
+        transition_record(
+            booking=booking,
+            action=Action.CREATED if confirmed else Action.OVERBOOKED,
+            from_status="",
+            actor=actor,
+            reason="" if confirmed else _clash_reason(clash),
+        )
+        outbox_record(
+            event_type=OutboxEvent.Type.BOOKING_CONFIRMED if confirmed else OutboxEvent.Type.BOOKING_OVERBOOKED,
+            unit=unit,
+            start=check_in,
+            end=check_out,
+            booking=booking,
+            source=source,
+        )
     return booking
+
+
+def _clash_reason(clash: Booking) -> str:
+    return f"its nights are held by booking #{clash.pk} ({clash.source}, {clash.check_in}..{clash.check_out})"
+
+
+def _added(old_in: dt.date, old_out: dt.date, new_in: dt.date, new_out: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The parts of ``[new_in, new_out)`` outside ``[old_in, old_out)``."""
+    if new_out <= old_in or old_out <= new_in:
+        return [(new_in, new_out)]
+    return [(a, b) for a, b in ((new_in, min(new_out, old_in)), (max(new_in, old_out), new_out)) if a < b]
 
 
 def _insert(booking: Booking) -> Booking:
@@ -107,12 +137,17 @@ def booking_modify(
     note=_UNSET,
     source_version: str | None = None,
     overbook_on_clash: bool = False,
+    actor: str = "system",
+    settle: bool = True,
 ) -> Booking:
-    """Change a booking's dates or details. Moving onto taken nights raises ``BookingClash``, unless
-    ``overbook_on_clash`` (a platform already moved its guest there): then it becomes ``overbooked``.
+    """Change a booking's dates or details. Moving a confirmed stay onto held nights raises
+    ``BookingClash``, unless ``overbook_on_clash`` (a platform already moved its guest there): then it
+    becomes ``overbooked``.
 
     An overbooked booking whose new dates are free becomes confirmed; one that still clashes stays
-    overbooked (it came from a platform that sold those nights).
+    overbooked (it came from a platform that sold those nights). Nights it releases may confirm other
+    overbookings (``overbookings_settle``); ``settle=False`` leaves that to a caller that makes several
+    changes in one transaction and settles once at the end.
     """
     new_in = check_in or booking.check_in
     new_out = check_out or booking.check_out
@@ -125,12 +160,23 @@ def booking_modify(
         if current.status == Booking.Status.CANCELLED:
             raise ValidationError({"status": "a cancelled booking cannot be modified"})
         old_in, old_out, old_status = current.check_in, current.check_out, current.status
-        clash = find_clash(unit_id=current.unit_id, check_in=new_in, check_out=new_out, exclude_pk=current.pk)
+        # Only nights the stay does not hold yet can clash: shortening never does.
+        clash = next(
+            filter(
+                None,
+                (
+                    find_clash(unit_id=current.unit_id, check_in=start, check_out=end, exclude_pk=current.pk)
+                    for start, end in _added(old_in, old_out, new_in, new_out)
+                ),
+            ),
+            None,
+        )
         if clash and old_status == Booking.Status.CONFIRMED and not overbook_on_clash:
             raise BookingClash(unit_id=current.unit_id, check_in=new_in, check_out=new_out, clash=clash)
+        blocker = find_blocker(unit_id=current.unit_id, check_in=new_in, check_out=new_out, pk=current.pk)
         current.check_in, current.check_out = new_in, new_out
-        current.status = Booking.Status.OVERBOOKED if clash else Booking.Status.CONFIRMED
-        current.clashes_with = clash
+        current.status = Booking.Status.OVERBOOKED if blocker else Booking.Status.CONFIRMED
+        current.clashes_with = blocker
         for field, value in (
             ("guest_name", guest_name),
             ("guest_email", guest_email),
@@ -150,39 +196,98 @@ def booking_modify(
             if is_exclusion_violation(exc):
                 raise BookingClash(unit_id=current.unit_id, check_in=new_in, check_out=new_out) from exc
             raise
-        if current.status == Booking.Status.CONFIRMED or old_status == Booking.Status.CONFIRMED:
-            outbox_record(
-                event_type=OutboxEvent.Type.BOOKING_MODIFIED,
-                unit=current.unit,
-                start=min(old_in, new_in),
-                end=max(old_out, new_out),
+        if current.status != old_status:
+            transition_record(
                 booking=current,
-                source=current.source,
-                payload={
-                    "ranges": [[old_in.isoformat(), old_out.isoformat()], [new_in.isoformat(), new_out.isoformat()]]
-                },
+                action=Action.OVERBOOKED if blocker else Action.REINSTATED,
+                from_status=old_status,
+                actor=actor,
+                reason=_clash_reason(blocker) if blocker else f"moved to free nights {new_in}..{new_out}",
             )
+        outbox_record(
+            event_type=OutboxEvent.Type.BOOKING_MODIFIED,
+            unit=current.unit,
+            start=min(old_in, new_in),
+            end=max(old_out, new_out),
+            booking=current,
+            source=current.source,
+            payload={"ranges": [[old_in.isoformat(), old_out.isoformat()], [new_in.isoformat(), new_out.isoformat()]]},
+        )
+        if settle and (old_in, old_out) != (new_in, new_out):
+            overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was modified")
     return current
 
 
-def booking_cancel(*, booking: Booking, source_version: str | None = None) -> Booking:
-    """Cancel a booking and release its nights. Cancelling twice changes nothing."""
+def booking_cancel(
+    *, booking: Booking, source_version: str | None = None, actor: str = "system", reason: str = ""
+) -> Booking:
+    """Cancel a booking and release its nights. Cancelling twice changes nothing.
+
+    Overbookings waiting for the released nights are confirmed where they are free now.
+    """
     with transaction.atomic():
+        lock_unit(booking.unit)
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status == Booking.Status.CANCELLED:
             return current
-        was_confirmed = current.status == Booking.Status.CONFIRMED
+        old_status = current.status
         current.status = Booking.Status.CANCELLED
         if source_version is not None:
             current.source_version = source_version
         current.save(update_fields=["status", "source_version", "updated_at"])
-        if was_confirmed:
-            outbox_record(
-                event_type=OutboxEvent.Type.BOOKING_CANCELLED,
-                unit=current.unit,
-                start=current.check_in,
-                end=current.check_out,
-                booking=current,
-                source=current.source,
-            )
+        transition_record(booking=current, action=Action.CANCELLED, from_status=old_status, actor=actor, reason=reason)
+        outbox_record(
+            event_type=OutboxEvent.Type.BOOKING_CANCELLED,
+            unit=current.unit,
+            start=current.check_in,
+            end=current.check_out,
+            booking=current,
+            source=current.source,
+        )
+        overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was cancelled")
     return current
+
+
+def overbookings_settle(*, unit: Unit, actor: str = "system", reason: str = "") -> list[Booking]:
+    """Confirm every overbooking of ``unit`` whose nights are free now; returns those confirmed.
+
+    Runs in the caller's transaction, under the unit's lock. Overbookings are taken oldest first, and
+    an overbooking waits only for confirmed stays and older overbookings (``find_blocker``), so one pass
+    reaches the fixed point: promoting one never frees or takes nights an older one waits for. One that
+    still waits keeps pointing at what it waits for (``clashes_with``).
+    """
+    promoted = []
+    waiting = Booking.objects.filter(unit=unit, status=Booking.Status.OVERBOOKED).order_by("pk")
+    for stay in waiting.select_for_update():
+        blocker = find_blocker(unit_id=unit.pk, check_in=stay.check_in, check_out=stay.check_out, pk=stay.pk)
+        if blocker is not None:
+            if stay.clashes_with_id != blocker.pk:
+                Booking.objects.filter(pk=stay.pk).update(clashes_with=blocker)
+            continue
+        stay.status = Booking.Status.CONFIRMED
+        stay.clashes_with = None
+        stay.overbooking_accepted_at = None
+        try:
+            with transaction.atomic():
+                stay.save(update_fields=["status", "clashes_with", "overbooking_accepted_at", "updated_at"])
+        except IntegrityError as exc:  # pragma: no cover - the blocker query above rules this out
+            if is_exclusion_violation(exc):
+                continue
+            raise
+        transition_record(
+            booking=stay,
+            action=Action.PROMOTED,
+            from_status=Booking.Status.OVERBOOKED,
+            actor=actor,
+            reason=f"its nights are free: {reason}" if reason else "its nights are free",
+        )
+        outbox_record(
+            event_type=OutboxEvent.Type.BOOKING_CONFIRMED,
+            unit=unit,
+            start=stay.check_in,
+            end=stay.check_out,
+            booking=stay,
+            source=stay.source,
+        )
+        promoted.append(stay)
+    return promoted

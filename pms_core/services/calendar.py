@@ -11,7 +11,7 @@ from django.db import transaction
 
 from pms_core.models import Booking, CalendarDay, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
-from pms_core.services.bookings import booking_cancel, booking_create, booking_modify
+from pms_core.services.bookings import booking_cancel, booking_create, booking_modify, overbookings_settle
 from pms_core.services.stays import lock_unit, validate_range
 
 UNSET = object()
@@ -123,8 +123,9 @@ def calendar_block(
     channel_booking_id: str | None = None,
     source_version: str = "",
     overbook_on_clash: bool = False,
+    actor: str = "system",
 ) -> Booking:
-    """Close ``[start, end)`` for guests (owner stay, maintenance). Raises ``BookingClash`` if taken."""
+    """Close ``[start, end)`` for guests (owner stay, maintenance). Raises ``BookingClash`` if held."""
     return booking_create(
         unit=unit,
         check_in=start,
@@ -135,10 +136,11 @@ def calendar_block(
         channel_booking_id=channel_booking_id,
         source_version=source_version,
         overbook_on_clash=overbook_on_clash,
+        actor=actor,
     )
 
 
-def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date) -> int:
+def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date, actor: str = "system") -> int:
     """Reopen ``[start, end)`` by trimming or splitting our own (direct) blocks; returns blocks touched.
 
     Blocks that came from a platform (an iCal feed) are left alone: that platform owns them.
@@ -159,13 +161,15 @@ def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date) -> int:
             keep_before = block.check_in < start
             keep_after = block.check_out > end
             if not keep_before and not keep_after:
-                booking_cancel(booking=block)
+                booking_cancel(booking=block, actor=actor)
             elif keep_before and keep_after:
                 tail_end = block.check_out
-                booking_modify(booking=block, check_out=start)
-                calendar_block(unit=unit, start=end, end=tail_end, note=block.note)
+                # Settle only once the tail is back: its nights were never free.
+                booking_modify(booking=block, check_out=start, actor=actor, settle=False)
+                calendar_block(unit=unit, start=end, end=tail_end, note=block.note, actor=actor)
+                overbookings_settle(unit=unit, actor=actor, reason=f"block #{block.pk} was split")
             elif keep_before:
-                booking_modify(booking=block, check_out=start)
+                booking_modify(booking=block, check_out=start, actor=actor)
             else:
-                booking_modify(booking=block, check_in=end)
+                booking_modify(booking=block, check_in=end, actor=actor)
     return touched

@@ -8,8 +8,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.db.models import Q
 
-from pms_core.models import Booking, Unit
+from pms_core import metrics
+from pms_core.models import Booking, BookingTransition, Unit
 
 # SQLSTATE of an exclusion-constraint violation on Postgres.
 EXCLUSION_VIOLATION = "23P01"
@@ -37,13 +39,40 @@ def lock_unit(unit: Unit) -> Unit:
 
 
 def find_clash(*, unit_id: int, check_in: dt.date, check_out: dt.date, exclude_pk: int | None = None) -> Booking | None:
-    """The first confirmed stay or block that shares a night with ``[check_in, check_out)``."""
-    qs = Booking.objects.filter(
-        unit_id=unit_id, status=Booking.Status.CONFIRMED, check_in__lt=check_out, check_out__gt=check_in
-    )
+    """The first active stay or block (confirmed or overbooked) that holds a night of ``[check_in, check_out)``.
+
+    Confirmed stays are named first: they are what a guest or staff member most needs to see.
+    """
+    qs = Booking.objects.active().overlapping(check_in, check_out).filter(unit_id=unit_id)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    return qs.order_by("check_in").first()
+    return qs.order_by("status", "check_in", "pk").first()
+
+
+def find_blocker(*, unit_id: int, check_in: dt.date, check_out: dt.date, pk: int | None = None) -> Booking | None:
+    """What keeps a stay from being confirmed: a confirmed stay on its nights, or an overbooked one that
+    arrived before it (lower id). The earlier sale keeps the nights, so two overbookings that clash only
+    with each other never wait for one another: the older one is confirmed and the newer one waits.
+
+    ``pk=None`` is a stay that does not exist yet: every active stay on its nights came before it.
+    """
+    qs = Booking.objects.active().overlapping(check_in, check_out).filter(unit_id=unit_id)
+    if pk is not None:
+        qs = qs.exclude(pk=pk).filter(Q(status=Booking.Status.CONFIRMED) | Q(pk__lt=pk))
+    return qs.order_by("status", "check_in", "pk").first()
+
+
+def transition_record(*, booking: Booking, action: str, from_status: str, actor: str, reason: str = "") -> None:
+    """Record who changed a booking's status (or decided on its overbooking), when and why, and count it."""
+    BookingTransition.objects.create(
+        booking=booking,
+        action=action,
+        from_status=from_status or "",
+        to_status=booking.status,
+        actor=(actor or "system")[:150],
+        reason=reason[:500],
+    )
+    metrics.BOOKING_TRANSITIONS.labels(action, booking.status).inc()
 
 
 def is_exclusion_violation(exc: IntegrityError) -> bool:

@@ -49,7 +49,14 @@ def test_a_platform_import_that_clashes_is_kept_as_overbooked(unit, day):
     )
     assert second.status == Booking.Status.OVERBOOKED
     assert second.clashes_with == first
-    assert not OutboxEvent.objects.filter(booking=second).exists()
+    # It holds its nights too (day 5 is free of the first stay): the other platforms must close them.
+    event = OutboxEvent.objects.get(booking=second)
+    assert (event.event_type, event.start, event.end, event.source) == (
+        OutboxEvent.Type.BOOKING_OVERBOOKED,
+        day(3),
+        day(6),
+        "booking_com",
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,12 @@ def test_the_calendar_has_one_entry_per_night_and_says_what_closes_it(alice_api,
     nights = _nights(alice_api, unit, day(1), day(6))
     assert [n["date"] for n in nights] == [str(day(n)) for n in range(1, 6)]
     assert [n["available"] for n in nights] == [True, False, False, False, True]
-    assert nights[1]["closed_by"] == {"booking": stay.pk, "kind": "reservation", "source": "direct"}
+    assert nights[1]["closed_by"] == {
+        "booking": stay.pk,
+        "kind": "reservation",
+        "status": "confirmed",
+        "source": "direct",
+    }
     assert nights[3]["closed_reason"] == "block" and nights[3]["closed_by"]["booking"] == block.pk
     assert nights[0]["closed_by"] is None and nights[0]["price"] == "150.00" and nights[0]["min_stay"] == 2
 
@@ -95,3 +100,25 @@ def test_blocks_are_created_and_reopened(alice_api, unit, day):
         False,
     ]
     assert Decimal(_nights(alice_api, unit, day(3), day(4))[0]["price"]) == Decimal("150.00")
+
+
+def test_an_overbooked_stay_closes_its_nights_in_the_calendar(alice_api, unit, day):
+    first = booking_create(unit=unit, check_in=day(2), check_out=day(4), source="airbnb", channel_booking_id="HM1")
+    late = booking_create(
+        unit=unit,
+        check_in=day(3),
+        check_out=day(6),
+        source="booking_com",
+        channel_booking_id="B1",
+        overbook_on_clash=True,
+    )
+    nights = _nights(alice_api, unit, day(1), day(7))
+    assert [n["available"] for n in nights] == [True, False, False, False, False, True]
+    # Night 3 is the clash: the confirmed stay is named. Nights 4 and 5 are held by the overbooked one alone.
+    assert nights[2]["closed_by"]["booking"] == first.pk
+    assert nights[3]["closed_by"] == {
+        "booking": late.pk,
+        "kind": "reservation",
+        "status": "overbooked",
+        "source": "booking_com",
+    }

@@ -1,8 +1,8 @@
 """Staff admin for the PMS core.
 
 Calendar days and bookings are read-only here: every change to them must go through the services,
-which check clashes and record the outbox event that pushes the change to the channels. The one
-write offered (cancel) calls the service.
+which check clashes and record the outbox event that pushes the change to the channels. The writes
+offered (cancel, and the decisions on an overbooking) call the services.
 """
 
 from __future__ import annotations
@@ -11,9 +11,12 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html
 
-from pms_core.models import Booking, CalendarDay, Organization, OutboxEvent, Property, Unit, User
+from pms_core.errors import BookingClash
+from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
 from pms_core.services.catalog import unit_update
+from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
+from pms_core.services.stays import find_clash
 
 
 class OrganizationScopedAdmin(admin.ModelAdmin):
@@ -108,6 +111,26 @@ class CalendarDayAdmin(ReadOnlyAdmin):
     date_hierarchy = "date"
 
 
+class BookingTransitionInline(admin.TabularInline):
+    model = BookingTransition
+    fields = ["created_at", "action", "from_status", "to_status", "actor", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "history (who changed its status, when and why)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+def _free_unit(booking: Booking) -> Unit | None:
+    """Another unit of the booking's property whose nights are free, by name."""
+    for unit in booking.unit.property.units.exclude(pk=booking.unit_id).order_by("name", "pk"):
+        if find_clash(unit_id=unit.pk, check_in=booking.check_in, check_out=booking.check_out) is None:
+            return unit
+    return None
+
+
 @admin.register(Booking)
 class BookingAdmin(ReadOnlyAdmin):
     organization_field = "unit__property__organization"
@@ -126,17 +149,66 @@ class BookingAdmin(ReadOnlyAdmin):
     list_select_related = ["unit__property"]
     search_fields = ["guest_name", "guest_email", "channel_booking_id", "=id"]
     date_hierarchy = "check_in"
-    actions = ["cancel_direct_bookings"]
+    actions = [
+        "cancel_direct_bookings",
+        "resolve_accept",
+        "resolve_cancel",
+        "resolve_cancel_other",
+        "resolve_move",
+    ]
+    inlines = [BookingTransitionInline]
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, booking):
         if booking.status == Booking.Status.OVERBOOKED:
+            accepted = " (accepted)" if booking.overbooking_accepted_at else ""
             return format_html(
                 '<strong style="color:#fff;background:#ba2121;padding:2px 6px;border-radius:3px">'
-                "OVERBOOKED</strong> clashes with #{}",
+                "OVERBOOKED</strong> clashes with #{}{}",
                 booking.clashes_with_id or "?",
+                accepted,
             )
         return booking.status
+
+    def _resolve(self, request, queryset, resolution: str) -> None:
+        done, problems = 0, []
+        for booking in queryset:
+            unit = None
+            if resolution == Resolution.MOVE:
+                unit = _free_unit(booking)
+                if unit is None:
+                    problems.append(f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
+                    continue
+            try:
+                outcome = overbooking_resolve(
+                    booking=booking, resolution=resolution, actor=request.user.get_username(), unit=unit
+                )
+            except (NotOverbooked, BookingClash) as exc:
+                problems.append(f"#{booking.pk}: {exc}")
+                continue
+            done += 1
+            if outcome.platform_notice:
+                self.message_user(request, f"#{booking.pk}: {outcome.platform_notice}", messages.WARNING)
+        if done:
+            self.message_user(request, f"{Resolution(resolution).label}: {done} done.", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.ERROR)
+
+    @admin.action(description="Overbooking: accept it knowingly (it keeps its nights)")
+    def resolve_accept(self, request, queryset):
+        self._resolve(request, queryset, Resolution.ACCEPT)
+
+    @admin.action(description="Overbooking: cancel the overbooked stay")
+    def resolve_cancel(self, request, queryset):
+        self._resolve(request, queryset, Resolution.CANCEL)
+
+    @admin.action(description="Overbooking: cancel the stay it clashes with")
+    def resolve_cancel_other(self, request, queryset):
+        self._resolve(request, queryset, Resolution.CANCEL_OTHER)
+
+    @admin.action(description="Overbooking: move it to a free unit of the same property")
+    def resolve_move(self, request, queryset):
+        self._resolve(request, queryset, Resolution.MOVE)
 
     @admin.action(description="Cancel selected direct bookings and blocks")
     def cancel_direct_bookings(self, request, queryset):
@@ -145,7 +217,7 @@ class BookingAdmin(ReadOnlyAdmin):
             if booking.source != Booking.DIRECT:
                 skipped += 1
                 continue
-            booking_cancel(booking=booking)
+            booking_cancel(booking=booking, actor=request.user.get_username())
             cancelled += 1
         self.message_user(request, f"Cancelled {cancelled}.", messages.SUCCESS)
         if skipped:

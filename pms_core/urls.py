@@ -1,5 +1,11 @@
 from pms_core.api.base import route
-from pms_core.api.bookings import BookingCancelApi, BookingDetailApi, BookingListCreateApi
+from pms_core.api.bookings import (
+    BookingCancelApi,
+    BookingDetailApi,
+    BookingListCreateApi,
+    BookingResolveApi,
+    BookingTransitionListApi,
+)
 from pms_core.api.calendar import CalendarBlockApi, CalendarSetApi, CalendarUnblockApi
 from pms_core.api.properties import PropertyDetailApi, PropertyListCreateApi
 from pms_core.api.units import UnitCalendarApi, UnitDetailApi, UnitListCreateApi
@@ -16,4 +22,6 @@ urlpatterns = [
     *route("bookings", BookingListCreateApi, "booking-list"),
     *route("bookings/<str:id>", BookingDetailApi, "booking-detail"),
     *route("bookings/<str:id>/cancel", BookingCancelApi, "booking-cancel"),
+    *route("bookings/<str:id>/resolve", BookingResolveApi, "booking-resolve"),
+    *route("bookings/<str:id>/transitions", BookingTransitionListApi, "booking-transitions"),
 ]

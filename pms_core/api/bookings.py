@@ -15,8 +15,9 @@ from rest_framework.response import Response
 from pms_core.api.base import ApiView, Conflict, OwnedField, RefuseReadOnly
 from pms_core.api.schema import MAX_ID, error
 from pms_core.api.units import units_of
-from pms_core.models import Booking
+from pms_core.models import Booking, BookingTransition
 from pms_core.services import booking_cancel, booking_create, booking_modify
+from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
 
 REFUSED = (
     "id",
@@ -25,6 +26,7 @@ REFUSED = (
     "channel_booking_id",
     "source_version",
     "clashes_with",
+    "overbooking_accepted_at",
     "nights",
     "created_at",
     "updated_at",
@@ -63,6 +65,7 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "source",
             "channel_booking_id",
             "clashes_with",
+            "overbooking_accepted_at",
             "created_at",
             "updated_at",
         ]
@@ -143,7 +146,7 @@ class BookingListCreateApi(ApiView):
     )
     def post(self, request):
         data = dict(self.validated(BookingCreateInputSerializer))
-        booking = booking_create(**data)
+        booking = booking_create(**data, actor=api_actor(request))
         return Response(BookingOutputSerializer(booking).data, status=status.HTTP_201_CREATED)
 
 
@@ -170,7 +173,7 @@ class BookingDetailApi(ApiView):
         data = self.validated(BookingModifyInputSerializer)
         if booking.status == Booking.Status.CANCELLED:
             raise Conflict("A cancelled booking cannot be modified.")
-        return Response(BookingOutputSerializer(booking_modify(booking=booking, **data)).data)
+        return Response(BookingOutputSerializer(booking_modify(booking=booking, **data, actor=api_actor(request))).data)
 
 
 class BookingCancelApi(ApiView):
@@ -182,4 +185,82 @@ class BookingCancelApi(ApiView):
     )
     def post(self, request, id):
         booking = _direct(self.owned(bookings_of(self.organization_id), id))
-        return Response(BookingOutputSerializer(booking_cancel(booking=booking)).data)
+        return Response(BookingOutputSerializer(booking_cancel(booking=booking, actor=api_actor(request))).data)
+
+
+def api_actor(request) -> str:
+    """Who made a change through the API, for the booking's transitions."""
+    return f"api:{request.user.get_username()}"
+
+
+class BookingResolveInputSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(
+        choices=Resolution.choices,
+        help_text="cancel: cancel the overbooked stay. cancel_other: cancel the stay it clashes with (it is "
+        "confirmed if its nights are then free). move: move it to `unit`. accept: keep it knowingly.",
+    )
+    unit = OwnedField(scope=units_of, required=False, help_text="For move: a free unit of the same property.")
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs["action"] == Resolution.MOVE and "unit" not in attrs:
+            raise serializers.ValidationError({"unit": ["A move needs the unit to move to."]})
+        return attrs
+
+
+class BookingResolveOutputSerializer(serializers.Serializer):
+    booking = BookingOutputSerializer()
+    cancelled = BookingOutputSerializer(allow_null=True)
+    platform_notice = serializers.CharField(help_text="What staff still have to do on a platform, if anything.")
+
+
+class BookingTransitionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BookingTransition
+        fields = ["id", "action", "from_status", "to_status", "actor", "reason", "created_at"]
+        read_only_fields = fields
+
+
+class BookingResolveApi(ApiView):
+    @extend_schema(
+        operation_id="bookings_resolve",
+        request=BookingResolveInputSerializer,
+        responses={
+            200: BookingResolveOutputSerializer,
+            409: error(409, "The booking is not overbooked, or the unit to move to is not free (`clash`)."),
+        },
+        description="Decide on an overbooked stay. Platform bookings can be decided on too: the answer's "
+        "`platform_notice` says what to do on the platform.",
+    )
+    def post(self, request, id):
+        booking = self.owned(bookings_of(self.organization_id), id)
+        data = self.validated(BookingResolveInputSerializer)
+        unit = data.get("unit")
+        if unit is not None and unit.property_id != booking.unit.property_id:
+            raise serializers.ValidationError({"unit": ["Must be a unit of the same property."]})
+        if unit is not None and unit.pk == booking.unit_id:
+            raise serializers.ValidationError({"unit": ["Must be another unit than the booking's."]})
+        try:
+            outcome = overbooking_resolve(
+                booking=booking,
+                resolution=data["action"],
+                actor=api_actor(request),
+                reason=data.get("reason", ""),
+                unit=unit,
+            )
+        except NotOverbooked as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(
+            {
+                "booking": BookingOutputSerializer(outcome.booking).data,
+                "cancelled": BookingOutputSerializer(outcome.cancelled).data if outcome.cancelled else None,
+                "platform_notice": outcome.platform_notice,
+            }
+        )
+
+
+class BookingTransitionListApi(ApiView):
+    @extend_schema(operation_id="bookings_transitions", responses=BookingTransitionSerializer(many=True))
+    def get(self, request, id):
+        booking = self.owned(bookings_of(self.organization_id), id)
+        return self.paginated(booking.transitions.order_by("created_at", "pk"), BookingTransitionSerializer)

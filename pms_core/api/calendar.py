@@ -15,7 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
-from pms_core.api.bookings import CLASH, BookingOutputSerializer
+from pms_core.api.bookings import CLASH, BookingOutputSerializer, api_actor
 from pms_core.api.units import units_of
 from pms_core.services import calendar_block, calendar_set, calendar_unblock
 
@@ -100,7 +100,9 @@ class CalendarBlockApi(ApiView):
     )
     def post(self, request):
         data = self.validated(self.InputSerializer)
-        block = calendar_block(unit=data["unit"], start=data["start"], end=data["end"], note=data.get("note", ""))
+        block = calendar_block(
+            unit=data["unit"], start=data["start"], end=data["end"], note=data.get("note", ""), actor=api_actor(request)
+        )
         return Response(BookingOutputSerializer(block).data, status=status.HTTP_201_CREATED)
 
 
@@ -117,4 +119,5 @@ class CalendarUnblockApi(ApiView):
     )
     def post(self, request):
         data = self.validated(RangeSerializer)
-        return Response({"blocks_touched": calendar_unblock(unit=data["unit"], start=data["start"], end=data["end"])})
+        touched = calendar_unblock(unit=data["unit"], start=data["start"], end=data["end"], actor=api_actor(request))
+        return Response({"blocks_touched": touched})

@@ -1,0 +1,132 @@
+"""Deciding on an overbooking: cancel either side, move the stay to a free unit, or accept it knowingly.
+
+An overbooked stay holds its nights until it is confirmed (``overbookings_settle`` does that as soon as
+its nights are free) or decided on here. Staff decide in the admin, integrators through
+``POST /bookings/{id}/resolve``; both call ``overbooking_resolve``. Every decision is recorded (who,
+when, why) as a ``BookingTransition`` and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from pms_core.errors import BookingClash, DomainError
+from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
+from pms_core.outbox import outbox_record
+from pms_core.services.bookings import booking_cancel, overbookings_settle
+from pms_core.services.stays import find_clash, transition_record
+
+
+class Resolution(models.TextChoices):
+    CANCEL = "cancel", "Cancel the overbooked stay"
+    CANCEL_OTHER = "cancel_other", "Cancel the stay it clashes with"
+    MOVE = "move", "Move it to a free unit of the same property"
+    ACCEPT = "accept", "Accept the overbooking knowingly"
+
+
+class NotOverbooked(DomainError):
+    """Only an overbooked stay can be resolved."""
+
+
+@dataclass(frozen=True)
+class ResolveOutcome:
+    booking: Booking  # the overbooked stay, as it is now
+    cancelled: Booking | None  # the stay that was cancelled, if any
+    # What staff still have to do on a platform: the PMS cannot cancel a platform's reservation there.
+    platform_notice: str
+
+
+def overbooking_resolve(
+    *, booking: Booking, resolution: str, actor: str, reason: str = "", unit: Unit | None = None
+) -> ResolveOutcome:
+    """Apply one decision to the overbooked ``booking``.
+
+    Raises ``NotOverbooked`` if it is not overbooked (or, for ``cancel_other``, clashes with nothing
+    active), ``BookingClash`` if ``move`` finds the target unit's nights held, and ``ValueError`` for a
+    missing or foreign target unit.
+    """
+    if resolution not in Resolution.values:
+        raise ValueError(f"unknown resolution {resolution!r}")
+    with transaction.atomic():
+        # Both units of a move, always in id order, so two moves between the same units never deadlock.
+        moving = unit.pk if resolution == Resolution.MOVE and unit is not None else None
+        for unit_id in sorted({booking.unit_id, moving} - {None}):
+            Unit.objects.select_for_update().get(pk=unit_id)
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status != Booking.Status.OVERBOOKED:
+            raise NotOverbooked(f"booking {current.pk} is {current.status}, not overbooked")
+        why = reason or Resolution(resolution).label
+        if resolution == Resolution.CANCEL:
+            cancelled = booking_cancel(booking=current, actor=actor, reason=f"overbooking resolved: {why}")
+            return ResolveOutcome(cancelled, cancelled, _platform_notice(cancelled))
+        if resolution == Resolution.CANCEL_OTHER:
+            other = current.clashes_with
+            if other is None or not other.is_active:
+                raise NotOverbooked(f"booking {current.pk} clashes with no active stay to cancel")
+            cancelled = booking_cancel(booking=other, actor=actor, reason=f"overbooking #{current.pk} resolved: {why}")
+            current.refresh_from_db()
+            return ResolveOutcome(current, cancelled, _platform_notice(cancelled))
+        if resolution == Resolution.MOVE:
+            return ResolveOutcome(_move(current, unit, actor=actor, reason=why), None, "")
+        current.overbooking_accepted_at = timezone.now()
+        current.save(update_fields=["overbooking_accepted_at", "updated_at"])
+        transition_record(
+            booking=current,
+            action=BookingTransition.Action.ACCEPTED,
+            from_status=current.status,
+            actor=actor,
+            reason=why,
+        )
+        return ResolveOutcome(current, None, "")
+
+
+def _move(current: Booking, target: Unit | None, *, actor: str, reason: str) -> Booking:
+    if target is None:
+        raise ValueError("a move needs the unit to move to")
+    if target.property_id != current.unit.property_id or target.pk == current.unit_id:
+        raise ValueError("the unit must be another unit of the same property")
+    old_unit = current.unit
+    clash = find_clash(unit_id=target.pk, check_in=current.check_in, check_out=current.check_out)
+    if clash is not None:
+        raise BookingClash(unit_id=target.pk, check_in=current.check_in, check_out=current.check_out, clash=clash)
+    current.unit = target
+    current.status = Booking.Status.CONFIRMED
+    current.clashes_with = None
+    current.overbooking_accepted_at = None
+    current.save(update_fields=["unit", "status", "clashes_with", "overbooking_accepted_at", "updated_at"])
+    transition_record(
+        booking=current,
+        action=BookingTransition.Action.MOVED,
+        from_status=Booking.Status.OVERBOOKED,
+        actor=actor,
+        reason=f"moved from {old_unit.name} to {target.name}: {reason}",
+    )
+    # Staff made this change, so no platform already knows it: both units' channels are told.
+    # The old unit's nights are released (availability), the new unit's are taken by a confirmed stay.
+    for unit, event_type in (
+        (old_unit, OutboxEvent.Type.AVAILABILITY_UPDATED),
+        (target, OutboxEvent.Type.BOOKING_CONFIRMED),
+    ):
+        outbox_record(
+            event_type=event_type,
+            unit=unit,
+            start=current.check_in,
+            end=current.check_out,
+            booking=current,
+            source=Booking.DIRECT,
+            payload={"moved_from": old_unit.pk, "moved_to": target.pk},
+        )
+    overbookings_settle(unit=old_unit, actor=actor, reason=f"booking #{current.pk} moved to another unit")
+    return current
+
+
+def _platform_notice(cancelled: Booking) -> str:
+    if cancelled.source == Booking.DIRECT:
+        return ""
+    return (
+        f"Cancel reservation {cancelled.channel_booking_id} on {cancelled.source} too: the platform still "
+        "holds it, and it does not take cancellations from a channel manager."
+    )

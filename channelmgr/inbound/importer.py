@@ -138,6 +138,7 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
             channel_booking_id=channel_id,
             source_version=data.version,
             overbook_on_clash=True,
+            actor=source,
         )
     else:
         booking = booking_create(
@@ -150,6 +151,7 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
             channel_booking_id=channel_id,
             source_version=data.version,
             overbook_on_clash=True,
+            actor=source,
             **_details(data),
         )
     return booking, Action.OVERBOOKED if booking.status == Booking.Status.OVERBOOKED else Action.CREATED
@@ -162,7 +164,8 @@ def _update(existing: Booking, data: BookingData, *, connection, channel_id: str
         if existing.status == Booking.Status.CANCELLED:
             _record_version(existing, data.version)
             return existing, Action.UNCHANGED
-        return booking_cancel(booking=existing, source_version=data.version or None), Action.CANCELLED
+        cancelled = booking_cancel(booking=existing, source_version=data.version or None, actor=existing.source)
+        return cancelled, Action.CANCELLED
     if existing.status == Booking.Status.CANCELLED:
         return _reinstate(existing, data, connection=connection, channel_id=channel_id)
     if not _differs(existing, data):
@@ -183,6 +186,7 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
         check_out=data.check_out,
         source_version=data.version or None,
         overbook_on_clash=True,
+        actor=existing.source,
         **details,
     )
     if booking.status == Booking.Status.OVERBOOKED:
@@ -314,7 +318,7 @@ def ical_snapshot_import(
     *,
     connection: ChannelConnection,
     page: BookingPage,
-    hold_mass_removal: bool = False,
+    hold_mass_removal: bool = True,
     problems: list[str] | None = None,
 ) -> dict[str, int]:
     """Apply one whole iCal feed: its events become blocks; blocks of this connection whose UID left
@@ -325,9 +329,9 @@ def ical_snapshot_import(
     poll's sync log), and its UID keeps its block: it did not leave the feed. Closures longer than
     a stay are clipped to the sync window (``ical_clip``).
 
-    ``hold_mass_removal`` (the poll passes it) holds a removal that ``ical_removal_is_suspicious``
-    until the next poll sees the same feed again or staff confirm it (``ical_hold_confirm``); the
-    connection needs attention meanwhile and is still polled. Without it the snapshot applies as given.
+    ``hold_mass_removal`` (the default) holds a removal that ``ical_removal_is_suspicious`` until the
+    next poll sees the same feed again or staff confirm it (``ical_hold_confirm``); the connection
+    needs attention meanwhile and is still polled. Without it the snapshot applies as given.
     """
     counts: dict[str, int] = {}
 
@@ -402,7 +406,7 @@ def _ical_apply_removals(
                 count(ICAL_HELD, len(gone))
                 return
         for booking in gone:
-            booking_cancel(booking=booking)
+            booking_cancel(booking=booking, actor=ICAL, reason="its event left the feed")
             metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
             count(ICAL_REMOVED)
         if hold:
@@ -460,7 +464,7 @@ def ical_hold_unflag(*, connection: ChannelConnection) -> None:
             ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=hold)
 
 
-def ical_hold_confirm(*, connection: ChannelConnection) -> int | None:
+def ical_hold_confirm(*, connection: ChannelConnection, actor: str = "staff") -> int | None:
     """Apply a held removal now (staff confirmed it): cancel the held blocks that are still live and
     forget the hold. Returns how many were cancelled, or None when nothing is held."""
     with transaction.atomic():
@@ -470,7 +474,7 @@ def ical_hold_confirm(*, connection: ChannelConnection) -> int | None:
             return None
         removed = 0
         for booking in _ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
-            booking_cancel(booking=booking)
+            booking_cancel(booking=booking, actor=actor, reason="staff confirmed that its event left the feed")
             metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
             removed += 1
         _ical_release(current, hold)

@@ -194,9 +194,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         if page.is_snapshot:
             # Events the feed or the PMS refuses land in ``refused`` (the sync log), and a sudden mass
             # removal is held until the next poll or staff confirm it.
-            counts = ical_snapshot_import(
-                connection=connection, page=page, hold_mass_removal=True, problems=result.refused
-            )
+            counts = ical_snapshot_import(connection=connection, page=page, problems=result.refused)
             for action, n in counts.items():
                 result.actions[action] = result.actions.get(action, 0) + n
             if counts.get(ICAL_HELD):

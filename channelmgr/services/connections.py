@@ -198,7 +198,7 @@ def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
         raise ConnectionStateError("only iCal feeds hold removals")
     who = getattr(user, "get_username", lambda: "")() or "staff"
     started = time.monotonic()
-    removed = ical_hold_confirm(connection=connection)
+    removed = ical_hold_confirm(connection=connection, actor=who)
     if removed is None:
         raise ConnectionStateError("nothing is held: the feed came back or the removal was applied already")
     now = timezone.now()

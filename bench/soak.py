@@ -182,6 +182,7 @@ class Soak:
         self.began = time.monotonic()
         self.episodes = self._fault_plan()
         self.op_index = -1
+        self.final_state: dict = {}
 
     def close(self) -> None:
         self.log_file.close()
@@ -577,6 +578,7 @@ class Soak:
     def check(self) -> tuple[list[dict], dict]:
         bookings = self.pms_bookings()
         reservations = self.platform_reservations()
+        self.final_state = {"pms_bookings": bookings, "platform_reservations": reservations}
         nights = [self.start + dt.timedelta(days=i) for i in range(self.config.window_days)]
         window = {"start": self.start.isoformat(), "end": self.end.isoformat()}
         drift, pms_calendar = [], []
@@ -902,6 +904,7 @@ def run_soak(config: SoakConfig, mode: str, *, out=print) -> SoakResult:
         report = format_report(mode, quiet, waited, pending, drift, summary)
         (artifacts / "drift.json").write_text(json.dumps(drift, indent=1, default=str))
         (artifacts / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        (artifacts / "final_state.json").write_text(json.dumps(soak.final_state, indent=1, default=str))
         soak.log(event="end", quiet=quiet, drift=len(drift), pending=pending)
     except BaseException:
         out(stack.logs_tail(40))
@@ -915,7 +918,7 @@ def run_soak(config: SoakConfig, mode: str, *, out=print) -> SoakResult:
             except OSError:
                 pass
         stack.stop()
-    report += f"\nartifacts: {artifacts} (operations.jsonl, drift.json, summary.json, process logs)"
+    report += f"\nartifacts: {artifacts} (operations.jsonl, drift.json, summary.json, final_state.json, process logs)"
     report += f"\ntotal {summary['seconds']:.0f}s"
     return SoakResult(config, mode, quiet, pending, drift, summary, report, artifacts)
 

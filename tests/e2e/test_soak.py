@@ -42,6 +42,6 @@ def test_a_short_seeded_soak_converges_with_no_drift(tmp_path):
     result = run_soak(config, "services")
     print(result.report)
     assert result.quiet, result.report
-    assert not result.drift, result.report
+    assert result.drift_count == 0, result.report
     assert not result.summary["inbound_unreflected"], result.report
     assert not result.summary["pms_calendar_disagreements"], result.report

@@ -40,6 +40,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -935,6 +936,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path, default=None, help="directory for logs (default: a temp dir)")
     parser.add_argument("--mode", choices=("auto", "embedded", "services"), default="auto")
     args = parser.parse_args(argv)
+    # A stop (Ctrl-C, SIGTERM, even when started in the background with SIGINT ignored) still stops the
+    # stack and drops its database and Redis keys.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.window_days < 10:
         parser.error("--window-days must be at least 10")
     mode = args.mode

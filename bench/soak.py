@@ -3,7 +3,8 @@
 Guests book, modify and cancel stays on all five sandbox platforms (through its control API), faster than
 a push completes and clashing on purpose: the same nights sold on two platforms back to back, a stay moved
 onto nights another platform just sold, the first of two clashing stays cancelled, a direct booking racing
-a guest's. Staff change prices and restrictions, block and unblock nights, and book and cancel directly
+a guest's, a stay cancelled or moved right after a restriction on its nights was pushed to its own
+platform. Staff change prices and restrictions, block and unblock nights, and book and cancel directly
 through the REST API (a 409 on a clash is an expected outcome, counted). Meanwhile the sandbox answers
 503 bursts, 429s and timeouts, and one platform is down for a while. Then every fault is cleared, the
 soak waits (polling, with a deadline) until the stack is quiet, and checks every unit x platform x night
@@ -81,6 +82,7 @@ OPERATIONS = {
     "clash_then_cancel_first": 5,
     "guest_modify": 9,
     "guest_cancel": 9,
+    "restrict_then_cancel": 4,
     "direct_book": 7,
     "direct_vs_guest": 4,
     "direct_cancel": 5,
@@ -338,6 +340,23 @@ class Soak:
                 self.counters.outcomes[f"{op}:skipped"] += 1
         elif op == "guest_cancel":
             self.guest_cancel(op, self.recent(self.attempts, 40))
+        elif op == "restrict_then_cancel":
+            # A restriction on a guest's nights is pushed (closed, as they are held) to every platform, the
+            # guest's own included; then the guest cancels or moves there, and those nights must open there too.
+            target = self.recent(self.attempts, 30)
+            name = rng.choice(("min_stay", "closed_to_departure"))
+            value = rng.randint(2, 3) if name == "min_stay" else rng.choice((True, False))
+            pause, move, shift = rng.uniform(2.0, 4.0), rng.random() < 0.4, rng.choice((-6, 6, 9))
+            if target is None or not target.live:
+                self.counters.outcomes[f"{op}:skipped"] += 1
+            else:
+                span = {"unit": target.unit, "start": target.check_in.isoformat(), "end": target.check_out.isoformat()}
+                self.set_calendar(op, [{**span, name: value}])
+                time.sleep(pause)  # long enough for that push to reach the guest's platform
+                if move:
+                    self.guest_modify(op, target, *self.shifted(target.check_in, target.check_out, shift))
+                else:
+                    self.guest_cancel(op, target)
         elif op == "direct_book":
             self.direct_book(op, unit, *self.stay(), kind="reservation")
         elif op == "direct_vs_guest":

@@ -138,7 +138,6 @@ def booking_modify(
     source_version: str | None = None,
     overbook_on_clash: bool = False,
     actor: str = "system",
-    settle: bool = True,
 ) -> Booking:
     """Change a booking's dates or details. Moving a confirmed stay onto held nights raises
     ``BookingClash``, unless ``overbook_on_clash`` (a platform already moved its guest there): then it
@@ -146,8 +145,7 @@ def booking_modify(
 
     An overbooked booking whose new dates are free becomes confirmed; one that still clashes stays
     overbooked (it came from a platform that sold those nights). Nights it releases may confirm other
-    overbookings (``overbookings_settle``); ``settle=False`` leaves that to a caller that makes several
-    changes in one transaction and settles once at the end.
+    overbookings (``overbookings_settle``).
     """
     new_in = check_in or booking.check_in
     new_out = check_out or booking.check_out
@@ -213,9 +211,51 @@ def booking_modify(
             source=current.source,
             payload={"ranges": [[old_in.isoformat(), old_out.isoformat()], [new_in.isoformat(), new_out.isoformat()]]},
         )
-        if settle and (old_in, old_out) != (new_in, new_out):
+        if (old_in, old_out) != (new_in, new_out):
             overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was modified")
     return current
+
+
+def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str = "system") -> Booking:
+    """Release ``[start, end)`` from the middle of a confirmed stay or block: it keeps the nights before,
+    and a new row (same kind, note and source) keeps the nights after. Returns that tail.
+
+    The tail's nights were held all along, so it takes them over without a clash check: an overbooking
+    that waited for the original waits for the tail now, rather than jumping the queue.
+    """
+    with transaction.atomic():
+        lock_unit(booking.unit)
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if not (current.status == Booking.Status.CONFIRMED and current.check_in < start < end < current.check_out):
+            raise ValidationError({"start": "must release nights strictly inside a confirmed stay"})
+        old_out = current.check_out
+        current.check_out = start
+        current.save(update_fields=["check_out", "updated_at"])
+        tail = _insert(
+            Booking(
+                unit=current.unit,
+                kind=current.kind,
+                status=Booking.Status.CONFIRMED,
+                check_in=end,
+                check_out=old_out,
+                note=current.note,
+                currency=current.currency,
+                source=current.source,
+            )
+        )
+        transition_record(
+            booking=tail, action=Action.CREATED, from_status="", actor=actor, reason=f"split from #{current.pk}"
+        )
+        outbox_record(
+            event_type=OutboxEvent.Type.BOOKING_MODIFIED,
+            unit=current.unit,
+            start=start,
+            end=end,
+            booking=current,
+            source=current.source,
+        )
+        overbookings_settle(unit=current.unit, actor=actor, reason=f"#{current.pk} released {start}..{end}")
+    return tail
 
 
 def booking_cancel(

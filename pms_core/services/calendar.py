@@ -11,7 +11,7 @@ from django.db import transaction
 
 from pms_core.models import Booking, CalendarDay, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
-from pms_core.services.bookings import booking_cancel, booking_create, booking_modify, overbookings_settle
+from pms_core.services.bookings import booking_cancel, booking_create, booking_modify, booking_split
 from pms_core.services.stays import lock_unit, validate_range
 
 UNSET = object()
@@ -163,11 +163,7 @@ def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date, actor: str = "
             if not keep_before and not keep_after:
                 booking_cancel(booking=block, actor=actor)
             elif keep_before and keep_after:
-                tail_end = block.check_out
-                # Settle only once the tail is back: its nights were never free.
-                booking_modify(booking=block, check_out=start, actor=actor, settle=False)
-                calendar_block(unit=unit, start=end, end=tail_end, note=block.note, actor=actor)
-                overbookings_settle(unit=unit, actor=actor, reason=f"block #{block.pk} was split")
+                booking_split(booking=block, start=start, end=end, actor=actor)
             elif keep_before:
                 booking_modify(booking=block, check_out=start, actor=actor)
             else:

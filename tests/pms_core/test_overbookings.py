@@ -254,3 +254,16 @@ def test_staff_resolve_an_overbooking_with_an_admin_action(client, alice, unit, 
     assert BookingTransition.objects.get(booking=late, action="moved").actor == "alice"
     page = client.get(f"/admin/pms_core/booking/{late.pk}/change/")
     assert b"moved from Whole house to Annex" in page.content
+
+
+def test_an_overbooking_waiting_for_a_block_waits_for_its_tail_after_a_split(unit, day):
+    from pms_core.services import calendar_unblock
+
+    block = calendar_block(unit=unit, start=day(1), end=day(10))
+    late = _import(unit, day, 7, 9)  # waits for the block's nights 7 and 8
+    calendar_unblock(unit=unit, start=day(3), end=day(5))
+    late.refresh_from_db()
+    tail = Booking.objects.get(kind="block", status="confirmed", check_in=day(5))
+    assert (tail.check_out, late.status, late.clashes_with) == (day(10), Booking.Status.OVERBOOKED, tail)
+    assert Booking.objects.get(pk=block.pk).check_out == day(3)
+    assert BookingTransition.objects.get(booking=tail).reason == f"split from #{block.pk}"

@@ -15,6 +15,9 @@ from adapters.base import WebhookSignatureError
 
 HEADER = "X-Airbnb-Signature"
 REPLAY_WINDOW_SECONDS = 300
+# Unix seconds have 10 digits until 2286: a longer ``t`` is no time at all, and would overflow the
+# float arithmetic of the replay check.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str:
@@ -38,10 +41,9 @@ def parse_header(value: str) -> tuple[int, list[str]]:
     for part in value.split(","):
         key, _, item = part.strip().partition("=")
         if key == "t":
-            try:
-                timestamp = int(item)
-            except ValueError:
-                raise WebhookSignatureError("signature timestamp is not an integer") from None
+            if not (item.isascii() and item.isdigit()) or len(item) > MAX_TIMESTAMP_DIGITS:
+                raise WebhookSignatureError("signature timestamp is not unix seconds")
+            timestamp = int(item)
         elif key == "v1" and item:
             signatures.append(item.strip().lower())
     if timestamp is None:

@@ -18,6 +18,9 @@ from adapters.base import WebhookSignatureError
 TIMESTAMP_HEADER = "X-FeWo-Timestamp"
 SIGNATURE_HEADER = "X-FeWo-Signature"
 REPLAY_WINDOW_SECONDS = 300
+# Unix seconds have 10 digits until 2286: a longer timestamp is no time at all, and would overflow the
+# float arithmetic of the replay check.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str:
@@ -48,8 +51,9 @@ def verify(
         raise WebhookSignatureError(f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER} header")
     if not secrets:
         raise WebhookSignatureError("no webhook secret configured")
-    if not timestamp.isdigit():
-        raise WebhookSignatureError("signature timestamp is not an integer")
+    # ASCII only: "²".isdigit() is true, and int() refuses it.
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > MAX_TIMESTAMP_DIGITS:
+        raise WebhookSignatureError("signature timestamp is not unix seconds")
     if abs(now.timestamp() - int(timestamp)) > REPLAY_WINDOW_SECONDS:
         raise WebhookSignatureError("signature timestamp outside the replay window")
     matched = False

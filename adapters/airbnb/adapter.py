@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote
@@ -29,6 +28,7 @@ from adapters.base import (
     WebhookPayloadError,
 )
 from adapters.oauth import OAuthCodeFlow
+from adapters.webhook_input import json_object
 
 T = TypeVar("T")
 
@@ -249,12 +249,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookPayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(event, dict):
-            raise WebhookPayloadError("body is not a JSON object")
+        event = json_object(body)
         event_id = event.get("event_id")
         if not isinstance(event_id, str) or not event_id:
             raise WebhookPayloadError("event_id missing")

@@ -10,7 +10,6 @@ and no secret, so nothing in it is trusted.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -32,6 +31,7 @@ from adapters.base import (
 )
 from adapters.booking_com import ota
 from adapters.booking_com.reservations import parse_hotel_reservation
+from adapters.webhook_input import json_object
 from adapters.xml import InvalidUpdateError, attr, child, children, element, local, parse_answer, sub, to_bytes
 
 DEFAULT_RATE_PLAN = "BAR"
@@ -162,12 +162,7 @@ class BookingComAdapter(PlatformAdapter):
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
-        try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookPayloadError(f"booking_com ping is not JSON: {exc}") from None
-        if not isinstance(payload, dict):
-            raise WebhookPayloadError("booking_com ping must be a JSON object")
+        payload = json_object(body, what="booking_com ping")
         hotel_id, reservation_id = payload.get("hotel_id"), payload.get("reservation_id")
         if not isinstance(hotel_id, (str, int)) or not str(hotel_id):
             raise WebhookPayloadError("booking_com ping without hotel_id")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote
@@ -32,6 +31,7 @@ from adapters.fewo_direkt.reservation import (
     booking_from_reservation,
     version_string,
 )
+from adapters.webhook_input import json_object
 
 T = TypeVar("T")
 
@@ -233,12 +233,7 @@ class FewoDirektAdapter(PlatformAdapter):
 
     @classmethod
     def parse_webhook(cls, *, headers: Mapping[str, str], body: bytes) -> list[Notification]:
-        try:
-            event = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookPayloadError(f"body is not JSON: {exc}") from exc
-        if not isinstance(event, dict):
-            raise WebhookPayloadError("body is not a JSON object")
+        event = json_object(body)
         event_id = event.get("eventId")
         if not isinstance(event_id, str) or not event_id:
             raise WebhookPayloadError("eventId missing")

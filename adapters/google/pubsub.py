@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import json
 from collections.abc import Mapping
 
 import jwt
 
 from adapters.base import WebhookPayloadError, WebhookSignatureError
+from adapters.webhook_input import json_object, json_value
 
 ISSUERS = {"accounts.google.com", "https://accounts.google.com"}
 LEEWAY_SECONDS = 60
@@ -99,10 +99,7 @@ def _check_time(claims: dict, now: dt.datetime) -> None:
 
 def decode_push(body: bytes) -> tuple[str, dict]:
     """``(messageId, event)`` from a push body; raises ``WebhookPayloadError``."""
-    try:
-        envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookPayloadError(f"push body is not JSON: {exc}") from None
+    envelope = json_value(body, what="push body")
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict):
         raise WebhookPayloadError("push body without a message object")
@@ -119,10 +116,4 @@ def decode_push(body: bytes) -> tuple[str, dict]:
             raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
         except (binascii.Error, ValueError):
             raise WebhookPayloadError("message.data is not base64") from None
-    try:
-        event = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookPayloadError("message.data is not base64-encoded JSON") from None
-    if not isinstance(event, dict):
-        raise WebhookPayloadError("message.data must hold a JSON object")
-    return message_id, event
+    return message_id, json_object(raw, what="message.data")

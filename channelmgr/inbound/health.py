@@ -7,13 +7,13 @@ import datetime as dt
 from django.db.models import Count, Max, Q
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
 
 from adapters.registry import WEBHOOK_PATHS
 from channelmgr.models import InboundEvent
+from config.api_errors import require_methods
 
 
-@require_GET
+@require_methods("GET")
 def webhook_health(request: HttpRequest) -> JsonResponse:
     hour_ago = timezone.now() - dt.timedelta(hours=1)
     rows = (

@@ -1,7 +1,12 @@
 """Webhook views: cap the body, verify, parse, store, answer 2xx, and enqueue the import on commit.
 
 A bad signature gets 401 and stores nothing; a malformed body 400 with the reason; a duplicate 200 and
-changes nothing. Everything slow (fetching the booking, applying it) happens in the import actor.
+changes nothing. Errors have the API's shape, ``{"error": code, "detail": reason}``. Everything slow
+(fetching the booking, applying it) happens in the import actor.
+
+The URLs are public, so the body and headers are anyone's: verifying and parsing go through
+``adapters.webhook_input``, which turns whatever a hostile request makes them raise into 401 or 400.
+No request is answered 5xx except when Google's signing keys cannot be fetched (503, Pub/Sub retries).
 """
 
 from __future__ import annotations
@@ -11,12 +16,11 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
-from adapters import xml
+from adapters import webhook_input, xml
 from adapters.base import NotificationKind, WebhookPayloadError, WebhookSignatureError
 from adapters.registry import adapter_class
 from channelmgr import metrics
@@ -24,6 +28,7 @@ from channelmgr.inbound.dispatch import import_enqueue
 from channelmgr.inbound.events import inbound_event_store
 from channelmgr.inbound.webhook_config import SigningKeysUnavailable, may_refetch_google_jwks, webhook_config
 from channelmgr.models import InboundEvent
+from config.api_errors import error_response, require_methods
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
@@ -32,10 +37,6 @@ log = logging.getLogger(__name__)
 # credentials in it are checked, so an XXE or billion-laughs body is a 400 naming the reason rather
 # than an anonymous 401 (the check would refuse it too; nothing is expanded either way).
 XML_BODIES = {"expedia"}
-
-
-def _error(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"error": message}, status=status)
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -56,45 +57,45 @@ def _verify(platform: str, headers, body: bytes) -> None:
     adapter = adapter_class(platform)
     now = timezone.now()
     try:
-        adapter.verify_webhook_signature(headers=headers, body=body, config=webhook_config(platform), now=now)
+        webhook_input.verify(adapter, headers=headers, body=body, config=webhook_config(platform), now=now)
     except WebhookSignatureError as exc:
         # Google may have rotated its keys since we cached them: one fresh fetch, rate-limited.
         if platform != "google" or "unknown signing key" not in str(exc) or not may_refetch_google_jwks():
             raise
         config = webhook_config(platform, refresh_keys=True)
-        adapter.verify_webhook_signature(headers=headers, body=body, config=config, now=now)
+        webhook_input.verify(adapter, headers=headers, body=body, config=config, now=now)
 
 
 @csrf_exempt
-@require_POST
+@require_methods("POST")
 def webhook_receive(request: HttpRequest, platform: str) -> HttpResponse:
     started = time.monotonic()
     adapter = adapter_class(platform)
     body = _read_body(request)
     if body is None:
         metrics.record_webhook_received(platform, "unknown", "too_large")
-        return _error(413, f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes")
+        return error_response(413, "body_too_large", f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes")
     if platform in XML_BODIES:
         try:
             xml.parse(body)
         except WebhookPayloadError as exc:
             metrics.record_webhook_received(platform, "unknown", "malformed")
-            return _error(400, str(exc))
+            return error_response(400, "malformed_body", str(exc))
     try:
         _verify(platform, request.headers, body)
     except SigningKeysUnavailable:
         metrics.record_webhook_received(platform, "unknown", "keys_unavailable")
-        return _error(503, "signing keys unavailable, retry later")
+        return error_response(503, "signing_keys_unavailable", "signing keys unavailable, retry later")
     except WebhookSignatureError as exc:
         log.warning("%s webhook refused: %s", platform, exc)
         metrics.WEBHOOK_SIGNATURE_FAILURES.labels(platform).inc()
         metrics.record_webhook_received(platform, "unknown", "unauthorized")
-        return _error(401, "invalid signature")
+        return error_response(401, "invalid_signature", "invalid signature")
     try:
-        notifications = adapter.parse_webhook(headers=request.headers, body=body)
+        notifications = webhook_input.parse(adapter, headers=request.headers, body=body)
     except WebhookPayloadError as exc:
         metrics.record_webhook_received(platform, "unknown", "malformed")
-        return _error(400, str(exc))
+        return error_response(400, "malformed_body", str(exc))
 
     with correlation(None) as correlation_id, transaction.atomic():
         for notification in notifications:

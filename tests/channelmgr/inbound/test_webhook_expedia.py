@@ -110,6 +110,6 @@ def test_an_xxe_body_gets_400_and_nothing_is_expanded(client, expedia):
     response = post(client, XXE)
 
     assert response.status_code == 400
-    assert "DOCTYPE" in response.json()["error"]
+    assert response.json()["error"] == "malformed_body" and "DOCTYPE" in response.json()["detail"]
     assert b"root:" not in response.content
     assert InboundEvent.objects.count() == 0

@@ -124,10 +124,12 @@ class Convergence(RuleBasedStateMachine):
     @rule(data=st.data(), start=nights, length=lengths, as_platform=st.booleans())
     def modify(self, data, start, length, as_platform):
         pk = data.draw(st.sampled_from(sorted(self.held)))
-        unit_id, _, _ = self.held[pk]
+        unit_id, old_in, old_out = self.held[pk]
         current = self._active(pk)
         check_in, check_out = _span(start, length)
-        clash = self._overlaps(unit_id, check_in, check_out, exclude=pk)
+        # Only nights the stay does not hold yet can clash: an overbooking waiting for it is no clash.
+        added = _nights(check_in, check_out) - _nights(old_in, old_out)
+        clash = any(self._overlaps(unit_id, n, n + dt.timedelta(days=1), exclude=pk) for n in added)
         try:
             booking = booking_modify(
                 booking=current, check_in=check_in, check_out=check_out, overbook_on_clash=as_platform

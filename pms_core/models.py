@@ -133,6 +133,8 @@ class Booking(models.Model):
     source_version = models.CharField(max_length=64, blank=True)
     # For an overbooked stay: the active stay that holds its nights before it.
     clashes_with = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # When an overbooked stay started waiting: the earlier claim gets free nights first.
+    overbooked_at = models.DateTimeField(null=True, blank=True)
     # Staff accepted this overbooking knowingly: it keeps holding its nights but waits for no decision.
     overbooking_accepted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

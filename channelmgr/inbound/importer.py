@@ -24,7 +24,7 @@ from channelmgr import metrics
 from channelmgr.models import ChannelConnection
 from channelmgr.sync.push import push_window
 from pms_core.errors import DomainError
-from pms_core.models import Booking
+from pms_core.models import Booking, Unit
 from pms_core.services import booking_cancel, booking_create, booking_modify
 from pms_core.services.calendar import calendar_block
 from pms_core.services.stays import lock_unit
@@ -86,7 +86,13 @@ def booking_import(*, connection: ChannelConnection, data: BookingData) -> tuple
     source = booking_source(connection)
     channel_id = booking_channel_id(connection, data)
     with transaction.atomic():
-        lock_unit(connection.unit)
+        # Every unit the change touches, in id order (as a move between units does): a booking staff
+        # moved off the connection's unit is changed on its new one.
+        moved_to = Booking.objects.filter(source=source, channel_booking_id=channel_id).values_list(
+            "unit_id", flat=True
+        )
+        for unit_id in sorted({connection.unit_id, *moved_to}):
+            lock_unit(Unit(pk=unit_id))
         existing = Booking.objects.select_for_update().filter(source=source, channel_booking_id=channel_id).first()
         if existing is None:
             booking, action = _create(connection, data, source=source, channel_id=channel_id)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
@@ -80,6 +81,7 @@ def booking_create(
                 channel_booking_id=channel_booking_id,
                 source_version=source_version,
                 clashes_with=clash,
+                overbooked_at=timezone.now() if clash else None,
             )
         )
         confirmed = status == Booking.Status.CONFIRMED
@@ -147,9 +149,6 @@ def booking_modify(
     overbooked (it came from a platform that sold those nights). Nights it releases may confirm other
     overbookings (``overbookings_settle``).
     """
-    new_in = check_in or booking.check_in
-    new_out = check_out or booking.check_out
-    validate_range(new_in, new_out)
     if total_amount is not _UNSET:
         validate_amount(total_amount, field="total_amount")
     with transaction.atomic():
@@ -157,6 +156,9 @@ def booking_modify(
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status == Booking.Status.CANCELLED:
             raise ValidationError({"status": "a cancelled booking cannot be modified"})
+        # The dates left out are the ones that hold under the lock, not the caller's (maybe stale) copy.
+        new_in, new_out = check_in or current.check_in, check_out or current.check_out
+        validate_range(new_in, new_out)
         old_in, old_out, old_status = current.check_in, current.check_out, current.status
         # Only nights the stay does not hold yet can clash: shortening never does.
         clash = next(
@@ -171,10 +173,21 @@ def booking_modify(
         )
         if clash and old_status == Booking.Status.CONFIRMED and not overbook_on_clash:
             raise BookingClash(unit_id=current.unit_id, check_in=new_in, check_out=new_out, clash=clash)
-        blocker = find_blocker(unit_id=current.unit_id, check_in=new_in, check_out=new_out, pk=current.pk)
         current.check_in, current.check_out = new_in, new_out
+        if clash:
+            # A claim on nights someone holds already: it waits behind every stay there.
+            current.overbooked_at = timezone.now()
+        blocker = (
+            None
+            if old_status == Booking.Status.CONFIRMED and not clash
+            else find_blocker(unit_id=current.unit_id, check_in=new_in, check_out=new_out, stay=current)
+        )
         current.status = Booking.Status.OVERBOOKED if blocker else Booking.Status.CONFIRMED
         current.clashes_with = blocker
+        if blocker is None:
+            current.overbooked_at = None
+        if blocker is None or (old_in, old_out) != (new_in, new_out):
+            current.overbooking_accepted_at = None  # what staff accepted was another clash
         for field, value in (
             ("guest_name", guest_name),
             ("guest_email", guest_email),
@@ -211,13 +224,13 @@ def booking_modify(
             source=current.source,
             payload={"ranges": [[old_in.isoformat(), old_out.isoformat()], [new_in.isoformat(), new_out.isoformat()]]},
         )
-        if (old_in, old_out) != (new_in, new_out):
+        if (old_in, old_out, old_status) != (new_in, new_out, current.status):
             overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was modified")
     return current
 
 
 def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str = "system") -> Booking:
-    """Release ``[start, end)`` from the middle of a confirmed stay or block: it keeps the nights before,
+    """Release ``[start, end)`` from the middle of a confirmed block: it keeps the nights before,
     and a new row (same kind, note and source) keeps the nights after. Returns that tail.
 
     The tail's nights were held all along, so it takes them over without a clash check: an overbooking
@@ -226,8 +239,12 @@ def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str 
     with transaction.atomic():
         lock_unit(booking.unit)
         current = Booking.objects.select_for_update().get(pk=booking.pk)
-        if not (current.status == Booking.Status.CONFIRMED and current.check_in < start < end < current.check_out):
-            raise ValidationError({"start": "must release nights strictly inside a confirmed stay"})
+        if not (
+            current.kind == Booking.Kind.BLOCK
+            and current.status == Booking.Status.CONFIRMED
+            and current.check_in < start < end < current.check_out
+        ):
+            raise ValidationError({"start": "must release nights strictly inside a confirmed block"})
         old_out = current.check_out
         current.check_out = start
         current.save(update_fields=["check_out", "updated_at"])
@@ -291,25 +308,27 @@ def booking_cancel(
 def overbookings_settle(*, unit: Unit, actor: str = "system", reason: str = "") -> list[Booking]:
     """Confirm every overbooking of ``unit`` whose nights are free now; returns those confirmed.
 
-    Runs in the caller's transaction, under the unit's lock. Overbookings are taken oldest first, and
-    an overbooking waits only for confirmed stays and older overbookings (``find_blocker``), so one pass
+    Runs in the caller's transaction, under the unit's lock. Overbookings are taken in the order they
+    started waiting, and one waits only for confirmed stays and earlier ones (``find_blocker``), so one pass
     reaches the fixed point: promoting one never frees or takes nights an older one waits for. One that
     still waits keeps pointing at what it waits for (``clashes_with``).
     """
     promoted = []
-    waiting = Booking.objects.filter(unit=unit, status=Booking.Status.OVERBOOKED).order_by("pk")
+    waiting = Booking.objects.filter(unit=unit, status=Booking.Status.OVERBOOKED).order_by("overbooked_at", "pk")
     for stay in waiting.select_for_update():
-        blocker = find_blocker(unit_id=unit.pk, check_in=stay.check_in, check_out=stay.check_out, pk=stay.pk)
+        blocker = find_blocker(unit_id=unit.pk, check_in=stay.check_in, check_out=stay.check_out, stay=stay)
         if blocker is not None:
             if stay.clashes_with_id != blocker.pk:
                 Booking.objects.filter(pk=stay.pk).update(clashes_with=blocker)
             continue
         stay.status = Booking.Status.CONFIRMED
         stay.clashes_with = None
-        stay.overbooking_accepted_at = None
+        stay.overbooked_at = stay.overbooking_accepted_at = None
         try:
             with transaction.atomic():
-                stay.save(update_fields=["status", "clashes_with", "overbooking_accepted_at", "updated_at"])
+                stay.save(
+                    update_fields=["status", "clashes_with", "overbooked_at", "overbooking_accepted_at", "updated_at"]
+                )
         except IntegrityError as exc:  # pragma: no cover - the blocker query above rules this out
             if is_exclusion_violation(exc):
                 continue

@@ -148,6 +148,7 @@ def calendar_unblock(*, unit: Unit, start: dt.date, end: dt.date, actor: str = "
     validate_range(start, end, start_field="start", end_field="end", max_nights=settings.CALENDAR_MAX_DAYS)
     touched = 0
     with transaction.atomic():
+        lock_unit(unit)  # before reading the blocks, so a concurrent unblock cannot work from a stale copy
         blocks = Booking.objects.filter(
             unit=unit,
             kind=Booking.Kind.BLOCK,

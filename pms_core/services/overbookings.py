@@ -70,7 +70,14 @@ def overbooking_resolve(
             current.refresh_from_db()
             return ResolveOutcome(current, cancelled, _platform_notice(cancelled))
         if resolution == Resolution.MOVE:
-            return ResolveOutcome(_move(current, unit, actor=actor, reason=why), None, "")
+            moved = _move(current, unit, actor=actor, reason=why)
+            notice = (
+                f"Move reservation {moved.channel_booking_id} to {moved.unit.name} on {moved.source} too, if the "
+                "platform lists that unit: the guest's booking there still names the old one."
+                if moved.source != Booking.DIRECT
+                else ""
+            )
+            return ResolveOutcome(moved, None, notice)
         current.overbooking_accepted_at = timezone.now()
         current.save(update_fields=["overbooking_accepted_at", "updated_at"])
         transition_record(
@@ -95,8 +102,10 @@ def _move(current: Booking, target: Unit | None, *, actor: str, reason: str) -> 
     current.unit = target
     current.status = Booking.Status.CONFIRMED
     current.clashes_with = None
-    current.overbooking_accepted_at = None
-    current.save(update_fields=["unit", "status", "clashes_with", "overbooking_accepted_at", "updated_at"])
+    current.overbooked_at = current.overbooking_accepted_at = None
+    current.save(
+        update_fields=["unit", "status", "clashes_with", "overbooked_at", "overbooking_accepted_at", "updated_at"]
+    )
     transition_record(
         booking=current,
         action=BookingTransition.Action.MOVED,

@@ -49,16 +49,21 @@ def find_clash(*, unit_id: int, check_in: dt.date, check_out: dt.date, exclude_p
     return qs.order_by("status", "check_in", "pk").first()
 
 
-def find_blocker(*, unit_id: int, check_in: dt.date, check_out: dt.date, pk: int | None = None) -> Booking | None:
-    """What keeps a stay from being confirmed: a confirmed stay on its nights, or an overbooked one that
-    arrived before it (lower id). The earlier sale keeps the nights, so two overbookings that clash only
-    with each other never wait for one another: the older one is confirmed and the newer one waits.
+def find_blocker(*, unit_id: int, check_in: dt.date, check_out: dt.date, stay: Booking | None = None) -> Booking | None:
+    """What keeps ``stay`` (on ``[check_in, check_out)``) from being confirmed: a confirmed stay on those
+    nights, or an overbooked one that started waiting before it (``overbooked_at``, then id). The earlier
+    claim gets free nights first, so two overbookings that clash only with each other never wait for
+    one another: the older one is confirmed and the newer one waits for it.
 
-    ``pk=None`` is a stay that does not exist yet: every active stay on its nights came before it.
+    A stay that is not waiting (``stay`` None, new, or without ``overbooked_at``) claims the nights now:
+    every active stay on them came before it.
     """
     qs = Booking.objects.active().overlapping(check_in, check_out).filter(unit_id=unit_id)
-    if pk is not None:
-        qs = qs.exclude(pk=pk).filter(Q(status=Booking.Status.CONFIRMED) | Q(pk__lt=pk))
+    if stay is not None and stay.pk is not None:
+        qs = qs.exclude(pk=stay.pk)
+    if stay is not None and stay.overbooked_at is not None:
+        earlier = Q(overbooked_at__lt=stay.overbooked_at) | Q(overbooked_at=stay.overbooked_at, pk__lt=stay.pk)
+        qs = qs.filter(Q(status=Booking.Status.CONFIRMED) | earlier)
     return qs.order_by("status", "check_in", "pk").first()
 
 

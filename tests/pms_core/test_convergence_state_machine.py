@@ -5,7 +5,7 @@ Invariants, checked after every step against a model the test keeps on its own:
   calendar, the calendar API and the iCal export all say so;
 - no two confirmed stays overlap;
 - an overbooked stay is confirmed as soon as it no longer clashes: each one that is left overlaps a
-  confirmed stay or an older overbooked one;
+  confirmed stay or an overbooking that started waiting before it;
 - every night whose held state a step changed is covered by an outbox event of that step, so the
   push that follows reaches the platforms.
 """
@@ -248,7 +248,10 @@ class Convergence(RuleBasedStateMachine):
                     if other.pk != stay.pk
                     and other.check_in < stay.check_out
                     and stay.check_in < other.check_out
-                    and (other.status == Booking.Status.CONFIRMED or other.pk < stay.pk)
+                    and (
+                        other.status == Booking.Status.CONFIRMED
+                        or (other.overbooked_at, other.pk) < (stay.overbooked_at, stay.pk)
+                    )
                 ]
                 assert blockers, f"#{stay.pk} is overbooked but nothing holds its nights before it"
                 assert stay.clashes_with_id in {b.pk for b in blockers}

@@ -267,3 +267,42 @@ def test_an_overbooking_waiting_for_a_block_waits_for_its_tail_after_a_split(uni
     assert (tail.check_out, late.status, late.clashes_with) == (day(10), Booking.Status.OVERBOOKED, tail)
     assert Booking.objects.get(pk=block.pk).check_out == day(3)
     assert BookingTransition.objects.get(booking=tail).reason == f"split from #{block.pk}"
+
+
+def test_settle_overbookings_confirms_what_an_older_version_left_waiting(unit, day):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # As an older version left it: the stay it clashed with is gone, and nothing confirmed it.
+    first = _import(unit, day, 1, 4, "airbnb")
+    late = _import(unit, day, 3, 7)
+    Booking.objects.filter(pk=first.pk).update(status=Booking.Status.CANCELLED)
+    out = StringIO()
+    call_command("settle_overbookings", stdout=out)
+    assert Booking.objects.get(pk=late.pk).status == Booking.Status.CONFIRMED
+    assert "confirmed 1 overbooking(s); 0 still wait" in out.getvalue()
+
+
+def test_editing_a_confirmed_stay_never_makes_it_wait_for_an_overbooking(unit, day):
+    first = _import(unit, day, 1, 3, "airbnb")
+    late = _import(unit, day, 2, 5)  # overbooked, waiting for the first
+    direct = booking_create(unit=unit, check_in=day(6), check_out=day(8))
+    booking_modify(booking=late, check_in=day(5), check_out=day(8), overbook_on_clash=True)  # onto direct
+    late.refresh_from_db()
+    assert (late.status, late.clashes_with) == (Booking.Status.OVERBOOKED, direct)
+    edited = booking_modify(booking=direct, guest_name="Lovelace")
+    assert edited.status == Booking.Status.CONFIRMED
+    booking_modify(booking=direct, check_out=day(7))  # shortening: still confirmed, late still waits
+    assert Booking.objects.get(pk=direct.pk).status == Booking.Status.CONFIRMED
+    assert Booking.objects.get(pk=late.pk).status == Booking.Status.OVERBOOKED
+    assert first.pk
+
+
+def test_an_accepted_overbooking_moved_onto_another_clash_waits_for_a_new_decision(unit, day):
+    _import(unit, day, 1, 4, "airbnb")
+    late = _import(unit, day, 3, 6)
+    overbooking_resolve(booking=late, resolution=Resolution.ACCEPT, actor="alice")
+    booking_create(unit=unit, check_in=day(8), check_out=day(10))
+    moved = booking_modify(booking=late, check_in=day(7), check_out=day(9), overbook_on_clash=True)
+    assert moved.status == Booking.Status.OVERBOOKED and moved.overbooking_accepted_at is None

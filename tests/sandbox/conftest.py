@@ -19,6 +19,7 @@ from lxml import etree
 
 from sandbox.server import make_server
 from sandbox.xml import default_reference_dir
+from tests.conftest import need_service
 
 CI = os.environ.get("CI", "").lower() == "true"
 REFERENCE = default_reference_dir()
@@ -35,7 +36,7 @@ def need_reference() -> Path:
     if not REFERENCE.is_dir():
         if CI:
             pytest.fail(f"reference folder {REFERENCE} missing under CI=true")
-        pytest.skip(f"reference folder {REFERENCE} not found")
+        need_service(f"reference folder {REFERENCE} not found")  # ../shared is required under CI
     return REFERENCE
 
 

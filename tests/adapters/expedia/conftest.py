@@ -6,6 +6,7 @@ import responses
 
 from adapters.base import Credentials, PlatformAccount
 from adapters.expedia.adapter import ExpediaAdapter
+from tests.conftest import need_service
 
 BASE = "https://services.expediapartnercentral.test/expedia"
 ROOT = Path(__file__).resolve().parents[3]
@@ -18,7 +19,7 @@ def reference() -> Path:
     if not path.is_dir():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"reference material missing under CI=true: {path}")
-        pytest.skip(f"reference material not found at {path}")
+        need_service(f"reference material not found at {path}")  # ../shared is required under CI
     return path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -147,3 +148,20 @@ def queued(broker, queue="inbound") -> int:
         return client.llen(f"{broker.namespace}:{queue}")
     stub = broker.queues.get(queue)
     return stub.qsize() if stub is not None else 0
+
+
+@pytest.fixture
+def public_feed_host(monkeypatch):
+    """iCal feed hosts resolve to a public address, so the SSRF check passes without DNS."""
+    from adapters.ical import fetch
+
+    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
+
+
+@pytest.fixture
+def june_first():
+    """The property's today is 2027-06-01 (10:00 UTC) for the whole test."""
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2027, 6, 1, 10, 0, tzinfo=dt.UTC)):
+        yield

@@ -9,14 +9,13 @@ import time_machine
 from prometheus_client import REGISTRY
 
 from adapters.base import BookingData, BookingPage, BookingStatus
-from adapters.ical import fetch
 from channelmgr.inbound import importer
 from channelmgr.inbound.importer import ical_snapshot_import
 from channelmgr.inbound.tasks import poll_connection
 from channelmgr.models import ChannelConnection, SyncLog
 from pms_core.models import Booking
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("june_first", "public_feed_host")]
 
 FEED_URL = "https://feeds.example.test/booking-closures.ics"
 # The property (Europe/Berlin) is on 2027-06-01 all through these tests, so the sync window is
@@ -43,17 +42,6 @@ def calendar(*events):
 # Booking.com's "closed" export: 540 nights, started well before today and ending past the window.
 LONG_START, LONG_END = dt.date(2027, 1, 1), dt.date(2028, 6, 24)
 assert (LONG_END - LONG_START).days == 540
-
-
-@pytest.fixture(autouse=True)
-def property_today():
-    with time_machine.travel(NOW):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def public_dns(monkeypatch):
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
 
 
 @pytest.fixture

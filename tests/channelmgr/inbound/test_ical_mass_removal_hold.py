@@ -10,17 +10,15 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from adapters.ical import fetch
 from channelmgr.inbound.polling import due_polls
 from channelmgr.inbound.tasks import poll_connection
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.services.connections import ConnectionStateError, ical_feed_change_confirm
 from pms_core.models import Booking
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("june_first", "public_feed_host")]
 
 FEED_URL = "https://feeds.example.test/airbnb-listing.ics"
-NOW = dt.datetime(2027, 6, 1, 10, 0, tzinfo=dt.UTC)
 
 
 def vevent(n: int, *, summary="Reserved") -> str:
@@ -43,17 +41,6 @@ def calendar(*numbers: int) -> str:
 
 EMPTY = calendar()
 FULL = calendar(*range(14))
-
-
-@pytest.fixture(autouse=True)
-def property_today():
-    with time_machine.travel(NOW):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def public_dns(monkeypatch):
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
 
 
 @pytest.fixture

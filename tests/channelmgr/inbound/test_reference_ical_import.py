@@ -6,24 +6,18 @@ from pathlib import Path
 import pytest
 import responses
 
-from adapters.ical import fetch
 from adapters.ical.feed import parse_feed
 from channelmgr.inbound.polling import connection_poll
 from pms_core.models import Booking
 from tests.conftest import need_service
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("public_feed_host")]
 
 FEED_URL = "https://feeds.example.test/reference.ics"
 REFERENCE = Path(
     os.environ.get("SHARED_REFERENCE_DIR") or Path(__file__).resolve().parents[3].parent / "shared" / "reference"
 )
 EXPORTS = sorted((REFERENCE / "ical").rglob("*.ics")) if (REFERENCE / "ical").is_dir() else []
-
-
-@pytest.fixture(autouse=True)
-def public_dns(monkeypatch):
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
 
 
 def test_the_reference_exports_are_there():

@@ -341,22 +341,23 @@ class Soak:
         elif op == "guest_cancel":
             self.guest_cancel(op, self.recent(self.attempts, 40))
         elif op == "restrict_then_cancel":
-            # A restriction on a guest's nights is pushed (closed, as they are held) to every platform, the
-            # guest's own included; then the guest cancels or moves there, and those nights must open there too.
-            target = self.recent(self.attempts, 30)
+            # A guest books; a restriction on those nights is then pushed (closed, as they are held) to every
+            # platform, the guest's own included; then the guest cancels or moves there, and the released
+            # nights must open there too.
+            slug, (check_in, check_out) = rng.choice(PLATFORMS), self.stay(max_nights=4)
             name = rng.choice(("min_stay", "closed_to_departure"))
             value = rng.randint(2, 3) if name == "min_stay" else rng.choice((True, False))
-            pause, move, shift = rng.uniform(2.0, 4.0), rng.random() < 0.4, rng.choice((-6, 6, 9))
-            if target is None or not target.live:
-                self.counters.outcomes[f"{op}:skipped"] += 1
-            else:
-                span = {"unit": target.unit, "start": target.check_in.isoformat(), "end": target.check_out.isoformat()}
+            move, shift = rng.random() < 0.4, rng.choice((-6, 6, 9))
+            stay = self.guest_book(op, slug, unit, check_in, check_out)
+            if stay.live:
+                time.sleep(1.5)  # the import lands and its push closes the nights elsewhere
+                span = {"unit": unit, "start": check_in.isoformat(), "end": check_out.isoformat()}
                 self.set_calendar(op, [{**span, name: value}])
-                time.sleep(pause)  # long enough for that push to reach the guest's platform
+                time.sleep(3.0)  # that push reaches the guest's own platform too
                 if move:
-                    self.guest_modify(op, target, *self.shifted(target.check_in, target.check_out, shift))
+                    self.guest_modify(op, stay, *self.shifted(check_in, check_out, shift))
                 else:
-                    self.guest_cancel(op, target)
+                    self.guest_cancel(op, stay)
         elif op == "direct_book":
             self.direct_book(op, unit, *self.stay(), kind="reservation")
         elif op == "direct_vs_guest":

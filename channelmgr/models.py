@@ -163,6 +163,8 @@ class DirtyRange(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_by = models.CharField(max_length=32, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Not to be pushed before this: the re-check after a push that failed in flight (see push.py).
+    not_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["connection", "claimed_by"], name="dirty_range_claim_idx")]

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from adapters import http
 from adapters.base import (
     AvailabilityRange,
     AvailabilityUpdate,
@@ -44,6 +45,10 @@ log = logging.getLogger(__name__)
 
 # A claim older than this belongs to a push that died; another push may take the ranges over.
 STALE_CLAIM = dt.timedelta(minutes=10)
+# A request that timed out (or failed in flight) may still be applied by the platform after our client
+# gave up, overwriting what a successful retry sent meanwhile. So those nights are pushed once more when
+# such a late write can no longer land: after the read timeout, with a margin.
+LATE_WRITE_SECONDS = http.READ_TIMEOUT + 5
 KIND_CAPABILITY = {
     DirtyRange.Kind.AVAILABILITY: Capability.PUSH_AVAILABILITY,
     DirtyRange.Kind.PRICING: Capability.PUSH_PRICING,
@@ -76,7 +81,7 @@ class Claim:
 def _claim(connection: ChannelConnection, kind: str) -> Claim:
     claim_id = uuid.uuid4().hex
     now = timezone.now()
-    mine = DirtyRange.objects.filter(connection=connection, kind=kind)
+    mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(_due(now))
     mine.filter(claimed_by="", claimed_at__isnull=True).update(claimed_by=claim_id, claimed_at=now)
     mine.filter(claimed_at__lt=now - STALE_CLAIM).update(claimed_by=claim_id, claimed_at=now)
     rows = list(
@@ -93,11 +98,35 @@ def _claim(connection: ChannelConnection, kind: str) -> Claim:
     )
 
 
+def _due(now: dt.datetime) -> Q:
+    return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
+def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[dt.date, dt.date]]) -> None:
+    """Push ``ranges`` once more after LATE_WRITE_SECONDS: the failed request may still land."""
+    not_before = timezone.now() + dt.timedelta(seconds=LATE_WRITE_SECONDS)
+    correlation_id = get_correlation_id().strip("-")
+    DirtyRange.objects.bulk_create(
+        DirtyRange(
+            connection=connection, kind=kind, start=s, end=e, not_before=not_before, correlation_id=correlation_id
+        )
+        for s, e in ranges
+    )
+    from channelmgr.tasks import PUSH_ACTORS  # the actors import this module
+
+    # Its own message, past any debounce flag; the scheduler's sweep is the fallback if it is lost.
+    transaction.on_commit(
+        lambda: PUSH_ACTORS[kind].send_with_options(args=(connection.pk,), delay=int((LATE_WRITE_SECONDS + 1) * 1000))
+    )
+
+
 def _wait_for_quiet(connection: ChannelConnection, kind: str) -> None:
     """Debounce: while changes keep arriving, wait until they pause for PUSH_DEBOUNCE_SECONDS, but
     never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS."""
-    bounds = DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="").aggregate(
-        newest=Max("created_at"), oldest=Min("created_at")
+    bounds = (
+        DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="")
+        .filter(_due(timezone.now()))
+        .aggregate(newest=Max("created_at"), oldest=Min("created_at"))
     )
     if bounds["newest"] is None:
         return
@@ -228,6 +257,8 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         raise
     except PlatformAPIError as exc:
         _release(claim.id)
+        if not exc.permanent:
+            _recheck_later(connection, kind, merged)
         counter.labels(platform, "failed").inc()
         _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, safe_message(connection, exc))
         connection_record_failure(connection=connection, exc=exc)

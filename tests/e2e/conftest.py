@@ -19,9 +19,8 @@ from tests.e2e.stack import PLATFORMS, ServiceMissing, Stack, check_services, wa
 _STACK: Stack | None = None
 
 
-@pytest.fixture(scope="session")
-def stack():
-    global _STACK
+def services() -> tuple[str, str]:
+    """The services' URLs; e2e runs only in the services pass, and a missing service fails under CI."""
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url or not redis_url:
         pytest.skip("e2e runs in the services pass")
@@ -29,6 +28,13 @@ def stack():
         check_services(database_url, redis_url)
     except ServiceMissing as exc:
         need_service(str(exc))
+    return database_url, redis_url
+
+
+@pytest.fixture(scope="session")
+def stack():
+    global _STACK
+    database_url, redis_url = services()
     started = _STACK = Stack(database_url=database_url, redis_url=redis_url).start()
     try:
         yield started

@@ -197,15 +197,18 @@ class Stack:
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-4000:]}")
         return result
 
+    def _spawn_sandbox(self) -> subprocess.Popen:
+        return self._spawn(
+            "sandbox",
+            [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port), "--callback-base", self.base_url],
+        )
+
     def start(self) -> Stack:
         try:
             self._create_database()
             self.metrics_dir.mkdir()
             self.manage("migrate", "--noinput", timeout=300)
-            self._spawn(
-                "sandbox",
-                [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port), "--callback-base", self.base_url],
-            )
+            self._spawn_sandbox()
             self._spawn(
                 "web",
                 [
@@ -524,10 +527,7 @@ class EmbeddedStack(Stack):
     def start(self) -> EmbeddedStack:
         try:
             self.manage("migrate", "--noinput", timeout=300)
-            self._spawn(
-                "sandbox",
-                [sys.executable, "-m", "sandbox", "--port", str(self.sandbox_port), "--callback-base", self.base_url],
-            )
+            self._spawn_sandbox()
             self._spawn(
                 "web",
                 [

@@ -14,21 +14,14 @@ import os
 import pytest
 
 from bench.soak import SoakConfig, run_soak
-from tests.conftest import need_service
-from tests.e2e.stack import ServiceMissing, check_services
+from tests.e2e.conftest import services
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.timeout(420)
 def test_a_short_seeded_soak_converges_with_no_drift(tmp_path):
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url or not redis_url:
-        pytest.skip("e2e runs in the services pass")
-    try:
-        check_services(database_url, redis_url)
-    except ServiceMissing as exc:
-        need_service(str(exc))
+    services()  # skips outside the services pass; fails under CI if one is missing
     config = SoakConfig(
         seed=int(os.environ.get("SOAK_SEED", "20261122")),
         operations=150,

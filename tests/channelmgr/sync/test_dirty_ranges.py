@@ -6,7 +6,7 @@ from django.core.cache import cache
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.outbound import outbox_event_apply, push_schedule, push_started
 from pms_core.models import OutboxEvent
-from pms_core.services import booking_create, calendar_set_prices
+from pms_core.services import booking_cancel, booking_create, booking_modify, calendar_set_prices
 
 
 @pytest.fixture
@@ -28,6 +28,20 @@ def test_a_booking_from_a_platform_skips_that_platforms_connection(
     assert set(touched) == {connections["booking_com"].pk, connections["expedia"].pk}
     assert not DirtyRange.objects.filter(connection=connections["airbnb"]).exists()
     assert set(DirtyRange.objects.values_list("kind", flat=True)) == {"availability"}
+
+
+@pytest.mark.parametrize("change", ["cancel", "shorten"])
+def test_nights_a_platform_releases_are_pushed_to_that_platform_too(unit, day, connections, change):
+    """Another stay may still hold them, and an earlier push may have closed them there."""
+    stay = booking_create(unit=unit, check_in=day(1), check_out=day(4), source="airbnb", channel_booking_id="HM1")
+    if change == "cancel":
+        booking_cancel(booking=stay, actor="airbnb")
+    else:
+        booking_modify(booking=stay, check_out=day(2), actor="airbnb")
+    released = OutboxEvent.objects.exclude(event_type=OutboxEvent.Type.BOOKING_CONFIRMED).get()
+    touched = outbox_event_apply(event=released)
+    assert set(touched) == {c.pk for c in connections.values()}
+    assert DirtyRange.objects.filter(connection=connections["airbnb"], start__lte=day(2), end__gte=day(4)).exists()
 
 
 def test_a_price_change_reaches_every_connection_as_pricing(unit, day, connections):

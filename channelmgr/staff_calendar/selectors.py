@@ -191,7 +191,11 @@ def _stay_reason(stay: Booking) -> str:
     channel_id = f" ({stay.channel_booking_id})" if stay.channel_booking_id else ""
     stay_dates = f"{stay.check_in} to {stay.check_out}"
     # An overbooked stay holds its nights too: a guest has them on a platform.
-    held = " (overbooked: it holds the night until it is confirmed or resolved)" if stay.status == "overbooked" else ""
+    held = (
+        " (overbooked: it holds the night until it is confirmed or resolved)"
+        if stay.status == Booking.Status.OVERBOOKED
+        else ""
+    )
     return f"booked by {source_label(stay.source)}: booking #{stay.pk}{channel_id}{guest}, {stay_dates}{held}"
 
 

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channelmgr.models import ChannelConnection
 from pms_core.models import Booking
+from pms_core.services.stays import find_clash
 
 
 class Command(BaseCommand):
@@ -67,9 +68,7 @@ class Command(BaseCommand):
         day = dt.date.today() + dt.timedelta(days=14)
         for _ in range(200):
             end = day + dt.timedelta(days=nights)
-            if not Booking.objects.filter(
-                unit=connection.unit, status="confirmed", check_in__lt=end, check_out__gt=day
-            ).exists():
+            if find_clash(unit_id=connection.unit_id, check_in=day, check_out=end) is None:
                 return day
             day += dt.timedelta(days=1)
         raise CommandError("no free nights found in the next 200 days")

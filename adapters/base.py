@@ -11,11 +11,21 @@ Conventions (see docs/platforms.md):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+T = TypeVar("T")
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (a platform's batch limit)."""
+    step = max(1, size)
+    for index in range(0, len(items), step):
+        yield items[index : index + step]
+
 
 # --- errors -----------------------------------------------------------------------------------
 
@@ -63,6 +73,10 @@ class TokenRefreshError(PlatformAPIError):
 
 class WebhookSignatureError(Exception):
     """A webhook's signature, timestamp or credentials did not check out (answer 401)."""
+
+
+class UnknownSigningKeyError(WebhookSignatureError):
+    """Signed with a key we do not hold: the platform may have rotated its keys, so fetch them once more."""
 
 
 class WebhookPayloadError(Exception):
@@ -272,14 +286,73 @@ class BookingPage:
 
 
 class Capability(StrEnum):
+    """What a platform does; ``channelmgr`` branches on these, never on a slug."""
+
     PUSH_AVAILABILITY = "push_availability"
     PUSH_PRICING = "push_pricing"
+    # Takes min stay and closed-to-arrival/departure; without it only open/closed is sent.
     PUSH_RESTRICTIONS = "push_restrictions"
-    WEBHOOKS = "webhooks"
-    PULL_BOOKINGS = "pull_bookings"  # bookings arrive only by polling (Booking.com, iCal)
+    WEBHOOKS = "webhooks"  # tells us about bookings at ``webhook_path``
+    PULL_BOOKINGS = "pull_bookings"  # bookings are (also) read by polling, as ``polling`` says
     ACKNOWLEDGE = "acknowledge"  # pulled bookings must be acknowledged
-    OAUTH = "oauth"
-    READ_CALENDAR = "read_calendar"
+    OAUTH = "oauth"  # the OAuth code flow; tokens expire and are refreshed
+    # Each poll returns the whole current set (a feed): what is missing was removed, and a sudden
+    # mass removal is held for a person to confirm.
+    SNAPSHOT_FEED = "snapshot_feed"
+
+
+class BookingIdScope(StrEnum):
+    """Where a platform's booking id is unique."""
+
+    PLATFORM = "platform"  # one booking on the whole platform
+    CONNECTION = "connection"  # only within one connection (an iCal feed's UIDs)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """The platform's published request limit, the default for ``{PREFIX}_RATE_LIMIT`` / ``_WINDOW``."""
+
+    requests: int
+    window_seconds: float
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How often a ``PULL_BOOKINGS`` platform is read. ``{PREFIX}_POLL_SECONDS`` overrides
+    ``every_seconds``; with ``per_connection`` a connection's ``poll_seconds`` metadata does too, but
+    never below ``min_seconds``."""
+
+    every_seconds: int
+    min_seconds: int = 60
+    per_connection: bool = False
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A platform-specific setting, read from ``{PREFIX}_{name}``.
+
+    Defaults may name ``{public_base_url}``, ``{sandbox_url}`` and ``{webhook_path}``;
+    ``sandbox_default`` replaces ``default`` in DEBUG (embedded) mode.
+    """
+
+    name: str
+    default: str = ""
+    sandbox_default: str | None = None
+
+
+@dataclass(frozen=True)
+class Demo:
+    """How ``make run`` connects the demo to this platform in the sandbox.
+
+    ``listing_id`` may name ``{unit}`` (the unit's pk) and metadata values ``{sandbox_url}``. A feed
+    platform names the sandbox's control path that publishes the demo feed (``feed``); it gets the demo
+    unit that no API platform serves. An API platform's listing is created in the sandbox first.
+    """
+
+    listing_id: str
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    feed: str = ""
 
 
 # --- the contract -----------------------------------------------------------------------------
@@ -294,9 +367,27 @@ class PlatformAdapter:
 
     slug: ClassVar[str]
     display_name: ClassVar[str]
+    colour: ClassVar[str] = "#777777"  # the staff calendar's colour for its bookings (CSS)
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # The most ranges (or dates, for platforms that take single dates) one request may carry.
     max_batch: ClassVar[int] = 1
+    # Settings are read from ``{env_prefix}_...`` (``slug.upper()`` when empty).
+    env_prefix: ClassVar[str] = ""
+    # None: the platform has no shared limit, and every call is unguarded (each iCal feed is its own
+    # host, so one breaker for all feeds would let one broken feed stop them all).
+    rate_limit: ClassVar[RateLimit | None] = None
+    polling: ClassVar[Polling | None] = None  # with PULL_BOOKINGS
+    booking_id_scope: ClassVar[BookingIdScope] = BookingIdScope.PLATFORM
+    # With WEBHOOKS: served at ``/webhooks/<webhook_path>``; an "xml" body is parsed with the safe
+    # parser before the credentials in it are checked.
+    webhook_path: ClassVar[str] = ""
+    webhook_body: ClassVar[str] = "json"
+    # Webhook secrets used when ``{PREFIX}_WEBHOOK_SECRETS`` is unset (the sandbox's).
+    sandbox_webhook_secrets: ClassVar[tuple[str, ...]] = ()
+    extra_settings: ClassVar[tuple[Setting, ...]] = ()
+    # The setting holding the URL of the key set that signs webhooks (JWKS), if any.
+    signing_keys_setting: ClassVar[str] = ""
+    demo: ClassVar[Demo | None] = None
 
     def __init__(self, account: PlatformAccount):
         self.account = account
@@ -337,6 +428,17 @@ class PlatformAdapter:
     @classmethod
     def webhook_answer(cls, notifications: list[Notification]) -> WebhookAnswer:
         return WebhookAnswer()
+
+    @classmethod
+    def webhook_config(cls, platform_settings: Mapping[str, object], *, signing_keys=None) -> WebhookConfig:
+        """What ``verify_webhook_signature`` needs, from this platform's ``settings.PLATFORMS`` entry
+        (``signing_keys``: the fetched key set, when ``signing_keys_setting`` names one)."""
+        return WebhookConfig(secrets=tuple(platform_settings.get("webhook_secrets") or ()))
+
+    @classmethod
+    def fetch_signing_keys(cls, url: str) -> Mapping[str, object]:
+        """Fetch the key set at ``url`` (only with ``signing_keys_setting``)."""
+        raise NotImplementedError
 
     # auth and health
     @classmethod

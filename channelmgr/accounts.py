@@ -26,13 +26,13 @@ def credentials_of(connection: ChannelConnection) -> Credentials:
 
 
 def account_for(connection: ChannelConnection) -> PlatformAccount:
-    """The adapter's view of ``connection``. iCal has no API base: its feed URL is in the metadata."""
+    """The adapter's view of ``connection`` (a feed's URL is in the metadata, not the API base)."""
     platform = settings.PLATFORMS.get(connection.platform_type, {})
     metadata = dict(connection.platform_metadata or {})
     return PlatformAccount(
         listing_id=connection.platform_listing_id,
         credentials=credentials_of(connection),
-        base_url=platform.get("base_url") or str(metadata.get("feed_url") or ""),
+        base_url=platform.get("base_url", ""),
         metadata=metadata,
         oauth_client_id=platform.get("oauth_client_id", ""),
         oauth_client_secret=platform.get("oauth_client_secret", ""),

@@ -11,6 +11,8 @@ import requests
 from django.conf import settings
 from django.db import transaction
 
+from adapters import registry
+from adapters.base import Capability, PlatformAdapter
 from adapters.registry import adapter_class
 from channelmgr.accounts import account_for
 from channelmgr.models import ChannelConnection
@@ -25,22 +27,26 @@ PROPERTIES = [
     ("Strandhaus Sylt", "Europe/Berlin", "EUR", [("Beach house", "240.00", 4)]),
     ("Casa Azul", "Europe/Madrid", "EUR", [("Apartment", "120.00", 2)]),
 ]
-# Sandbox credentials (docs/platforms.md, "Sandbox defaults").
-CREDENTIALS = {
-    "airbnb": {},
-    "google": {},
-    "fewo_direkt": {"api_key": "sandbox-fewo-key"},
-    "booking_com": {"username": "sandbox-booking", "password": "sandbox-booking-pass"},
-    "expedia": {"username": "sandbox-expedia", "password": "sandbox-expedia-pass"},
-}
 
 
-LISTING_PREFIX = {"airbnb": "ab", "booking_com": "bdc", "fewo_direkt": "fewo", "google": "gvr"}
+def demo_platforms(*, feeds: bool = False) -> list[type[PlatformAdapter]]:
+    """The platforms that declare a sandbox demo: the API platforms, or the feeds."""
+    return [cls for cls in registry.adapters().values() if cls.demo is not None and bool(cls.demo.feed) == feeds]
 
 
-def listing_id(slug: str, unit: Unit) -> str:
-    # Expedia hotel ids are numeric and OTA hotel codes at most 16 characters.
-    return f"{9100 + unit.pk}" if slug == "expedia" else f"{LISTING_PREFIX[slug]}-demo-{unit.pk}"
+def demo_connection_fields(cls: type[PlatformAdapter], unit: Unit) -> dict:
+    """The connection of ``unit`` to ``cls``'s sandbox listing, as its adapter's ``demo`` declares it."""
+    demo = cls.demo
+    metadata = {
+        key: value.format(sandbox_url=settings.SANDBOX_URL) if isinstance(value, str) else value
+        for key, value in demo.metadata.items()
+    }
+    return {
+        "platform_type": cls.slug,
+        "platform_listing_id": demo.listing_id.format(unit=unit.pk),
+        "platform_metadata": metadata,
+        **demo.credentials,
+    }
 
 
 @transaction.atomic
@@ -59,17 +65,10 @@ def demo_seed() -> tuple[Organization, bool]:
                 Unit.objects.create(property=prop, name=unit_name, base_price=Decimal(price), default_min_stay=min_stay)
             )
     for unit in (units[0], units[2], units[3]):
-        for slug, creds in CREDENTIALS.items():
-            ChannelConnection.objects.create(
-                organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
-            )
-    ChannelConnection.objects.create(
-        organization=org,
-        unit=units[1],
-        platform_type="ical",
-        platform_listing_id="garden-studio-calendar",
-        platform_metadata={"feed_url": f"{settings.SANDBOX_URL}/ical/custom/garden-studio.ics", "poll_seconds": 60},
-    )
+        for cls in demo_platforms():
+            ChannelConnection.objects.create(organization=org, unit=unit, **demo_connection_fields(cls, unit))
+    for cls in demo_platforms(feeds=True):
+        ChannelConnection.objects.create(organization=org, unit=units[1], **demo_connection_fields(cls, units[1]))
     return org, True
 
 
@@ -81,19 +80,21 @@ DEMO_FEED = (
 
 
 def demo_publish_feed() -> None:
-    """Serve the demo iCal feed from the sandbox: an owner stay three weeks from now."""
+    """Serve the demo feeds from the sandbox: an owner stay three weeks from now."""
     import datetime as dt
 
     start = dt.date.today() + dt.timedelta(days=21)
     body = DEMO_FEED.format(start=start.strftime("%Y%m%d"), end=(start + dt.timedelta(days=4)).strftime("%Y%m%d"))
-    requests.post(f"{settings.SANDBOX_URL}/_control/ical/feeds/garden-studio", data=body.encode(), timeout=5)
+    for cls in demo_platforms(feeds=True):
+        requests.post(f"{settings.SANDBOX_URL}/_control/{cls.slug}/{cls.demo.feed}", data=body.encode(), timeout=5)
 
 
 def demo_create_listings() -> int:
     """In the real world the listings exist on each platform before anyone connects them: create
     the demo's in the sandbox so the first poll finds them."""
     created = 0
-    for connection in ChannelConnection.objects.exclude(platform_type="ical"):
+    api_platforms = [cls.slug for cls in demo_platforms()]
+    for connection in ChannelConnection.objects.filter(platform_type__in=api_platforms):
         answer = requests.post(
             f"{settings.SANDBOX_URL}/_control/{connection.platform_type}/listings",
             json={"listing_id": connection.platform_listing_id},
@@ -106,7 +107,9 @@ def demo_create_listings() -> int:
 def demo_connect_oauth() -> int:
     """Run the OAuth code flow against the sandbox for demo connections without tokens."""
     done = 0
-    for connection in ChannelConnection.objects.filter(platform_type__in=["airbnb", "google"], access_token=""):
+    for connection in ChannelConnection.objects.filter(
+        platform_type__in=registry.slugs(Capability.OAUTH), access_token=""
+    ):
         adapter = adapter_class(connection.platform_type)(account_for(connection))
         redirect_uri = f"{settings.PUBLIC_BASE_URL}/oauth/callback/{connection.platform_type}"
         url = adapter.authorize_url(

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from adapters import registry as adapter_registry
 from config.env import env, positive_float, positive_int, read
+from config.platforms import platform_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -240,39 +242,13 @@ CALENDAR_MAX_DAYS = positive_int("CALENDAR_MAX_DAYS", 731)
 SANDBOX_URL = read("SANDBOX_URL", env.str, "http://127.0.0.1:8900").rstrip("/")
 SHARED_REFERENCE_DIR = read("SHARED_REFERENCE_DIR", env.str, str(BASE_DIR.parent / "shared" / "reference"))
 
-# slug -> env prefix. Every platform has an *_ENABLED switch, an API base URL and a rate limit.
-_PLATFORM_ENV = {
-    "airbnb": ("AIRBNB", 10, 1.0),
-    "booking_com": ("BOOKING_COM", 20, 60.0),
-    "expedia": ("EXPEDIA", 50, 1.0),
-    "fewo_direkt": ("FEWO_DIREKT", 30, 1.0),
-    "google": ("GOOGLE", 100, 1.0),
+# Every platform the registry finds (one folder each under adapters/), with the settings its adapter
+# declares, read from the environment under its prefix (config/platforms.py).
+adapter_registry.use_packages(read("ADAPTER_PACKAGES", env.list, list(adapter_registry.DEFAULT_PACKAGES)))
+PLATFORMS = {
+    slug: platform_settings(cls, debug=DEBUG, sandbox_url=SANDBOX_URL, public_base_url=PUBLIC_BASE_URL)
+    for slug, cls in adapter_registry.adapters().items()
 }
-PLATFORMS = {}
-for _slug, (_prefix, _limit, _window) in _PLATFORM_ENV.items():
-    PLATFORMS[_slug] = {
-        "enabled": read(f"{_prefix}_ENABLED", env.bool, True),
-        "base_url": read(f"{_prefix}_API_BASE", env.str, f"{SANDBOX_URL}/{_slug}").rstrip("/"),
-        "rate_limit": positive_int(f"{_prefix}_RATE_LIMIT", _limit),
-        "rate_window": positive_float(f"{_prefix}_RATE_WINDOW", _window),
-        "oauth_client_id": read(f"{_prefix}_CLIENT_ID", env.str, f"sandbox-{_slug.split('_')[0]}-client"),
-        "oauth_client_secret": read(f"{_prefix}_CLIENT_SECRET", env.str, f"sandbox-{_slug.split('_')[0]}-secret"),
-        # More than one secret may be active while a secret is being rotated.
-        "webhook_secrets": read(f"{_prefix}_WEBHOOK_SECRETS", env.list, []),
-    }
-PLATFORMS["airbnb"]["webhook_secrets"] = PLATFORMS["airbnb"]["webhook_secrets"] or ["sandbox-airbnb-webhook"]
-PLATFORMS["fewo_direkt"]["webhook_secrets"] = PLATFORMS["fewo_direkt"]["webhook_secrets"] or ["sandbox-fewo-webhook"]
-EXPEDIA_PUSH_USERNAME = read("EXPEDIA_PUSH_USERNAME", env.str, "expedia-push")
-EXPEDIA_PUSH_PASSWORD = read("EXPEDIA_PUSH_PASSWORD", env.str, "sandbox-expedia-push-pass")
-GOOGLE_PUBSUB_AUDIENCE = read("GOOGLE_PUBSUB_AUDIENCE", env.str, f"{PUBLIC_BASE_URL}/webhooks/google")
-GOOGLE_PUBSUB_SERVICE_ACCOUNT = read(
-    "GOOGLE_PUBSUB_SERVICE_ACCOUNT", env.str, "pubsub@sandbox-vr.iam.gserviceaccount.com"
-)
-GOOGLE_PUBSUB_CERTS_URL = read(
-    "GOOGLE_PUBSUB_CERTS_URL",
-    env.str,
-    f"{SANDBOX_URL}/google/oauth2/v3/certs" if DEBUG else "https://www.googleapis.com/oauth2/v3/certs",
-)
 # Outbound fetches (iCal feeds) to private/loopback addresses are refused unless allowed: the
 # sandbox runs on 127.0.0.1, so embedded mode allows them.
 ALLOW_PRIVATE_NETWORK_FETCH = read("ALLOW_PRIVATE_NETWORK_FETCH", env.bool, DEBUG)
@@ -282,8 +258,6 @@ ALLOW_PRIVATE_NETWORK_FETCH = read("ALLOW_PRIVATE_NETWORK_FETCH", env.bool, DEBU
 PUSH_DEBOUNCE_SECONDS = positive_float("PUSH_DEBOUNCE_SECONDS", 1.0)
 # A steady stream of changes still goes out this often: the debounce never holds a change longer.
 PUSH_MAX_WAIT_SECONDS = positive_float("PUSH_MAX_WAIT_SECONDS", 5.0)
-BOOKING_COM_POLL_SECONDS = positive_int("BOOKING_COM_POLL_SECONDS", 25)
-ICAL_POLL_SECONDS = positive_int("ICAL_POLL_SECONDS", 900)
 SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365)
 WEBHOOK_MAX_BODY_BYTES = positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 TASK_MAX_ATTEMPTS = positive_int("TASK_MAX_ATTEMPTS", 20)

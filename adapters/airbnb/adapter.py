@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -18,14 +18,17 @@ from adapters.base import (
     BookingNotFoundError,
     BookingPage,
     Capability,
+    Demo,
     HealthResult,
     Notification,
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
     PricingUpdate,
+    RateLimit,
     WebhookConfig,
     WebhookPayloadError,
+    batches,
 )
 from adapters.oauth import OAuthCodeFlow
 from adapters.webhook_input import json_object
@@ -38,11 +41,6 @@ EVENT_KINDS = {
     "reservation.cancelled": NotificationKind.BOOKING_CANCELLED,
 }
 SCOPE = "reservations calendar pricing"
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
 
 
 def iso_utc(moment: dt.datetime) -> str:
@@ -67,6 +65,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
     slug = SLUG
     oauth_scope = SCOPE
     display_name = "Airbnb"
+    colour = "#ff5a5f"
     capabilities = frozenset(
         {
             Capability.PUSH_AVAILABILITY,
@@ -77,6 +76,10 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
         }
     )
     max_batch = 100
+    rate_limit = RateLimit(10, 1.0)
+    webhook_path = "airbnb"
+    sandbox_webhook_secrets = ("sandbox-airbnb-webhook",)
+    demo = Demo(listing_id="ab-demo-{unit}")
 
     # --- plumbing ---------------------------------------------------------------------------
 

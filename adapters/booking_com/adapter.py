@@ -20,14 +20,18 @@ from adapters.base import (
     BookingNotFoundError,
     BookingPage,
     Capability,
+    Demo,
     HealthResult,
     Notification,
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
+    RateLimit,
     WebhookConfig,
     WebhookPayloadError,
+    batches,
 )
 from adapters.booking_com import ota
 from adapters.booking_com.reservations import parse_hotel_reservation
@@ -41,6 +45,7 @@ PING_ECHO = "channel-manager health check"
 class BookingComAdapter(PlatformAdapter):
     slug: ClassVar[str] = "booking_com"
     display_name: ClassVar[str] = "Booking.com"
+    colour = "#003580"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.PUSH_AVAILABILITY,
@@ -54,6 +59,15 @@ class BookingComAdapter(PlatformAdapter):
     # OTA messages per request. A range takes one message; arrival/departure restrictions add one
     # message per run of ranges, so a request carries a little fewer than max_batch ranges.
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
+    rate_limit = RateLimit(20, 60.0)
+    # Reservations arrive only by pull; the webhook is a hint to pull now.
+    polling = Polling(every_seconds=25)
+    webhook_path = "booking-com"
+    # OTA hotel codes are at most 16 characters.
+    demo = Demo(
+        listing_id="bdc-demo-{unit}",
+        credentials={"username": "sandbox-booking", "password": "sandbox-booking-pass"},
+    )
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -81,9 +95,7 @@ class BookingComAdapter(PlatformAdapter):
         hotel = ota.hotel_code(update.listing_id)
         room, rate = self._codes()
         messages = ota.avail_messages(update)
-        bodies = [
-            ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
-        ]
+        bodies = [ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
         for body in bodies:
             self._post("OTA_HotelAvailNotif", body, endpoint="update_availability", context=self._context(room, rate))
         return len(bodies)
@@ -92,9 +104,7 @@ class BookingComAdapter(PlatformAdapter):
         hotel = ota.hotel_code(update.listing_id)
         room, rate = self._codes()
         messages = ota.rate_messages(update)
-        bodies = [
-            ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
-        ]
+        bodies = [ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
         for body in bodies:
             self._post("OTA_HotelRateAmountNotif", body, endpoint="update_pricing", context=self._context(room, rate))
         return len(bodies)

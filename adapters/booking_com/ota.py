@@ -142,11 +142,6 @@ def rate_messages(update: PricingUpdate) -> list[RateMessage]:
     ]
 
 
-def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
 def _root(tag: str):
     return element(OTA_NS, tag, {"Version": OTA_VERSION, "TimeStamp": now_stamp()})
 

@@ -17,27 +17,28 @@ from adapters.base import (
     BookingNotFoundError,
     BookingPage,
     Capability,
+    Demo,
     HealthResult,
     Notification,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
+    RateLimit,
+    Setting,
     WebhookAnswer,
     WebhookConfig,
+    batches,
 )
 from adapters.expedia import eqc, notifications
 
 DEFAULT_RATE_PLAN = "BAR"
 
 
-def batches(items, size):
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
-
-
 class ExpediaAdapter(PlatformAdapter):
     slug: ClassVar[str] = "expedia"
     display_name: ClassVar[str] = "Expedia"
+    colour = "#f5b400"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.PUSH_AVAILABILITY,
@@ -51,6 +52,28 @@ class ExpediaAdapter(PlatformAdapter):
         }
     )
     max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
+    rate_limit = RateLimit(50, 1.0)
+    # BR is a safety net behind the push notifications, so once a minute is plenty.
+    polling = Polling(every_seconds=60)
+    webhook_path = "expedia"
+    webhook_body = "xml"
+    # The credentials Expedia puts in each notification's SOAP header.
+    extra_settings = (
+        Setting("PUSH_USERNAME", "expedia-push"),
+        Setting("PUSH_PASSWORD", "sandbox-expedia-push-pass"),
+    )
+    # Hotel ids are numeric.
+    demo = Demo(
+        listing_id="91{unit:02d}",
+        credentials={"username": "sandbox-expedia", "password": "sandbox-expedia-pass"},
+    )
+
+    @classmethod
+    def webhook_config(cls, platform_settings, *, signing_keys=None) -> WebhookConfig:
+        return WebhookConfig(
+            username=str(platform_settings.get("PUSH_USERNAME", "")),
+            password=str(platform_settings.get("PUSH_PASSWORD", "")),
+        )
 
     # --- plumbing -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -16,14 +16,17 @@ from adapters.base import (
     BookingNotFoundError,
     BookingPage,
     Capability,
+    Demo,
     HealthResult,
     Notification,
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
     PricingUpdate,
+    RateLimit,
     WebhookConfig,
     WebhookPayloadError,
+    batches,
 )
 from adapters.fewo_direkt import signature
 from adapters.fewo_direkt.reservation import (
@@ -40,11 +43,6 @@ EVENT_KINDS = {
     "RESERVATION_UPDATED": NotificationKind.BOOKING_MODIFIED,
     "RESERVATION_CANCELLED": NotificationKind.BOOKING_CANCELLED,
 }
-
-
-def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for index in range(0, len(items), size):
-        yield items[index : index + size]
 
 
 def iso_utc(moment: dt.datetime) -> str:
@@ -66,6 +64,7 @@ def first_error(response: requests.Response) -> tuple[str, str]:
 class FewoDirektAdapter(PlatformAdapter):
     slug = SLUG
     display_name = "FeWo-direkt / Vrbo"
+    colour = "#0e7c86"
     capabilities = frozenset(
         {
             Capability.PUSH_AVAILABILITY,
@@ -75,6 +74,10 @@ class FewoDirektAdapter(PlatformAdapter):
         }
     )
     max_batch = 50
+    rate_limit = RateLimit(30, 1.0)
+    webhook_path = "fewo-direkt"
+    sandbox_webhook_secrets = ("sandbox-fewo-webhook",)
+    demo = Demo(listing_id="fewo-demo-{unit}", credentials={"api_key": "sandbox-fewo-key"})
 
     # --- plumbing ---------------------------------------------------------------------------
 

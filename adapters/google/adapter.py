@@ -20,6 +20,7 @@ from adapters.base import (
     BookingPage,
     BookingStatus,
     Capability,
+    Demo,
     Guest,
     HealthResult,
     Notification,
@@ -27,11 +28,15 @@ from adapters.base import (
     PlatformAdapter,
     PlatformAPIError,
     PricingUpdate,
+    RateLimit,
+    Setting,
     WebhookConfig,
     WebhookPayloadError,
+    batches,
 )
 from adapters.booking_com import ota
 from adapters.google import pubsub
+from adapters.google.keys import fetch_jwks
 from adapters.oauth import OAuthCodeFlow
 from adapters.xml import utc_version
 
@@ -84,6 +89,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
     slug: ClassVar[str] = SLUG
     oauth_scope = SCOPE
     display_name: ClassVar[str] = "Google Vacation Rentals"
+    colour = "#4285f4"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.PUSH_AVAILABILITY,
@@ -94,6 +100,32 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
         }
     )
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
+    rate_limit = RateLimit(100, 1.0)
+    webhook_path = "google"
+    # Pub/Sub push: an OIDC token signed by Google for this audience and service account.
+    extra_settings = (
+        Setting("PUBSUB_AUDIENCE", "{public_base_url}/webhooks/{webhook_path}"),
+        Setting("PUBSUB_SERVICE_ACCOUNT", "pubsub@sandbox-vr.iam.gserviceaccount.com"),
+        Setting(
+            "PUBSUB_CERTS_URL",
+            "https://www.googleapis.com/oauth2/v3/certs",
+            sandbox_default="{sandbox_url}/google/oauth2/v3/certs",
+        ),
+    )
+    signing_keys_setting = "PUBSUB_CERTS_URL"
+    demo = Demo(listing_id="gvr-demo-{unit}")
+
+    @classmethod
+    def webhook_config(cls, platform_settings, *, signing_keys=None) -> WebhookConfig:
+        return WebhookConfig(
+            audience=str(platform_settings.get("PUBSUB_AUDIENCE", "")),
+            service_account_email=str(platform_settings.get("PUBSUB_SERVICE_ACCOUNT", "")),
+            jwks=signing_keys,
+        )
+
+    @classmethod
+    def fetch_signing_keys(cls, url: str):
+        return fetch_jwks(url)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -162,9 +194,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
         hotel = ota.hotel_code(update.listing_id)
         room, rate = self._codes()
         messages = ota.avail_messages(update)
-        bodies = [
-            ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
-        ]
+        bodies = [ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
         for body in bodies:
             self._post_ari("OTA_HotelAvailNotif", body, endpoint="update_availability")
         return len(bodies)
@@ -173,9 +203,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
         hotel = ota.hotel_code(update.listing_id)
         room, rate = self._codes()
         messages = ota.rate_messages(update)
-        bodies = [
-            ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in ota.chunks(messages, self.max_batch)
-        ]
+        bodies = [ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
         for body in bodies:
             self._post_ari("OTA_HotelRateAmountNotif", body, endpoint="update_pricing")
         return len(bodies)

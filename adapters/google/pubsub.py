@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import jwt
 
-from adapters.base import WebhookPayloadError, WebhookSignatureError
+from adapters.base import UnknownSigningKeyError, WebhookPayloadError, WebhookSignatureError
 from adapters.webhook_input import json_object, json_value
 
 ISSUERS = {"accounts.google.com", "https://accounts.google.com"}
@@ -47,7 +47,7 @@ def _key_for(token: str, jwks: Mapping[str, object] | None):
                 return jwt.PyJWK(candidate, algorithm=ALGORITHM).key
             except jwt.PyJWTError as exc:
                 raise WebhookSignatureError(f"unusable key {kid!r}: {exc}") from None
-    raise WebhookSignatureError(f"unknown signing key {kid!r}")
+    raise UnknownSigningKeyError(f"unknown signing key {kid!r}")
 
 
 def verify(*, headers: Mapping[str, str], audience: str, service_account_email: str, jwks, now: dt.datetime) -> dict:

@@ -15,14 +15,17 @@ from dataclasses import dataclass
 from adapters.base import (
     AvailabilityUpdate,
     BookingData,
+    BookingIdScope,
     BookingNotFoundError,
     BookingPage,
     BookingStatus,
     Capability,
+    Demo,
     HealthResult,
     Notification,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
     WebhookConfig,
     WebhookPayloadError,
@@ -44,7 +47,16 @@ class FeedPage(BookingPage):
 class IcalAdapter(PlatformAdapter):
     slug = SLUG
     display_name = "iCal feed"
-    capabilities = frozenset({Capability.PULL_BOOKINGS})
+    colour = "#8e44ad"
+    capabilities = frozenset({Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED})
+    # ICAL_POLL_SECONDS; a feed's ``poll_seconds`` metadata may ask for more often, down to a minute.
+    polling = Polling(every_seconds=900, min_seconds=60, per_connection=True)
+    booking_id_scope = BookingIdScope.CONNECTION
+    demo = Demo(
+        listing_id="garden-studio-calendar",
+        metadata={"feed_url": "{sandbox_url}/ical/custom/garden-studio.ics", "poll_seconds": 60},
+        feed="feeds/garden-studio",
+    )
 
     def _feed_url(self) -> str:
         url = self.account.metadata.get("feed_url")

@@ -18,8 +18,8 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from adapters import registry
 from adapters.base import PlatformAPIError
-from adapters.registry import PLATFORMS
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.api.connections import TAG, ConnectionApiView
 from channelmgr.models import ChannelConnection
@@ -86,7 +86,7 @@ class OAuthCallbackApi(ApiView):
         "connection's admin page; everyone else gets JSON.",
     )
     def get(self, request, platform):
-        if platform not in PLATFORMS or not oauth_supported(platform):
+        if platform not in registry.adapters() or not oauth_supported(platform):
             raise exceptions.NotFound()
         if request.query_params.get("error"):
             raise exceptions.ValidationError({"error": ["The platform reports the grant was refused."]})

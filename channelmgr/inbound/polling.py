@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
+from adapters import registry
 from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
@@ -37,8 +38,6 @@ from pms_core.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-EXPEDIA_POLL_SECONDS = 60
-ICAL_MIN_POLL_SECONDS = 60
 # A poll reads at most this many pages; the cursor is saved after each, so the next poll goes on.
 MAX_PAGES = 50
 # Platforms that filter by change time get this much overlap: a re-read booking is a no-op.
@@ -49,23 +48,34 @@ TOKEN_CLAIM_SECONDS = 120
 
 def poll_interval(connection: ChannelConnection) -> float | None:
     """Seconds between polls of this connection, or None when it is not polled on a schedule."""
-    platform = connection.platform_type
-    if platform == "booking_com":
-        return settings.BOOKING_COM_POLL_SECONDS
-    if platform == "expedia":
-        return EXPEDIA_POLL_SECONDS
-    if platform == "ical":
+    polling = adapter_class(connection.platform_type).polling
+    every = settings.PLATFORMS.get(connection.platform_type, {}).get("poll_seconds")
+    if polling is None or every is None:
+        return None
+    if polling.per_connection:
         custom = (connection.platform_metadata or {}).get("poll_seconds")
         if isinstance(custom, (int, float)) and not isinstance(custom, bool):
-            return max(ICAL_MIN_POLL_SECONDS, custom)
-        return settings.ICAL_POLL_SECONDS
-    return None
+            return max(polling.min_seconds, custom)
+    return every
 
 
 def _polled_platforms() -> list[str]:
     return [
-        slug for slug in ("booking_com", "expedia", "ical") if settings.PLATFORMS.get(slug, {}).get("enabled", True)
+        slug
+        for slug in registry.slugs(Capability.PULL_BOOKINGS)
+        if settings.PLATFORMS.get(slug, {}).get("enabled", True)
+        and settings.PLATFORMS.get(slug, {}).get("poll_seconds") is not None
     ]
+
+
+def _shortest_interval(platforms: list[str]) -> float:
+    """The least time between two polls of any connection of these platforms."""
+    shortest = []
+    for slug in platforms:
+        polling = adapter_class(slug).polling
+        every = settings.PLATFORMS[slug]["poll_seconds"]
+        shortest.append(min(every, polling.min_seconds) if polling.per_connection else every)
+    return min(shortest, default=60)
 
 
 def due_polls(now: dt.datetime) -> list[int]:
@@ -78,11 +88,13 @@ def due_polls(now: dt.datetime) -> list[int]:
     Active connections are due, and so is an iCal feed whose held removal alone put it in
     needs-attention (``ical_is_held_for_confirmation``): only its next poll can confirm the removal.
     """
-    shortest = min(settings.BOOKING_COM_POLL_SECONDS, EXPEDIA_POLL_SECONDS, ICAL_MIN_POLL_SECONDS)
-    held = Q(status=ChannelConnection.Status.NEEDS_ATTENTION, platform_type="ical", ical_hold__isnull=False)
+    polled = _polled_platforms()
+    shortest = _shortest_interval(polled)
+    feeds = registry.slugs(Capability.SNAPSHOT_FEED)
+    held = Q(status=ChannelConnection.Status.NEEDS_ATTENTION, platform_type__in=feeds, ical_hold__isnull=False)
     candidates = (
         ChannelConnection.objects.filter(Q(status=ChannelConnection.Status.ACTIVE) | held)
-        .filter(platform_type__in=_polled_platforms())
+        .filter(platform_type__in=polled)
         .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - dt.timedelta(seconds=shortest)))
         .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold")
     )
@@ -113,7 +125,7 @@ def tokens_due_for_refresh(now: dt.datetime) -> list[int]:
     Each id is handed out at most once per ``TOKEN_CLAIM_SECONDS`` (a cache claim), so a slow refresh
     is not queued again and again; the refresh itself skips a token that is no longer due.
     """
-    oauth = [slug for slug in settings.PLATFORMS if Capability.OAUTH in adapter_class(slug).capabilities]
+    oauth = registry.slugs(Capability.OAUTH)
     horizon = now + dt.timedelta(seconds=TOKEN_REFRESH_MARGIN_SECONDS)
     candidates = (
         ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, platform_type__in=oauth)
@@ -167,7 +179,7 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
         connection_record_failure(connection=connection, exc=exc)
         if not exc.permanent:
             raise
-        if connection.platform_type == "ical":
+        if Capability.SNAPSHOT_FEED in adapter_class(connection.platform_type).capabilities:
             ical_hold_unflag(connection=connection)
         result.status = "failed"
         return result

@@ -1,13 +1,10 @@
 from django.urls import path
 
-from adapters.registry import WEBHOOK_PATHS
 from channelmgr.inbound.health import webhook_health
 from channelmgr.inbound.webhooks import webhook_receive
 
+# One route for every platform: the view finds the adapter whose ``webhook_path`` is the segment.
 urlpatterns = [
     path("health", webhook_health, name="webhook-health"),
-    *(
-        path(segment, webhook_receive, {"platform": slug}, name=f"webhook-{segment}")
-        for slug, segment in WEBHOOK_PATHS.items()
-    ),
+    path("<str:path>", webhook_receive, name="webhook"),
 ]

@@ -6,7 +6,8 @@ changes nothing. Errors have the API's shape, ``{"error": code, "detail": reason
 
 The URLs are public, so the body and headers are anyone's: verifying and parsing go through
 ``adapters.webhook_input``, which turns whatever a hostile request makes them raise into 401 or 400.
-No request is answered 5xx except when Google's signing keys cannot be fetched (503, Pub/Sub retries).
+No request is answered 5xx except when a platform's signing keys cannot be fetched (503: the platform
+retries).
 """
 
 from __future__ import annotations
@@ -20,23 +21,23 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from adapters import webhook_input, xml
-from adapters.base import NotificationKind, WebhookPayloadError, WebhookSignatureError
-from adapters.registry import adapter_class
+from adapters import registry, webhook_input, xml
+from adapters.base import (
+    NotificationKind,
+    PlatformAdapter,
+    UnknownSigningKeyError,
+    WebhookPayloadError,
+    WebhookSignatureError,
+)
 from channelmgr import metrics
 from channelmgr.inbound.dispatch import import_enqueue
 from channelmgr.inbound.events import inbound_event_store
-from channelmgr.inbound.webhook_config import SigningKeysUnavailable, may_refetch_google_jwks, webhook_config
+from channelmgr.inbound.webhook_config import SigningKeysUnavailable, may_refetch_signing_keys, webhook_config
 from channelmgr.models import InboundEvent
 from config.api_errors import error_response, require_methods
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
-
-# Platforms whose webhook body is XML. Their body is parsed with the safe parser before the
-# credentials in it are checked, so an XXE or billion-laughs body is a 400 naming the reason rather
-# than an anonymous 401 (the check would refuse it too; nothing is expanded either way).
-XML_BODIES = {"expedia"}
 
 
 def _read_body(request: HttpRequest) -> bytes | None:
@@ -52,37 +53,41 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return None if len(body) > limit else body
 
 
-def _verify(platform: str, headers, body: bytes) -> None:
+def _verify(adapter: type[PlatformAdapter], headers, body: bytes) -> None:
     """Raises ``WebhookSignatureError`` or ``SigningKeysUnavailable``."""
-    adapter = adapter_class(platform)
     now = timezone.now()
     try:
-        webhook_input.verify(adapter, headers=headers, body=body, config=webhook_config(platform), now=now)
-    except WebhookSignatureError as exc:
-        # Google may have rotated its keys since we cached them: one fresh fetch, rate-limited.
-        if platform != "google" or "unknown signing key" not in str(exc) or not may_refetch_google_jwks():
+        webhook_input.verify(adapter, headers=headers, body=body, config=webhook_config(adapter), now=now)
+    except UnknownSigningKeyError:
+        # The platform may have rotated its keys since we cached them: one fresh fetch, rate-limited.
+        if not adapter.signing_keys_setting or not may_refetch_signing_keys(adapter):
             raise
-        config = webhook_config(platform, refresh_keys=True)
+        config = webhook_config(adapter, refresh_keys=True)
         webhook_input.verify(adapter, headers=headers, body=body, config=config, now=now)
 
 
 @csrf_exempt
 @require_methods("POST")
-def webhook_receive(request: HttpRequest, platform: str) -> HttpResponse:
+def webhook_receive(request: HttpRequest, path: str) -> HttpResponse:
     started = time.monotonic()
-    adapter = adapter_class(platform)
+    adapter = registry.by_webhook_path(path)
+    if adapter is None:
+        return error_response(404, "not_found", "no platform receives webhooks at this path")
+    platform = adapter.slug
     body = _read_body(request)
     if body is None:
         metrics.record_webhook_received(platform, "unknown", "too_large")
         return error_response(413, "body_too_large", f"body larger than {settings.WEBHOOK_MAX_BODY_BYTES} bytes")
-    if platform in XML_BODIES:
+    # An XML body is parsed with the safe parser before the credentials in it are checked, so an XXE
+    # or billion-laughs body is a 400 naming the reason rather than an anonymous 401.
+    if adapter.webhook_body == "xml":
         try:
             xml.parse(body)
         except WebhookPayloadError as exc:
             metrics.record_webhook_received(platform, "unknown", "malformed")
             return error_response(400, "malformed_body", str(exc))
     try:
-        _verify(platform, request.headers, body)
+        _verify(adapter, request.headers, body)
     except SigningKeysUnavailable:
         metrics.record_webhook_received(platform, "unknown", "keys_unavailable")
         return error_response(503, "signing_keys_unavailable", "signing keys unavailable, retry later")

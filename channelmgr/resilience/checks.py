@@ -12,7 +12,9 @@ from channelmgr.resilience.limiter import platform_rate_settings
 @checks.register()
 def check_rate_limits(app_configs=None, **kwargs):
     errors = []
-    for platform in getattr(settings, "PLATFORMS", {}):
+    for platform, values in getattr(settings, "PLATFORMS", {}).items():
+        if values.get("rate_limit") is None and values.get("rate_window") is None:
+            continue  # no shared limit declared (a feed): its calls are not rate-limited
         try:
             platform_rate_settings(platform)
         except ImproperlyConfigured as exc:

@@ -15,6 +15,7 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.exceptions import ImproperlyConfigured
 
+from adapters.registry import adapter_class, adapters, env_prefix
 from channelmgr import metrics
 from channelmgr.resilience.errors import Backpressure
 
@@ -254,7 +255,7 @@ def platform_rate_settings(platform: str) -> tuple[int, float]:
     if platform not in platforms:
         raise ImproperlyConfigured(f"PLATFORMS: unknown platform {platform!r} (known: {', '.join(sorted(platforms))})")
     entry = platforms[platform]
-    env = platform.upper()
+    env = env_prefix(adapter_class(platform)) if platform in adapters() else platform.upper()
     limit, window = entry.get("rate_limit"), entry.get("rate_window")
     if not _is_time(limit) or int(limit) != limit or limit <= 0:
         raise ImproperlyConfigured(

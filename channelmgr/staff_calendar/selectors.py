@@ -13,21 +13,37 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 from django.template.defaultfilters import truncatechars
 
+from adapters import registry
 from adapters.base import Capability
-from adapters.registry import PLATFORMS, adapter_class
+from adapters.registry import adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
 from pms_core.models import Booking, Property, Unit
 from pms_core.selectors import Night, calendar_nights, held_stays
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
-SOURCE_LABELS = {"direct": "Direct", **{slug: name for slug, (name, _path) in PLATFORMS.items()}}
-SOURCE_LABELS["ical"] = "iCal"
+DIRECT_COLOUR = "#2e7d32"
 ERROR_CHARS = 80
 
 
+def source_labels() -> dict[str, str]:
+    return {"direct": "Direct", **{slug: cls.display_name for slug, cls in registry.adapters().items()}}
+
+
 def source_label(source: str) -> str:
-    return SOURCE_LABELS.get(source, source)
+    return source_labels().get(source, source)
+
+
+def _text_on(background: str) -> str:
+    """Dark text on a light background, white on a dark one (relative luminance of ``#rrggbb``)."""
+    red, green, blue = (int(background[i : i + 2], 16) / 255 for i in (1, 3, 5))
+    return "#222" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.6 else "#fff"
+
+
+def source_colours() -> list[tuple[str, str, str]]:
+    """(source, background, text colour) for each booking source, from each adapter's ``colour``."""
+    colours = [("direct", DIRECT_COLOUR)] + [(slug, cls.colour) for slug, cls in registry.adapters().items()]
+    return [(source, background, _text_on(background)) for source, background in colours]
 
 
 def properties_for_staff(user) -> QuerySet[Property]:
@@ -89,7 +105,7 @@ class PropertyCalendar:
     end: dt.date
     dates: list[dt.date]
     rows: list[UnitRow]
-    legend: list[tuple[str, str]] = field(default_factory=lambda: list(SOURCE_LABELS.items()))
+    legend: list[tuple[str, str]] = field(default_factory=lambda: list(source_labels().items()))
 
     @property
     def previous_start(self) -> dt.date:

@@ -15,6 +15,7 @@ from channelmgr.staff_calendar.selectors import (
     night_explanation,
     properties_for_staff,
     property_calendar,
+    source_colours,
 )
 from pms_core.models import Unit
 from pms_core.services.catalog import property_today
@@ -46,6 +47,7 @@ def _page_context(request, model_admin, prop, title: str) -> dict:
         "title": title,
         "opts": model_admin.model._meta,
         "original": prop,
+        "source_colours": source_colours(),
     }
 
 

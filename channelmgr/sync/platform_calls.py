@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -36,10 +35,11 @@ def rate_limit_account(connection: ChannelConnection) -> str:
 def platform_call(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
     """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry.
 
-    An iCal feed is read unguarded: it has no platform rate limit, and each feed lives on its own
-    host, so one breaker for every feed would let one broken feed stop them all.
+    A platform that declares no ``rate_limit`` (a feed) is called unguarded: it has no shared limit,
+    and each feed lives on its own host, so one breaker for every feed would let one broken feed stop
+    them all.
     """
-    if connection.platform_type not in settings.PLATFORMS:
+    if adapter_class(connection.platform_type).rate_limit is None:
         return call(adapter_for(connection))
     used_token = connection.access_token
     try:

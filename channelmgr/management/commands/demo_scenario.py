@@ -7,6 +7,8 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from adapters import registry
+from adapters.base import Capability
 from channelmgr.models import ChannelConnection
 from pms_core.models import Booking
 from pms_core.services.stays import find_clash
@@ -16,7 +18,13 @@ class Command(BaseCommand):
     help = "Demo: a guest books on one platform; within seconds every other platform closes those nights."
 
     def add_arguments(self, parser):
-        parser.add_argument("--platform", default="airbnb", help="where the guest books (default airbnb)")
+        guest_platforms = registry.slugs(Capability.WEBHOOKS)
+        parser.add_argument(
+            "--platform",
+            default=guest_platforms[0] if guest_platforms else None,
+            choices=guest_platforms,
+            help=f"where the guest books (default {guest_platforms[0] if guest_platforms else 'none'})",
+        )
         parser.add_argument("--nights", type=int, default=3)
         parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for every platform")
 
@@ -27,7 +35,7 @@ class Command(BaseCommand):
         others = list(
             ChannelConnection.objects.filter(unit=origin.unit, status="active")
             .exclude(pk=origin.pk)
-            .exclude(platform_type="ical")
+            .filter(platform_type__in=registry.slugs(Capability.PUSH_AVAILABILITY))
         )
         check_in = self._free_nights(origin, nights)
         check_out = check_in + dt.timedelta(days=nights)

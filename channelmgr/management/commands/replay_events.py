@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from adapters import registry
 from adapters.base import PlatformAPIError
-from adapters.registry import PLATFORMS
 from channelmgr.inbound.dispatch import import_enqueue
 from channelmgr.inbound.processing import inbound_event_process
 from channelmgr.models import InboundEvent
@@ -42,7 +42,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--failed", action="store_true", help="replay failed events (default: unprocessed ones)")
         parser.add_argument("--since", help="only events received at or after this ISO date or date-time")
-        parser.add_argument("--platform", help="only this platform's events (a slug, e.g. booking_com)")
+        parser.add_argument("--platform", help="only this platform's events (its slug)")
         parser.add_argument("--id", type=int, action="append", dest="ids", help="this event (repeatable)")
         parser.add_argument("--now", action="store_true", help="run the imports in this process, not on workers")
 
@@ -61,8 +61,8 @@ class Command(BaseCommand):
 
     def _select(self, options):
         platform = options["platform"]
-        if platform and platform not in PLATFORMS:
-            raise CommandError(f"--platform: unknown platform {platform!r}; one of {', '.join(PLATFORMS)}")
+        if platform and platform not in registry.adapters():
+            raise CommandError(f"--platform: unknown platform {platform!r}; one of {', '.join(registry.adapters())}")
         events = InboundEvent.objects.order_by("received_at", "id")
         if options["ids"]:
             events = events.filter(pk__in=options["ids"])

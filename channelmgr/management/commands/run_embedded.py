@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from adapters import registry
+from adapters.base import Capability
 from channelmgr.demo import DEMO_USER, demo_connect_oauth, demo_create_listings, demo_publish_feed
 from channelmgr.models import ChannelConnection
 from channelmgr.scheduler import add_jobs
@@ -61,7 +63,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Login:   {DEMO_USER[0]} / {DEMO_USER[1]}"))
         self.stdout.write(f"API:     http://{host}:{port}/api/docs/")
         if sandbox:
-            self.stdout.write(f"Sandbox: http://{host}:{sandbox_port}/_state/airbnb/stats\n")
+            for slug in registry.slugs(Capability.PUSH_AVAILABILITY):
+                self.stdout.write(f"Sandbox: http://{host}:{sandbox_port}/_state/{slug}/stats")
+            self.stdout.write("")
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True)
         finally:

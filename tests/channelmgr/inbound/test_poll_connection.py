@@ -125,8 +125,8 @@ def test_booking_com_is_due_every_poll_interval_and_claimed_once(booking_com, se
 
     assert due_polls(now) == [booking_com.pk]
     assert due_polls(now) == []  # claimed: a second scheduler pass gets nothing
-    assert due_polls(now + dt.timedelta(seconds=settings.BOOKING_COM_POLL_SECONDS - 1)) == []
-    assert due_polls(now + dt.timedelta(seconds=settings.BOOKING_COM_POLL_SECONDS)) == [booking_com.pk]
+    assert due_polls(now + dt.timedelta(seconds=settings.PLATFORMS["booking_com"]["poll_seconds"] - 1)) == []
+    assert due_polls(now + dt.timedelta(seconds=settings.PLATFORMS["booking_com"]["poll_seconds"])) == [booking_com.pk]
 
 
 def test_expedia_is_polled_every_minute_as_a_safety_net(connect):
@@ -148,7 +148,7 @@ def test_an_ical_feed_uses_its_own_interval_but_never_less_than_a_minute(connect
 
     assert sorted(due_polls(now)) == sorted([custom.pk, default.pk])
     assert due_polls(now + dt.timedelta(seconds=60)) == [custom.pk]
-    assert custom.pk in due_polls(now + dt.timedelta(seconds=settings.ICAL_POLL_SECONDS))
+    assert custom.pk in due_polls(now + dt.timedelta(seconds=settings.PLATFORMS["ical"]["poll_seconds"]))
 
 
 def test_push_platforms_and_paused_connections_are_not_scheduled(connect, airbnb):

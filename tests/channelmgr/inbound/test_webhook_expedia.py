@@ -50,7 +50,8 @@ XXE = b"""<?xml version="1.0"?>
 
 def notification(settings, *, password=None) -> bytes:
     return SOAP.format(
-        user=settings.EXPEDIA_PUSH_USERNAME, password=password or settings.EXPEDIA_PUSH_PASSWORD
+        user=settings.PLATFORMS["expedia"]["PUSH_USERNAME"],
+        password=password or settings.PLATFORMS["expedia"]["PUSH_PASSWORD"],
     ).encode()
 
 
@@ -78,7 +79,7 @@ def test_the_stored_event_holds_no_push_credentials(client, settings, expedia, b
     post(client, notification(settings))
 
     stored = str(InboundEvent.objects.get().payload)
-    assert settings.EXPEDIA_PUSH_PASSWORD not in stored
+    assert settings.PLATFORMS["expedia"]["PUSH_PASSWORD"] not in stored
 
 
 def test_the_import_needs_no_fetch_because_the_notification_carried_the_booking(

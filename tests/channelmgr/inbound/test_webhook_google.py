@@ -26,7 +26,7 @@ def jwks(signing_key):
 
 @pytest.fixture
 def certs(platform_http, settings, jwks):
-    return platform_http.add("GET", settings.GOOGLE_PUBSUB_CERTS_URL, json=jwks)
+    return platform_http.add("GET", settings.PLATFORMS["google"]["PUBSUB_CERTS_URL"], json=jwks)
 
 
 @pytest.fixture
@@ -38,8 +38,8 @@ def bearer(settings, key, **overrides) -> dict:
     now = int(time.time())
     claims = {
         "iss": "https://accounts.google.com",
-        "aud": settings.GOOGLE_PUBSUB_AUDIENCE,
-        "email": settings.GOOGLE_PUBSUB_SERVICE_ACCOUNT,
+        "aud": settings.PLATFORMS["google"]["PUBSUB_AUDIENCE"],
+        "email": settings.PLATFORMS["google"]["PUBSUB_SERVICE_ACCOUNT"],
         "email_verified": True,
         "iat": now - 10,
         "exp": now + 3600,
@@ -106,7 +106,7 @@ def test_an_expired_token_gets_401(client, settings, signing_key, certs, google)
 
 
 def test_unreachable_signing_keys_get_503_so_pubsub_retries(client, settings, signing_key, platform_http, google):
-    platform_http.add("GET", settings.GOOGLE_PUBSUB_CERTS_URL, status=503)
+    platform_http.add("GET", settings.PLATFORMS["google"]["PUBSUB_CERTS_URL"], status=503)
 
     response = post(client, push(), bearer(settings, signing_key))
 

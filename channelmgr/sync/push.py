@@ -142,21 +142,30 @@ def _release(claim: str) -> None:
 
 
 def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
+    """A platform without ``PUSH_RESTRICTIONS`` gets open/closed only: a stop-sell night is closed there,
+    and nights that differ only in restrictions travel as one range."""
+    restrictions = Capability.PUSH_RESTRICTIONS in adapter_class(connection.platform_type).capabilities
+    if restrictions:
+        key = lambda n: (n.available, n.min_stay, n.closed_to_arrival, n.closed_to_departure, n.stop_sell)  # noqa: E731
+    else:
+        key = lambda n: n.available and not n.stop_sell  # noqa: E731
     result = []
     for start, end in merged:
         nights = calendar_nights(unit=connection.unit, start=start, end=end)
-        key = lambda n: (n.available, n.min_stay, n.closed_to_arrival, n.closed_to_departure, n.stop_sell)  # noqa: E731
         for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=key):
-            result.append(
-                AvailabilityRange(
-                    range=DayRange(run_start, run_end),
-                    available=night.available,
-                    min_stay=night.min_stay,
-                    closed_to_arrival=night.closed_to_arrival,
-                    closed_to_departure=night.closed_to_departure,
-                    stop_sell=night.stop_sell,
+            if restrictions:
+                result.append(
+                    AvailabilityRange(
+                        range=DayRange(run_start, run_end),
+                        available=night.available,
+                        min_stay=night.min_stay,
+                        closed_to_arrival=night.closed_to_arrival,
+                        closed_to_departure=night.closed_to_departure,
+                        stop_sell=night.stop_sell,
+                    )
                 )
-            )
+            else:
+                result.append(AvailabilityRange(range=DayRange(run_start, run_end), available=key(night)))
     return result
 
 

@@ -19,7 +19,6 @@ from django.conf import settings as django_settings
 from adapters import registry
 from adapters.base import Capability
 from channelmgr.models import ChannelConnection, InboundEvent
-from config.platforms import platform_settings
 from pms_core.models import Booking
 from pms_core.services import booking_create
 from tests.channelmgr.sync.conftest import platform_calendar, wait_for
@@ -27,24 +26,6 @@ from tests.channelmgr.sync.conftest import platform_calendar, wait_for
 from . import sixth
 
 FIVE = [slug for slug in registry.slugs(Capability.PUSH_AVAILABILITY)]
-
-
-@pytest.fixture  # after ``connected_unit`` in a test's arguments: the sandbox has no Seaside listing
-def seaside(tmp_path, settings, monkeypatch, sandbox):
-    """The sixth platform installed and configured from the environment, as an operator would."""
-    monkeypatch.setenv("SEASIDE_API_BASE", sixth.API)
-    monkeypatch.setenv("SEASIDE_WEBHOOK_SECRETS", sixth.SECRET)
-    with sixth.installed(tmp_path) as cls:
-        settings.PLATFORMS = {
-            **settings.PLATFORMS,
-            cls.slug: platform_settings(
-                cls,
-                debug=django_settings.DEBUG,
-                sandbox_url=django_settings.SANDBOX_URL,
-                public_base_url=django_settings.PUBLIC_BASE_URL,
-            ),
-        }
-        yield cls
 
 
 def _closed_everywhere(sandbox, unit, start, end) -> bool:

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from adapters import registry
 from channelmgr.models import ChannelConnection, DirtyRange
 from pms_core.models import Booking
 from pms_core.services import booking_create, calendar_block, calendar_set_restrictions
@@ -106,15 +107,7 @@ def test_it_colours_bookings_by_source_and_shows_blocks_and_overbooked_clashes(c
     assert "night-stop_sell" in _cell_classes(html, day(12)).split()
     assert "restricted" in _cell_classes(html, day(14)).split()
     assert "Ada Lovelace" in html and "Painting the kitchen" in html
-    for label in (
-        "Direct",
-        "Airbnb",
-        "Booking.com",
-        "Expedia",
-        "FeWo-direkt / Vrbo",
-        "Google Vacation Rentals",
-        "iCal",
-    ):
+    for label in ["Direct", *(cls.display_name for cls in registry.adapters().values())]:
         assert f"</span>{label}</li>" in html, label  # the legend
 
 

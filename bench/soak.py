@@ -1,6 +1,6 @@
 """Randomized convergence soak on the real stack: does every platform end up exactly where the PMS is?
 
-Guests book, modify and cancel stays on all five sandbox platforms (through its control API), faster than
+Guests book, modify and cancel stays on every platform we push to (through its control API), faster than
 a push completes and clashing on purpose: the same nights sold on two platforms back to back, a stay moved
 onto nights another platform just sold, the first of two clashing stays cancelled, a direct booking racing
 a guest's, a stay cancelled or moved right after a restriction on its nights was pushed to its own
@@ -55,7 +55,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.stack import (  # noqa: E402
+from testkit.stack import (  # noqa: E402
     PLATFORMS,
     EmbeddedStack,
     ServiceMissing,

@@ -1,5 +1,5 @@
 """The real product as separate processes (gunicorn, a rundramatiq worker, the scheduler) on Postgres and
-Redis, against ``python -m sandbox``: see ``stack.py``.
+Redis, against ``python -m sandbox``: see ``testkit/stack.py``.
 
 The suite needs ``DATABASE_URL`` and ``REDIS_URL``. Without them (the embedded pass) every test skips,
 even under CI: the services pass runs them. With them set but a service unreachable, a test skips on a
@@ -13,8 +13,9 @@ import os
 
 import pytest
 
+from testkit import wait_for
+from testkit.stack import PLATFORMS, ServiceMissing, Stack, check_services
 from tests.conftest import need_service
-from tests.e2e.stack import PLATFORMS, ServiceMissing, Stack, check_services, wait_for
 
 _STACK: Stack | None = None
 

@@ -14,18 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from testkit import wait_for
 from tests.channelmgr.sync import conftest as live
 from tests.conftest import need_service
 from tests.observability.conftest import guest_books, imported
 
 # The live in-process fixtures: the sandbox (webhooks reach live_server), worker threads, a connected unit.
-sandbox_url, sandbox, worker, connected_unit, wait_for = (
-    live.sandbox_url,
-    live.sandbox,
-    live.worker,
-    live.connected_unit,
-    live.wait_for,
-)
+sandbox_url, sandbox, worker, connected_unit = live.sandbox_url, live.sandbox, live.worker, live.connected_unit
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

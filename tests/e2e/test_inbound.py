@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.e2e.stack import AVAILABILITY_ENDPOINT, PLATFORMS, PRICING_ENDPOINT, delta, wait_for
+from testkit import wait_for
+from testkit.stack import AVAILABILITY_ENDPOINT, PLATFORMS, PRICING_ENDPOINT, delta
 
 pytestmark = pytest.mark.e2e
 

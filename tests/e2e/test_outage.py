@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.e2e.stack import BREAKER_FAILURE_THRESHOLD, BREAKER_TIMEOUT_SECONDS, PLATFORMS, wait_for
+from testkit import wait_for
+from testkit.stack import BREAKER_FAILURE_THRESHOLD, BREAKER_TIMEOUT_SECONDS, PLATFORMS
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """A short convergence soak (``bench/soak.py``) on the services stack: 150 seeded operations (overlapping
-guest bookings on all five platforms, modifications, cancellations, direct bookings, blocks, price and
+guest bookings on every platform, modifications, cancellations, direct bookings, blocks, price and
 restriction changes) under 503 bursts, 429s, timeouts and a 20 s outage of one platform; once quiet,
 every unit x platform x night of the window must match the PMS, with no drift.
 

@@ -1,4 +1,5 @@
-"""The whole product as separate processes, for the end-to-end tests and ``bench/sync.py``.
+"""The whole product as separate processes, for the end-to-end tests (``tests/e2e``) and the benchmarks
+(``bench/sync.py``, ``bench/soak.py``).
 
 ``Stack`` starts, on free ports and with its own Postgres database and its own Redis key space:
 
@@ -7,10 +8,11 @@
 - a Dramatiq worker (``manage.py rundramatiq``) in its own process group, so it can be SIGKILLed whole;
 - the scheduler (``manage.py run_scheduler``).
 
-It then seeds one organization, a login, an API token and one unit connected to all five sandbox
-platforms (OAuth through the sandbox's code flow), and pushes the sync window once so every platform
-knows the listings. Each process writes stdout and stderr to a file under a temp dir; ``logs_tail()``
-returns the end of each, for a failing test's report.
+It then seeds one organization, a login, an API token and one unit connected to every platform we
+push to (``PLATFORMS``, from the registry), each the way its adapter's ``demo`` declaration says (OAuth
+through the sandbox's code flow), and pushes the sync window once so every platform knows the listings.
+Each process writes stdout and stderr to a file under a temp dir; ``logs_tail()`` returns the end of each,
+for a failing test's report.
 
 Only needs ``DATABASE_URL`` and ``REDIS_URL`` (the services); the database is ``e2e_<pid>`` on the same
 server (created here, dropped on ``stop()``), and the Redis keys live in a db number of their own
@@ -19,7 +21,8 @@ machine therefore never touch each other's data.
 
 ``EmbeddedStack`` is the same product in embedded mode (``manage.py run_embedded --no-sandbox``: the web
 server with its in-process broker, worker threads and scheduler) on a temporary SQLite file, plus the
-sandbox; it needs no services. Both seed ``units`` units (default 1), each connected to all five platforms.
+sandbox; it needs no services. Both seed ``units`` units (default 1), each connected to every platform in
+``PLATFORMS``.
 """
 
 from __future__ import annotations
@@ -35,16 +38,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from testkit import push_platforms, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
-PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
+# Every platform the stack connects a unit to: the ones we push to, as the registry finds them.
+PLATFORMS = push_platforms()
 
 # Booking.com allows 20 requests a minute per account: a poll every 3 s would spend all of it and
 # starve the pushes. 10 s keeps pulls quick in tests (the sandbox's notify ping also triggers a pull
@@ -62,16 +66,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def wait_for(predicate: Callable, timeout: float = 20.0, interval: float = 0.2):
-    """Poll until ``predicate()`` is truthy; returns its last value (the assertion follows)."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value
 
 
 def _with_path(url: str, path: str) -> str:
@@ -591,9 +585,10 @@ from decimal import Decimal
 import requests
 from django.conf import settings
 from rest_framework.authtoken.models import Token
-from channelmgr.demo import CREDENTIALS, demo_connect_oauth, listing_id
+from channelmgr.demo import demo_connect_oauth
 from channelmgr.models import ChannelConnection
 from pms_core.models import Organization, Property, Unit, User
+from testkit import demo_connection, oauth_platforms, push_platforms
 
 UNITS = globals().get("UNITS", 1)
 org = Organization.objects.create(name="E2E Ferienhaus GmbH")
@@ -603,20 +598,18 @@ units, unit_connections, unit_listings = [], {}, {}
 for i in range(UNITS):
     unit = Unit.objects.create(property=prop, name="Ganzes Haus" if i == 0 else f"Ganzes Haus {i + 1}",
                                base_price=Decimal("150.00"), default_min_stay=1)
-    # The listings exist on the platforms before we connect them (a poll of an unknown one is refused for good).
-    for slug in CREDENTIALS:
-        answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
-                               json={"listing_id": listing_id(slug, unit)}, timeout=10)
-        assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
     connections, listings = {}, {}
-    for slug, creds in CREDENTIALS.items():
-        c = ChannelConnection.objects.create(
-            organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
-        )
+    for slug in push_platforms():
+        fields = demo_connection(slug, unit.pk, settings.SANDBOX_URL)
+        # The listing exists on the platform before we connect it (a poll of an unknown one is refused for good).
+        answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
+                               json={"listing_id": fields["platform_listing_id"]}, timeout=10)
+        assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
+        c = ChannelConnection.objects.create(organization=org, unit=unit, platform_type=slug, **fields)
         connections[slug], listings[slug] = c.pk, c.platform_listing_id
     units.append(unit.pk)
     unit_connections[unit.pk], unit_listings[unit.pk] = connections, listings
-assert demo_connect_oauth() == 2 * UNITS, "OAuth through the sandbox failed"
+assert demo_connect_oauth() == len(oauth_platforms()) * UNITS, "OAuth through the sandbox failed"
 token, _ = Token.objects.get_or_create(user=user)
 first = units[0]
 print(json.dumps({"unit": first, "connections": unit_connections[first], "listings": unit_listings[first],
@@ -626,7 +619,9 @@ print(json.dumps({"unit": first, "connections": unit_connections[first], "listin
 
 
 # The sandbox's stats key ("<METHOD> <endpoint>") of each platform's availability and price writes.
-# Expedia's AR carries both, so on Expedia the two are one endpoint.
+# Expedia's AR carries both, so on Expedia the two are one endpoint. These are the simulator's names, not
+# the adapter's: a new platform's sandbox names its own, and ``tests/e2e/test_stack.py`` fails until
+# every platform in ``PLATFORMS`` has its two entries here, each a route of the sandbox.
 AVAILABILITY_ENDPOINT = {
     "airbnb": "PUT calendar",
     "booking_com": "POST OTA_HotelAvailNotif",

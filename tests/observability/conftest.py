@@ -1,5 +1,5 @@
 """The live sync fixtures (a sandbox whose webhooks reach the live server, worker threads, a unit on
-all five platforms) and a guest booking made on a platform through the sandbox's control API."""
+every platform we push to) and a guest booking made on a platform through the sandbox's control API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from tests.channelmgr.sync.conftest import (  # noqa: F401  (fixtures, used by n
     connected_unit,
     sandbox,
     sandbox_url,
-    wait_for,
     worker,
 )
 

@@ -17,10 +17,11 @@ from django.conf import settings
 
 from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from pms_core.models import OutboxEvent
+from testkit import oauth_platforms, push_platforms, wait_for
 
-from .conftest import guest_books, imported, wait_for
+from .conftest import guest_books, imported
 
-PUSHED_TO = ("booking_com", "expedia", "fewo_direkt", "google")  # every platform but the one that sold it
+PUSHED_TO = tuple(slug for slug in push_platforms() if slug != "airbnb")  # every platform but the one that sold it
 
 
 @pytest.fixture
@@ -111,10 +112,10 @@ def test_every_push_carries_the_webhooks_correlation_id(booked_on_airbnb, json_l
 
 @pytest.mark.django_db(transaction=True)
 def test_no_credential_appears_in_any_log_line(booked_on_airbnb, json_logs):
-    from channelmgr.sync.platform_calls import token_refresh
+    from channelmgr.resilience.platform_calls import token_refresh
 
     secrets = _secrets()
-    for connection in ChannelConnection.objects.filter(platform_type__in=["airbnb", "google"]):
+    for connection in ChannelConnection.objects.filter(platform_type__in=oauth_platforms()):
         token_refresh(connection=connection)  # sends the refresh token and client secret, gets new tokens
     secrets |= _secrets()
     assert len(secrets) >= 10, secrets  # old and new tokens, keys, passwords and platform secrets

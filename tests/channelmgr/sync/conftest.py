@@ -4,13 +4,14 @@ configured broker: the whole sync path runs in-process against the platform simu
 from __future__ import annotations
 
 import threading
-import time
 from decimal import Decimal
 
 import dramatiq
 import pytest
 import requests
 
+from testkit import demo_connection, oauth_platforms, push_platforms
+from testkit import wait_for as wait_for  # re-exported: tests here import it from this conftest
 from tests.conftest import need_service
 
 
@@ -57,20 +58,22 @@ def worker(transactional_db):
 
 @pytest.fixture
 def connected_unit(transactional_db, sandbox):
-    """A unit on all five platforms, with OAuth tokens obtained through the sandbox's code flow."""
-    from channelmgr.demo import CREDENTIALS, demo_connect_oauth, demo_create_listings, listing_id
+    """A unit on every platform we push to (the registry's), each connected the way its adapter's ``demo``
+    declaration says, with OAuth tokens obtained through the sandbox's code flow."""
+    from channelmgr.demo import demo_connect_oauth, demo_create_listings
     from channelmgr.models import ChannelConnection
     from pms_core.models import Organization, Property, Unit
 
     org = Organization.objects.create(name="Live")
     prop = Property.objects.create(organization=org, name="Haus am See", timezone="UTC")
     unit = Unit.objects.create(property=prop, name="Haus", base_price=Decimal("150.00"), default_min_stay=1)
-    for slug, creds in CREDENTIALS.items():
+    platforms = push_platforms()
+    for slug in platforms:
         ChannelConnection.objects.create(
-            organization=org, unit=unit, platform_type=slug, platform_listing_id=listing_id(slug, unit), **creds
+            organization=org, unit=unit, platform_type=slug, **demo_connection(slug, unit.pk, sandbox)
         )
-    assert demo_create_listings() == 5  # the listings exist on the platforms before we connect
-    assert demo_connect_oauth() == 2
+    assert demo_create_listings() == len(platforms)  # the listings exist on the platforms before we connect
+    assert demo_connect_oauth() == len(oauth_platforms())
     return unit
 
 
@@ -85,13 +88,3 @@ def platform_calendar(sandbox_url: str, slug: str, listing: str, start, end) -> 
         timeout=5,
     )
     return answer.json().get("days", []) if answer.ok else []
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.2):
-    """Poll until ``predicate()`` is truthy; returns its last value (the assertion follows)."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value

@@ -9,10 +9,13 @@ import pytest
 from adapters.registry import adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
 from pms_core.services import booking_cancel, booking_create, calendar_set_prices, calendar_set_restrictions
+from testkit import oauth_platforms, push_platforms, wait_for
 
-from .conftest import platform_calendar, platform_stats, wait_for
+from .conftest import platform_calendar, platform_stats
 
-PUSH_PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
+# The platforms the connected unit is on, and those of them that sign in by OAuth: the registry's.
+PUSH_PLATFORMS = push_platforms()
+OAUTH_PLATFORMS = oauth_platforms()
 
 
 def _start():
@@ -97,21 +100,19 @@ def test_an_expired_access_token_is_refreshed_once_and_the_push_goes_through(san
 
     unit, start = connected_unit, _start()
     end = start + dt.timedelta(days=2)
-    before = {c.pk: c.access_token for c in ChannelConnection.objects.filter(platform_type__in=["airbnb", "google"])}
-    for slug in ("airbnb", "google"):
+    before = {c.pk: c.access_token for c in ChannelConnection.objects.filter(platform_type__in=OAUTH_PLATFORMS)}
+    for slug in OAUTH_PLATFORMS:
         requests.post(f"{sandbox}/_control/{slug}/tokens/expire", timeout=5).raise_for_status()
     booking_create(unit=unit, check_in=start, check_out=end)
 
     def closed_on_oauth_platforms():
         calendars = _calendars(sandbox, unit, start, end)
-        return all(
-            calendars[slug] and not any(d["available"] for d in calendars[slug]) for slug in ("airbnb", "google")
-        )
+        return all(calendars[slug] and not any(d["available"] for d in calendars[slug]) for slug in OAUTH_PLATFORMS)
 
     assert wait_for(closed_on_oauth_platforms)
     for connection in ChannelConnection.objects.filter(pk__in=before):
         assert connection.access_token != before[connection.pk]
         assert connection.status == ChannelConnection.Status.ACTIVE
     # Each platform saw exactly one refresh, however many pushes needed the token.
-    for slug in ("airbnb", "google"):
+    for slug in OAUTH_PLATFORMS:
         assert platform_stats(sandbox, slug)["requests"].get("POST oauth_token", 0) == 2, slug  # code + refresh

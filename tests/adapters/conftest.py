@@ -1,4 +1,5 @@
-"""Sandbox credentials per platform (docs/platforms.md "Sandbox defaults") and a live sandbox.
+"""Sandbox credentials per platform (docs/platforms.md "Sandbox defaults"), a live sandbox, and the
+``http`` fixture (a mocked platform) that every adapter folder's tests share.
 
 The contract suite (``test_contract.py``) runs every adapter against the sandbox started in this
 process, with a tiny receiver standing in for our webhook URLs.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+import responses
 
 from adapters.base import Credentials
 
@@ -44,6 +46,9 @@ class SandboxPlatform:
     rate_limit: tuple[int, int] | None = None
 
 
+# The sandbox's side of each platform, written here rather than read from the adapter, so the contract
+# checks the adapter against the platform instead of against itself. ``test_contract.py`` fails for a
+# discovered platform that has no entry.
 SANDBOX_PLATFORMS: dict[str, SandboxPlatform] = {
     "airbnb": SandboxPlatform(
         rate_limit=(10, 1),
@@ -89,6 +94,17 @@ def need_service(reason: str):
     if CI:
         pytest.fail(f"required service missing under CI=true: {reason}")
     pytest.skip(reason)
+
+
+# --- a mocked platform, for every adapter's own tests ---------------------------------------
+
+
+@pytest.fixture(name="http")
+def http_mock():
+    """``responses`` in place of the platform: register the answers a test expects; a request nobody
+    registered fails, and so does a registered one left unused."""
+    with responses.RequestsMock() as mock:
+        yield mock
 
 
 # --- the webhook receiver -------------------------------------------------------------------

@@ -1,5 +1,4 @@
 import pytest
-import responses
 
 from adapters.airbnb.adapter import AirbnbAdapter
 from adapters.base import Credentials, PlatformAccount
@@ -21,9 +20,3 @@ def account():
 @pytest.fixture
 def adapter(account):
     return AirbnbAdapter(account)
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock

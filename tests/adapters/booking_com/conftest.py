@@ -2,7 +2,6 @@ import os
 from pathlib import Path
 
 import pytest
-import responses
 
 from adapters.base import Credentials, PlatformAccount
 from adapters.booking_com import ota
@@ -60,12 +59,6 @@ def account():
 @pytest.fixture
 def adapter(account):
     return BookingComAdapter(account)
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 def success(root: str) -> bytes:

@@ -2,7 +2,6 @@ import os
 from pathlib import Path
 
 import pytest
-import responses
 
 from adapters.base import Credentials, PlatformAccount
 from adapters.expedia.adapter import ExpediaAdapter
@@ -46,12 +45,6 @@ def account():
 @pytest.fixture
 def adapter(account):
     return ExpediaAdapter(account)
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 AR_SUCCESS = b'<AvailRateUpdateRS xmlns="http://www.expediaconnect.com/EQC/AR/2007/02"><Success/></AvailRateUpdateRS>'

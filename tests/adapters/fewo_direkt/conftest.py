@@ -1,5 +1,4 @@
 import pytest
-import responses
 
 from adapters.base import Credentials, PlatformAccount
 from adapters.fewo_direkt.adapter import FewoDirektAdapter
@@ -11,9 +10,3 @@ BASE = "https://api.fewo.test/fewo_direkt"
 def adapter():
     account = PlatformAccount(listing_id="F-7", credentials=Credentials(api_key="key-1"), base_url=BASE)
     return FewoDirektAdapter(account)
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock

@@ -3,7 +3,6 @@ import json
 
 import jwt
 import pytest
-import responses
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.base import Credentials, PlatformAccount, WebhookConfig
@@ -70,9 +69,3 @@ def account():
 @pytest.fixture
 def adapter(account):
     return GoogleAdapter(account)
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock

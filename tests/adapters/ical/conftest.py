@@ -2,7 +2,6 @@ import os
 from pathlib import Path
 
 import pytest
-import responses
 
 from adapters.base import Credentials, PlatformAccount
 from adapters.ical import fetch
@@ -32,12 +31,6 @@ def reference_ical():
 def public_dns(monkeypatch):
     """Every host resolves to a public address, so tests need no real DNS."""
     monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
-
-
-@pytest.fixture
-def http():
-    with responses.RequestsMock() as mock:
-        yield mock
 
 
 @pytest.fixture

@@ -29,10 +29,12 @@ from pms_core.models import Booking, OutboxEvent, Property, Unit
 from pms_core.selectors import calendar_nights
 from pms_core.services import booking_cancel, booking_create, booking_modify, calendar_block, calendar_unblock
 from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
+from testkit import push_platforms
 
 BASE = dt.date(2027, 7, 1)
 WINDOW = 16
-PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
+# The platforms a guest books on (the API platforms), from the registry.
+PLATFORMS = push_platforms()
 
 nights = st.integers(min_value=0, max_value=WINDOW - 2)
 lengths = st.integers(min_value=1, max_value=5)

@@ -1,9 +1,10 @@
 """Fuzzing every webhook URL with Hypothesis: no body and no header makes one answer 5xx.
 
 Requests go through the real stack: Django's test ``Client``, the URL conf, the middleware, the real
-signature checks, the real parsers. The URLs come from the URL conf, not from a list written here, so
-a webhook added later is fuzzed without anyone remembering to add it (and ``WIRES`` then has to learn
-how to sign for it, or the coverage test fails).
+signature checks, the real parsers. The URLs come from the URL conf and the platform registry (every
+platform with ``Capability.WEBHOOKS``, at its ``webhook_path``), not from a list written here, so a
+platform added later is fuzzed without anyone remembering to add it (and ``WIRES`` then has to learn
+how to sign for it, or the coverage test fails), and so is a path no platform serves.
 
 Two kinds of request per URL:
 - unsigned (garbage or missing signature headers), which must be refused whatever the body;
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings as django_settings
-from django.urls import URLResolver, get_resolver
+from django.urls import URLResolver, get_resolver, resolve
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as fuzz_settings
 from hypothesis import strategies as st
@@ -38,7 +39,8 @@ from adapters.airbnb.signature import HEADER as AIRBNB_SIGNATURE_HEADER
 from adapters.base import Capability
 from adapters.fewo_direkt.signature import SIGNATURE_HEADER as FEWO_SIGNATURE_HEADER
 from adapters.fewo_direkt.signature import TIMESTAMP_HEADER as FEWO_TIMESTAMP_HEADER
-from adapters.registry import PLATFORMS, adapter_class
+from adapters.registry import adapter_class, by_webhook_path, slugs
+from channelmgr.inbound.webhooks import webhook_receive
 from channelmgr.models import InboundEvent
 from pms_core.models import Booking
 
@@ -52,7 +54,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # Google's push tests serve a JWKS (``certs``) holding ``signing_key``'s public half: reused here.
 GOOGLE_FIXTURES = (certs, jwks, signing_key)
 
-# About 550 requests in all (6 URLs x 40 unverified, 5 platforms x 60 verified): ~25 s on 2 cores.
+# About 580 requests in all (7 URLs x 40 unverified, 5 platforms x 60 verified): ~25 s on 2 cores.
 FUZZ = fuzz_settings(
     max_examples=40,
     deadline=None,
@@ -61,12 +63,12 @@ FUZZ = fuzz_settings(
 FUZZ_VERIFIED = fuzz_settings(FUZZ, max_examples=60)
 
 
-# --- the URLs, from the URL conf ----------------------------------------------------------------
+# --- the URLs, from the URL conf and the registry ------------------------------------------------
 
 
-def webhook_routes() -> dict[str, str | None]:
-    """Every URL under ``/webhooks/`` -> the platform slug its view is bound to (None: not a platform's)."""
-    routes: dict[str, str | None] = {}
+def url_conf_webhook_routes() -> list[str]:
+    """Every route of the URL conf under ``webhooks/``, as written (a pattern keeps its ``<...>``)."""
+    routes: list[str] = []
 
     def walk(patterns, prefix: str) -> None:
         for pattern in patterns:
@@ -75,14 +77,22 @@ def webhook_routes() -> dict[str, str | None]:
                 continue
             route = prefix + str(pattern.pattern)
             if route.startswith("webhooks/"):
-                routes["/" + route] = pattern.default_args.get("platform")
+                routes.append("/" + route)
 
     walk(get_resolver().url_patterns, "")
     return routes
 
 
-ROUTES = webhook_routes()
-PLATFORM_PATHS = {platform: path for path, platform in ROUTES.items() if platform}
+WEBHOOK_PLATFORMS = slugs(Capability.WEBHOOKS)
+# Each webhook platform's URL: all of them share one route of the URL conf, the view picks the adapter.
+PLATFORM_PATHS = {slug: f"/webhooks/{adapter_class(slug).webhook_path}" for slug in WEBHOOK_PLATFORMS}
+# Every URL under ``/webhooks/`` -> the platform served there (None: a fixed route that is no platform's).
+ROUTES: dict[str, str | None] = {
+    **{route: None for route in url_conf_webhook_routes() if "<" not in route},
+    **{path: slug for slug, path in PLATFORM_PATHS.items()},
+}
+# Matches the platforms' route but names no platform: every body has to be refused.
+UNKNOWN_PATH = "/webhooks/no-such-platform"
 
 
 # --- how a valid notification looks and how it is signed, per platform -------------------------
@@ -595,24 +605,30 @@ def post_and_check(client, broker, path: str, case: Case, headers: dict, content
         assert Booking.objects.count() == before[1]
 
 
-def test_every_webhook_platform_of_the_url_conf_is_fuzzed():
-    """The URL conf is the source; this pins that all five platforms are in it and that each one can be
-    sent a verified request by this module (a new platform without a ``WIRES`` entry fails here)."""
-    assert set(PLATFORM_PATHS) == {"airbnb", "booking_com", "expedia", "fewo_direkt", "google"}
-    declared = {slug for slug in PLATFORMS if Capability.WEBHOOKS in adapter_class(slug).capabilities}
-    assert set(PLATFORM_PATHS) == declared
-    assert set(WIRES) == set(PLATFORM_PATHS)
+def test_every_webhook_platform_of_the_registry_is_served_and_fuzzed():
+    """The registry is the source: every platform that declares webhooks is reached at its path through
+    the URL conf's webhook view, and this module can send each one a verified request (a new platform
+    without a ``WIRES`` entry fails here)."""
+    assert WEBHOOK_PLATFORMS, "the registry found no webhook platform"
+    assert len(set(PLATFORM_PATHS.values())) == len(PLATFORM_PATHS), PLATFORM_PATHS
+    for slug, path in PLATFORM_PATHS.items():
+        assert adapter_class(slug).webhook_path, f"{slug} declares WEBHOOKS but no webhook_path"
+        assert resolve(path).func is webhook_receive, path
+        assert by_webhook_path(path.removeprefix("/webhooks/")) is adapter_class(slug), path
+    assert resolve(UNKNOWN_PATH).func is webhook_receive
+    assert set(WIRES) == set(WEBHOOK_PLATFORMS)
     assert all("<" not in path for path in ROUTES), ROUTES
     assert "/webhooks/health" in ROUTES
 
 
-@pytest.mark.parametrize("path", sorted(ROUTES))
+@pytest.mark.parametrize("path", sorted([*ROUTES, UNKNOWN_PATH]))
 @FUZZ
 @given(case=any_body(), headers=GARBAGE_HEADERS, content_type=CONTENT_TYPES)
 def test_an_unverified_request_never_gets_a_5xx(client, broker, connections, certs, path, case, headers, content_type):
-    platform = ROUTES[path]
-    if platform and not WIRES[platform].unsigned:
-        # Without a valid signature nothing may get through, whatever the body.
+    platform = ROUTES.get(path)
+    wire = WIRES.get(platform)
+    if path not in ROUTES or (platform and not (wire and wire.unsigned)):
+        # Without a valid signature (or a platform at all) nothing may get through, whatever the body.
         case = Case(case.label, case.body, must_fail=True)
     event(case.label)
     post_and_check(client, broker, path, case, headers, content_type)

@@ -1,10 +1,12 @@
 """One contract, every platform: each adapter against the live sandbox (docs/platforms.md).
 
-Parametrized over ``adapters.registry.PLATFORMS``. A platform whose adapter module does not exist yet
-is skipped with "adapter not written yet" on a laptop and fails under CI. Tests that need a capability
-a platform does not have (pushes for iCal, OAuth for API-key platforms) are skipped by what this file
+Parametrized over every adapter the registry discovers (``adapters.registry.adapters()``), so a new
+platform folder is run through the contract without editing this file. Tests that need a capability a
+platform does not have (pushes for iCal, OAuth for API-key platforms) are skipped by what this file
 expects of each platform (``EXPECTED_CAPABILITIES``), never by what the adapter says of itself: a test
-pins each adapter's declaration to that table, so a dropped capability fails instead of skipping.
+pins each adapter's declaration to that table, so a dropped capability fails instead of skipping. A
+discovered platform missing from that table (or from the sandbox's, ``SANDBOX_PLATFORMS``) fails too:
+a new platform pins what it does here, on purpose.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import itertools
 import math
 import random
 from decimal import Decimal
-from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -38,9 +39,9 @@ from adapters.base import (
     WebhookConfig,
     WebhookSignatureError,
 )
-from adapters.registry import PLATFORMS, WEBHOOK_PATHS, adapter_class
+from adapters.registry import adapter_class, adapters
 
-from .conftest import CI, GOOGLE_PUSH_ACCOUNT, SANDBOX_PLATFORMS
+from .conftest import GOOGLE_PUSH_ACCOUNT, SANDBOX_PLATFORMS
 
 _PUSH = {Capability.PUSH_AVAILABILITY, Capability.PUSH_PRICING, Capability.PUSH_RESTRICTIONS}
 # What each platform can do, from docs/platforms.md: the tests skip by this table, not by the adapter.
@@ -50,7 +51,7 @@ EXPECTED_CAPABILITIES = {
     "expedia": {*_PUSH, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE},
     "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
     "google": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
-    "ical": {Capability.PULL_BOOKINGS},
+    "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
 }
 
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"
@@ -58,27 +59,35 @@ START = dt.date.today() + dt.timedelta(days=60)
 _listing_numbers = itertools.count(random.randint(10_000, 90_000) * 1000)
 
 
-def _module_missing(dotted: str) -> bool:
-    module = dotted.rsplit(".", 1)[0]
-    try:
-        import_module(module)
-    except ModuleNotFoundError as exc:
-        # Only the adapter's own package missing counts; a broken import inside it must fail loudly.
-        return exc.name is not None and module.startswith(exc.name)
-    return False
+# Every platform the registry finds (its folders), in folder order.
+SLUGS = list(adapters())
 
 
-def _slugs():
-    for slug, (_name, dotted) in PLATFORMS.items():
-        missing = _module_missing(dotted) and not CI  # under CI a missing adapter fails at import
-        marks = [pytest.mark.skip(reason="adapter not written yet")] if missing else []
-        yield pytest.param(slug, marks=marks, id=slug)
+def test_every_discovered_platform_pins_its_declarations_here():
+    """A new platform folder is picked up by discovery; this fails until its capabilities and its
+    sandbox facts are pinned in the two tables, and when a pinned platform's folder is gone."""
+    assert SLUGS, "the registry found no adapter"
+    assert set(SLUGS) - set(EXPECTED_CAPABILITIES) == set(), "add it to EXPECTED_CAPABILITIES"
+    assert set(SLUGS) - set(SANDBOX_PLATFORMS) == set(), "add it to tests/adapters/conftest.py SANDBOX_PLATFORMS"
+    assert set(EXPECTED_CAPABILITIES) - set(SLUGS) == set(), "pinned, but the registry does not find it"
+    assert set(SANDBOX_PLATFORMS) - set(SLUGS) == set(), "pinned, but the registry does not find it"
 
 
-def test_every_adapter_declares_exactly_the_capabilities_the_contract_expects():
-    assert set(PLATFORMS) == set(EXPECTED_CAPABILITIES)
-    for slug in PLATFORMS:
-        assert set(adapter_class(slug).capabilities) == EXPECTED_CAPABILITIES[slug], slug
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_adapter_declares_exactly_the_capabilities_the_contract_expects(slug):
+    assert slug in EXPECTED_CAPABILITIES, f"{slug} is not pinned in EXPECTED_CAPABILITIES"
+    assert set(adapter_class(slug).capabilities) == EXPECTED_CAPABILITIES[slug]
+
+
+def expects(slug: str, capability: Capability) -> bool:
+    """What this file expects of the platform (a platform not pinned yet fails, it never skips)."""
+    assert slug in EXPECTED_CAPABILITIES, f"{slug} is not pinned in EXPECTED_CAPABILITIES"
+    return capability in EXPECTED_CAPABILITIES[slug]
+
+
+def is_feed(slug: str) -> bool:
+    """A feed (iCal) names its events by UID only and carries no guest, no price and no status."""
+    return expects(slug, Capability.SNAPSHOT_FEED)
 
 
 def day(offset: int) -> dt.date:
@@ -92,13 +101,14 @@ def nights(first: int, end: int) -> DayRange:
 # --- fixtures -------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=list(_slugs()))
+@pytest.fixture(params=SLUGS)
 def slug(request):
     return request.param
 
 
 @pytest.fixture
 def platform(slug):
+    assert slug in SANDBOX_PLATFORMS, f"{slug} is not pinned in SANDBOX_PLATFORMS"
     return SANDBOX_PLATFORMS[slug]
 
 
@@ -117,8 +127,8 @@ def listing_id(sandbox, control_slug):
 
 def plain_account(sandbox, slug, platform, listing_id) -> PlatformAccount:
     metadata = dict(platform.metadata)
-    if slug == "ical":
-        metadata["feed_url"] = f"{sandbox}/ical/{platform.control_slug}/{listing_id}.ics"
+    if platform.control_slug:  # a feed of another platform's listing, served by the sandbox
+        metadata["feed_url"] = f"{sandbox}/{slug}/{platform.control_slug}/{listing_id}.ics"
     return PlatformAccount(
         listing_id=listing_id,
         credentials=platform.credentials,
@@ -157,7 +167,7 @@ def with_tokens(account, tokens) -> PlatformAccount:
 @pytest.fixture
 def account(sandbox, slug, platform, listing_id):
     account = plain_account(sandbox, slug, platform, listing_id)
-    if Capability.OAUTH in EXPECTED_CAPABILITIES[slug]:
+    if expects(slug, Capability.OAUTH):
         account = connect(account, slug)
     return account
 
@@ -168,7 +178,7 @@ def adapter(slug, account):
 
 
 def needs(adapter, capability: Capability):
-    if capability not in EXPECTED_CAPABILITIES[adapter.slug]:
+    if not expects(adapter.slug, capability):
         pytest.skip(f"{adapter.slug} does not have {capability.value}")
 
 
@@ -226,7 +236,7 @@ def all_bookings(adapter, pages=20):
 
 def test_it_fetches_one_booking_made_on_the_platform(sandbox, slug, control_slug, listing_id, adapter):
     reservation = book(sandbox, control_slug, listing_id, 1, 4)
-    if slug == "ical":
+    if is_feed(slug):
         # A feed names its events by UID only: find the block by its dates, then fetch it by UID.
         [block] = [b for b in adapter.fetch_bookings().bookings if b.check_in == day(1)]
         reservation = block.channel_booking_id
@@ -237,7 +247,7 @@ def test_it_fetches_one_booking_made_on_the_platform(sandbox, slug, control_slug
     assert booking.status is BookingStatus.CONFIRMED
     assert (booking.check_in, booking.check_out) == (day(1), day(4))
     assert booking.version
-    if slug == "ical":
+    if is_feed(slug):
         assert booking.kind == "block"
     else:
         assert booking.kind == "reservation"
@@ -256,7 +266,7 @@ def test_it_fetches_many_bookings_page_by_page(sandbox, slug, control_slug, list
     stays = [(1, 3), (5, 8), (10, 12)]
     made = [book(sandbox, control_slug, listing_id, a, b, guest=f"Guest {i}") for i, (a, b) in enumerate(stays)]
     found = all_bookings(adapter)
-    if slug == "ical":
+    if is_feed(slug):
         assert {(b.check_in, b.check_out) for b in found} >= {(day(a), day(b)) for a, b in stays}
         assert all(b.kind == "block" for b in found)
     else:
@@ -273,7 +283,7 @@ def test_modified_and_cancelled_bookings_come_back_changed(sandbox, slug, contro
     requests.post(f"{control}/{moved}/modify", json={"check_out": day(4).isoformat()}, timeout=10).raise_for_status()
     requests.post(f"{control}/{dropped}/cancel", timeout=10).raise_for_status()
     after = all_bookings(adapter)
-    if slug == "ical":
+    if is_feed(slug):
         spans = {(b.check_in, b.check_out) for b in after}
         assert (day(1), day(4)) in spans
         assert (day(6), day(8)) not in spans  # a cancelled stay leaves the feed
@@ -291,7 +301,7 @@ def test_modified_and_cancelled_bookings_come_back_changed(sandbox, slug, contro
 
 def test_it_pushes_availability_over_several_ranges(sandbox, slug, listing_id, adapter):
     needs(adapter, Capability.PUSH_AVAILABILITY)
-    restrictions = Capability.PUSH_RESTRICTIONS in EXPECTED_CAPABILITIES[adapter.slug]
+    restrictions = expects(adapter.slug, Capability.PUSH_RESTRICTIONS)
     update = AvailabilityUpdate(
         listing_id,
         (
@@ -354,8 +364,8 @@ def webhook_config(sandbox, slug, platform, receiver, *, wrong=False, rotation=F
         password = "not-the-password" if wrong else platform.webhook_password
         return WebhookConfig(username=platform.webhook_username, password=password)
     if platform.webhook_proof == "jwt":
-        jwks = requests.get(f"{sandbox}/google/oauth2/v3/certs", timeout=10).json()
-        audience = f"{receiver.base_url}/webhooks/{WEBHOOK_PATHS[slug]}"
+        jwks = requests.get(f"{sandbox}/{slug}/oauth2/v3/certs", timeout=10).json()
+        audience = f"{receiver.base_url}/webhooks/{adapter_class(slug).webhook_path}"
         return WebhookConfig(
             audience="https://elsewhere.test/webhooks/google" if wrong else audience,
             service_account_email=GOOGLE_PUSH_ACCOUNT,
@@ -384,7 +394,8 @@ def webhook(sandbox, slug, control_slug, listing_id, adapter, webhook_receiver):
     """The webhook the platform sent for a new reservation: (reservation id, captured request)."""
     needs(adapter, Capability.WEBHOOKS)
     reservation = book(sandbox, control_slug, listing_id, 1, 3)
-    return reservation, webhook_receiver.wait_for(f"/webhooks/{WEBHOOK_PATHS[slug]}")
+    # The platform calls the path the adapter declares: a wrong ``webhook_path`` never sees it.
+    return reservation, webhook_receiver.wait_for(f"/webhooks/{adapter_class(slug).webhook_path}")
 
 
 def verify(slug, hook, config, *, now=None, headers=None, body=None):
@@ -447,7 +458,7 @@ def test_either_secret_verifies_during_a_rotation(sandbox, slug, platform, webho
 
 def test_a_redelivered_webhook_has_the_same_event_key(sandbox, slug, webhook, webhook_receiver):
     _reservation, first = webhook
-    path = f"/webhooks/{WEBHOOK_PATHS[slug]}"
+    path = f"/webhooks/{adapter_class(slug).webhook_path}"
     requests.post(f"{sandbox}/_control/{slug}/webhooks/replay/1", timeout=10).raise_for_status()
     again = webhook_receiver.wait_for(path, lambda hook: hook is not first and hook.received_at > first.received_at)
     assert again.body == first.body
@@ -520,7 +531,7 @@ def test_a_used_refresh_token_is_refused(sandbox, slug, adapter):
 
 
 def test_an_api_key_platform_has_no_token_to_refresh(adapter):
-    if Capability.OAUTH in EXPECTED_CAPABILITIES[adapter.slug]:
+    if expects(adapter.slug, Capability.OAUTH):
         pytest.skip(f"{adapter.slug} uses OAuth")
     with pytest.raises(TokenRefreshError):
         adapter.refresh_access_token()

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from adapters.base import PlatformAPIError
 from channelmgr.models import DirtyRange
-from channelmgr.sync.attempts import attempt_begin, attempt_refund
+from channelmgr.resilience.attempts import attempt_begin, attempt_refund
 from config.logging import correlation
 from pms_core.outbox import outbox_claim
 

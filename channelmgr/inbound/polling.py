@@ -31,8 +31,8 @@ from channelmgr.inbound.importer import (
 )
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import platform_call, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
-from channelmgr.sync.platform_calls import platform_call, token_needs_refresh
 from config.logging import get_correlation_id
 from pms_core.errors import DomainError
 

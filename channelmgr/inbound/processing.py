@@ -19,8 +19,8 @@ from channelmgr.inbound.payloads import notification_from_json
 from channelmgr.inbound.polling import connection_poll
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
-from channelmgr.sync.platform_calls import platform_call
 from config.logging import correlation
 from pms_core.errors import DomainError
 

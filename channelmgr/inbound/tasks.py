@@ -16,8 +16,8 @@ from dramatiq.middleware import CurrentMessage
 from adapters.base import PlatformAPIError, TokenRefreshError
 from channelmgr.inbound.processing import inbound_event_mark, inbound_event_process
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
+from channelmgr.resilience.attempts import attempt_begin, attempt_failed, attempt_refund
 from channelmgr.resilience.guard import Backpressure
-from channelmgr.sync.attempts import attempt_begin, attempt_failed, attempt_refund
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def refresh_connection_token(connection_id: int) -> None:
     """Refresh an OAuth access token before it expires. A refused refresh marks the connection
     ``needs_attention`` (a person has to reconnect) and is not retried."""
     from channelmgr.inbound.polling import token_refresh_due
-    from channelmgr.sync.platform_calls import token_refresh
+    from channelmgr.resilience.platform_calls import token_refresh
 
     if not attempt_begin(actor_name="refresh_connection_token"):
         return

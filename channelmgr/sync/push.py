@@ -34,9 +34,9 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.sync import ranges as R
-from channelmgr.sync.platform_calls import platform_call
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
 from pms_core.services.catalog import property_today

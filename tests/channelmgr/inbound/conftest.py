@@ -42,7 +42,7 @@ def _reset_guards():
     from channelmgr.models import ChannelConnection
     from channelmgr.resilience.breaker import breaker_for
     from channelmgr.resilience.limiter import limiter_for
-    from channelmgr.sync.platform_calls import rate_limit_account
+    from channelmgr.resilience.platform_calls import rate_limit_account
 
     for platform, values in settings.PLATFORMS.items():
         if values["rate_limit"] is None:

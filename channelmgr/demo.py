@@ -16,6 +16,7 @@ from adapters.base import Capability, PlatformAdapter
 from adapters.registry import adapter_class
 from channelmgr.accounts import account_for
 from channelmgr.models import ChannelConnection
+from channelmgr.services.oauth import oauth_complete, oauth_redirect_uri
 from pms_core.models import Organization, Property, Unit, User
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def demo_connect_oauth() -> int:
         platform_type__in=registry.slugs(Capability.OAUTH), access_token=""
     ):
         adapter = adapter_class(connection.platform_type)(account_for(connection))
-        redirect_uri = f"{settings.PUBLIC_BASE_URL}/oauth/callback/{connection.platform_type}"
+        redirect_uri = oauth_redirect_uri(connection.platform_type)
         url = adapter.authorize_url(
             base_url=adapter.account.base_url,
             client_id=adapter.account.oauth_client_id,
@@ -123,9 +124,6 @@ def demo_connect_oauth() -> int:
         if not code:
             log.warning("sandbox did not grant a code for connection %s", connection.pk)
             continue
-        tokens = adapter.exchange_code(code=code, redirect_uri=redirect_uri)
-        connection.access_token, connection.refresh_token = tokens.access_token, tokens.refresh_token
-        connection.token_expires_at = tokens.expires_at
-        connection.save(update_fields=["access_token", "refresh_token", "token_expires_at", "updated_at"])
+        oauth_complete(connection=connection, code=code)
         done += 1
     return done

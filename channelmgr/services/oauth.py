@@ -19,8 +19,8 @@ from django.urls import reverse
 
 from adapters.base import Capability
 from adapters.registry import adapter_class
-from channelmgr.accounts import adapter_for
 from channelmgr.models import ChannelConnection
+from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections import connection_store_tokens
 
 STATE_SALT = "channelmgr.oauth.state"
@@ -77,7 +77,10 @@ def oauth_read_state(*, state: str, platform_type: str) -> dict:
 
 
 def oauth_complete(*, connection: ChannelConnection, code: str) -> ChannelConnection:
-    """Exchange ``code`` for tokens and store them encrypted. Raises ``PlatformAPIError`` if refused."""
+    """Exchange ``code`` for tokens and store them encrypted. Raises ``PlatformAPIError`` if refused.
+
+    The exchange is a platform call like any other: through the limiter and the breaker."""
     # Network call: deliberately outside any transaction.
-    tokens = adapter_for(connection).exchange_code(code=code, redirect_uri=oauth_redirect_uri(connection.platform_type))
+    redirect_uri = oauth_redirect_uri(connection.platform_type)
+    tokens = platform_call(connection, lambda adapter: adapter.exchange_code(code=code, redirect_uri=redirect_uri))
     return connection_store_tokens(connection=connection, tokens=tokens)

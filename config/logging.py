@@ -7,10 +7,11 @@ import logging
 import uuid
 from contextlib import contextmanager
 
-_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+_correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 
 
 def get_correlation_id() -> str:
+    """The id of the change being handled; "" outside any (a scheduler pass, a shell)."""
     return _correlation_id.get()
 
 
@@ -30,5 +31,5 @@ def correlation(correlation_id: str | None):
 
 class CorrelationIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = _correlation_id.get()
+        record.correlation_id = _correlation_id.get() or "-"  # a log line always shows the field
         return True

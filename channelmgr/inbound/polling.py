@@ -163,7 +163,7 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
             connection=connection,
             direction=SyncLog.Direction.INBOUND,
             kind=SyncLog.Kind.BOOKINGS,
-            correlation_id=get_correlation_id().strip("-"),
+            correlation_id=get_correlation_id(),
             details={"poll": True},
         )
     started = time.monotonic()

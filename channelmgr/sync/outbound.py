@@ -111,7 +111,7 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
 
 def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date) -> None:
     """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits."""
-    correlation_id = get_correlation_id().strip("-")
+    correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         [
             DirtyRange(connection=connection, kind=kind, start=start, end=end, correlation_id=correlation_id)

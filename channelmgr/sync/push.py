@@ -105,7 +105,7 @@ def _due(now: dt.datetime) -> Q:
 def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[dt.date, dt.date]]) -> None:
     """Push ``ranges`` once more after LATE_WRITE_SECONDS: the failed request may still land."""
     not_before = timezone.now() + dt.timedelta(seconds=LATE_WRITE_SECONDS)
-    correlation_id = get_correlation_id().strip("-")
+    correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         DirtyRange(
             connection=connection, kind=kind, start=s, end=e, not_before=not_before, correlation_id=correlation_id
@@ -222,7 +222,7 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     claim = _claim(connection, kind)
     # The push carries on the id of the first change it sends, so one booking can be followed from
     # its webhook to every platform; the SyncLog lists every change the push coalesced.
-    with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id().strip("-")):
+    with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
         return _push_claimed(connection, kind, claim, sync_log)
 
 
@@ -248,7 +248,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
             connection=connection,
             direction=SyncLog.Direction.OUTBOUND,
             kind=kind,
-            correlation_id=get_correlation_id().strip("-"),
+            correlation_id=get_correlation_id(),
             details=details,
         )
     else:

@@ -37,7 +37,7 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
                 connection=connection,
                 direction=SyncLog.Direction.INBOUND if kind == SyncLog.Kind.BOOKINGS else SyncLog.Direction.OUTBOUND,
                 kind=kind,
-                correlation_id=get_correlation_id().strip("-"),
+                correlation_id=get_correlation_id(),
                 details={"requested": sync_type},
             )
             logs.append(sync_log)

@@ -19,20 +19,27 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from adapters.base import BookingData, BookingPage, BookingStatus
+from adapters.base import BookingData, BookingIdScope, BookingPage, BookingStatus
+from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.models import ChannelConnection
 from channelmgr.sync.push import push_window
 from pms_core.errors import DomainError
 from pms_core.models import Booking, Unit
-from pms_core.services import booking_cancel, booking_create, booking_modify
+from pms_core.services import (
+    booking_cancel,
+    booking_create,
+    booking_modify,
+    booking_record_cancelled,
+    booking_record_version,
+    booking_retire_channel_id,
+)
 from pms_core.services.calendar import calendar_block
 from pms_core.services.stays import lock_unit
 
 log = logging.getLogger(__name__)
 
-ICAL = "ical"
-CHANNEL_ID_MAX = 128
+CHANNEL_ID_MAX = Booking._meta.get_field("channel_booking_id").max_length
 
 
 class Action:
@@ -63,16 +70,18 @@ def booking_source(connection: ChannelConnection) -> str:
 
 
 def booking_channel_id(connection: ChannelConnection, data: BookingData) -> str:
-    """iCal UIDs are only unique within one feed, so they are scoped by the connection."""
-    if connection.platform_type != ICAL:
-        return data.channel_booking_id
-    return ical_channel_id(connection, data.channel_booking_id)
+    """The booking's ``channel_booking_id``: the platform's id, scoped by the connection where the
+    platform's ids are only unique within one connection (an iCal feed's UIDs)."""
+    return channel_id_for(connection, data.channel_booking_id)
 
 
-def ical_channel_id(connection: ChannelConnection, uid: str) -> str:
-    channel_id = f"{connection.pk}:{uid}"
+def channel_id_for(connection: ChannelConnection, platform_id: str) -> str:
+    """``channel_booking_id`` for the platform's id ``platform_id`` (see ``booking_channel_id``)."""
+    if adapter_class(connection.platform_type).booking_id_scope != BookingIdScope.CONNECTION:
+        return platform_id
+    channel_id = f"{connection.pk}:{platform_id}"
     if len(channel_id) > CHANNEL_ID_MAX:
-        channel_id = f"{connection.pk}:sha256:{hashlib.sha256(uid.encode()).hexdigest()}"
+        channel_id = f"{connection.pk}:sha256:{hashlib.sha256(platform_id.encode()).hexdigest()}"
     return channel_id
 
 
@@ -118,16 +127,14 @@ def booking_import(*, connection: ChannelConnection, data: BookingData) -> tuple
 
 def _create(connection, data: BookingData, *, source: str, channel_id: str) -> tuple[Booking | None, str]:
     if data.status == BookingStatus.CANCELLED:
-        # Cancelled before we saw it (or the cancel overtook the create). A tombstone row keeps the
-        # version, so the older "created" copy arriving later is recognised as stale. It closes no
-        # nights, so there is no domain event to record.
-        booking = Booking.objects.create(
+        # Cancelled before we saw it (or the cancel overtook the create): a tombstone keeps the version,
+        # so the older "created" copy arriving later is recognised as stale.
+        booking = booking_record_cancelled(
             unit=connection.unit,
             kind=_kind(data),
-            status=Booking.Status.CANCELLED,
             check_in=data.check_in,
             check_out=data.check_out,
-            currency=data.currency or connection.unit.property.currency,
+            currency=data.currency,
             source=source,
             channel_booking_id=channel_id,
             source_version=data.version,
@@ -203,17 +210,13 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
 def _reinstate(existing: Booking, data: BookingData, *, connection, channel_id: str) -> tuple[Booking | None, str]:
     """A booking the platform cancelled is live again (an iCal block that came back after a feed
     glitch). The cancelled row keeps its history under a new id; a fresh booking takes the nights."""
-    retired = f"{channel_id[: CHANNEL_ID_MAX - 24]}~retired-{existing.pk}"
-    Booking.objects.filter(pk=existing.pk).update(channel_booking_id=retired)
+    booking_retire_channel_id(booking=existing)
     log.info("%s booking %s is live again after a cancellation", connection.platform_type, data.channel_booking_id)
     return _create(connection, data, source=existing.source, channel_id=channel_id)
 
 
 def _record_version(existing: Booking, version: str) -> None:
-    # Bookkeeping only (no nights change, so no domain event): later copies compare against it.
-    if version and version != existing.source_version:
-        Booking.objects.filter(pk=existing.pk).update(source_version=version)
-        existing.source_version = version
+    booking_record_version(booking=existing, source_version=version)
 
 
 def _kind(data: BookingData) -> str:
@@ -309,9 +312,11 @@ def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData
 
 def _ical_blocks(connection: ChannelConnection):
     """The blocks this connection's feed currently holds (anything not cancelled)."""
-    return Booking.objects.filter(source=ICAL, channel_booking_id__startswith=f"{connection.pk}:").exclude(
-        status=Booking.Status.CANCELLED
-    )
+    held = Booking.objects.filter(source=booking_source(connection)).exclude(status=Booking.Status.CANCELLED)
+    if adapter_class(connection.platform_type).booking_id_scope == BookingIdScope.CONNECTION:
+        return held.filter(channel_booking_id__startswith=f"{connection.pk}:")
+    # Ids unique on the whole platform carry no connection: the feed is the one of this unit.
+    return held.filter(unit_id=connection.unit_id, channel_booking_id__isnull=False)
 
 
 def _refusal(exc: Exception) -> str:
@@ -345,9 +350,9 @@ def ical_snapshot_import(
         counts[action] = counts.get(action, 0) + n
 
     def invalid(uid: str, reason: str) -> None:
-        metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_INVALID).inc()
+        metrics.BOOKINGS_IMPORTED.labels(connection.platform_type, ICAL_INVALID).inc()
         count(ICAL_INVALID)
-        log.warning("ical connection %s: event skipped: %s", connection.pk, reason)
+        log.warning("feed connection %s: event skipped: %s", connection.pk, reason)
         if problems is not None:
             problems.append(reason[:300])
 
@@ -358,7 +363,7 @@ def ical_snapshot_import(
     kept: set[str] = set()  # UIDs of events that failed this poll: their blocks did not leave the feed
     for bad in getattr(page, "invalid", ()):
         if bad.uid:
-            kept.add(ical_channel_id(connection, bad.uid))
+            kept.add(channel_id_for(connection, bad.uid))
         invalid(bad.uid, bad.reason)
     for data in page.bookings:
         block = data if data.kind == "block" else _as_block(data)
@@ -405,15 +410,15 @@ def _ical_apply_removals(
         hold = current.ical_hold
         if guard and ical_removal_is_suspicious(lost=lost, held=len(held)):
             if hold and sorted(hold.get("bookings") or []) == gone_ids:
-                log.info("ical connection %s: the next poll confirmed the held removal", connection.pk)
+                log.info("feed connection %s: the next poll confirmed the held removal", connection.pk)
             else:
                 _ical_hold(current, previous=hold, bookings=gone_ids, lost=lost, held=len(held), empty=empty)
-                metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_HELD).inc(len(gone))
+                metrics.BOOKINGS_IMPORTED.labels(connection.platform_type, ICAL_HELD).inc(len(gone))
                 count(ICAL_HELD, len(gone))
                 return
         for booking in gone:
-            booking_cancel(booking=booking, actor=ICAL, reason="its event left the feed")
-            metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
+            booking_cancel(booking=booking, actor=booking_source(connection), reason="its event left the feed")
+            metrics.BOOKINGS_IMPORTED.labels(connection.platform_type, ICAL_REMOVED).inc()
             count(ICAL_REMOVED)
         if hold:
             _ical_release(current, hold)
@@ -447,7 +452,7 @@ def _ical_hold(
     if flagged:
         fields.update(status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason)
     ChannelConnection.objects.filter(pk=connection.pk).update(**fields)
-    log.warning("ical connection %s: %s", connection.pk, reason)
+    log.warning("feed connection %s: %s", connection.pk, reason)
 
 
 def _ical_release(connection: ChannelConnection, hold: dict) -> None:
@@ -481,7 +486,7 @@ def ical_hold_confirm(*, connection: ChannelConnection, actor: str = "staff") ->
         removed = 0
         for booking in _ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
             booking_cancel(booking=booking, actor=actor, reason="staff confirmed that its event left the feed")
-            metrics.BOOKINGS_IMPORTED.labels(ICAL, ICAL_REMOVED).inc()
+            metrics.BOOKINGS_IMPORTED.labels(current.platform_type, ICAL_REMOVED).inc()
             removed += 1
         _ical_release(current, hold)
     return removed

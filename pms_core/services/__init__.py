@@ -3,7 +3,14 @@
 Each change writes its ``OutboxEvent`` in the same transaction.
 """
 
-from pms_core.services.bookings import booking_cancel, booking_create, booking_modify
+from pms_core.services.bookings import (
+    booking_cancel,
+    booking_create,
+    booking_modify,
+    booking_record_cancelled,
+    booking_record_version,
+    booking_retire_channel_id,
+)
 from pms_core.services.calendar import (
     calendar_block,
     calendar_set,
@@ -16,6 +23,9 @@ __all__ = [
     "booking_cancel",
     "booking_create",
     "booking_modify",
+    "booking_record_cancelled",
+    "booking_record_version",
+    "booking_retire_channel_id",
     "calendar_block",
     "calendar_set",
     "calendar_set_prices",

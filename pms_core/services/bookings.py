@@ -350,3 +350,74 @@ def overbookings_settle(*, unit: Unit, actor: str = "system", reason: str = "") 
         )
         promoted.append(stay)
     return promoted
+
+
+# --- bookkeeping for imports from a platform ------------------------------------------------------
+#
+# A platform's copy of a booking can arrive cancelled, arrive again unchanged, or come back after it was
+# cancelled. None of these changes which nights are held, so none records a transition or a domain event.
+
+
+def booking_record_cancelled(
+    *,
+    unit: Unit,
+    check_in: dt.date,
+    check_out: dt.date,
+    source: str,
+    channel_booking_id: str,
+    source_version: str = "",
+    kind: str = Booking.Kind.RESERVATION,
+    guest_name: str = "",
+    guest_email: str = "",
+    guest_phone: str = "",
+    guests_count: int = 1,
+    currency: str = "",
+) -> Booking:
+    """Record a platform booking that was cancelled before we ever held it (or whose cancellation
+    overtook its creation): a cancelled row that keeps the platform's version, so the older "created"
+    copy arriving later is recognised as stale. It never held a night, so it records no transition and
+    no domain event."""
+    with transaction.atomic():
+        lock_unit(unit)
+        return Booking.objects.create(
+            unit=unit,
+            kind=kind,
+            status=Booking.Status.CANCELLED,
+            check_in=check_in,
+            check_out=check_out,
+            guest_name=guest_name,
+            guest_email=guest_email,
+            guest_phone=guest_phone,
+            guests_count=guests_count,
+            currency=currency or unit.property.currency,
+            source=source,
+            channel_booking_id=channel_booking_id,
+            source_version=source_version,
+        )
+
+
+def booking_retire_channel_id(*, booking: Booking) -> Booking:
+    """Give up a cancelled booking's channel id, so a new booking of the same source can take it (the
+    platform's booking is live again). The cancelled row keeps its history as ``<id>~retired-<pk>``.
+
+    Raises ``ValidationError`` unless the booking is cancelled: a live one holds its id.
+    """
+    limit = Booking._meta.get_field("channel_booking_id").max_length
+    with transaction.atomic():
+        lock_unit(booking.unit)
+        current = Booking.objects.select_for_update().get(pk=booking.pk)
+        if current.status != Booking.Status.CANCELLED or not current.channel_booking_id:
+            raise ValidationError({"channel_booking_id": "only a cancelled platform booking gives up its id"})
+        # 24 characters leave room for the suffix whatever the id's length.
+        current.channel_booking_id = f"{current.channel_booking_id[: limit - 24]}~retired-{current.pk}"
+        Booking.objects.filter(pk=current.pk).update(channel_booking_id=current.channel_booking_id)
+    return current
+
+
+def booking_record_version(*, booking: Booking, source_version: str) -> Booking:
+    """Store the platform's newer version of a booking that did not otherwise change, so later copies
+    are compared against it. Bookkeeping only: no night changes, so no transition and no domain event."""
+    if source_version and source_version != booking.source_version:
+        Booking.objects.filter(pk=booking.pk).update(source_version=source_version)
+        booking.source_version = source_version
+    return booking

@@ -70,7 +70,7 @@ def test_a_connection_without_a_feed_url_is_a_permanent_error():
 
 
 def test_it_declares_only_what_a_feed_can_do(adapter):
-    assert adapter.capabilities == frozenset({Capability.PULL_BOOKINGS})
+    assert adapter.capabilities == frozenset({Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED})
     with pytest.raises(PlatformAPIError) as caught:
         adapter.update_availability(AvailabilityUpdate("u", ()))
     assert caught.value.permanent

@@ -7,11 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 from adapters.base import BookingStatus
+from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import safe_message
 from channelmgr.sync.outbound import mark_dirty
-from channelmgr.sync.platform_calls import platform_call
 from channelmgr.sync.push import push_window
 from pms_core.models import Booking
 
@@ -87,10 +88,11 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     except Backpressure as exc:
         drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
         return drift
-    source = "ical" if connection.platform_type == "ical" else connection.platform_type
+    source = booking_source(connection)
     for data in remote:
-        channel_id = f"{connection.pk}:{data.channel_booking_id}" if source == "ical" else data.channel_booking_id
-        local = Booking.objects.filter(source=source, channel_booking_id=channel_id).first()
+        # The id the importer stores: scoped by the connection where the platform's ids are unique
+        # only within one (``BookingIdScope.CONNECTION``), so both name the same booking row.
+        local = Booking.objects.filter(source=source, channel_booking_id=booking_channel_id(connection, data)).first()
         cancelled_there = data.status == BookingStatus.CANCELLED
         if local is None:
             if not cancelled_there:
@@ -110,8 +112,6 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
 
 
 def _fix(connection, remote, start, end) -> None:
-    from channelmgr.inbound.importer import booking_import
-
     for data in remote:
         booking_import(connection=connection, data=data)
     mark_dirty(

@@ -4,6 +4,7 @@ what the platform declares (``booking_id_scope``), never by its slug."""
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import inspect
 
 import pytest
@@ -80,3 +81,34 @@ def test_a_cancelled_copy_then_its_older_created_copy_leave_one_tombstone(connec
     assert action == Action.CREATED and live.pk != tombstone.pk and live.is_active
     tombstone.refresh_from_db()
     assert tombstone.channel_booking_id == f"{connection.pk}:uid-1~retired-{tombstone.pk}"
+
+
+@pytest.mark.django_db
+def test_reconcile_finds_what_the_importer_stored_under_a_scoped_id(connect, monkeypatch):
+    """Reconcile looks bookings up by the importer's own id, so a feed's long UID (hashed to fit) is
+    not reported missing."""
+    from adapters.base import BookingPage
+    from channelmgr.sync import reconcile
+    from channelmgr.sync.push import push_window
+
+    connection = connect(_connection_scoped_slug(), "feed", platform_metadata={"feed_url": "https://x.test/a.ics"})
+    today, _end = push_window(connection)  # reconcile compares from the property's today
+    uid = "u" * 200  # longer than the column: the importer stores a hash
+    remote = BookingData(
+        platform=connection.platform_type,
+        channel_booking_id=uid,
+        listing_id="feed",
+        status=BookingStatus.CONFIRMED,
+        check_in=today + dt.timedelta(days=2),
+        check_out=today + dt.timedelta(days=4),
+        version="1",
+        kind="block",
+    )
+    booking_import(connection=connection, data=remote)
+    monkeypatch.setattr(reconcile, "platform_call", lambda _c, _call: BookingPage(bookings=(remote,), cursor=None))
+
+    drift = reconcile.reconcile_connection(connection=connection, days=30, fix=False)
+
+    assert (drift.missing_in_pms, drift.differs, drift.error) == ([], [], "")
+    monkeypatch.setattr(reconcile, "booking_channel_id", lambda _c, data: data.channel_booking_id)
+    assert reconcile.reconcile_connection(connection=connection, days=30, fix=False).missing_in_pms == [uid]

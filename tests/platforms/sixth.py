@@ -83,33 +83,27 @@ class SeasideAdapter(PlatformAdapter):
             raw_status=body["status"],
         )
 
-    def update_availability(self, update):
+    def _post_ranges(self, listing_id, what, endpoint, ranges, value):
+        """One POST of ``{"ranges": [...]}`` per batch; returns the requests made."""
         sent = 0
-        for chunk in batches(update.ranges, self.max_batch):
-            days = [
-                {"from": r.range.start.isoformat(), "to": r.range.end.isoformat(), "open": r.available}
-                for r in chunk
-            ]
+        for chunk in batches(ranges, self.max_batch):
+            items = [{"from": r.range.start.isoformat(), "to": r.range.end.isoformat(), **value(r)} for r in chunk]
             http.request(
-                "POST", self._url(f"/listings/{update.listing_id}/availability"), platform=self.slug,
-                endpoint="update_availability", headers=self._headers(), json={"ranges": days},
+                "POST", self._url(f"/listings/{listing_id}/{what}"), platform=self.slug,
+                endpoint=endpoint, headers=self._headers(), json={"ranges": items},
             )
             sent += 1
         return sent
 
+    def update_availability(self, update):
+        return self._post_ranges(
+            update.listing_id, "availability", "update_availability", update.ranges, lambda r: {"open": r.available}
+        )
+
     def update_pricing(self, update):
-        sent = 0
-        for chunk in batches(update.ranges, self.max_batch):
-            prices = [
-                {"from": r.range.start.isoformat(), "to": r.range.end.isoformat(), "price": str(r.price)}
-                for r in chunk
-            ]
-            http.request(
-                "POST", self._url(f"/listings/{update.listing_id}/prices"), platform=self.slug,
-                endpoint="update_pricing", headers=self._headers(), json={"ranges": prices},
-            )
-            sent += 1
-        return sent
+        return self._post_ranges(
+            update.listing_id, "prices", "update_pricing", update.ranges, lambda r: {"price": str(r.price)}
+        )
 
     @classmethod
     def verify_webhook_signature(cls, *, headers, body, config, now):

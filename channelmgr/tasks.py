@@ -11,8 +11,13 @@ import dramatiq
 from django.db import transaction
 
 from adapters.base import PlatformAPIError
-from channelmgr.models import DirtyRange
+from channelmgr.inbound.tasks import poll_connection_now  # and so declares the inbound actors too
+from channelmgr.models import DirtyRange, SyncLog
 from channelmgr.resilience.attempts import attempt_begin, attempt_refund
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.sync import dispatch
+from channelmgr.sync.outbound import outbox_event_apply, push_deferred, push_started
+from channelmgr.sync.push import push_connection
 from config.logging import correlation
 from pms_core.outbox import outbox_claim
 
@@ -22,8 +27,6 @@ log = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="outbox", max_retries=20, min_backoff=500, max_backoff=60_000)
 def consume_outbox_event(event_id: int) -> None:
     """Turn one domain event into dirty ranges on the unit's connections (a repeat is a no-op)."""
-    from channelmgr.sync.outbound import outbox_event_apply
-
     with transaction.atomic():
         event = outbox_claim(event_id=event_id)
         if event is None:
@@ -34,10 +37,6 @@ def consume_outbox_event(event_id: int) -> None:
 
 
 def _push(connection_id: int, kind: str, actor_name: str) -> None:
-    from channelmgr.resilience.guard import Backpressure
-    from channelmgr.sync.outbound import push_deferred, push_started
-    from channelmgr.sync.push import push_connection
-
     if not attempt_begin(actor_name=actor_name):
         return  # the ranges stay dirty; the scheduler's sweep starts a fresh message later
     push_started(connection_id=connection_id, kind=kind)
@@ -67,29 +66,24 @@ def update_channel_pricing(connection_id: int) -> None:
     _push(connection_id, DirtyRange.Kind.PRICING, "update_channel_pricing")
 
 
-PUSH_ACTORS = {
-    DirtyRange.Kind.AVAILABILITY: update_channel_availability,
-    DirtyRange.Kind.PRICING: update_channel_pricing,
-}
-
-
 @dramatiq.actor(queue_name="push", max_retries=5, min_backoff=2_000, max_backoff=120_000)
 def run_sync_request(sync_log_id: int) -> None:
     """Carry out a requested sync and finish its SyncLog."""
-    from channelmgr.models import SyncLog
-    from channelmgr.sync.push import push_connection
-
     sync_log = SyncLog.objects.select_related("connection").get(pk=sync_log_id)
     if sync_log.status != SyncLog.Status.RUNNING or not attempt_begin(actor_name="run_sync_request"):
         return
     with correlation(sync_log.correlation_id or None):
         if sync_log.kind == SyncLog.Kind.BOOKINGS:
-            from channelmgr.inbound.tasks import poll_connection_now
-
             poll_connection_now(connection_id=sync_log.connection_id, sync_log=sync_log)
         else:
             push_connection(connection_id=sync_log.connection_id, kind=sync_log.kind, sync_log=sync_log)
 
 
-# Inbound: import_platform_booking, poll_connection, refresh_connection_token.
-from channelmgr.inbound.tasks import *  # noqa: E402, F401, F403
+# The sync services enqueue through ``channelmgr.sync.dispatch``; they never import this module.
+dispatch.actors_register(
+    push={
+        DirtyRange.Kind.AVAILABILITY: update_channel_availability,
+        DirtyRange.Kind.PRICING: update_channel_pricing,
+    },
+    sync_request=run_sync_request,
+)

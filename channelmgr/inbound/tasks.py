@@ -14,10 +14,12 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from adapters.base import PlatformAPIError, TokenRefreshError
+from channelmgr.inbound.polling import connection_poll, token_refresh_due
 from channelmgr.inbound.processing import inbound_event_mark, inbound_event_process
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.attempts import attempt_begin, attempt_failed, attempt_refund
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import token_refresh
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,6 @@ def poll_connection(connection_id: int) -> None:
 
 def poll_connection_now(*, connection_id: int, sync_log: SyncLog | None = None):
     """Poll inline (``run_sync_request`` and ``manage.py`` use this); None when the connection is not live."""
-    from channelmgr.inbound.polling import connection_poll
-
     connection = ChannelConnection.objects.select_related("unit__property").filter(pk=connection_id).first()
     if connection is None or connection.status in (
         ChannelConnection.Status.DELETED,
@@ -90,9 +90,6 @@ def poll_connection_now(*, connection_id: int, sync_log: SyncLog | None = None):
 def refresh_connection_token(connection_id: int) -> None:
     """Refresh an OAuth access token before it expires. A refused refresh marks the connection
     ``needs_attention`` (a person has to reconnect) and is not retried."""
-    from channelmgr.inbound.polling import token_refresh_due
-    from channelmgr.resilience.platform_calls import token_refresh
-
     if not attempt_begin(actor_name="refresh_connection_token"):
         return
     connection = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.ACTIVE).first()

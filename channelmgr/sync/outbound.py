@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.dispatch import push_enqueue
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
@@ -68,15 +69,13 @@ def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None 
     The flag lives in the shared cache with a TTL, so a lost message only delays the push until the
     scheduler's sweep (``push_sweep``) notices dirty ranges with nothing scheduled.
     """
-    from channelmgr.tasks import PUSH_ACTORS
-
     delay = settings.PUSH_DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
     try:
         if not cache.add(_schedule_key(kind, connection_id), 1, timeout=int(delay) + 300):
             return False
     except Exception as exc:  # cache down: push without debounce rather than not at all
         log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
-    PUSH_ACTORS[kind].send_with_options(args=(connection_id,), delay=int(delay * 1000))
+    push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
     return True
 
 

@@ -37,6 +37,7 @@ from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.sync import ranges as R
+from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
 from pms_core.services.catalog import property_today
@@ -112,11 +113,9 @@ def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[
         )
         for s, e in ranges
     )
-    from channelmgr.tasks import PUSH_ACTORS  # the actors import this module
-
     # Its own message, past any debounce flag; the scheduler's sweep is the fallback if it is lost.
     transaction.on_commit(
-        lambda: PUSH_ACTORS[kind].send_with_options(args=(connection.pk,), delay=int((LATE_WRITE_SECONDS + 1) * 1000))
+        lambda: push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=LATE_WRITE_SECONDS + 1)
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from channelmgr.sync.dispatch import sync_request_enqueue
+from channelmgr.sync.push import push_window
 from config.logging import get_correlation_id
 
 SYNC_TYPES = ("full", "availability", "pricing", "bookings")
@@ -22,9 +24,6 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
     Availability and pricing mark the whole sync window dirty, so the push sends full current state.
     Raises ``ValueError`` for an unknown ``sync_type``.
     """
-    from channelmgr.sync.push import push_window
-    from channelmgr.tasks import run_sync_request
-
     if sync_type not in _KINDS:
         raise ValueError(f"sync_type must be one of {', '.join(SYNC_TYPES)}")
     start, end = push_window(connection)
@@ -41,5 +40,5 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
                 details={"requested": sync_type},
             )
             logs.append(sync_log)
-            transaction.on_commit(lambda pk=sync_log.pk: run_sync_request.send(pk))
+            transaction.on_commit(lambda pk=sync_log.pk: sync_request_enqueue(sync_log_id=pk))
     return logs

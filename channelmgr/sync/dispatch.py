@@ -1,0 +1,43 @@
+"""Handing sync work to the broker, without importing the actors that carry it out.
+
+The actors (``channelmgr.tasks``) call the sync services, so the services must not import them back.
+Instead ``channelmgr.tasks`` registers its actors here when it is imported, which the app's ``ready()``
+does in every process, web and worker alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Actor(Protocol):
+    def send_with_options(self, *, args: tuple = (), delay: int | None = None, **options: Any) -> Any: ...
+
+
+_push_actors: dict[str, Actor] = {}
+_sync_request_actor: Actor | None = None
+
+
+def actors_register(*, push: dict[str, Actor], sync_request: Actor) -> None:
+    """Register the push actor of each dirty-range kind, and the actor that carries out a requested sync."""
+    global _sync_request_actor
+    _push_actors.update(push)
+    _sync_request_actor = sync_request
+
+
+def push_enqueue(*, connection_id: int, kind: str, delay_seconds: float) -> None:
+    """Send one push of ``kind`` to a connection, run no sooner than ``delay_seconds`` from now."""
+    _registered(_push_actors.get(kind), f"push of {kind}").send_with_options(
+        args=(connection_id,), delay=int(delay_seconds * 1000)
+    )
+
+
+def sync_request_enqueue(*, sync_log_id: int) -> None:
+    """Send the requested sync behind ``sync_log_id`` to a worker."""
+    _registered(_sync_request_actor, "requested sync").send_with_options(args=(sync_log_id,))
+
+
+def _registered(actor: Actor | None, what: str) -> Actor:
+    if actor is None:
+        raise LookupError(f"no actor registered for a {what}: channelmgr.tasks was never imported")
+    return actor

@@ -12,7 +12,9 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import truncatechars
 from django.utils.html import format_html
 
-from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, InboundEvent, SyncLog
+from adapters import registry
+from adapters.base import Capability
+from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.services.connections import (
     ConnectionStateError,
     connection_pause,
@@ -135,21 +137,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
     list_select_related = ["unit__property", "organization"]
     search_fields = ["platform_listing_id", "unit__name", "unit__property__name", "organization__name"]
     autocomplete_fields = ["unit"]
-    readonly_fields = [
-        "organization",
-        "credentials_status",
-        "status",
-        "healthy",
-        "last_health_check_at",
-        "last_error",
-        "last_sync_at",
-        "sync_cursor",
-        "last_polled_at",
-        "last_push_at",
-        "push_scheduled_at",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = ["organization", "credentials_status", *ENGINE_FIELDS, "created_at", "updated_at"]
     actions = ["test_connections", "sync_now", "pause", "resume", "confirm_ical_feed_change"]
     inlines = [SyncLogInline]
 
@@ -163,14 +151,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             (
                 "Sync bookkeeping",
                 {
-                    "fields": [
-                        "sync_cursor",
-                        "last_polled_at",
-                        "last_push_at",
-                        "push_scheduled_at",
-                        "created_at",
-                        "updated_at",
-                    ],
+                    "fields": ["sync_cursor", "last_polled_at", "last_push_at", "created_at", "updated_at"],
                     "classes": ["collapse"],
                 },
             ),
@@ -222,9 +203,10 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             connection_resume(connection=connection)
         self.message_user(request, f"Resumed {queryset.count()} connection(s).", messages.SUCCESS)
 
-    @admin.action(description="Confirm the iCal feed's held removal (release those blocks)")
+    @admin.action(description="Confirm the feed's held removal (release those blocks)")
     def confirm_ical_feed_change(self, request, queryset):
-        for connection in queryset.filter(platform_type="ical").exclude(status=ChannelConnection.Status.DELETED):
+        feeds = queryset.filter(platform_type__in=registry.slugs(Capability.SNAPSHOT_FEED))
+        for connection in feeds.exclude(status=ChannelConnection.Status.DELETED):
             try:
                 removed = ical_feed_change_confirm(connection=connection, user=request.user)
             except ConnectionStateError as exc:

@@ -4,10 +4,31 @@ from django.db import models
 from django.db.models import Q
 
 from adapters import registry
+from adapters.base import BookingIdScope
 from channelmgr.crypto import EncryptedTextField
 from pms_core.models import Organization, Unit
 
 CREDENTIAL_FIELDS = ("access_token", "refresh_token", "api_key", "username", "password", "webhook_secret")
+# Written by the sync engine, the health check and pause/resume, never by staff or a request body:
+# the admin shows them read-only and the API refuses them.
+ENGINE_FIELDS = (
+    "status",
+    "healthy",
+    "last_health_check_at",
+    "last_error",
+    "last_sync_at",
+    "sync_cursor",
+    "last_polled_at",
+    "last_push_at",
+)
+
+
+def listing_ids_unique(platform_type: str) -> bool:
+    """Whether a listing id names one listing on the whole platform, so only one live connection may
+    hold it. A platform whose booking ids are unique only per connection (a feed: any number of
+    units may read feeds under the same label) has no such rule. An unknown platform is held to it."""
+    platform = registry.adapters().get(platform_type)
+    return platform is None or platform.booking_id_scope != BookingIdScope.CONNECTION
 
 
 class ChannelConnection(models.Model):
@@ -21,8 +42,13 @@ class ChannelConnection(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="connections")
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="connections")
-    platform_type = models.CharField(max_length=32, choices=registry.choices())
+    # The callable, so a new platform folder needs no migration.
+    platform_type = models.CharField(max_length=32, choices=registry.choices)
     platform_listing_id = models.CharField(max_length=200)
+    # ``platform_listing_id`` where listing ids are unique on the platform (``listing_ids_unique``),
+    # else null; kept by ``save()``. The listing constraint below is on this column, so the database
+    # holds the rule without naming a platform (nulls never collide).
+    listing_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
     platform_metadata = models.JSONField(default=dict, blank=True)
 
     access_token = EncryptedTextField(blank=True, default="")
@@ -47,7 +73,6 @@ class ChannelConnection(models.Model):
     sync_cursor = models.CharField(max_length=500, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
-    push_scheduled_at = models.DateTimeField(null=True, blank=True)
     # An iCal feed that suddenly lost most of its blocks: the removal held back until the next poll
     # sees the same feed again or staff confirm it (``channelmgr.inbound.importer``). Which blocks,
     # why, since when; null when nothing is held.
@@ -64,8 +89,8 @@ class ChannelConnection(models.Model):
                 name="connection_one_per_unit_and_platform",
             ),
             models.UniqueConstraint(
-                fields=["platform_type", "platform_listing_id"],
-                condition=~Q(status="deleted") & ~Q(platform_type="ical"),
+                fields=["platform_type", "listing_key"],
+                condition=~Q(status="deleted"),
                 name="connection_listing_unique_per_platform",
             ),
         ]
@@ -73,6 +98,13 @@ class ChannelConnection(models.Model):
 
     def __str__(self):
         return f"{self.get_platform_type_display()} {self.platform_listing_id} ({self.unit})"
+
+    def save(self, *args, **kwargs):
+        self.listing_key = self.platform_listing_id if listing_ids_unique(self.platform_type) else None
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"platform_type", "platform_listing_id"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "listing_key"}
+        super().save(*args, **kwargs)
 
 
 class SyncLog(models.Model):
@@ -83,7 +115,6 @@ class SyncLog(models.Model):
     class Kind(models.TextChoices):
         AVAILABILITY = "availability"
         PRICING = "pricing"
-        RESTRICTIONS = "restrictions"
         BOOKINGS = "bookings"
         FULL = "full"
         HEALTH = "health"
@@ -122,7 +153,7 @@ class InboundEvent(models.Model):
         IGNORED = "ignored"
         FAILED = "failed"
 
-    platform = models.CharField(max_length=32, choices=registry.choices())
+    platform = models.CharField(max_length=32, choices=registry.choices)
     event_key = models.CharField(max_length=255)
     connection = models.ForeignKey(
         ChannelConnection, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_events"

@@ -9,12 +9,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from adapters.registry import choices as platform_choices
 from channelmgr.api.serializers import (
     LIVE_STATUSES,
     ConnectionCreateInputSerializer,
     ConnectionOutputSerializer,
     ConnectionUpdateInputSerializer,
+    PlatformField,
     SyncLogOutputSerializer,
 )
 from channelmgr.models import ChannelConnection
@@ -48,7 +48,7 @@ def connections_of(organization_id: int | None):
 class ConnectionFilterSerializer(serializers.Serializer):
     property_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     unit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    platform_type = serializers.ChoiceField(choices=platform_choices(), required=False)
+    platform_type = PlatformField(required=False)
     status = serializers.ChoiceField(choices=LIVE_STATUSES, required=False)
 
 

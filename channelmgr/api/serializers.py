@@ -13,30 +13,15 @@ from rest_framework import serializers
 
 from adapters.registry import choices as platform_choices
 from channelmgr.accounts import redact, secrets_of
-from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog
+from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, SyncLog
 from channelmgr.services.oauth import oauth_supported
 from pms_core.api.base import OwnedField, RefuseReadOnly
 from pms_core.api.schema import MAX_ID
 from pms_core.api.units import units_of
 
 MAX_METADATA_BYTES = 16_384
-# Set by the sync engine, the health check or pause/resume, never by a request body.
-REFUSED = (
-    "id",
-    "organization",
-    "status",
-    "healthy",
-    "last_health_check_at",
-    "last_error",
-    "last_sync_at",
-    "sync_cursor",
-    "last_polled_at",
-    "last_push_at",
-    "push_scheduled_at",
-    "credentials_set",
-    "created_at",
-    "updated_at",
-)
+# Never set by a request body: ownership, what the sync engine writes, and what the server stamps.
+REFUSED = ("id", "organization", *ENGINE_FIELDS, "listing_key", "credentials_set", "created_at", "updated_at")
 LIVE_STATUSES = [(value, label) for value, label in ChannelConnection.Status.choices if value != "deleted"]
 
 
@@ -52,6 +37,18 @@ def _storable(value, path="platform_metadata") -> None:
     elif isinstance(value, list):
         for item in value:
             _storable(item, path)
+
+
+class PlatformField(serializers.ChoiceField):
+    """A platform slug, checked against the registry when the request is validated (like the model's
+    callable ``choices``), so a platform registered after start-up is accepted too."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=platform_choices(), **kwargs)
+
+    def to_internal_value(self, data):
+        self.choices = platform_choices()
+        return super().to_internal_value(data)
 
 
 class CredentialsSetSerializer(serializers.Serializer):
@@ -108,7 +105,7 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
 
     platform_listing_id = serializers.CharField(max_length=200, help_text="The listing's id on the platform.")
     platform_metadata = serializers.JSONField(
-        required=False, help_text='Platform extras, e.g. {"feed_url": ...} for ical, room_id/rate_plan_id.'
+        required=False, help_text='Platform extras, e.g. {"feed_url": ...} for a feed, room_id/rate_plan_id.'
     )
     access_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
     refresh_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
@@ -145,7 +142,7 @@ class ConnectionCreateInputSerializer(ConnectionWriteSerializer):
     property_id = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Optional; must be the unit's property."
     )
-    platform_type = serializers.ChoiceField(choices=platform_choices())
+    platform_type = PlatformField()
 
     def validate(self, attrs):
         if "property_id" in attrs and attrs["property_id"] != attrs["unit"].property_id:
@@ -158,7 +155,7 @@ class ConnectionUpdateInputSerializer(ConnectionWriteSerializer):
 
     unit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     property_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-    platform_type = serializers.ChoiceField(choices=platform_choices(), required=False)
+    platform_type = PlatformField(required=False)
 
     def validate(self, attrs):
         connection = self.context["connection"]

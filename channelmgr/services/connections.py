@@ -16,10 +16,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from adapters.base import HealthResult, PlatformAPIError, TokenSet
-from adapters.registry import PLATFORMS
+from adapters import registry
+from adapters.base import Capability, HealthResult, PlatformAPIError, TokenSet
 from channelmgr.accounts import adapter_for, redact, secrets_of
-from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog, listing_ids_unique
 from config.logging import get_correlation_id
 from pms_core.models import Organization, Unit
 
@@ -36,16 +36,18 @@ class ConnectionStateError(Exception):
 
 
 def _validate_platform(platform_type: str, metadata: dict) -> None:
-    if platform_type not in PLATFORMS:
+    platform = registry.adapters().get(platform_type)
+    if platform is None:
         raise ValidationError({"platform_type": f"unknown platform {platform_type!r}"})
     if not settings.PLATFORMS.get(platform_type, {}).get("enabled", True):
         raise ValidationError({"platform_type": f"{platform_type} is disabled on this installation"})
     if not isinstance(metadata, dict):
         raise ValidationError({"platform_metadata": "must be a JSON object"})
-    if platform_type == "ical":
+    if Capability.SNAPSHOT_FEED in platform.capabilities:
+        # A feed is read whole from its URL (``account_for`` makes it the adapter's base URL).
         url = metadata.get("feed_url")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise ValidationError({"platform_metadata": "an ical connection needs an http(s) feed_url"})
+            raise ValidationError({"platform_metadata": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
 
 
 def validate_unique_connection(
@@ -55,7 +57,10 @@ def validate_unique_connection(
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).exclude(pk=exclude_pk)
     if live.filter(unit=unit, platform_type=platform_type).exists():
         raise ValidationError({"platform_type": f"this unit already has a {platform_type} connection"})
-    if platform_type != "ical" and live.filter(platform_type=platform_type, platform_listing_id=listing_id).exists():
+    if (
+        listing_ids_unique(platform_type)
+        and live.filter(platform_type=platform_type, platform_listing_id=listing_id).exists()
+    ):
         raise ValidationError({"platform_listing_id": "this listing is already connected"})
 
 
@@ -194,8 +199,8 @@ def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
     """
     from channelmgr.inbound.importer import ical_hold_confirm
 
-    if connection.platform_type != "ical":
-        raise ConnectionStateError("only iCal feeds hold removals")
+    if Capability.SNAPSHOT_FEED not in registry.adapter_class(connection.platform_type).capabilities:
+        raise ConnectionStateError("only feeds hold removals")
     who = getattr(user, "get_username", lambda: "")() or "staff"
     started = time.monotonic()
     removed = ical_hold_confirm(connection=connection, actor=who)

@@ -16,13 +16,16 @@ from adapters import registry
 from adapters.base import Capability
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.services.connections import (
+    UPDATABLE_FIELDS,
     ConnectionStateError,
+    connection_create,
     connection_pause,
     connection_resume,
     connection_sync,
     connection_test,
+    connection_update,
+    connection_validate,
     ical_feed_change_confirm,
-    validate_unique_connection,
 )
 from channelmgr.services.ical_export import ical_export_for, ical_export_url
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
@@ -34,45 +37,65 @@ RECENT_SYNC_LOGS = 20
 
 
 class ConnectionFormBase(forms.ModelForm):
+    """Writes through ``connection_create`` / ``connection_update``, the services the API calls, so a
+    connection made or changed here is checked and recorded the same way. The unit and platform are
+    fixed once the connection exists (read-only on the change page), as in the API."""
+
     class Meta:
         model = ChannelConnection
         # An allow-list, so a credential column added later is never shown by accident.
-        fields = [
-            "unit",
-            "platform_type",
-            "platform_listing_id",
-            "platform_metadata",
-            "token_expires_at",
-            "rate_limit",
-            "rate_window",
-        ]
+        fields = ["unit", "platform_type", *UPDATABLE_FIELDS]
 
     def clean(self):
         cleaned = super().clean()
         for name in CREDENTIAL_FIELDS:
             if cleaned.get(f"new_{name}") and cleaned.get(f"clear_{name}"):
                 raise ValidationError({f"clear_{name}": "Either replace or clear, not both."})
-        unit, platform_type = cleaned.get("unit"), cleaned.get("platform_type")
-        if unit and platform_type and self.instance.status != ChannelConnection.Status.DELETED:
-            validate_unique_connection(
+        adding = self.instance.pk is None
+        unit = cleaned.get("unit") if adding else self.instance.unit
+        platform_type = cleaned.get("platform_type") if adding else self.instance.platform_type
+        if unit and platform_type and "platform_metadata" not in self.errors:
+            connection_validate(
                 unit=unit,
                 platform_type=platform_type,
-                listing_id=cleaned.get("platform_listing_id", ""),
-                exclude_pk=self.instance.pk,
+                platform_listing_id=cleaned.get("platform_listing_id", ""),
+                platform_metadata=cleaned.get("platform_metadata") or {},
+                connection=None if adding else self.instance,
             )
         return cleaned
 
-    def save(self, commit=True):
-        connection = super().save(commit=False)
-        connection.organization_id = connection.unit.property.organization_id
+    def credentials(self) -> dict[str, str]:
+        """The services' ``credentials``: a new value replaces one, an empty string clears it, and a
+        credential left out keeps its value."""
+        changed = {}
         for name in CREDENTIAL_FIELDS:
             if self.cleaned_data.get(f"clear_{name}"):
-                setattr(connection, name, "")
+                changed[name] = ""
             elif self.cleaned_data.get(f"new_{name}"):
-                setattr(connection, name, self.cleaned_data[f"new_{name}"])
-        if commit:
-            connection.save()
-        return connection
+                changed[name] = self.cleaned_data[f"new_{name}"]
+        return changed
+
+    def save(self, commit=True):
+        """Create or change the connection through the services and return it.
+
+        With ``commit=False`` (the admin's ``save_form``) nothing is written: the admin calls
+        ``save()`` from ``save_model``, once the inlines are valid too.
+        """
+        self.save_m2m = lambda: None  # no many-to-many fields; the admin calls it after saving
+        if not commit:
+            return self.instance
+        fields = {name: self.cleaned_data[name] for name in UPDATABLE_FIELDS if name in self.cleaned_data}
+        fields["platform_metadata"] = fields.get("platform_metadata") or {}
+        if self.instance.pk is None:
+            unit = self.cleaned_data["unit"]
+            return connection_create(
+                organization=unit.property.organization,
+                unit=unit,
+                platform_type=self.cleaned_data["platform_type"],
+                credentials=self.credentials(),
+                **fields,
+            )
+        return connection_update(connection=self.instance, credentials=self.credentials(), **fields)
 
 
 def _credential_form_fields() -> dict:
@@ -156,6 +179,17 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
                 },
             ),
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["unit", "platform_type"] if obj is not None else []
+        return [*fixed, *super().get_readonly_fields(request, obj)]
+
+    def save_model(self, request, obj, form, change):
+        saved = form.save()  # connection_create / connection_update
+        if saved is not obj:  # created: the service built the row; the admin goes on with ``obj``
+            obj.pk = saved.pk
+            obj._state.adding = False
+            obj.refresh_from_db()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         request._connection_id = object_id  # lets the inline show only this connection's newest logs

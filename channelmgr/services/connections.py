@@ -26,6 +26,8 @@ from pms_core.models import Organization, Unit
 log = logging.getLogger(__name__)
 
 SYNC_TYPES = ("full", "availability", "pricing", "bookings")
+# What ``connection_update`` may change besides credentials (the unit and platform never change).
+UPDATABLE_FIELDS = ("platform_listing_id", "platform_metadata", "token_expires_at", "rate_limit", "rate_window")
 
 
 class ConnectionStateError(Exception):
@@ -50,9 +52,30 @@ def _validate_platform(platform_type: str, metadata: dict) -> None:
             raise ValidationError({"platform_metadata": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
 
 
-def validate_unique_connection(
-    *, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None = None
+def connection_validate(
+    *,
+    unit: Unit,
+    platform_type: str,
+    platform_listing_id: str,
+    platform_metadata: dict,
+    connection: ChannelConnection | None = None,
 ) -> None:
+    """Raise ``ValidationError`` (field errors) for what ``connection_create`` and ``connection_update``
+    refuse: an unknown or disabled platform, bad metadata, or a unit or listing that already has a live
+    connection. ``connection`` is the one being changed, if any. Both services run it before they write;
+    a form runs it too, to show the errors on its fields."""
+    _validate_platform(platform_type, platform_metadata)
+    if connection is not None and connection.status == ChannelConnection.Status.DELETED:
+        return  # a deleted row holds nothing: the unique constraints leave it out as well
+    _validate_unique(
+        unit=unit,
+        platform_type=platform_type,
+        listing_id=platform_listing_id,
+        exclude_pk=connection.pk if connection is not None else None,
+    )
+
+
+def _validate_unique(*, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None) -> None:
     """Clean 400s for what the database's unique constraints would refuse."""
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).exclude(pk=exclude_pk)
     if live.filter(unit=unit, platform_type=platform_type).exists():
@@ -69,7 +92,7 @@ def _save(connection: ChannelConnection, **kwargs) -> None:
         with transaction.atomic():
             connection.save(**kwargs)
     except IntegrityError as exc:
-        # A concurrent create won the race past validate_unique_connection: same answer as the check.
+        # A concurrent create won the race past connection_validate: same answer as the check.
         raise ValidationError({"platform_type": "this unit or listing already has a live connection"}) from exc
 
 
@@ -92,8 +115,9 @@ def connection_create(
     metadata = platform_metadata or {}
     if unit.property.organization_id != organization.pk:
         raise ValidationError({"unit": "unknown unit"})
-    _validate_platform(platform_type, metadata)
-    validate_unique_connection(unit=unit, platform_type=platform_type, listing_id=platform_listing_id)
+    connection_validate(
+        unit=unit, platform_type=platform_type, platform_listing_id=platform_listing_id, platform_metadata=metadata
+    )
     connection = ChannelConnection(
         organization=organization,
         unit=unit,
@@ -123,18 +147,17 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     ``credentials``: a name left out keeps its value, an empty string clears it. Status, health and
     ownership are not fields of this service (pause/resume and the sync engine change those).
     """
-    allowed = {"platform_listing_id", "platform_metadata", "token_expires_at", "rate_limit", "rate_window"}
-    unknown = set(fields) - allowed
+    unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "this field cannot be changed" for name in unknown})
     for name, value in fields.items():
         setattr(connection, name, value)
-    _validate_platform(connection.platform_type, connection.platform_metadata)
-    validate_unique_connection(
+    connection_validate(
         unit=connection.unit,
         platform_type=connection.platform_type,
-        listing_id=connection.platform_listing_id,
-        exclude_pk=connection.pk,
+        platform_listing_id=connection.platform_listing_id,
+        platform_metadata=connection.platform_metadata,
+        connection=connection,
     )
     for name, value in (credentials or {}).items():
         _set_credential(connection, name, value)

@@ -33,6 +33,7 @@ from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
+from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
 from pms_core.errors import DomainError
 
@@ -241,19 +242,14 @@ def _import_page(connection, bookings, result: PollResult) -> list[tuple[Booking
 
 
 def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, error: str = "") -> None:
-    SyncLog.objects.filter(pk=sync_log.pk).update(
-        status=status,
-        finished_at=timezone.now(),
-        duration_ms=int((time.monotonic() - started) * 1000),
-        request_count=result.requests,
-        error=error[:2000],
-        details={
-            **(sync_log.details or {}),
-            "poll": True,
-            "pages": result.pages,
-            "actions": result.actions,
-            "acknowledged": result.acknowledged,
-            "refused": result.refused[:20],
-            **({"held": result.held} if result.held else {}),
-        },
+    details = {
+        "poll": True,
+        "pages": result.pages,
+        "actions": result.actions,
+        "acknowledged": result.acknowledged,
+        "refused": result.refused[:20],
+        **({"held": result.held} if result.held else {}),
+    }
+    sync_log_finish(
+        sync_log=sync_log, status=status, started=started, requests=result.requests, error=error, details=details
     )

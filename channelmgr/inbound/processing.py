@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db.models import F
@@ -21,6 +22,7 @@ from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
+from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import correlation
 from pms_core.errors import DomainError
 
@@ -80,7 +82,7 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
         correlation_id=event.correlation_id,
         details={"inbound_event": event.pk, "channel_booking_id": notification.channel_booking_id},
     )
-    started = time.monotonic()
+    finish = partial(sync_log_finish, sync_log=sync_log, started=time.monotonic())
     requests = 0
     try:
         with metrics.track_sync_operation("import_booking", connection.platform_type):
@@ -91,11 +93,13 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
                 requests += 1
             booking, action = booking_import(connection=connection, data=data)
     except Backpressure as exc:
-        _finish(sync_log, SyncLog.Status.SKIPPED, started, requests, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        finish(
+            status=SyncLog.Status.SKIPPED, requests=requests, error=f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
+        )
         raise
     except PlatformAPIError as exc:
         message = safe_message(connection, exc)
-        _finish(sync_log, SyncLog.Status.FAILED, started, requests, message)
+        finish(status=SyncLog.Status.FAILED, requests=requests, error=message)
         connection_record_failure(connection=connection, exc=exc)
         if not exc.permanent:
             InboundEvent.objects.filter(pk=event.pk).update(error=message)
@@ -103,15 +107,15 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
         inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error=message)
         return InboundEvent.Status.FAILED
     except (ValidationError, DomainError) as exc:
-        _finish(sync_log, SyncLog.Status.FAILED, started, requests, str(exc))
+        finish(status=SyncLog.Status.FAILED, requests=requests, error=str(exc))
         inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error=f"refused by the PMS: {exc}")
         return InboundEvent.Status.FAILED
     except Exception as exc:
-        _finish(sync_log, SyncLog.Status.FAILED, started, requests, f"{type(exc).__name__}: {exc}")
+        finish(status=SyncLog.Status.FAILED, requests=requests, error=f"{type(exc).__name__}: {exc}")
         raise
     if action in ACKNOWLEDGEABLE and booking is not None:
         requests += _acknowledge(connection, data, booking.pk)
-    _finish(sync_log, SyncLog.Status.SUCCESS, started, requests, details={"action": action, "booking": booking.pk})
+    finish(status=SyncLog.Status.SUCCESS, requests=requests, details={"action": action, "booking": booking.pk})
     inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.PROCESSED)
     return InboundEvent.Status.PROCESSED
 
@@ -126,16 +130,3 @@ def _acknowledge(connection: ChannelConnection, data: BookingData, booking_id: i
     except (PlatformAPIError, Backpressure) as exc:
         log.warning("acknowledging %s booking %s deferred to the poll: %s", data.platform, data.channel_booking_id, exc)
     return 1
-
-
-def _finish(sync_log, status, started, requests, error: str = "", details: dict | None = None) -> None:
-    fields = {
-        "status": status,
-        "finished_at": timezone.now(),
-        "duration_ms": int((time.monotonic() - started) * 1000),
-        "request_count": requests,
-        "error": error[:2000],
-    }
-    if details:
-        fields["details"] = {**sync_log.details, **details}
-    SyncLog.objects.filter(pk=sync_log.pk).update(**fields)

@@ -8,6 +8,7 @@ redelivered import finds the booking row already committed and changes nothing.
 from __future__ import annotations
 
 import logging
+import time
 
 import dramatiq
 from django.conf import settings
@@ -20,6 +21,7 @@ from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.attempts import attempt_begin, attempt_failed, attempt_refund
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import token_refresh
+from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import correlation
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,9 @@ def poll_connection_now(*, connection_id: int, sync_log: SyncLog | None = None):
         ChannelConnection.Status.PAUSED,
     ):
         if sync_log is not None:
-            SyncLog.objects.filter(pk=sync_log.pk).update(status=SyncLog.Status.SKIPPED, error="connection not live")
+            sync_log_finish(
+                sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=time.monotonic(), error="connection not live"
+            )
         return None
     return connection_poll(connection=connection, sync_log=sync_log)
 

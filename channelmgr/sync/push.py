@@ -36,6 +36,7 @@ from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
+from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
@@ -193,16 +194,6 @@ def _send(connection, kind, items) -> int:
     return requests
 
 
-def _finish_log(sync_log: SyncLog, status: str, started: float, requests: int, error: str = "") -> None:
-    SyncLog.objects.filter(pk=sync_log.pk).update(
-        status=status,
-        finished_at=timezone.now(),
-        duration_ms=int((time.monotonic() - started) * 1000),
-        request_count=requests,
-        error=error[:2000],
-    )
-
-
 def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None = None) -> PushResult:
     """Push one kind of dirty state to one connection.
 
@@ -230,7 +221,9 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
     if not merged:
         DirtyRange.objects.filter(claimed_by=claim.id).delete()
         if sync_log is not None:
-            _finish_log(sync_log, SyncLog.Status.SUCCESS, time.monotonic(), 0, "nothing to push")
+            sync_log_finish(
+                sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=time.monotonic(), error="nothing to push"
+            )
         return PushResult("nothing")
     items = (
         _availability_ranges(connection, merged)
@@ -261,20 +254,22 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
             requests = _send(connection, kind, items)
     except Backpressure as exc:
         _release(claim.id)
-        _finish_log(sync_log, SyncLog.Status.SKIPPED, started, 0, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error)
         raise
     except PlatformAPIError as exc:
         _release(claim.id)
         if not exc.permanent:
             _recheck_later(connection, kind, merged)
         counter.labels(platform, "failed").inc()
-        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, safe_message(connection, exc))
+        error = safe_message(connection, exc)
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         connection_record_failure(connection=connection, exc=exc)
         raise
     except Exception as exc:
         _release(claim.id)
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
-        _finish_log(sync_log, SyncLog.Status.FAILED, started, 0, error)
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         raise
     with transaction.atomic():
         DirtyRange.objects.filter(claimed_by=claim.id).delete()
@@ -283,6 +278,6 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
     counter.labels(platform, "success").inc()
     if claim.oldest is not None:
         metrics.SYNC_LAG.labels(platform).observe((timezone.now() - claim.oldest).total_seconds())
-    _finish_log(sync_log, SyncLog.Status.SUCCESS, started, requests)
+    sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))

@@ -1,0 +1,35 @@
+"""Finish a sync-log row: the row is created before a sync starts, so a crash leaves it "running"."""
+
+from __future__ import annotations
+
+import time
+
+from django.utils import timezone
+
+from channelmgr.models import SyncLog
+
+
+def sync_log_finish(
+    *,
+    sync_log: SyncLog,
+    status: str,
+    started: float,
+    requests: int = 0,
+    error: str = "",
+    details: dict | None = None,
+) -> None:
+    """Record how a sync ended: ``status``, now, the time since ``started`` (a ``time.monotonic()``
+    reading), the platform requests made and the error (cut to the first 2000 characters).
+
+    ``details`` are added to what the row already holds (``sync_log.details`` as loaded).
+    """
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "duration_ms": int((time.monotonic() - started) * 1000),
+        "request_count": requests,
+        "error": error[:2000],
+    }
+    if details:
+        fields["details"] = {**(sync_log.details or {}), **details}
+    SyncLog.objects.filter(pk=sync_log.pk).update(**fields)

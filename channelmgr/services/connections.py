@@ -18,8 +18,11 @@ from django.utils import timezone
 
 from adapters import registry
 from adapters.base import Capability, HealthResult, PlatformAPIError, TokenSet
-from channelmgr.accounts import adapter_for, redact, secrets_of
+from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog, listing_ids_unique
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.platform_calls import platform_call
+from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
 from pms_core.models import Organization, Unit
 
@@ -229,17 +232,14 @@ def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
     removed = ical_hold_confirm(connection=connection, actor=who)
     if removed is None:
         raise ConnectionStateError("nothing is held: the feed came back or the removal was applied already")
-    now = timezone.now()
-    SyncLog.objects.create(
+    sync_log = SyncLog.objects.create(
         connection=connection,
         direction=SyncLog.Direction.INBOUND,
         kind=SyncLog.Kind.BOOKINGS,
-        status=SyncLog.Status.SUCCESS,
-        finished_at=now,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        correlation_id=get_correlation_id().strip("-")[:32],
+        correlation_id=get_correlation_id()[:32],
         details={"held_removal_confirmed_by": who, "actions": {"removed": removed}},
     )
+    sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started)
     log.info("connection %s: %s confirmed the held iCal removal (%s blocks)", connection.pk, who, removed)
     connection.refresh_from_db()
     return removed
@@ -249,32 +249,43 @@ def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
 
 
 def _check_health(connection: ChannelConnection) -> HealthResult:
-    adapter = adapter_for(connection)
-    try:
-        return adapter.check_health()
-    except PlatformAPIError as exc:
-        if exc.code != "token_expired" or not connection.refresh_token:
-            raise
-    # The access token expired: refresh once, store the new pair, and ask again.
-    connection_store_tokens(connection=connection, tokens=adapter.refresh_access_token())
-    return adapter_for(connection).check_health()
+    """One health request through the call gateway: the breaker, the limiter, and the single-use
+    token refresh (under its lock) when the platform says the access token expired."""
+    return platform_call(connection, lambda adapter: adapter.check_health())
+
+
+def _not_checked(connection: ChannelConnection, exc: Backpressure) -> str:
+    """Why no request was sent, for staff: the breaker is open or the account's limit is used up."""
+    platform = connection.get_platform_type_display()
+    wait = f"try again in {max(1, round(exc.delay_seconds))}s"
+    if exc.reason == "rate_limited":
+        return f"not checked: the {platform} rate limit for this account is used up; {wait}"
+    state = exc.reason.removeprefix("circuit_").replace("_", "-")
+    return f"not checked: calls to {platform} are paused after repeated failures (circuit breaker {state}); {wait}"
 
 
 def connection_test(*, connection: ChannelConnection) -> HealthResult:
     """Run the adapter's health check and record it (SyncLog kind=health, the health fields).
 
     Never raises for a platform failure: that is an unhealthy result. The message contains no secret.
+
+    When the platform's breaker is open or the account's rate limit is used up, no request is sent:
+    the answer is unhealthy with a message saying so and when to try again, and the SyncLog is
+    ``skipped``. The connection's own health fields are left as the last real check set them, since
+    nothing was learnt about this connection.
     """
     started = time.monotonic()
     entry = SyncLog.objects.create(
         connection=connection,
         direction=SyncLog.Direction.OUTBOUND,
         kind=SyncLog.Kind.HEALTH,
-        correlation_id=get_correlation_id().strip("-")[:32],
+        correlation_id=get_correlation_id()[:32],
     )
     # No transaction here: the health check is a network call (never inside transaction.atomic()).
     try:
         result = _check_health(connection)
+    except Backpressure as exc:
+        return _record_not_checked(connection, entry, started, _not_checked(connection, exc))
     except PlatformAPIError as exc:
         result = HealthResult(healthy=False, message=str(exc) or exc.__class__.__name__)
     except Exception as exc:  # an adapter bug must not turn "test" into a 500
@@ -285,16 +296,22 @@ def connection_test(*, connection: ChannelConnection) -> HealthResult:
     ChannelConnection.objects.filter(pk=connection.pk).update(
         healthy=result.healthy, last_health_check_at=now, last_error="" if result.healthy else message
     )
-    SyncLog.objects.filter(pk=entry.pk).update(
+    sync_log_finish(
+        sync_log=entry,
         status=SyncLog.Status.SUCCESS if result.healthy else SyncLog.Status.FAILED,
-        finished_at=now,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        request_count=1,
+        started=started,
+        requests=1,
         error="" if result.healthy else message,
     )
     connection.refresh_from_db()
     log.info("connection %s health check: healthy=%s", connection.pk, result.healthy)
     return HealthResult(healthy=result.healthy, message=message)
+
+
+def _record_not_checked(connection: ChannelConnection, entry: SyncLog, started: float, message: str) -> HealthResult:
+    sync_log_finish(sync_log=entry, status=SyncLog.Status.SKIPPED, started=started, error=message)
+    log.info("connection %s health check not run: %s", connection.pk, message)
+    return HealthResult(healthy=False, message=message)
 
 
 def connection_sync(*, connection: ChannelConnection, sync_type: str) -> list[SyncLog]:

@@ -10,8 +10,8 @@ import time
 from sandbox.control import ControlApi
 from sandbox.exchange import ApiError, Faulted, Invalid, RateLimited, Request, Response
 from sandbox.faults import Faults
-from sandbox.platforms import build_platforms
-from sandbox.ratelimit import DEFAULT_LIMITS, SlidingWindowLimiter
+from sandbox.platforms import build_platforms, platform_classes
+from sandbox.ratelimit import SlidingWindowLimiter, default_limits
 from sandbox.state import Store
 from sandbox.webhooks import DEFAULT_BACKOFF, WebhookDispatcher
 from sandbox.xml import SchemaLibrary
@@ -34,15 +34,16 @@ class Sandbox:
         fallback_seconds: float = BOOKING_FALLBACK_SECONDS,
     ):
         self.callback_base = callback_base.rstrip("/")
-        self.store = Store()
+        classes = platform_classes()
+        self.store = Store(cls.slug for cls in classes)
         self.schemas = SchemaLibrary(reference_dir)
-        self.limiter = SlidingWindowLimiter({**DEFAULT_LIMITS, **(rate_limits or {})})
+        self.limiter = SlidingWindowLimiter({**default_limits(classes), **(rate_limits or {})})
         self.faults: dict[str, Faults] = {}
         self.random = random.Random()
         self.token_ttl = token_ttl
         self.fallback_seconds = fallback_seconds
         self.webhooks = WebhookDispatcher(self._count_delivery, backoff=webhook_backoff, history=webhook_history)
-        self.platforms = {platform.slug: platform for platform in build_platforms(self)}
+        self.platforms = {platform.slug: platform for platform in build_platforms(self, classes)}
         self.control = ControlApi(self)
         if not self.schemas.available:
             self.schemas.get("")  # prints the one warning at start-up

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-import string
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -14,25 +12,26 @@ from sandbox.state import Listing, PlatformState, Reservation, utcnow
 
 if TYPE_CHECKING:
     from sandbox.app import Sandbox
+    from sandbox.platforms.base import Platform
 
-GUEST_PLATFORMS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
 BOOK_FIELDS = {"listing_id", "check_in", "check_out", "guest_name", "total"}
 OPTIONAL_FIELDS = {"currency", "guest_email", "guest_phone", "guests"}
 MODIFY_FIELDS = {"check_in", "check_out", "guest_name", "total", "guest_email", "guest_phone", "guests"}
-EXPEDIA_MAX_NIGHTS = 28  # BookingRetrievalRS allows 28 PerDayRate elements
 
 
 def book(app: Sandbox, slug: str, payload: Any) -> Reservation:
     item = checks.require_object(payload, "reservation")
     checks.exact_fields(item, BOOK_FIELDS, "reservation", OPTIONAL_FIELDS)
     with app.store.lock:
-        state = app.store[_guest_platform(slug)]
+        platform = _guest_platform(app, slug)
+        state = app.store[slug]
         listing = state.listings.get(_text(item["listing_id"], "listing_id"))
         if listing is None:
             raise NotFound(f"unknown listing {item['listing_id']!r}; create it with POST /_control/{slug}/listings")
-        check_in, check_out = _stay(slug, item["check_in"], item["check_out"])
+        check_in, check_out = _stay(platform, item["check_in"], item["check_out"])
+        state.next_number += 1
         reservation = Reservation(
-            id=_new_id(slug, state),
+            id=platform.new_reservation_id(state.next_number),
             listing_id=listing.listing_id,
             check_in=check_in,
             check_out=check_out,
@@ -45,7 +44,7 @@ def book(app: Sandbox, slug: str, payload: Any) -> Reservation:
         _apply_optional(reservation, item)
         _refuse_unbookable(state, listing, reservation.nights())
         state.reservations[reservation.id] = reservation
-        app.platforms[slug].notify(reservation, "created")
+        platform.notify(reservation, "created")
         return reservation
 
 
@@ -55,10 +54,11 @@ def modify(app: Sandbox, slug: str, reservation_id: str, payload: Any) -> Reserv
     if not item:
         raise Invalid("modification: nothing to change")
     with app.store.lock:
-        state = app.store[_guest_platform(slug)]
+        platform = _guest_platform(app, slug)
+        state = app.store[slug]
         reservation = _active(state, reservation_id)
         check_in, check_out = _stay(
-            slug,
+            platform,
             item.get("check_in", reservation.check_in.isoformat()),
             item.get("check_out", reservation.check_out.isoformat()),
         )
@@ -72,23 +72,25 @@ def modify(app: Sandbox, slug: str, reservation_id: str, payload: Any) -> Reserv
             reservation.total = _total(item["total"])
         _apply_optional(reservation, item)
         _bump(reservation, "updated")
-        app.platforms[slug].notify(reservation, "updated")
+        platform.notify(reservation, "updated")
         return reservation
 
 
 def cancel(app: Sandbox, slug: str, reservation_id: str) -> Reservation:
     with app.store.lock:
-        reservation = _active(app.store[_guest_platform(slug)], reservation_id)
+        platform = _guest_platform(app, slug)
+        reservation = _active(app.store[slug], reservation_id)
         reservation.status = "cancelled"
         _bump(reservation, "cancelled")
-        app.platforms[slug].notify(reservation, "cancelled")
+        platform.notify(reservation, "cancelled")
         return reservation
 
 
-def _guest_platform(slug: str) -> str:
-    if slug not in GUEST_PLATFORMS:
+def _guest_platform(app: Sandbox, slug: str) -> Platform:
+    platform = app.platforms.get(slug)
+    if platform is None or not platform.guest_bookings:
         raise NotFound(f"{slug!r} takes no guest bookings")
-    return slug
+    return platform
 
 
 def _active(state: PlatformState, reservation_id: str) -> Reservation:
@@ -123,13 +125,12 @@ def _refuse_unbookable(
             raise Conflict(f"night {night} is closed on listing {listing.listing_id}")
 
 
-def _stay(slug: str, check_in_raw: Any, check_out_raw: Any) -> tuple[date, date]:
+def _stay(platform: Platform, check_in_raw: Any, check_out_raw: Any) -> tuple[date, date]:
     check_in = checks.iso_date(check_in_raw, "check_in")
     check_out = checks.iso_date(check_out_raw, "check_out")
     if check_out <= check_in:
         raise Invalid("check_out must be after check_in")
-    if slug == "expedia" and (check_out - check_in).days > EXPEDIA_MAX_NIGHTS:
-        raise Invalid(f"expedia stays are at most {EXPEDIA_MAX_NIGHTS} nights (BookingRetrievalRS limit)")
+    platform.check_stay(check_in, check_out)
     return check_in, check_out
 
 
@@ -162,16 +163,3 @@ def _total(value: Any) -> Decimal:
     if amount <= 0:
         raise Invalid("total must be greater than 0")
     return amount
-
-
-def _new_id(slug: str, state: PlatformState) -> str:
-    state.next_number += 1
-    if slug == "expedia":  # EQC booking ids are xs:integer
-        return str(700_000_000 + state.next_number)
-    if slug == "booking_com":
-        return str(4_000_000_000 + state.next_number)
-    if slug == "airbnb":
-        return "HM" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(8))
-    if slug == "fewo_direkt":
-        return f"HA-{secrets.token_hex(4).upper()}"
-    return f"gvr-{secrets.token_hex(6)}"

@@ -10,7 +10,7 @@ from sandbox import bookings, checks
 from sandbox.checks import iso_instant
 from sandbox.exchange import ApiError, Invalid, NotFound, Request, Response
 from sandbox.faults import Faults
-from sandbox.state import SLUGS, Listing
+from sandbox.state import Listing
 
 if TYPE_CHECKING:
     from sandbox.app import Sandbox
@@ -25,7 +25,7 @@ class ControlApi:
         self.routes = [
             ("POST", r"reset", self.reset),
             ("GET", r"health", self.health),
-            ("POST", r"ical/feeds/(?P<name>[\w.-]+)", self.store_feed),
+            ("POST", r"(?P<slug>\w+)/feeds/(?P<name>[\w.-]+)", self.store_feed),
             ("POST", r"(?P<slug>\w+)/listings", self.create_listing),
             ("POST", r"(?P<slug>\w+)/reservations", self.book),
             ("POST", r"(?P<slug>\w+)/reservations/(?P<rid>[^/]+)/modify", self.modify),
@@ -51,7 +51,7 @@ class ControlApi:
             if found and method == req.method:
                 params = found.groupdict()
                 try:
-                    if "slug" in params and params["slug"] not in SLUGS:
+                    if "slug" in params and params["slug"] not in self.app.platforms:
                         raise NotFound(f"unknown platform {params['slug']!r}")
                     return handler(req, **params)
                 except ApiError as error:
@@ -73,8 +73,7 @@ class ControlApi:
         listing_id = item["listing_id"]
         if not isinstance(listing_id, str) or not re.fullmatch(r"[\w.-]{1,64}", listing_id):
             raise Invalid("listing_id must be 1-64 letters, digits, '_', '-' or '.'")
-        if slug == "expedia" and not listing_id.isdigit():
-            raise Invalid("expedia hotel ids are integers (EQC Hotel@id is xs:int)")
+        self.app.platforms[slug].check_listing_id(listing_id)
         with self.app.store.lock:
             existed = listing_id in self.app.store[slug].listings
             listing = self.app.store[slug].listing_for_write(listing_id)
@@ -114,25 +113,32 @@ class ControlApi:
     def replay(self, req: Request, slug: str, count: str) -> Response:
         return Response.json(200, {"replayed": self.app.webhooks.replay(slug, int(count))})
 
-    def store_feed(self, req: Request, name: str) -> Response:
+    def store_feed(self, req: Request, slug: str, name: str) -> Response:
+        store = getattr(self.app.platforms[slug], "store_custom_feed", None)
+        if store is None:
+            raise NotFound(f"{slug} hosts no custom feeds")
         if not req.body:
             raise Invalid("the body must be the raw .ics feed")
         with self.app.store.lock:
-            self.app.store["ical"].custom_feeds[name.removesuffix(".ics")] = req.body
-        return Response.json(201, {"url": f"/ical/custom/{name.removesuffix('.ics')}.ics"})
+            url = store(name.removesuffix(".ics"), req.body)
+        return Response.json(201, {"url": url})
 
     # state
 
     def stats(self, req: Request, slug: str) -> Response:
+        """The counters, and which request names ("<METHOD> <route>") are the platform's availability and
+        price writes (`"writes": {"availability": ..., "pricing": ...}`; `{}` where it takes none)."""
+        writes = self.app.platforms[slug].writes()
         with self.app.store.lock:
-            return Response.json(200, self.app.store[slug].stats.as_dict())
+            return Response.json(200, {**self.app.store[slug].stats.as_dict(), "writes": writes})
 
     def reservations(self, req: Request, slug: str) -> Response:
-        refresh = getattr(self.app.platforms[slug], "refresh_fallbacks", None)
+        platform = self.app.platforms[slug]
+        refresh = getattr(platform, "refresh_fallbacks", None)
         with self.app.store.lock:
             if refresh:
                 refresh()
-            listed = [r.as_state(slug) for r in self.app.store[slug].reservations.values()]
+            listed = [platform.reservation_state(r) for r in self.app.store[slug].reservations.values()]
         return Response.json(200, listed)
 
     def webhooks(self, req: Request, slug: str) -> Response:

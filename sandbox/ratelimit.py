@@ -6,16 +6,21 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-# (requests, window in seconds), from docs/platforms.md
-DEFAULT_LIMITS: dict[str, tuple[int, float]] = {
-    "airbnb": (10, 1.0),
-    "booking_com": (20, 60.0),
-    "expedia": (50, 1.0),
-    "fewo_direkt": (30, 1.0),
-    "google": (100, 1.0),
-}
+if TYPE_CHECKING:
+    from sandbox.platforms.base import Platform
+
+
+def default_limits(classes: Iterable[type[Platform]] | None = None) -> dict[str, tuple[int, float]]:
+    """(requests, window in seconds) per platform, as each platform class declares it (`rate_limit`);
+    `classes` defaults to every platform the sandbox discovers."""
+    if classes is None:
+        from sandbox.platforms import platform_classes  # here: discovery imports every platform module
+
+        classes = platform_classes()
+    return {cls.slug: cls.rate_limit for cls in classes if cls.rate_limit is not None}
 
 
 class SlidingWindowLimiter:

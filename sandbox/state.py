@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sandbox.checks import iso_instant
-
-SLUGS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google", "ical")
 
 
 def utcnow() -> datetime:
@@ -100,8 +99,9 @@ class Reservation:
         given, _, surname = self.guest_name.strip().rpartition(" ")
         return (given, surname) if given else ("", surname)
 
-    def as_state(self, slug: str) -> dict:
-        out = {
+    def as_state(self) -> dict:
+        """The fields every platform lists; a platform adds its own (`Platform.reservation_state`)."""
+        return {
             "id": self.id,
             "listing_id": self.listing_id,
             "check_in": self.check_in.isoformat(),
@@ -116,15 +116,6 @@ class Reservation:
             "created_at": iso_instant(self.created_at),
             "updated_at": iso_instant(self.updated_at),
         }
-        if slug == "booking_com":
-            out |= {"acknowledged": self.acknowledged, "fallback_email": self.fallback_email}
-        if slug == "expedia":
-            out |= {
-                "confirmed": self.br_status == "confirmed",
-                "confirm_number": self.confirm_number,
-                "br_status": self.br_status,
-            }
-        return out
 
 
 @dataclass
@@ -173,14 +164,17 @@ class PlatformState:
 
 
 class Store:
-    def __init__(self) -> None:
+    """The state of each platform in `slugs` (the sandbox passes the slugs its platform classes declare)."""
+
+    def __init__(self, slugs: Iterable[str]) -> None:
         self.lock = threading.RLock()
+        self.slugs = tuple(slugs)
         self.platforms: dict[str, PlatformState] = {}
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
-            self.platforms = {slug: PlatformState() for slug in SLUGS}
+            self.platforms = {slug: PlatformState() for slug in self.slugs}
 
     def __getitem__(self, slug: str) -> PlatformState:
         return self.platforms[slug]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import secrets
+import string
 import time
 import uuid
 
@@ -23,11 +25,22 @@ CALENDAR_FIELDS = {"start_date", "end_date", "available", "min_nights", "closed_
 PRICING_FIELDS = {"start_date", "end_date", "nightly_price"}
 ERROR_CODES = {400: "invalid_request", 401: "invalid_token", 404: "not_found", 409: "conflict", 429: "rate_limited"}
 EVENTS = {"created": "reservation.created", "updated": "reservation.updated", "cancelled": "reservation.cancelled"}
+ICAL_STYLE = {
+    "head": ["PRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN", "CALSCALE:GREGORIAN", "VERSION:2.0"],
+    "booked": "Reserved",
+    "closed": "Airbnb (Not available)",
+    "domain": "airbnb.com",
+}
 
 
 class Airbnb(Platform):
     slug = "airbnb"
     webhook_path = "airbnb"
+    rate_limit = (10, 1.0)
+    guest_bookings = True
+    availability_write = "PUT calendar"
+    pricing_write = "PUT pricing"
+    ical_style = ICAL_STYLE
     clients = CLIENTS
 
     def __init__(self, app):
@@ -54,6 +67,14 @@ class Airbnb(Platform):
 
     def reset(self) -> None:
         self.oauth.reset()
+
+    def new_reservation_id(self, number: int) -> str:
+        return "HM" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(8))
+
+    def ical_description(self, reservation: Reservation) -> str:
+        url = f"https://www.airbnb.com/hosting/reservations/details/{reservation.id}"
+        phone = reservation.guest_phone
+        return f"Reservation URL: {url}\nPhone Number (Last 4 Digits): {phone[-4:] if phone else '0000'}"
 
     # endpoints
 

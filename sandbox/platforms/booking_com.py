@@ -28,11 +28,28 @@ RS_NAMES = {
 }
 RES_STATUS = {"created": "Commit", "updated": "Modify", "cancelled": "Cancel"}
 UNIQUE_ID_RESERVATION = "14"  # OTA UIT code 14: Reservation
+ICAL_STYLE = {
+    # The real export escapes the comma in PRODID twice; kept as published.
+    "head": [
+        "VERSION:2.0",
+        "PRODID:-//admin.booking.com\\\\\\, b.v.//NONSGML v1.0//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+    ],
+    "booked": "CLOSED - Not available",
+    "closed": "CLOSED - Not available",
+    "domain": "booking.com",
+}
 
 
 class BookingCom(Platform):
     slug = "booking_com"
     webhook_path = "booking-com"
+    rate_limit = (20, 60.0)
+    guest_bookings = True
+    availability_write = "POST OTA_HotelAvailNotif"
+    pricing_write = "POST OTA_HotelRateAmountNotif"
+    ical_style = ICAL_STYLE
 
     def build_routes(self):
         return [
@@ -55,6 +72,17 @@ class BookingCom(Platform):
 
     def render_error(self, req: Request, error: ApiError) -> Response:
         return ota.error_response(self.app.schemas, RS_NAMES.get(req.endpoint, "OTA_HotelAvailNotifRS"), req, error)
+
+    # guest bookings
+
+    def new_reservation_id(self, number: int) -> str:
+        return str(4_000_000_000 + number)
+
+    def reservation_state(self, reservation: Reservation) -> dict:
+        return reservation.as_state() | {
+            "acknowledged": reservation.acknowledged,
+            "fallback_email": reservation.fallback_email,
+        }
 
     # ARI
 

@@ -30,6 +30,7 @@ MESSAGES = {  # endpoint: (RQ namespace, RQ root, RS namespace, RS root)
 }
 MAX_UPDATES = 200
 MAX_BOOKINGS = 125  # BookingRetrievalRS allows 125 Booking elements
+MAX_NIGHTS = 28  # BookingRetrievalRS allows 28 PerDayRate elements
 BOOKING_TYPES = {"created": "Book", "updated": "Modify", "cancelled": "Cancel"}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ERR_AUTH, ERR_INVALID, ERR_HOTEL, ERR_ROOM, ERR_RATE, ERR_INTERNAL = "1001", "2000", "3202", "3203", "3204", "4000"
@@ -39,6 +40,10 @@ WARN_MISMATCH, WARN_NOT_PENDING = "10081", "10082"
 class Expedia(Platform):
     slug = "expedia"
     webhook_path = "expedia"
+    rate_limit = (50, 1.0)
+    guest_bookings = True
+    availability_write = "POST ar"  # AR carries availability and rates: one request is both writes
+    pricing_write = "POST ar"
 
     def build_routes(self):
         return [
@@ -68,6 +73,26 @@ class Expedia(Platform):
         root.append(etree.Element(f"{{{ns}}}Error", code=code))
         root[0].text = error.message
         return Response.xml(status, self._finish(root, rs_name))
+
+    # guest bookings
+
+    def check_listing_id(self, listing_id: str) -> None:
+        if not listing_id.isdigit():
+            raise Invalid("expedia hotel ids are integers (EQC Hotel@id is xs:int)")
+
+    def check_stay(self, check_in: date, check_out: date) -> None:
+        if (check_out - check_in).days > MAX_NIGHTS:
+            raise Invalid(f"expedia stays are at most {MAX_NIGHTS} nights (BookingRetrievalRS limit)")
+
+    def new_reservation_id(self, number: int) -> str:
+        return str(700_000_000 + number)  # EQC booking ids are xs:integer
+
+    def reservation_state(self, reservation: Reservation) -> dict:
+        return reservation.as_state() | {
+            "confirmed": reservation.br_status == "confirmed",
+            "confirm_number": reservation.confirm_number,
+            "br_status": reservation.br_status,
+        }
 
     def _finish(self, root: etree._Element, rs_name: str) -> bytes:
         self.app.schemas.check_outbound(f"expedia/eqc_xsd/{rs_name}.xsd", root)

@@ -30,6 +30,10 @@ EVENTS = {"created": "RESERVATION_CREATED", "updated": "RESERVATION_UPDATED", "c
 class FewoDirekt(Platform):
     slug = "fewo_direkt"
     webhook_path = "fewo-direkt"
+    rate_limit = (30, 1.0)
+    guest_bookings = True
+    availability_write = "PUT availability"
+    pricing_write = "PUT rates"
 
     def build_routes(self):
         return [
@@ -49,6 +53,9 @@ class FewoDirekt(Platform):
     def render_error(self, req: Request, error: ApiError) -> Response:
         code = error.code or ERROR_CODES.get(error.status, "INTERNAL_ERROR")
         return Response.json(error.status, {"errors": [{"code": code, "message": error.message}]})
+
+    def new_reservation_id(self, number: int) -> str:
+        return f"HA-{secrets.token_hex(4).upper()}"
 
     # endpoints
 

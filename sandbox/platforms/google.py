@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 import time
 import uuid
 
@@ -38,6 +39,10 @@ EVENTS = {"created": "RESERVATION_CREATED", "updated": "RESERVATION_UPDATED", "c
 class Google(Platform):
     slug = "google"
     webhook_path = "google"
+    rate_limit = (100, 1.0)
+    guest_bookings = True
+    availability_write = "POST OTA_HotelAvailNotif"
+    pricing_write = "POST OTA_HotelRateAmountNotif"
 
     def __init__(self, app):
         self.oauth = OAuthServer(CLIENTS, token_ttl=app.token_ttl)
@@ -70,6 +75,9 @@ class Google(Platform):
 
     def reset(self) -> None:
         self.oauth.reset()
+
+    def new_reservation_id(self, number: int) -> str:
+        return f"gvr-{secrets.token_hex(6)}"
 
     # OAuth and keys
 

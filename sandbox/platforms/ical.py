@@ -1,4 +1,5 @@
-"""The iCal host: each platform listing's export in that platform's style, plus custom feeds from tests."""
+"""The iCal host: each platform listing's export in that platform's style (`Platform.ical_style`), plus
+custom feeds from tests."""
 
 from __future__ import annotations
 
@@ -9,28 +10,7 @@ from sandbox.exchange import ApiError, NotFound, Request, Response
 from sandbox.platforms.base import Platform, route
 from sandbox.state import Listing, PlatformState, utcnow
 
-STYLES = {
-    "airbnb": {
-        "head": ["PRODID:-//Airbnb Inc//Hosting Calendar 1.0//EN", "CALSCALE:GREGORIAN", "VERSION:2.0"],
-        "booked": "Reserved",
-        "closed": "Airbnb (Not available)",
-        "domain": "airbnb.com",
-    },
-    "booking_com": {
-        # The real export escapes the comma in PRODID twice; kept as published.
-        "head": [
-            "VERSION:2.0",
-            "PRODID:-//admin.booking.com\\\\\\, b.v.//NONSGML v1.0//EN",
-            "CALSCALE:GREGORIAN",
-            "METHOD:PUBLISH",
-        ],
-        "booked": "CLOSED - Not available",
-        "closed": "CLOSED - Not available",
-        "domain": "booking.com",
-    },
-}
 GENERIC = {"booked": "Booked", "closed": "Not available"}
-FEED_SLUGS = ("airbnb", "booking_com", "expedia", "fewo_direkt", "google")
 
 
 class Ical(Platform):
@@ -45,6 +25,11 @@ class Ical(Platform):
     def render_error(self, req: Request, error: ApiError) -> Response:
         return Response.json(error.status, {"error": error.message})
 
+    def store_custom_feed(self, name: str, body: bytes) -> str:
+        """`POST /_control/ical/feeds/<name>`: serve `body` as a feed; returns its path."""
+        self.state.custom_feeds[name] = body
+        return f"/{self.slug}/custom/{name}.ics"
+
     def custom_feed(self, req: Request, account: str, name: str) -> Response:
         with self.app.store.lock:
             body = self.state.custom_feeds.get(name)
@@ -53,14 +38,16 @@ class Ical(Platform):
         return _calendar(body)
 
     def feed(self, req: Request, account: str, platform: str, listing_id: str) -> Response:
-        if platform not in FEED_SLUGS:
+        """The export of a listing on a platform guests book on."""
+        exporter = self.app.platforms.get(platform)
+        if exporter is None or not exporter.guest_bookings:
             raise NotFound(f"no platform {platform!r}")
         with self.app.store.lock:
             state = self.app.store[platform]
             listing = state.listings.get(listing_id)
             if listing is None:
                 raise NotFound(f"no listing {listing_id!r} on {platform}")
-            lines = _feed_lines(platform, listing, state)
+            lines = _feed_lines(exporter, listing, state)
         return _calendar(("\r\n".join(_fold(line) for line in lines) + "\r\n").encode())
 
 
@@ -68,13 +55,15 @@ def _calendar(body: bytes) -> Response:
     return Response(200, body, {"Content-Type": "text/calendar; charset=utf-8"})
 
 
-def _feed_lines(platform: str, listing: Listing, state: PlatformState) -> list[str]:
-    style = STYLES.get(platform, {"head": [f"PRODID:-//Sandbox//{platform}//EN", "VERSION:2.0"], **GENERIC})
-    domain = style.get("domain", f"{platform}.sandbox")
+def _feed_lines(platform: Platform, listing: Listing, state: PlatformState) -> list[str]:
+    slug = platform.slug
+    style = platform.ical_style or {"head": [f"PRODID:-//Sandbox//{slug}//EN", "VERSION:2.0"], **GENERIC}
+    domain = style.get("domain", f"{slug}.sandbox")
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", *style["head"]]
     for r in sorted(state.active_reservations(listing.listing_id), key=lambda r: r.check_in):
-        extra = [f"DESCRIPTION:{_escape(_description(platform, r.id, r.guest_phone))}"] if platform == "airbnb" else []
+        description = platform.ical_description(r)
+        extra = [f"DESCRIPTION:{_escape(description)}"] if description is not None else []
         lines += _event(stamp, r.check_in, r.check_out, style["booked"], _uid(listing, r.id, domain), extra)
     for start, end in _closed_runs(listing, set(state.booked_nights(listing.listing_id))):
         lines += _event(stamp, start, end, style["closed"], _uid(listing, start.isoformat(), domain), [])
@@ -104,11 +93,6 @@ def _closed_runs(listing: Listing, booked: set[date]) -> list[tuple[date, date]]
         else:
             runs.append((night, night + timedelta(days=1)))
     return runs
-
-
-def _description(platform: str, reservation_id: str, phone: str) -> str:
-    url = f"https://www.airbnb.com/hosting/reservations/details/{reservation_id}"
-    return f"Reservation URL: {url}\nPhone Number (Last 4 Digits): {phone[-4:] if phone else '0000'}"
 
 
 def _uid(listing: Listing, key: str, domain: str) -> str:

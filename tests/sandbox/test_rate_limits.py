@@ -1,13 +1,13 @@
 import pytest
 
-from sandbox.ratelimit import DEFAULT_LIMITS, SlidingWindowLimiter
+from sandbox.ratelimit import SlidingWindowLimiter, default_limits
 from tests.sandbox.conftest import BOOKING_AUTH
 
 FEWO = {"X-Api-Key": "sandbox-fewo-key"}
 
 
 def test_the_default_limits_are_the_documented_ones():
-    assert DEFAULT_LIMITS == {
+    assert default_limits() == {
         "airbnb": (10, 1.0),
         "booking_com": (20, 60.0),
         "expedia": (50, 1.0),

@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from testkit import wait_for  # noqa: E402
 from testkit.stack import (  # noqa: E402
     PLATFORMS,
-    PRICING_ENDPOINT,
     ServiceMissing,
     Stack,
     check_services,
@@ -81,7 +80,7 @@ def burst_ratio(stack: Stack) -> tuple[int, int, float]:
     if not wait_for(priced, timeout=60, interval=0.5) or not wait_for(stack.idle, timeout=60):
         raise SystemExit("the burst did not reach every platform within 60 s")
     after = stack.all_stats()
-    made = sum(delta(before, after, slug, PRICING_ENDPOINT[slug]) for slug in PLATFORMS)
+    made = sum(delta(before, after, slug, stack.write_endpoint(slug, "pricing")) for slug in PLATFORMS)
     minimum = sum(math.ceil(100 / adapter_class(slug).max_batch) for slug in PLATFORMS)
     return made, minimum, burst
 

@@ -125,6 +125,7 @@ class Stack:
         self.seed: dict = {}
         self._db_created = False
         self._worker_generation = 0
+        self._writes: dict[str, dict[str, str]] = {}
 
     # --- environment --------------------------------------------------------------------------
 
@@ -434,6 +435,17 @@ class Stack:
     def all_stats(self) -> dict[str, dict]:
         return {slug: self.stats(slug) for slug in PLATFORMS}
 
+    def write_endpoint(self, slug: str, kind: str) -> str:
+        """The stats key (``"<METHOD> <endpoint>"``, for ``delta``) of ``slug``'s ``kind`` write
+        (``"availability"`` or ``"pricing"``): the simulator's name, which its platform class declares and
+        ``/_state/<slug>/stats`` publishes as ``"writes"``. One request may be both (Expedia's AR). Read
+        from the sandbox once per platform."""
+        if slug not in self._writes:
+            self._writes[slug] = self.stats(slug)["writes"]
+        if kind not in self._writes[slug]:
+            raise LookupError(f"the sandbox's {slug} declares no {kind} write: {self._writes[slug]}")
+        return self._writes[slug][kind]
+
     def calendar(self, slug: str, start: dt.date, end: dt.date, *, listing: str | None = None) -> list[dict]:
         answer = self.sandbox(
             "GET",
@@ -616,26 +628,6 @@ print(json.dumps({"unit": first, "connections": unit_connections[first], "listin
                   "units": units, "unit_connections": unit_connections, "unit_listings": unit_listings,
                   "token": token.key, "user": ["e2e", "e2e-password-123"]}))
 """
-
-
-# The sandbox's stats key ("<METHOD> <endpoint>") of each platform's availability and price writes.
-# Expedia's AR carries both, so on Expedia the two are one endpoint. These are the simulator's names, not
-# the adapter's: a new platform's sandbox names its own, and ``tests/e2e/test_stack.py`` fails until
-# every platform in ``PLATFORMS`` has its two entries here, each a route of the sandbox.
-AVAILABILITY_ENDPOINT = {
-    "airbnb": "PUT calendar",
-    "booking_com": "POST OTA_HotelAvailNotif",
-    "expedia": "POST ar",
-    "fewo_direkt": "PUT availability",
-    "google": "POST OTA_HotelAvailNotif",
-}
-PRICING_ENDPOINT = {
-    "airbnb": "PUT pricing",
-    "booking_com": "POST OTA_HotelRateAmountNotif",
-    "expedia": "POST ar",
-    "fewo_direkt": "PUT rates",
-    "google": "POST OTA_HotelRateAmountNotif",
-}
 
 
 def delta(before: dict[str, dict], after: dict[str, dict], slug: str, endpoint: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.registry import adapter_class
 from testkit import wait_for
-from testkit.stack import AVAILABILITY_ENDPOINT, PLATFORMS, PRICING_ENDPOINT, delta
+from testkit.stack import PLATFORMS, delta
 
 pytestmark = pytest.mark.e2e
 
@@ -151,11 +151,12 @@ def test_100_price_changes_within_a_second_cost_one_request_per_batch_and_no_rat
     assert wait_for(e2e.idle, timeout=30)
     after = e2e.all_stats()
     for slug in PLATFORMS:
-        made = delta(before, after, slug, PRICING_ENDPOINT[slug])
+        availability, pricing = e2e.write_endpoint(slug, "availability"), e2e.write_endpoint(slug, "pricing")
+        made = delta(before, after, slug, pricing)
         minimum = math.ceil(100 / adapter_class(slug).max_batch)
         assert made == minimum, (slug, made, minimum, after[slug]["requests"])
-        if AVAILABILITY_ENDPOINT[slug] != PRICING_ENDPOINT[slug]:
-            assert delta(before, after, slug, AVAILABILITY_ENDPOINT[slug]) == 0, slug
+        if availability != pricing:
+            assert delta(before, after, slug, availability) == 0, slug
         assert after[slug]["rate_limit_violations"] == 0, (slug, after[slug])
         assert after[slug]["invalid_payloads"] == 0, (slug, after[slug]["last_invalid"])
 
@@ -184,7 +185,7 @@ def test_100_separate_api_requests_are_coalesced_into_few_pushes(e2e):
     assert wait_for(e2e.idle, timeout=30)
     after = e2e.all_stats()
     pushes_allowed = math.ceil(burst / 5.0) + 1
-    made = {slug: delta(before, after, slug, PRICING_ENDPOINT[slug]) for slug in PLATFORMS}
+    made = {slug: delta(before, after, slug, e2e.write_endpoint(slug, "pricing")) for slug in PLATFORMS}
     print(f"100 separate price requests in {burst:.2f}s -> pricing requests per platform {made}")
     for slug in PLATFORMS:
         minimum = math.ceil(100 / adapter_class(slug).max_batch)

@@ -1,4 +1,5 @@
-"""Build what an adapter needs from one connection: decrypted credentials plus settings.
+"""Build what an adapter needs from one connection: decrypted credentials plus settings, and the
+window of nights we keep in step with the platform.
 
 The ``PlatformAccount`` holds secrets in clear text for the duration of one call. Never log it, put it
 in a SyncLog, or hand it to a serializer.
@@ -6,11 +7,21 @@ in a SyncLog, or hand it to a serializer.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 
 from adapters.base import Credentials, PlatformAccount, PlatformAdapter
 from adapters.registry import adapter_class
 from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection
+from pms_core.services.catalog import property_today
+
+
+def sync_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
+    """The nights we keep a platform in step with: the property's today up to SYNC_WINDOW_DAYS ahead.
+    Pushes, imports and reconciliation all use this one window."""
+    today = property_today(connection.unit.property)
+    return today, today + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
 
 
 def credentials_of(connection: ChannelConnection) -> Credentials:

@@ -45,7 +45,7 @@ def outbox_record(
         booking=booking,
         source=source,
         payload=payload or {},
-        correlation_id=get_correlation_id() if get_correlation_id() != "-" else "",
+        correlation_id=get_correlation_id(),
     )
     transaction.on_commit(lambda: outbox_dispatch(event_ids=[event.pk]))
     return event

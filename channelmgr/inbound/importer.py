@@ -22,8 +22,8 @@ from django.utils import timezone
 from adapters.base import BookingData, BookingIdScope, BookingPage, BookingStatus
 from adapters.registry import adapter_class
 from channelmgr import metrics
+from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
-from channelmgr.sync.push import push_window
 from pms_core.errors import DomainError
 from pms_core.models import Booking, Unit
 from pms_core.services import (
@@ -356,7 +356,7 @@ def ical_snapshot_import(
         if problems is not None:
             problems.append(reason[:300])
 
-    window = push_window(connection)
+    window = sync_window(connection)
     today = window[0]
     held = set(_ical_blocks(connection).filter(check_out__gt=today).values_list("channel_booking_id", flat=True))
     seen: set[str] = set()

@@ -32,6 +32,7 @@ from adapters.base import (
 )
 from adapters.registry import adapter_class
 from channelmgr import metrics
+from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
@@ -41,7 +42,6 @@ from channelmgr.sync import ranges as R
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
-from pms_core.services.catalog import property_today
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,6 @@ class PushResult:
     status: str  # "success" | "nothing" | "skipped"
     requests: int = 0
     ranges: int = 0
-
-
-def push_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
-    """The nights we keep a platform in step with: the property's today up to SYNC_WINDOW_DAYS ahead."""
-    today = property_today(connection.unit.property)
-    return today, today + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
 
 
 @dataclass
@@ -217,7 +211,7 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
 
 
 def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_log: SyncLog | None) -> PushResult:
-    merged = R.clip(claim.ranges, *push_window(connection))
+    merged = R.clip(claim.ranges, *sync_window(connection))
     if not merged:
         DirtyRange.objects.filter(claimed_by=claim.id).delete()
         if sync_log is not None:

@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass, field
 
 from adapters.base import BookingStatus
+from channelmgr.accounts import sync_window
 from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import safe_message
 from channelmgr.sync.outbound import mark_dirty
-from channelmgr.sync.push import push_window
 from pms_core.models import Booking
 
 MAX_PAGES = 50
@@ -78,7 +78,7 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     from adapters.base import PlatformAPIError
 
     drift = Drift(connection.pk, connection.platform_type)
-    start, _end = push_window(connection)
+    start, _end = sync_window(connection)
     end = start + dt.timedelta(days=days)
     try:
         remote = [b for b in _platform_bookings(connection) if b.check_out > start and b.check_in < end]

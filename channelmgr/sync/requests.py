@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.sync.dispatch import sync_request_enqueue
-from channelmgr.sync.push import push_window
 from config.logging import get_correlation_id
 
 SYNC_TYPES = ("full", "availability", "pricing", "bookings")
@@ -26,7 +26,7 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
     """
     if sync_type not in _KINDS:
         raise ValueError(f"sync_type must be one of {', '.join(SYNC_TYPES)}")
-    start, end = push_window(connection)
+    start, end = sync_window(connection)
     logs = []
     with transaction.atomic():
         for kind in _KINDS[sync_type]:

@@ -2,9 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.outbound import mark_dirty
-from channelmgr.sync.push import push_connection, push_window
+from channelmgr.sync.push import push_connection
 
 
 class Command(BaseCommand):
@@ -27,7 +28,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no active connection with id {connection}")
         kinds = [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]
         for conn in connections.select_related("unit__property"):
-            start, _ = push_window(conn)
+            start, _ = sync_window(conn)
             mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days))
             if now:
                 for kind in kinds:

@@ -88,11 +88,11 @@ def test_reconcile_finds_what_the_importer_stored_under_a_scoped_id(connect, mon
     """Reconcile looks bookings up by the importer's own id, so a feed's long UID (hashed to fit) is
     not reported missing."""
     from adapters.base import BookingPage
+    from channelmgr.accounts import sync_window
     from channelmgr.sync import reconcile
-    from channelmgr.sync.push import push_window
 
     connection = connect(_connection_scoped_slug(), "feed", platform_metadata={"feed_url": "https://x.test/a.ics"})
-    today, _end = push_window(connection)  # reconcile compares from the property's today
+    today, _end = sync_window(connection)  # reconcile compares from the property's today
     uid = "u" * 200  # longer than the column: the importer stores a hash
     remote = BookingData(
         platform=connection.platform_type,

@@ -9,7 +9,6 @@ lets exactly one process close or reopen the breaker.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from adapters.base import PlatformAPIError
 from channelmgr import metrics
-from channelmgr.resilience.errors import Backpressure, CircuitOpenError
+from channelmgr.resilience.errors import CircuitOpenError
 
 log = logging.getLogger(__name__)
 
@@ -285,19 +284,3 @@ def breaker_for(platform: str, *, cache=None, clock=time.time) -> CircuitBreaker
         cache=cache,
         clock=clock,
     )
-
-
-def circuit_protected(platform: str):
-    """Decorator: run the function through the platform's breaker; an open breaker raises Backpressure."""
-
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            try:
-                return breaker_for(platform).call(fn, *args, **kwargs)
-            except CircuitOpenError as exc:
-                raise Backpressure(exc.retry_after, f"circuit_{exc.state}") from exc
-
-        return wrapper
-
-    return decorate

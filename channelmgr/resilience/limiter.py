@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import random
@@ -289,22 +288,3 @@ def limiter_for(*, platform: str, account: str, connection=None, cache=None, clo
         platform=platform,
         account=account,
     )
-
-
-def rate_limited(platform: str, *, account: str | Callable[..., str] = "app", blocking: bool = False, timeout=None):
-    """Decorator: take a grant of ``platform``/``account`` before each call, or raise Backpressure.
-
-    ``account`` may be a function of the call's arguments, for limits counted per credential.
-    """
-
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            name = account(*args, **kwargs) if callable(account) else account
-            limiter = limiter_for(platform=platform, account=name)
-            with limiter.acquire_ctx(raise_on_failure=True, blocking=blocking, timeout=timeout):
-                return fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -9,8 +9,8 @@ import requests
 from prometheus_client import REGISTRY
 
 from adapters.base import PlatformAPIError
-from channelmgr.resilience.breaker import CircuitBreaker, breaker_for, circuit_protected
-from channelmgr.resilience.errors import Backpressure, CircuitOpenError
+from channelmgr.resilience.breaker import CircuitBreaker, breaker_for
+from channelmgr.resilience.errors import CircuitOpenError
 
 from .conftest import BrokenCache
 
@@ -185,20 +185,3 @@ def test_breaker_for_reads_the_breaker_settings(settings):
     settings.BREAKER_FAILURE_THRESHOLD, settings.BREAKER_TIMEOUT_SECONDS = 7, 30.0
     breaker = breaker_for("booking_com")
     assert (breaker.name, breaker.failure_threshold, breaker.timeout_seconds) == ("booking_com", 7, 30.0)
-
-
-def test_circuit_protected_turns_an_open_breaker_into_backpressure(settings):
-    settings.BREAKER_FAILURE_THRESHOLD = 1
-    breaker_for("google").reset()
-
-    @circuit_protected("google")
-    def push():
-        raise TRANSIENT
-
-    with pytest.raises(PlatformAPIError):
-        push()
-    with pytest.raises(Backpressure) as deferred:
-        push()
-    assert deferred.value.reason == "circuit_open"
-    assert 59 < deferred.value.delay_seconds <= 60
-    breaker_for("google").reset()

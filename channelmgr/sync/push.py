@@ -29,6 +29,7 @@ from adapters.base import (
     PlatformAPIError,
     PriceRange,
     PricingUpdate,
+    batches,
 )
 from adapters.registry import adapter_class
 from channelmgr import metrics
@@ -177,7 +178,7 @@ def _send(connection, kind, items) -> int:
     """Send ``items`` in chunks of the platform's batch size; returns requests made."""
     listing = connection.platform_listing_id
     requests = 0
-    for chunk in R.chunks(items, adapter_class(connection.platform_type).max_batch):
+    for chunk in batches(items, adapter_class(connection.platform_type).max_batch):
         if kind == DirtyRange.Kind.AVAILABILITY:
             update = AvailabilityUpdate(listing_id=listing, ranges=tuple(chunk))
             call = lambda a, u=update: a.update_availability(u)  # noqa: E731

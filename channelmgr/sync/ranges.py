@@ -39,7 +39,3 @@ def runs(
         else:
             result.append((day, day + ONE_DAY, item))
     return result
-
-
-def chunks(items: list[T], size: int) -> list[list[T]]:
-    return [items[i : i + size] for i in range(0, len(items), max(1, size))]

@@ -1,6 +1,7 @@
 import datetime as dt
 
-from channelmgr.sync.ranges import chunks, clip, merge, runs
+from adapters.base import batches
+from channelmgr.sync.ranges import clip, merge, runs
 
 D = dt.date(2027, 7, 1)
 
@@ -32,5 +33,6 @@ def test_runs_collapse_equal_consecutive_nights():
     ]
 
 
-def test_chunks_respect_the_batch_size():
-    assert [len(c) for c in chunks(list(range(250)), 100)] == [100, 100, 50]
+def test_batches_respect_the_batch_size():
+    assert [len(c) for c in batches(list(range(250)), 100)] == [100, 100, 50]
+    assert list(batches([], 100)) == []

@@ -196,6 +196,8 @@ class DirtyRange(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # Not to be pushed before this: the re-check after a push that failed in flight (see push.py).
     not_before = models.DateTimeField(null=True, blank=True)
+    # A new or moved stay closed these nights: pushed on the leading edge, with no debounce (push.py).
+    closes = models.BooleanField(default=False)
 
     class Meta:
         indexes = [models.Index(fields=["connection", "claimed_by"], name="dirty_range_claim_idx")]

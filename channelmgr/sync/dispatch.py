@@ -26,10 +26,11 @@ def actors_register(*, push: dict[str, Actor], sync_request: Actor) -> None:
 
 
 def push_enqueue(*, connection_id: int, kind: str, delay_seconds: float) -> None:
-    """Send one push of ``kind`` to a connection, run no sooner than ``delay_seconds`` from now."""
-    _registered(_push_actors.get(kind), f"push of {kind}").send_with_options(
-        args=(connection_id,), delay=int(delay_seconds * 1000)
-    )
+    """Send one push of ``kind`` to a connection, run no sooner than ``delay_seconds`` from now.
+
+    No delay goes straight onto the queue: even a delay of 0 would take the broker's delay queue."""
+    delay = int(delay_seconds * 1000) if delay_seconds > 0 else None
+    _registered(_push_actors.get(kind), f"push of {kind}").send_with_options(args=(connection_id,), delay=delay)
 
 
 def sync_request_enqueue(*, sync_log_id: int) -> None:

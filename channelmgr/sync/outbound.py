@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.debounce import leading_key, push_is_leading_edge, scheduled_key
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
@@ -33,6 +34,16 @@ ORIGIN_KNOWS = {
     OutboxEvent.Type.BOOKING_CONFIRMED,
     OutboxEvent.Type.BOOKING_OVERBOOKED,
 }
+# Events that close nights a guest (or a block) now holds. Until every platform has closed them they can
+# be sold twice, so they skip the debounce: the first such change after a quiet spell goes out at once,
+# and what follows in the same burst is coalesced into the next push. Releases (a cancel), prices and
+# restrictions keep the trailing debounce: pushing them late costs nothing but a little lag, and
+# coalescing a burst of them keeps the request count at its minimum.
+CLOSES_NIGHTS = {
+    OutboxEvent.Type.BOOKING_CONFIRMED,
+    OutboxEvent.Type.BOOKING_OVERBOOKED,
+    OutboxEvent.Type.BOOKING_MODIFIED,
+}
 
 
 def _event_ranges(event: OutboxEvent) -> list[tuple[dt.date, dt.date]]:
@@ -51,27 +62,35 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
     if event.event_type in ORIGIN_KNOWS and event.source != "direct":
         connections = connections.exclude(platform_type=event.source)
     kinds = EVENT_KINDS[event.event_type]
+    closes = event.event_type in CLOSES_NIGHTS
     touched = []
     for connection in connections:
         for start, end in _event_ranges(event):
-            mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
+            mark_dirty(connection=connection, kinds=kinds, start=start, end=end, closes=closes)
         touched.append(connection.pk)
     return touched
 
 
-def _schedule_key(kind: str, connection_id: int) -> str:
-    return f"push-scheduled:{kind}:{connection_id}"
+def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None = None, closes: bool = False) -> bool:
+    """Schedule one push of ``kind`` for a connection; False if one is already scheduled.
 
-
-def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None = None) -> bool:
-    """Schedule one debounced push of ``kind`` for a connection; False if one is already scheduled.
-
-    The flag lives in the shared cache with a TTL, so a lost message only delays the push until the
-    scheduler's sweep (``push_sweep``) notices dirty ranges with nothing scheduled.
+    A change that closes nights (``closes``) is sent at once when the connection has been quiet for the
+    debounce (the leading edge), even if a debounced push is already waiting: that one then finds little
+    or nothing left. Otherwise one debounced push is scheduled. The flags live in the shared cache with a
+    TTL, so a lost message only delays the push until the scheduler's sweep (``push_sweep``) notices
+    dirty ranges with nothing scheduled.
     """
+    if closes and delay_seconds is None and push_is_leading_edge(connection_id=connection_id, kind=kind):
+        try:
+            first = cache.add(leading_key(kind, connection_id), 1, timeout=30)
+        except Exception:
+            first = True
+        if first:
+            push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=0)
+            return True
     delay = settings.PUSH_DEBOUNCE_SECONDS if delay_seconds is None else delay_seconds
     try:
-        if not cache.add(_schedule_key(kind, connection_id), 1, timeout=int(delay) + 300):
+        if not cache.add(scheduled_key(kind, connection_id), 1, timeout=int(delay) + 300):
             return False
     except Exception as exc:  # cache down: push without debounce rather than not at all
         log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
@@ -80,9 +99,9 @@ def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None 
 
 
 def push_started(*, connection_id: int, kind: str) -> None:
-    """Clear the flag before claiming, so a change that arrives during the push schedules the next."""
+    """Clear the flags before claiming, so a change that arrives during the push schedules the next."""
     try:
-        cache.delete(_schedule_key(kind, connection_id))
+        cache.delete_many([scheduled_key(kind, connection_id), leading_key(kind, connection_id)])
     except Exception as exc:
         log.warning("could not clear push flag for connection %s: %s", connection_id, exc)
 
@@ -90,7 +109,7 @@ def push_started(*, connection_id: int, kind: str) -> None:
 def push_deferred(*, connection_id: int, kind: str, delay_seconds: float) -> None:
     """While a push waits (rate limit, open breaker), new changes need no push of their own."""
     try:
-        cache.set(_schedule_key(kind, connection_id), 1, timeout=int(delay_seconds) + 300)
+        cache.set(scheduled_key(kind, connection_id), 1, timeout=int(delay_seconds) + 300)
     except Exception as exc:
         log.warning("could not mark push deferred for connection %s: %s", connection_id, exc)
 
@@ -108,14 +127,17 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
     return sum(push_schedule(connection_id=cid, kind=kind) for cid, kind in pending)
 
 
-def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date) -> None:
-    """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits."""
+def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date, closes: bool = False) -> None:
+    """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits.
+    ``closes``: the change closes these nights (``CLOSES_NIGHTS``), so it takes the leading edge."""
     correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         [
-            DirtyRange(connection=connection, kind=kind, start=start, end=end, correlation_id=correlation_id)
+            DirtyRange(
+                connection=connection, kind=kind, start=start, end=end, correlation_id=correlation_id, closes=closes
+            )
             for kind in kinds
         ]
     )
     for kind in kinds:
-        transaction.on_commit(lambda k=kind: push_schedule(connection_id=connection.pk, kind=k))
+        transaction.on_commit(lambda k=kind: push_schedule(connection_id=connection.pk, kind=k, closes=closes))

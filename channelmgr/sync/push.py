@@ -40,6 +40,7 @@ from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
+from channelmgr.sync.debounce import push_is_leading_edge, push_mark_sent
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
@@ -115,15 +116,17 @@ def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[
     )
 
 
-def _wait_for_quiet(connection: ChannelConnection, kind: str) -> None:
+def _wait_for_quiet(connection: ChannelConnection, kind: str, *, leading: bool = False) -> None:
     """Debounce: while changes keep arriving, wait until they pause for PUSH_DEBOUNCE_SECONDS, but
-    never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS."""
-    bounds = (
-        DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="")
-        .filter(_due(timezone.now()))
-        .aggregate(newest=Max("created_at"), oldest=Min("created_at"))
-    )
+    never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS.
+
+    ``leading``: this push started on the leading edge (no push within the debounce before it), so a
+    change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``)."""
+    waiting = DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="").filter(_due(timezone.now()))
+    bounds = waiting.aggregate(newest=Max("created_at"), oldest=Min("created_at"))
     if bounds["newest"] is None:
+        return
+    if leading and waiting.filter(closes=True).exists():
         return
     now = timezone.now()
     quiet_for = (now - bounds["newest"]).total_seconds()
@@ -203,7 +206,8 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     if KIND_CAPABILITY[kind] not in adapter_class(connection.platform_type).capabilities:
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
         return PushResult("skipped")
-    _wait_for_quiet(connection, kind)
+    _wait_for_quiet(connection, kind, leading=push_is_leading_edge(connection_id=connection.pk, kind=kind))
+    push_mark_sent(connection_id=connection.pk, kind=kind)
     claim = _claim(connection, kind)
     # The push carries on the id of the first change it sends, so one booking can be followed from
     # its webhook to every platform; the SyncLog lists every change the push coalesced.

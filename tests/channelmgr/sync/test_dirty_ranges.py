@@ -4,9 +4,18 @@ import pytest
 from django.core.cache import cache
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.resilience.guard import Backpressure
+from channelmgr.sync.debounce import push_mark_sent
 from channelmgr.sync.outbound import outbox_event_apply, push_schedule, push_started
+from channelmgr.sync.push import _wait_for_quiet
 from pms_core.models import OutboxEvent
-from pms_core.services import booking_cancel, booking_create, booking_modify, calendar_set_prices
+from pms_core.services import (
+    booking_cancel,
+    booking_create,
+    booking_modify,
+    calendar_set_prices,
+    calendar_set_restrictions,
+)
 
 
 @pytest.fixture
@@ -64,3 +73,81 @@ def test_a_burst_schedules_one_push_until_the_push_starts(connections):
     assert scheduled.count(True) == 1
     push_started(connection_id=connection_id, kind="pricing")
     assert push_schedule(connection_id=connection_id, kind="pricing") is True
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The pushes sent to the broker, as (connection id, kind, delay in seconds)."""
+    sent = []
+    monkeypatch.setattr(
+        "channelmgr.sync.outbound.push_enqueue",
+        lambda *, connection_id, kind, delay_seconds: sent.append((connection_id, kind, delay_seconds)),
+    )
+    cache.clear()
+    return sent
+
+
+def test_a_change_that_closes_nights_goes_at_once_on_a_quiet_connection(settings, connections, enqueued):
+    settings.PUSH_DEBOUNCE_SECONDS = 1.0
+    connection_id = connections["airbnb"].pk
+    assert push_schedule(connection_id=connection_id, kind="availability", closes=True)
+    assert enqueued == [(connection_id, "availability", 0)]
+    # a second close-out before that push started rides on it
+    push_schedule(connection_id=connection_id, kind="availability", closes=True)
+    assert [delay for *_rest, delay in enqueued] == [0, 1.0]
+
+
+def test_later_close_outs_in_the_same_burst_are_coalesced_behind_the_debounce(settings, connections, enqueued):
+    settings.PUSH_DEBOUNCE_SECONDS = 1.0
+    connection_id = connections["airbnb"].pk
+    push_schedule(connection_id=connection_id, kind="availability", closes=True)
+    push_started(connection_id=connection_id, kind="availability")
+    push_mark_sent(connection_id=connection_id, kind="availability")  # the push claimed its nights
+    for _ in range(10):
+        push_schedule(connection_id=connection_id, kind="availability", closes=True)
+    assert [delay for *_rest, delay in enqueued] == [0, 1.0]
+
+
+@pytest.mark.parametrize("kind", ["pricing", "availability"])
+def test_prices_restrictions_and_releases_keep_the_trailing_debounce(settings, connections, enqueued, kind):
+    settings.PUSH_DEBOUNCE_SECONDS = 1.0
+    push_schedule(connection_id=connections["airbnb"].pk, kind=kind)
+    assert [delay for *_rest, delay in enqueued] == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("change", "closes"),
+    [("book", True), ("block", True), ("move", True), ("cancel", False), ("price", False), ("restrict", False)],
+)
+def test_which_changes_close_nights(unit, day, connections, change, closes):
+    stay = None
+    if change in ("move", "cancel"):
+        stay = booking_create(unit=unit, check_in=day(1), check_out=day(3))
+        OutboxEvent.objects.all().delete()
+    if change == "book":
+        booking_create(unit=unit, check_in=day(1), check_out=day(3))
+    elif change == "block":
+        booking_create(unit=unit, check_in=day(1), check_out=day(3), kind="block")
+    elif change == "move":
+        booking_modify(booking=stay, check_in=day(5), check_out=day(7))
+    elif change == "cancel":
+        booking_cancel(booking=stay)
+    elif change == "price":
+        calendar_set_prices(unit=unit, start=day(1), end=day(5), price=200)
+    else:
+        calendar_set_restrictions(unit=unit, start=day(1), end=day(5), min_stay=3)
+    for event in OutboxEvent.objects.all():
+        outbox_event_apply(event=event)
+    assert set(DirtyRange.objects.values_list("closes", flat=True)) == {closes}
+
+
+def test_a_leading_push_skips_the_debounce_only_for_close_outs(settings, unit, day, connections):
+    settings.PUSH_DEBOUNCE_SECONDS = 5.0
+    connection = connections["airbnb"]
+    DirtyRange.objects.create(connection=connection, kind="availability", start=day(1), end=day(2))
+    with pytest.raises(Backpressure):
+        _wait_for_quiet(connection, "availability", leading=True)
+    DirtyRange.objects.create(connection=connection, kind="availability", start=day(3), end=day(4), closes=True)
+    _wait_for_quiet(connection, "availability", leading=True)
+    with pytest.raises(Backpressure):
+        _wait_for_quiet(connection, "availability", leading=False)

@@ -1,0 +1,46 @@
+"""When a push may go: the leading edge for changes that close nights, the trailing debounce for the rest.
+
+The state is a few keys in the shared cache, so every web and worker process sees the same edges. If
+the cache is down, pushes go out at once rather than not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+log = logging.getLogger(__name__)
+
+
+def scheduled_key(kind: str, connection_id: int) -> str:
+    """Set while a debounced push of ``kind`` is waiting for this connection."""
+    return f"push-scheduled:{kind}:{connection_id}"
+
+
+def leading_key(kind: str, connection_id: int) -> str:
+    """Set while an immediate (leading-edge) push is on its way."""
+    return f"push-leading:{kind}:{connection_id}"
+
+
+def _last_push_key(kind: str, connection_id: int) -> str:
+    return f"push-last:{kind}:{connection_id}"
+
+
+def push_is_leading_edge(*, connection_id: int, kind: str) -> bool:
+    """True when no push of ``kind`` claimed this connection's nights within the last debounce period."""
+    try:
+        last = cache.get(_last_push_key(kind, connection_id))
+    except Exception:
+        return True
+    return last is None or time.time() - last >= settings.PUSH_DEBOUNCE_SECONDS
+
+
+def push_mark_sent(*, connection_id: int, kind: str) -> None:
+    """A push is claiming this connection's nights now: changes in the next debounce period trail it."""
+    try:
+        cache.set(_last_push_key(kind, connection_id), time.time(), timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60)
+    except Exception as exc:
+        log.warning("could not record the push of connection %s: %s", connection_id, exc)

@@ -149,6 +149,24 @@ class PollResult:
     acknowledged: int = 0
     refused: list[str] = field(default_factory=list)
     held: str = ""  # why an iCal feed's removal was held back this poll
+    complete: bool = True  # False when it stopped at MAX_PAGES and the next poll goes on
+
+
+def _covered_key(connection_id: int) -> str:
+    return f"inbound:pull-covered:{connection_id}"
+
+
+def pull_covers(*, connection: ChannelConnection, since: dt.datetime) -> bool:
+    """True when a pull that started at or after ``since`` read everything the platform offered.
+
+    A burst of "new reservation" pings then costs one pull, not one per ping: each ping that waited
+    behind the rate limit finds the pull that started after it arrived already done. A lost record
+    only costs an extra pull."""
+    try:
+        covered = cache.get(_covered_key(connection.pk))
+    except Exception:
+        return False
+    return covered is not None and covered >= since.timestamp()
 
 
 def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None = None) -> PollResult:
@@ -168,6 +186,7 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
             details={"poll": True},
         )
     started = time.monotonic()
+    began = timezone.now()
     result = PollResult("success")
     try:
         with metrics.track_sync_operation("poll_bookings", connection.platform_type):
@@ -191,6 +210,11 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     # A held iCal removal keeps its reason as the connection's last error until it is resolved.
     cleared = {} if result.held else {"last_error": ""}
     ChannelConnection.objects.filter(pk=connection.pk).update(last_polled_at=now, last_sync_at=now, **cleared)
+    if result.complete:
+        try:
+            cache.set(_covered_key(connection.pk), began.timestamp(), timeout=24 * 3600)
+        except Exception as exc:
+            log.warning("could not record the pull of connection %s: %s", connection.pk, exc)
     _finish(sync_log, SyncLog.Status.SUCCESS, started, result)
     return result
 
@@ -223,6 +247,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         if not page.cursor:
             return
         cursor = page.cursor
+    result.complete = False
     log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
 
 

@@ -17,7 +17,7 @@ from channelmgr import metrics
 from channelmgr.inbound.events import connection_for_listing
 from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
 from channelmgr.inbound.payloads import notification_from_json
-from channelmgr.inbound.polling import connection_poll
+from channelmgr.inbound.polling import connection_poll, pull_covers
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
@@ -66,6 +66,9 @@ def inbound_event_process(*, event_id: int) -> str:
 
 
 def _poll(event: InboundEvent, connection: ChannelConnection) -> str:
+    if pull_covers(connection=connection, since=event.received_at):
+        inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.PROCESSED, error="covered by a later pull")
+        return InboundEvent.Status.PROCESSED
     result = connection_poll(connection=connection)
     if result.status == "failed":
         inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.FAILED, error="poll failed (see sync log)")

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
@@ -135,6 +136,30 @@ def _wait_for_quiet(connection: ChannelConnection, kind: str, *, leading: bool =
         raise Backpressure(settings.PUSH_DEBOUNCE_SECONDS - quiet_for, "debounce")
 
 
+def _deferred_key(connection: ChannelConnection, kind: str) -> str:
+    return f"push-deferred-log:{kind}:{connection.pk}"
+
+
+def _remember_deferred(connection: ChannelConnection, kind: str, sync_log_id: int) -> None:
+    try:
+        cache.set(_deferred_key(connection, kind), sync_log_id, timeout=3600)
+    except Exception as exc:  # the retry then writes a row of its own: untidy, not wrong
+        log.warning("could not remember the deferred push of connection %s: %s", connection.pk, exc)
+
+
+def _deferred_log(connection: ChannelConnection, kind: str) -> SyncLog | None:
+    """The row of this connection's push that was deferred last (rate limit, open breaker), if any."""
+    try:
+        sync_log_id = cache.get(_deferred_key(connection, kind))
+        if sync_log_id is not None:
+            cache.delete(_deferred_key(connection, kind))
+    except Exception:
+        return None
+    if sync_log_id is None:
+        return None
+    return SyncLog.objects.filter(pk=sync_log_id, connection=connection, status=SyncLog.Status.SKIPPED).first()
+
+
 def _release(claim: str) -> None:
     DirtyRange.objects.filter(claimed_by=claim).update(claimed_by="", claimed_at=None)
 
@@ -235,6 +260,8 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         "correlation_ids": claim.correlation_ids[:50],
     }
     if sync_log is None:
+        sync_log = _deferred_log(connection, kind)
+    if sync_log is None:
         sync_log = SyncLog.objects.create(
             connection=connection,
             direction=SyncLog.Direction.OUTBOUND,
@@ -243,7 +270,9 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
             details=details,
         )
     else:
-        SyncLog.objects.filter(pk=sync_log.pk).update(details=details)
+        details = {**details, "deferrals": (sync_log.details or {}).get("deferrals", 0)}
+        SyncLog.objects.filter(pk=sync_log.pk).update(details=details, status=SyncLog.Status.RUNNING, error="")
+        sync_log.details = details
     started = time.monotonic()
     counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
     platform = connection.platform_type
@@ -253,8 +282,13 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
             requests = _send(connection, kind, items)
     except Backpressure as exc:
         _release(claim.id)
+        # A deferral is not a failure, and not a sync of its own: the retry carries on this row.
         error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
-        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error)
+        deferrals = {"deferrals": (sync_log.details or {}).get("deferrals", 0) + 1}
+        sync_log_finish(
+            sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error, details=deferrals
+        )
+        _remember_deferred(connection, kind, sync_log.pk)
         raise
     except PlatformAPIError as exc:
         _release(claim.id)

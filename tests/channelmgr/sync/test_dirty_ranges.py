@@ -151,3 +151,33 @@ def test_a_leading_push_skips_the_debounce_only_for_close_outs(settings, unit, d
     _wait_for_quiet(connection, "availability", leading=True)
     with pytest.raises(Backpressure):
         _wait_for_quiet(connection, "availability", leading=False)
+
+
+@pytest.mark.django_db
+def test_a_deferred_push_keeps_one_sync_log_row_with_its_deferral_count(settings, unit, day, connections, monkeypatch):
+    from channelmgr.models import SyncLog
+    from channelmgr.sync import push
+
+    settings.PUSH_DEBOUNCE_SECONDS = 0.0001
+    cache.clear()
+    connection = connections["airbnb"]
+    DirtyRange.objects.create(connection=connection, kind="availability", start=day(1), end=day(3))
+    answers = [Backpressure(2.0, "rate_limited"), Backpressure(1.0, "circuit_open"), 1]
+
+    def send(connection, kind, items):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(push, "_send", send)
+    for _ in range(2):
+        with pytest.raises(Backpressure):
+            push.push_connection(connection_id=connection.pk, kind="availability")
+        row = SyncLog.objects.get(connection=connection)
+        assert row.status == SyncLog.Status.SKIPPED and row.error.startswith("deferred")
+    result = push.push_connection(connection_id=connection.pk, kind="availability")
+    assert result.status == "success"
+    row = SyncLog.objects.get(connection=connection)  # still one row
+    assert (row.status, row.details["deferrals"], row.request_count, row.error) == (SyncLog.Status.SUCCESS, 2, 1, "")
+    assert not DirtyRange.objects.filter(connection=connection).exists()

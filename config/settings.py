@@ -130,7 +130,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "channelmgr"}}
+    # Django's default of 300 entries is less than the limiter's keys for one 100-a-second platform
+    # alone; culling would drop the claims and flags that the embedded worker's threads rely on.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "channelmgr",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
 
 _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.AgeLimit",
@@ -265,6 +273,8 @@ BREAKER_FAILURE_THRESHOLD = positive_int("BREAKER_FAILURE_THRESHOLD", 5)
 BREAKER_SUCCESS_THRESHOLD = positive_int("BREAKER_SUCCESS_THRESHOLD", 2)
 BREAKER_TIMEOUT_SECONDS = positive_float("BREAKER_TIMEOUT_SECONDS", 60.0)
 BREAKER_HALF_OPEN_PROBES = positive_int("BREAKER_HALF_OPEN_PROBES", 1)
+# One scheduler runs the jobs while it holds this lease; a standby takes over within one lease of its death.
+SCHEDULER_LEASE_SECONDS = positive_float("SCHEDULER_LEASE_SECONDS", 15.0)
 
 # --- logging ------------------------------------------------------------------------------------
 

@@ -3,29 +3,59 @@
 ``manage.py run_scheduler`` runs them in their own process (services mode); ``run_embedded`` runs the
 same jobs in a thread of the web process. Each job is a small step that enqueues work or does a
 little itself, and closes stale database connections, so a long-running scheduler stays healthy.
+
+Several ``run_scheduler`` processes may run: one lease (``channelmgr/resilience/lease.py``, in Redis)
+decides which one runs the jobs. ``lead`` starts the scheduler paused and a keeper thread that resumes it
+when the lease is acquired and pauses it when the lease is lost. Every job also checks that this process
+still holds the lease before it does anything: a scheduler frozen past its lease wakes with jobs overdue,
+and they must not run. The others stand by and take the lease over within one lease of the active
+one's death.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from channelmgr.resilience.lease import Lease, LeaseKeeper, MemoryLeaseStore, RedisLeaseStore
+
 log = logging.getLogger(__name__)
 
+LEASE_NAME = "scheduler"
 
-def _job(fn):
+
+def _job(fn, lease: Lease | None = None):
     def run():
+        if lease is not None and not lease.held():
+            # Only in the moment between losing the lease and the keeper pausing the scheduler.
+            log.warning("job %s skipped: this scheduler does not hold the lease", fn.__name__)
+            return
+        started = time.time()
+        result = None
         close_old_connections()
         try:
-            fn()
+            result = fn()
         except Exception:  # one failed pass must not stop the scheduler
             log.exception("scheduled job %s failed", fn.__name__)
         finally:
             close_old_connections()
+        if lease is not None:
+            log.debug(
+                "job %s ran: owner=%s term=%d start=%.3f end=%.3f result=%s",
+                fn.__name__,
+                lease.owner,
+                lease.term,
+                started,
+                time.time(),
+                result,
+            )
 
     run.__name__ = fn.__name__
     return run
@@ -47,8 +77,10 @@ def enqueue_due_polls():
     from channelmgr.inbound.polling import due_polls
     from channelmgr.inbound.tasks import poll_connection
 
-    for connection_id in due_polls(timezone.now()):
+    claimed = due_polls(timezone.now())
+    for connection_id in claimed:
         poll_connection.send(connection_id)
+    return len(claimed)
 
 
 def enqueue_token_refreshes():
@@ -94,14 +126,57 @@ def _queue_size(broker, queue: str):
     return stub_queue.qsize() if stub_queue is not None else None
 
 
-def add_jobs(scheduler) -> None:
-    scheduler.add_job(_job(relay_outbox), IntervalTrigger(seconds=5), id="relay_outbox", max_instances=1, coalesce=True)
-    scheduler.add_job(_job(enqueue_due_polls), IntervalTrigger(seconds=5), id="polls", max_instances=1, coalesce=True)
-    scheduler.add_job(_job(sweep_pushes), IntervalTrigger(seconds=30), id="push_sweep", max_instances=1, coalesce=True)
-    scheduler.add_job(
-        _job(enqueue_token_refreshes), IntervalTrigger(minutes=5), id="token_refresh", max_instances=1, coalesce=True
-    )
-    scheduler.add_job(_job(update_gauges), IntervalTrigger(seconds=15), id="gauges", max_instances=1, coalesce=True)
-    scheduler.add_job(
-        _job(reconcile_all), CronTrigger(hour=3, minute=17), id="reconcile_daily", max_instances=1, coalesce=True
-    )
+def add_jobs(scheduler, lease: Lease | None = None) -> None:
+    """Add the jobs; with a ``lease`` each runs only while this process holds it (``run_embedded``
+    passes none: its single process is the only scheduler there is)."""
+    jobs = [
+        (relay_outbox, IntervalTrigger(seconds=5), "relay_outbox"),
+        (enqueue_due_polls, IntervalTrigger(seconds=5), "polls"),
+        (sweep_pushes, IntervalTrigger(seconds=30), "push_sweep"),
+        (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
+        (update_gauges, IntervalTrigger(seconds=15), "gauges"),
+        (reconcile_all, CronTrigger(hour=3, minute=17), "reconcile_daily"),
+    ]
+    for fn, trigger, job_id in jobs:
+        scheduler.add_job(_job(fn, lease), trigger, id=job_id, name=job_id, max_instances=1, coalesce=True)
+
+
+def scheduler_lease(ttl: float | None = None) -> Lease:
+    """The scheduler's lease: in Redis (under the cache's key prefix) in services mode, in this process's
+    memory without ``REDIS_URL`` (then only this process is guarded)."""
+    ttl = ttl or settings.SCHEDULER_LEASE_SECONDS
+    if settings.REDIS_URL:
+        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+        store = RedisLeaseStore.from_url(
+            settings.REDIS_URL, prefix=f"{prefix}:" if prefix else "", timeout=min(2.0, max(0.1, ttl / 5))
+        )
+    else:
+        log.warning("no REDIS_URL: the scheduler's lease lives in this process; run only one scheduler")
+        store = MemoryLeaseStore()
+    return Lease(store, LEASE_NAME, ttl)
+
+
+def lead(scheduler, lease: Lease) -> LeaseKeeper:
+    """A keeper that runs ``scheduler`` (started paused) only while ``lease`` is held. On acquiring it,
+    every interval job runs at once and then on its interval from then (the previous holder may have
+    died just before its next run), and a cron job waits for its next time; on losing it the scheduler
+    pauses. Start the returned keeper after the scheduler."""
+
+    def acquired(lease: Lease) -> None:
+        if scheduler.state == STATE_STOPPED:
+            return
+        now = timezone.now()
+        for job in scheduler.get_jobs():
+            if isinstance(job.trigger, IntervalTrigger):  # the next run follows this one by the interval
+                scheduler.modify_job(job.id, next_run_time=now)
+            else:  # a cron time missed while standing by is not caught up
+                scheduler.reschedule_job(job.id, trigger=job.trigger)
+        scheduler.resume()
+        log.info("scheduler %s is active (term %d): running the jobs", lease.owner, lease.term)
+
+    def lost(lease: Lease) -> None:
+        if scheduler.state != STATE_STOPPED:
+            scheduler.pause()
+        log.warning("scheduler %s lost the lease (term %d): jobs paused", lease.owner, lease.term)
+
+    return LeaseKeeper(lease, on_acquired=acquired, on_lost=lost)

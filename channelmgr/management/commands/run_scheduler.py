@@ -1,24 +1,50 @@
-"""The scheduler process (services mode): polling, outbox relay, push sweep, token refresh, reconcile."""
+"""The scheduler process (services mode): polling, outbox relay, push sweep, token refresh, reconcile.
 
+Any number may run: the one holding the scheduler's lease (in Redis) runs the jobs, the others stand
+by and take over within ``SCHEDULER_LEASE_SECONDS`` of its death. ``-v 2`` logs every job run with the
+lease's owner and term.
+"""
+
+import logging
 import signal
+import threading
 
-from apscheduler.schedulers.blocking import BlockingScheduler
-from django.core.management.base import BaseCommand
+from apscheduler.schedulers.background import BackgroundScheduler
+from django.core.management.base import BaseCommand, CommandError
 
-from channelmgr.scheduler import add_jobs
+from channelmgr.scheduler import add_jobs, lead, scheduler_lease
 
 
 class Command(BaseCommand):
-    help = "Run the periodic jobs until SIGTERM."
+    help = "Run the periodic jobs until SIGTERM, while this process holds the scheduler's lease."
 
-    def handle(self, *args, **options):
-        scheduler = BlockingScheduler(timezone="UTC")
-        add_jobs(scheduler)
+    def handle(self, *args, verbosity=1, **options):
+        if verbosity >= 2:
+            for name in ("channelmgr.scheduler", "channelmgr.resilience.lease"):
+                logging.getLogger(name).setLevel(logging.DEBUG)
+        lease = scheduler_lease()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        add_jobs(scheduler, lease)
+        keeper = lead(scheduler, lease)
+        stop = threading.Event()
 
-        def stop(*_):
-            scheduler.shutdown(wait=False)
+        def on_signal(*_):
+            stop.set()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        self.stdout.write("scheduler running: " + ", ".join(job.id for job in scheduler.get_jobs()))
-        scheduler.start()
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        scheduler.start(paused=True)
+        keeper.start()
+        self.stdout.write(
+            f"scheduler {lease.owner} running (jobs run while it holds the {lease.ttl:g} s lease): "
+            + ", ".join(job.id for job in scheduler.get_jobs())
+        )
+        try:
+            while not stop.wait(1.0):
+                if not keeper.alive():
+                    raise CommandError("the lease keeper stopped")
+        finally:
+            # Running jobs finish while the keeper still renews the lease; then it is given back, so
+            # a standby takes over at once instead of after a lease.
+            scheduler.shutdown(wait=True)
+            keeper.stop(release=True)

@@ -88,8 +88,12 @@ DOUBLE_BOOKING_ATTEMPTS = Counter(
     "channel_manager_double_booking_attempts_total", "Bookings refused or stored overbooked for a clash", ["platform"]
 )
 # system
+# The seed's name (``channel_manager_connections_active{platform}``); set by the scheduler's ``update_gauges``.
 ACTIVE_CONNECTIONS = Gauge(
-    "channel_manager_active_connections", "Active connections", ["platform"], multiprocess_mode="livemax"
+    "channel_manager_connections_active",
+    "Connections in status active, per platform",
+    ["platform"],
+    multiprocess_mode="livemax",
 )
 QUEUE_SIZE = Gauge("channel_manager_queue_size", "Messages waiting per queue", ["queue"], multiprocess_mode="livemax")
 TASK_FAILURES = Counter("channel_manager_task_failures_total", "Actor failures", ["task", "error_type"])

@@ -38,7 +38,7 @@ SEED_METRICS = [
     "channel_manager_availability_updates_total",
     "channel_manager_pricing_updates_total",
     "channel_manager_double_booking_attempts_total",
-    "channel_manager_active_connections",
+    "channel_manager_connections_active",
     "channel_manager_queue_size",
     "channel_manager_task_failures_total",
 ]
@@ -110,7 +110,7 @@ def test_metrics_after_a_real_sync_carry_every_seed_metric(live_server, sandbox,
     not_grown = [name for name in GROWN_BY_A_SYNC if after.get(name, 0) <= before.get(name, 0)]
     assert not not_grown, {name: (before.get(name), after.get(name)) for name in not_grown}
 
-    active = {s.labels["platform"]: s.value for s in _family(families, "channel_manager_active_connections").samples}
+    active = {s.labels["platform"]: s.value for s in _family(families, "channel_manager_connections_active").samples}
     assert all(active[slug] >= 1 for slug in PUSH_PLATFORMS), active
     queues = {s.labels["queue"] for s in _family(families, "channel_manager_queue_size").samples}
     assert queues == {"outbox", "push", "inbound"}

@@ -11,7 +11,7 @@ SANDBOX_URL ?= http://$(HOST):$(SANDBOX_PORT)
 PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 RUN_ENV := SANDBOX_URL=$(SANDBOX_URL) PUBLIC_BASE_URL=$(PUBLIC_BASE_URL)
 
-.PHONY: run test test-services lint format migrate demo demo-scenario sandbox worker scheduler bench soak clean
+.PHONY: run test test-slow test-services lint format migrate demo demo-scenario sandbox worker scheduler bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ run: venv
 ## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset).
 test: venv
 	$(PY) -m pytest
+
+## The tests that take minutes (real 60 s rate-limit windows), on the local Postgres and Redis.
+test-slow: venv
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) -m pytest -m slow
 
 ## The same suite against the local Postgres and Redis services.
 test-services: venv

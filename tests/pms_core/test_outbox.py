@@ -63,9 +63,12 @@ def test_an_event_delivered_twice_changes_nothing_the_second_time(unit, day, bro
     )
     booking = booking_create(unit=unit, check_in=day(1), check_out=day(3))
     event = OutboxEvent.objects.get(booking=booking)
+    # The close-out is pushed at once (leading edge) and fails here (no platform), which adds a
+    # re-check row with ``not_before``: count the rows the event itself marked.
+    marked = DirtyRange.objects.filter(not_before__isnull=True)
     assert _wait_consumed(broker, event.pk) is not None
-    assert DirtyRange.objects.count() == 1
+    assert marked.count() == 1
 
     assert outbox_dispatch(event_ids=[event.pk]) == 1  # a duplicate delivery
     broker.join("outbox", timeout=10_000)
-    assert DirtyRange.objects.count() == 1
+    assert marked.count() == 1

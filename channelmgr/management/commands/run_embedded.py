@@ -16,10 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from adapters import registry
 from adapters.base import Capability
-from channelmgr.demo import DEMO_USER, demo_connect_oauth, demo_create_listings, demo_publish_feed
-from channelmgr.models import ChannelConnection
+from channelmgr.demo import DEMO_USER, DemoConnectError, demo_connect
 from channelmgr.scheduler import add_jobs
-from channelmgr.sync.requests import sync_request
 from pms_core.models import User
 
 
@@ -76,15 +74,16 @@ class Command(BaseCommand):
                 sandbox.wait(timeout=10)
 
     def _connect_demo(self):
-        """Give the demo's OAuth connections tokens and push every calendar once, so the sandbox
-        platforms hold the listings before anyone books."""
-        for step in (demo_create_listings, demo_publish_feed, demo_connect_oauth):
-            try:
-                step()
-            except Exception as exc:  # the demo still runs; the admin shows what failed
-                self.stderr.write(f"demo set-up step {step.__name__} failed: {exc}")
-        for connection in ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, last_sync_at=None):
-            sync_request(connection=connection, sync_type="full")
+        """What ``manage.py connect_demo`` does in services mode: the demo's listings, feed and OAuth
+        tokens in the sandbox just started, and a first full sync, on this process's broker."""
+        try:
+            result = demo_connect()
+        except DemoConnectError as exc:  # the product still runs; say why the demo does not
+            self.stderr.write(f"demo not connected: {exc}")
+            return
+        self.stdout.write(f"Demo:    {result.summary()}")
+        for step, why in result.failed.items():  # the demo still runs; the admin shows what failed
+            self.stderr.write(f"demo set-up step {step} failed: {why}")
 
     def _wait_for_sandbox(self, process, url, timeout=15.0):
         deadline = time.monotonic() + timeout

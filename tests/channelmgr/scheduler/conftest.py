@@ -50,6 +50,6 @@ def redis_store():
     client = redis.Redis.from_url(redis_url(), socket_timeout=2, socket_connect_timeout=2)
     prefix = f"test-lease-{os.getpid()}-{secrets.token_hex(3)}:"
     yield RedisLeaseStore(client, prefix)
-    keys = list(client.scan_iter(match=f"{prefix}*"))
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)

@@ -20,26 +20,28 @@ RUN pip install --upgrade pip \
 
 FROM ${PYTHON_IMAGE} AS runtime
 # PROMETHEUS_MULTIPROC_DIR: prometheus_client's multiprocess mode, where every gunicorn and Dramatiq
-# process writes its samples. WEB_CONCURRENCY is gunicorn's worker count; GUNICORN_CMD_ARGS adds flags.
+# process writes its samples. gunicorn's workers and threads come from config/gunicorn.py
+# (GUNICORN_WORKERS, GUNICORN_THREADS, GUNICORN_BIND); GUNICORN_CMD_ARGS adds flags over it.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
-    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
-    WEB_CONCURRENCY=2
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
-COPY --chown=app:app . /app
+# The code stays root's: the app user can read it, not change it.
+COPY . /app
 # var/ holds the SQLite file when DATABASE_URL is unset; the metrics folder must be writable by the
 # app user (a named volume mounted there starts with this ownership).
 RUN mkdir -p /app/var /app/staticfiles /tmp/prometheus \
     && chown app:app /app/var /app/staticfiles /tmp/prometheus
 
-USER app
+# Numeric, so Kubernetes' runAsNonRoot can tell it is not root (deploy/k8s runs as the same uid).
+USER 10001:10001
 
 # Static files are collected at build time into STATIC_ROOT (staticfiles/) and served by whitenoise.
 # The key and the Fernet key below exist only for this step: production settings refuse to start
@@ -57,5 +59,6 @@ EXPOSE 8000
 #   python manage.py rundramatiq --processes 2 --threads 4
 #   python manage.py run_scheduler
 #   python -m sandbox --host 0.0.0.0 --port 8900 --callback-base http://web:8000
-# config/gunicorn.py: gthread workers, and dead workers' metrics marked dead (multiprocess mode).
-CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", "--worker-tmp-dir", "/dev/shm"]
+# config/gunicorn.py: gthread workers, and dead workers' metrics marked dead (multiprocess mode). No
+# control socket: gunicorn would make it under $HOME (/app), which the app user cannot write.
+CMD ["gunicorn", "config.wsgi:application", "--config", "python:config.gunicorn", "--worker-tmp-dir", "/dev/shm", "--no-control-socket"]

@@ -44,20 +44,32 @@ def per_call(fn, n: int) -> float:
     return (time.perf_counter() - started) / n
 
 
-def limiters(cache, limit: int, window: float, round_: int) -> tuple[RateLimiter, RateLimiter]:
-    """One limiter whose every acquire() is a grant, one whose every acquire() is a refusal."""
-    # A clock that moves one slot's share of the window per call: every acquire() is a grant, as under
-    # a backlog running exactly at the limit.
-    ticks = iter(range(10**9))
-    step = window * 1.05 / limit
-    granted = RateLimiter(
-        f"granted-{limit}-{round_}", limit, window, cache=cache, clock=lambda t=ticks, s=step: next(t) * s
-    )
+class SteppingClock:
+    """A clock that moves only when told: one slot's share of the window per acquire()."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 1_800_000_000.0, step
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiters(cache, limit: int, window: float, round_: int):
+    """acquire() of a limiter that grants every call, and of one that refuses every call."""
+    # Every acquire() is a grant, as under a backlog running exactly at the limit. The clock moves
+    # between calls, never during one: a clock that moved during acquire() would look like a stall.
+    clock = SteppingClock(window * 1.05 / limit)
+    granted = RateLimiter(f"granted-{limit}-{round_}", limit, window, cache=cache, clock=clock)
+
+    def grant():
+        clock.now += clock.step
+        return granted.acquire()
+
     # The real clock (on Redis: the server's), and a window of an hour that is full.
     full = RateLimiter(f"full-{limit}-{round_}", limit, 3600.0, cache=cache)
     while full.acquire():
         pass
-    return granted, full
+    return grant, full.acquire
 
 
 def main() -> None:
@@ -76,9 +88,9 @@ def main() -> None:
             incr = per_call(lambda: client.incr(f"{prefix}:incr"), options.n)
             samples.setdefault("incr", []).append(incr)
             for limit, window in RATES:
-                granted, full = limiters(cache, limit, window, round_)
-                samples.setdefault(f"{limit} granted", []).append(per_call(granted.acquire, options.n) / incr)
-                samples.setdefault(f"{limit} refused", []).append(per_call(full.acquire, options.n) / incr)
+                grant, refuse = limiters(cache, limit, window, round_)
+                samples.setdefault(f"{limit} granted", []).append(per_call(grant, options.n) / incr)
+                samples.setdefault(f"{limit} refused", []).append(per_call(refuse, options.n) / incr)
     finally:
         keys = list(client.scan_iter(f"{prefix}*", count=1000))
         for start in range(0, len(keys), 500):

@@ -3,7 +3,10 @@ configures exactly the variables of .env.example, and runs what the image has, a
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 
 import kubernetes_validate
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from tests.conftest import need_service
 from tests.deploy import commands, k8s
 from tests.deploy.dockerfile import stages, user_ids
-from tests.deploy.env_example import env_example_names, is_secret, variable_of
+from tests.deploy.env_example import ROOT, env_example_names, is_secret, variable_of
 
 KUSTOMIZATIONS = k8s.kustomization_dirs()
 IDS = [str(path.relative_to(k8s.K8S)) for path in KUSTOMIZATIONS]
@@ -226,3 +229,20 @@ def test_every_disruption_budget_and_service_selects_pods_that_exist():
     assert len(selectors) == 4  # three budgets, the web Service
     for selector in selectors:
         assert any(selector.items() <= pod.items() for pod in labels), selector
+
+
+def test_the_placeholder_secret_stops_a_release_at_the_migration_jobs_check(tmp_path):
+    """Applied as committed, the Job's `check --deploy` fails, so nothing migrates and no new pod starts."""
+    docs = k8s.base()
+    config, secret = _config_and_secret(docs)
+    for name, value in secret["stringData"].items():
+        (tmp_path / name).write_text(value)
+    job = k8s.pod_spec(k8s.named(docs, "Job", "channelmgr-migrate"))["containers"][0]
+    check = job["args"][0].split(" && ")[0]
+    assert check.startswith("python manage.py check --deploy")
+    env = {**config["data"], **{f"{name}_FILE": str(tmp_path / name) for name in secret["stringData"]}}
+    env.update(PATH=os.environ["PATH"], PROMETHEUS_MULTIPROC_DIR="", DJANGO_SETTINGS_MODULE="config.settings")
+    refused = subprocess.run(
+        [sys.executable, *check.split()[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode != 0 and "security.W009" in refused.stderr, refused.stdout + refused.stderr

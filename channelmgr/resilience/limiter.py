@@ -1,4 +1,4 @@
-"""A sliding-window rate limiter whose state lives in Django's cache, shared by every process."""
+"""A sliding-window rate limiter whose state lives in Redis (or Django's cache), shared by every process."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from adapters.registry import adapter_class, adapters, env_prefix
 from channelmgr import metrics
 from channelmgr.resilience.errors import Backpressure
+from channelmgr.resilience.limiter_redis import RedisWindowLog, is_redis
+from channelmgr.resilience.limiter_slots import CacheSlots
 
 log = logging.getLogger(__name__)
 
@@ -27,22 +29,21 @@ DEFAULT_MARGIN_CAP = 0.5
 # Used when the shared cache is down: one limiter per process instead of none (see RateLimiter).
 _FALLBACK_CACHE = LocMemCache("channelmgr-limiter-fallback", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 _LOG_EVERY_SECONDS = 60.0
+_last_warning: dict[str, float] = {}  # per limiter key: limiter_for() builds a limiter per call
+# A contended attempt (a racing claim won, or this process stalled and gave its grant back) says
+# nothing about capacity, so it is tried again at once, even by a non-blocking acquire(): refusing
+# would hand the caller a wait of 0.0 while the platform is far below its limit.
+_CONTENDED_RETRIES = 5
 
 
 class RateLimiter:
     """At most ``limit`` grants in any window of ``window_seconds``, across every process on the cache.
 
-    Design (slot tokens per epoch): time is cut into epochs of ``w = window + margin``. Each of the
-    ``limit`` slots grants at most once per epoch, by ``cache.add(f"{key}:{slot}:{epoch}", t)`` (one
-    winner), and only if that slot's grant in the previous epoch is at least ``w`` old. Proof that a
-    slot's grants are >= w apart: same epoch, by add's atomicity; two or more epochs apart, by the
-    epoch length; adjacent epochs, by that check, and if the claimer saw no previous grant it re-reads
-    it after its add, while a claimer whose epoch ended during its add reads the next epoch's key: by
-    linearizability one of two racing claimers sees the other and withdraws (deleting its key: keys
-    only ever prevent grants). So any window holds at most one grant per slot: at most ``limit``.
-    Keys are read only within 2w of their epoch's start and live 2w + 10 s, so TTLs are garbage
-    collection, never correctness. A claim that stalled more than margin/2 after reading the clock
-    withdraws too, so a request leaves at most margin/2 after the grant time others see.
+    A grant counts for its window plus a margin (see DEFAULT_MARGIN_FRACTION). The state lives in
+    the cache: on Redis a sliding-window log that one Lua script call reads and updates atomically
+    (limiter_redis.py), over any other Django cache slot tokens (limiter_slots.py, embedded mode). On
+    Redis the window runs on the server's clock unless a clock is injected (``clock`` other than
+    ``time.time``: tests, the bench).
 
     If the cache raises, the limiter falls back to a per-process local-memory limiter and logs a
     warning: syncing continues, each process still keeps the limit by itself, and the platform's own
@@ -72,7 +73,7 @@ class RateLimiter:
         if margin_seconds is None:
             margin_seconds = min(self.window * DEFAULT_MARGIN_FRACTION, DEFAULT_MARGIN_CAP)
         self.margin = margin_seconds
-        self.epoch = self.window + margin_seconds
+        self.epoch = self.window + margin_seconds  # how long a grant counts
         self.ttl = math.ceil(2 * self.epoch) + 10
         self.jitter = max(0.002, min(self.epoch / self.limit, 0.05))
         self.cache = cache if cache is not None else caches["default"]
@@ -80,25 +81,57 @@ class RateLimiter:
         self.sleep = sleep
         self.platform = platform
         self.account = account
-        self._last_warning = 0.0
+        self._backoff_until = -math.inf
+        # Half the margin for a stall between the grant time and the request leaving, half for after.
+        stall = margin_seconds / 2
+        if is_redis(self.cache):
+            self._storage = RedisWindowLog(
+                key,
+                self.limit,
+                self.epoch,
+                ttl=self.ttl,
+                stall=stall,
+                cache=self.cache,
+                clock=clock,
+                server_clock=clock is time.time,
+            )
+        else:
+            self._storage = CacheSlots(key, self.limit, self.epoch, stall=stall, cache=self.cache, clock=clock)
+        self._fallback = CacheSlots(key, self.limit, self.epoch, stall=stall, cache=_FALLBACK_CACHE, clock=clock)
 
     # --- public API ---------------------------------------------------------------------------
 
     def acquire(self, blocking: bool = False, timeout: float | None = None) -> bool:
-        """Take one grant. Non-blocking returns at once; blocking waits up to ``timeout`` (None: forever)."""
+        """Take one grant. Non-blocking returns at once; blocking waits up to ``timeout`` (None: forever).
+
+        A refusal means the window is full or paused (or this process is too busy to keep a grant on
+        time), never that another claim raced this one; ``time_until_available()`` then says how long.
+        """
         started = self.clock()
         deadline = math.inf if timeout is None else started + timeout
+        contended = 0
         while True:
-            granted, wait = self._attempt()
+            granted, wait, used = self._safely(lambda storage: storage.attempt())
             if granted:
+                if self.platform:
+                    metrics.update_rate_limiter_usage(self.platform, self.account, used)
                 self._record("granted", self.clock() - started)
                 return True
+            if wait is None:
+                contended += 1
+                if contended <= _CONTENDED_RETRIES:
+                    continue
+                # Still contended: this process is too busy to keep a grant on time. Back off a little,
+                # and say so to time_until_available().
+                wait = self.jitter
+                self._backoff_until = self.clock() + wait
             now = self.clock()
             if not blocking or now + wait > deadline:
                 self._record("rejected", None)
                 return False
             # Waiters wake spread over up to one slot's share of the window, not all at once.
             self.sleep(wait + random.uniform(0.001, self.jitter))  # noqa: S311
+            contended = 0
 
     @contextmanager
     def acquire_ctx(self, *, raise_on_failure: bool = False, **kwargs) -> Iterator[bool]:
@@ -109,129 +142,35 @@ class RateLimiter:
         yield acquired
 
     def current_usage(self) -> int:
-        """Grants in the last window (a withdrawn claim counts too: it is conservative)."""
-        now = self.clock()
-        values = self._read(self._epoch_of(now))
-        return sum(1 for v in values.values() if _is_time(v) and now - self.epoch < v <= now)
+        """Grants in the last window and its margin."""
+        return self._safely(lambda storage: storage.usage())
 
     def time_until_available(self) -> float:
         """Seconds until a grant may succeed (0.0 if one may now)."""
-        now = self.clock()
-        g = self._epoch_of(now)
-        values = self._read(g)
-        return max(0.0, self._next_free(values, g, now) - now)
+        wait = self._safely(lambda storage: storage.wait())
+        return max(0.0, wait, self._backoff_until - self.clock())
 
     def pause(self, seconds: float) -> None:
         """Grant nothing for ``seconds`` (a platform's Retry-After), in every process."""
-        until = self.clock() + seconds
-        self._safely(lambda c: c.set(self._pause_key(), until, timeout=math.ceil(seconds) + 10))
+        self._safely(lambda storage: storage.pause(seconds))
 
     def reset(self) -> None:
         """Forget every grant (tests, and an operator clearing a limit that was changed)."""
-        g = self._epoch_of(self.clock())
-        keys = [self._slot_key(i, e) for e in (g - 1, g, g + 1) for i in range(self.limit)]
-        keys.append(self._pause_key())
-        self._safely(lambda c: c.delete_many(keys))
-
-    # --- the algorithm ------------------------------------------------------------------------
-
-    def _attempt(self) -> tuple[bool, float]:
-        """One try: (granted, seconds to wait before the next try is worth it)."""
-        return self._safely(self._attempt_on)
-
-    def _attempt_on(self, cache) -> tuple[bool, float]:
-        g = self._epoch_of(self.clock())
-        values = self._read_on(cache, g)
-        # The grant time is read after the read, so only the add lies between it and the grant.
-        now = self.clock()
-        if self._epoch_of(now) != g:
-            return False, 0.0
-        paused_until = values.get(self._pause_key())
-        if _is_time(paused_until) and paused_until > now:
-            return False, paused_until - now
-        free = [i for i in range(self.limit) if self._slot_free(values, i, g, now)]
-        if not free:
-            return False, self._next_free(values, g, now) - now
-        random.shuffle(free)  # racing processes pick different slots
-        for i in free:
-            if not cache.add(self._slot_key(i, g), now, timeout=self.ttl):
-                continue
-            # A claim that raced an adjacent epoch, or stalled (GIL, GC, network) so long since reading
-            # the clock that its request would leave well after the grant time others see, is given
-            # up. Deleting it is safe: keys only ever stop a grant, and this one granted nothing.
-            if (
-                self._conflicts(cache, i, g, now, previous_seen=self._slot_key(i, g - 1) in values)
-                or self.clock() - now > self.margin / 2
-            ):
-                cache.delete(self._slot_key(i, g))
-                return False, 0.0
-            metrics_usage = 1 + sum(1 for v in values.values() if _is_time(v) and now - self.epoch < v <= now)
-            if self.platform:
-                metrics.update_rate_limiter_usage(self.platform, self.account, metrics_usage)
-            return True, 0.0
-        return False, 0.0
-
-    def _slot_free(self, values: dict, i: int, g: int, now: float) -> bool:
-        if self._slot_key(i, g) in values:
-            return False
-        previous = values.get(self._slot_key(i, g - 1))
-        return not _is_time(previous) or previous + self.epoch <= now
-
-    def _conflicts(self, cache, i: int, g: int, granted_at: float, *, previous_seen: bool) -> bool:
-        """After winning slot i of epoch g: does a racing claim of an adjacent epoch sit within w?"""
-        keys = [] if previous_seen else [self._slot_key(i, g - 1)]
-        if self._epoch_of(self.clock()) > g:
-            keys.append(self._slot_key(i, g + 1))
-        if not keys:
-            return False
-        found = cache.get_many(keys)
-        return any(_is_time(v) and abs(v - granted_at) < self.epoch for v in found.values())
-
-    def _next_free(self, values: dict, g: int, now: float) -> float:
-        paused_until = values.get(self._pause_key())
-        earliest = math.inf
-        for i in range(self.limit):
-            if self._slot_free(values, i, g, now):
-                earliest = now
-                break
-            current = values.get(self._slot_key(i, g))
-            previous = values.get(self._slot_key(i, g - 1))
-            taken_at = current if _is_time(current) else previous
-            if _is_time(taken_at):
-                earliest = min(earliest, taken_at + self.epoch)
-        if _is_time(paused_until):
-            earliest = max(earliest, paused_until)
-        return earliest if earliest != math.inf else now + self.epoch
+        self._backoff_until = -math.inf
+        self._safely(lambda storage: storage.reset())
 
     # --- storage --------------------------------------------------------------------------------
 
-    def _epoch_of(self, t: float) -> int:
-        return math.floor(t / self.epoch)
-
-    def _slot_key(self, i: int, g: int) -> str:
-        return f"{self.key}:{i}:{g}"
-
-    def _pause_key(self) -> str:
-        return f"{self.key}:pause"
-
-    def _read(self, g: int) -> dict:
-        return self._safely(lambda c: self._read_on(c, g))
-
-    def _read_on(self, cache, g: int) -> dict:
-        keys = [self._slot_key(i, e) for e in (g - 1, g) for i in range(self.limit)]
-        keys.append(self._pause_key())
-        return cache.get_many(keys)
-
     def _safely(self, operation):
-        """Run ``operation(cache)`` on the shared cache, or on the process-local one if it is down."""
+        """Run ``operation(storage)`` on the shared storage, or on the process-local one if it is down."""
         try:
-            return operation(self.cache)
+            return operation(self._storage)
         except Exception as exc:  # any backend error: redis.ConnectionError, TimeoutError, ...
             now = time.monotonic()
-            if now - self._last_warning > _LOG_EVERY_SECONDS:
-                self._last_warning = now
+            if now - _last_warning.get(self.key, -math.inf) > _LOG_EVERY_SECONDS:
+                _last_warning[self.key] = now
                 log.warning("rate limiter %s: cache unreachable (%s), limiting per process", self.key, exc)
-            return operation(_FALLBACK_CACHE)
+            return operation(self._fallback)
 
     def _record(self, status: str, waited: float | None) -> None:
         if not self.platform:
@@ -241,7 +180,7 @@ class RateLimiter:
             metrics.RATE_LIMITER_WAIT.labels(self.platform).observe(max(0.0, waited))
 
 
-def _is_time(value) -> bool:
+def _is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -256,11 +195,11 @@ def platform_rate_settings(platform: str) -> tuple[int, float]:
     entry = platforms[platform]
     env = env_prefix(adapter_class(platform)) if platform in adapters() else platform.upper()
     limit, window = entry.get("rate_limit"), entry.get("rate_window")
-    if not _is_time(limit) or int(limit) != limit or limit <= 0:
+    if not _is_number(limit) or int(limit) != limit or limit <= 0:
         raise ImproperlyConfigured(
             f"{env}_RATE_LIMIT (PLATFORMS[{platform!r}]['rate_limit']): must be > 0, got {limit!r}"
         )
-    if not _is_time(window) or window <= 0:
+    if not _is_number(window) or window <= 0:
         raise ImproperlyConfigured(
             f"{env}_RATE_WINDOW (PLATFORMS[{platform!r}]['rate_window']): must be > 0, got {window!r}"
         )

@@ -131,7 +131,12 @@ class SoakResult:
 
     @property
     def ok(self) -> bool:
-        return self.quiet and not self.drift and not self.summary["inbound_unreflected"]
+        return (
+            self.quiet
+            and not self.drift
+            and not self.summary["inbound_unreflected"]
+            and not sum(self.summary.get("rate_limit_violations", {}).values())
+        )
 
 
 @dataclass
@@ -723,6 +728,11 @@ class Soak:
             "pms_calendar_by_class": dict(Counter(i["class"] for i in pms_calendar)),
             "pms_calendar_examples": pms_calendar[:10],
             "inbound_unreflected": self.unreflected(reservations, bookings),
+            # Requests a platform refused because our limiter let too many through (injected 429s are
+            # faults, not counted here): 0 however many processes send.
+            "rate_limit_violations": {
+                slug: stats.get("rate_limit_violations", 0) for slug, stats in self.stack.all_stats().items()
+            },
             "faults": [
                 {
                     "platform": e.slug,
@@ -858,13 +868,15 @@ def format_report(mode: str, quiet: bool, waited: float, pending: dict, drift: l
         f"blocks {summary['blocks_by_status']}",
         f"overbookings: {summary['overbookings']} overbooked now, {summary['stored_with_clash']} stored with a clash",
         f"quiet: {'yes' if quiet else 'NO'} after {waited:.0f}s" + ("" if quiet else f"; still pending: {pending}"),
-        f"nights checked: {summary['nights_checked']} (units x 5 platforms x nights)",
+        f"nights checked: {summary['nights_checked']} (units x platforms x nights)",
         f"drift: {summary['drift']} platform-nights "
         + ", ".join(f"{k}: {v}" for k, v in summary["drift_by_class"].items())
         + (f"; by platform {summary['drift_by_platform']}" if drift else ""),
         f"PMS calendar vs bookings list and API writes: {summary['pms_calendar_disagreements']} nights disagree"
         + (f" {summary['pms_calendar_by_class']}" if summary["pms_calendar_disagreements"] else ""),
         f"platform reservations not reflected in the PMS: {len(summary['inbound_unreflected'])}",
+        f"rate-limit violations (requests over a platform's limit): {sum(summary['rate_limit_violations'].values())}"
+        + f" {summary['rate_limit_violations']}",
     ]
     for item in summary["inbound_unreflected"][:10]:
         lines.append(f"    {json.dumps(item)}")
@@ -892,6 +904,7 @@ def make_stack(mode: str, units: int) -> Stack:
             name="soak",
             extra_env=soak_env(),
             units=units,
+            extra_workers=1,  # two rundramatiq processes beside gunicorn's two: they must behave as one
         )
     return EmbeddedStack(name="soak", extra_env=soak_env(), units=units)
 

@@ -105,8 +105,12 @@ class Stack:
         name: str = "e2e",
         extra_env: dict | None = None,
         units: int = 1,
+        extra_workers: int = 0,
     ):
         self.units = units
+        # More rundramatiq processes beside "worker" (which the crash tests kill and restart): several
+        # workers on one Postgres and one Redis must behave as one.
+        self.extra_workers = extra_workers
         self.admin_database_url = database_url
         self.db_name = f"{name}_{os.getpid()}_{secrets.token_hex(2)}"
         self.database_url = _with_path(database_url, f"/{self.db_name}")
@@ -218,6 +222,8 @@ class Stack:
                 ],
             )
             self.start_worker()
+            for n in range(2, 2 + self.extra_workers):
+                self._spawn(f"worker-{n}", self._worker_argv())
             self._spawn("scheduler", [sys.executable, "manage.py", "run_scheduler"])
             self._wait_ready()
             self._seed()
@@ -228,7 +234,11 @@ class Stack:
 
     def start_worker(self) -> subprocess.Popen:
         self._worker_generation += 1
-        return self._spawn("worker", [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"])
+        return self._spawn("worker", self._worker_argv())
+
+    @staticmethod
+    def _worker_argv() -> list[str]:
+        return [sys.executable, "manage.py", "rundramatiq", "--processes", "1", "--threads", "4"]
 
     def kill_worker(self) -> None:
         """SIGKILL the worker's whole process group (the dramatiq parent and its worker processes)."""
@@ -242,9 +252,12 @@ class Stack:
         proc.wait(timeout=10)
 
     def worker_ready(self) -> bool:
-        """True once the worker logged that its processes are consuming."""
+        """True once the worker (and every extra one) logged that its processes are consuming."""
         text = self.log_files["worker"].read_text(errors="replace")
-        return text.count("is ready for action") >= self._worker_generation
+        extras = [self.log_files[name] for name in self.log_files if name.startswith("worker-")]
+        return text.count("is ready for action") >= self._worker_generation and all(
+            "is ready for action" in log.read_text(errors="replace") for log in extras
+        )
 
     def _wait_ready(self) -> None:
         def answers(url):

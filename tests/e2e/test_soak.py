@@ -1,7 +1,9 @@
 """A short convergence soak (``bench/soak.py``) on the services stack: 150 seeded operations (overlapping
 guest bookings on every platform, modifications, cancellations, direct bookings, blocks, price and
 restriction changes) under 503 bursts, 429s, timeouts and a 20 s outage of one platform; once quiet,
-every unit x platform x night of the window must match the PMS, with no drift.
+every unit x platform x night of the window must match the PMS, with no drift. The stack runs two
+gunicorn workers and two rundramatiq processes on one Postgres and one Redis: they must behave as one,
+so no platform ever sees more requests than its limit.
 
 The soak starts a stack of its own (two units), so it never disturbs the shared ``stack`` fixture's unit.
 ``SOAK_SEED`` picks another seed; a failure's report names the artifact directory with the operation log.
@@ -38,3 +40,5 @@ def test_a_short_seeded_soak_converges_with_no_drift(tmp_path):
     assert result.drift_count == 0, result.report
     assert not result.summary["inbound_unreflected"], result.report
     assert not result.summary["pms_calendar_disagreements"], result.report
+    # Two gunicorn workers and two rundramatiq processes share each platform's limit.
+    assert sum(result.summary["rate_limit_violations"].values()) == 0, result.report

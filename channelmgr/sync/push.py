@@ -227,10 +227,10 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     """
     connection = ChannelConnection.objects.select_related("unit__property").get(pk=connection_id)
     if connection.status != ChannelConnection.Status.ACTIVE:
-        return PushResult("skipped")
+        return _skipped(sync_log, "connection not active")
     if KIND_CAPABILITY[kind] not in adapter_class(connection.platform_type).capabilities:
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
-        return PushResult("skipped")
+        return _skipped(sync_log, f"{adapter_class(connection.platform_type).display_name} takes no {kind} pushes")
     _wait_for_quiet(connection, kind, leading=push_is_leading_edge(connection_id=connection.pk, kind=kind))
     push_mark_sent(connection_id=connection.pk, kind=kind)
     claim = _claim(connection, kind)
@@ -238,6 +238,13 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     # its webhook to every platform; the SyncLog lists every change the push coalesced.
     with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
         return _push_claimed(connection, kind, claim, sync_log)
+
+
+def _skipped(sync_log: SyncLog | None, why: str) -> PushResult:
+    """A requested push that cannot run still ends its row, or it would show as running for ever."""
+    if sync_log is not None:
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=time.monotonic(), error=why)
+    return PushResult("skipped")
 
 
 def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_log: SyncLog | None) -> PushResult:

@@ -181,3 +181,23 @@ def test_a_deferred_push_keeps_one_sync_log_row_with_its_deferral_count(settings
     row = SyncLog.objects.get(connection=connection)  # still one row
     assert (row.status, row.details["deferrals"], row.request_count, row.error) == (SyncLog.Status.SUCCESS, 2, 1, "")
     assert not DirtyRange.objects.filter(connection=connection).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["availability", "pricing"])
+def test_a_requested_push_to_a_feed_ends_its_sync_log_as_skipped(unit, kind):
+    """A full sync of an iCal connection asks for pushes it cannot take; their rows must not stay running."""
+    from channelmgr.models import SyncLog
+    from channelmgr.sync.push import push_connection
+
+    feed = ChannelConnection.objects.create(
+        organization=unit.property.organization,
+        unit=unit,
+        platform_type="ical",
+        platform_listing_id="feed",
+        platform_metadata={"feed_url": "https://example.com/a.ics"},
+    )
+    row = SyncLog.objects.create(connection=feed, direction=SyncLog.Direction.OUTBOUND, kind=kind)
+    assert push_connection(connection_id=feed.pk, kind=kind, sync_log=row).status == "skipped"
+    row.refresh_from_db()
+    assert row.status == SyncLog.Status.SKIPPED and row.finished_at is not None and "takes no" in row.error

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from adapters import http
@@ -81,8 +81,10 @@ def _claim(connection: ChannelConnection, kind: str) -> Claim:
     claim_id = uuid.uuid4().hex
     now = timezone.now()
     mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(_due(now))
-    mine.filter(claimed_by="", claimed_at__isnull=True).update(claimed_by=claim_id, claimed_at=now)
-    mine.filter(claimed_at__lt=now - STALE_CLAIM).update(claimed_by=claim_id, claimed_at=now)
+    # Unclaimed rows, and rows of a push that died (its claim is stale), in one statement.
+    mine.filter(Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)).update(
+        claimed_by=claim_id, claimed_at=now
+    )
     rows = list(
         DirtyRange.objects.filter(claimed_by=claim_id)
         .order_by("created_at")
@@ -124,10 +126,10 @@ def _wait_for_quiet(connection: ChannelConnection, kind: str, *, leading: bool =
     ``leading``: this push started on the leading edge (no push within the debounce before it), so a
     change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``)."""
     waiting = DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="").filter(_due(timezone.now()))
-    bounds = waiting.aggregate(newest=Max("created_at"), oldest=Min("created_at"))
-    if bounds["newest"] is None:
-        return
-    if leading and waiting.filter(closes=True).exists():
+    bounds = waiting.aggregate(
+        newest=Max("created_at"), oldest=Min("created_at"), closing=Count("pk", filter=Q(closes=True))
+    )
+    if bounds["newest"] is None or (leading and bounds["closing"]):
         return
     now = timezone.now()
     quiet_for = (now - bounds["newest"]).total_seconds()

@@ -53,8 +53,10 @@ class RedisWindowLog:
     ):
         self.limit, self.span, self.ttl, self.stall = limit, span, ttl, stall
         self.clock, self.server_clock = clock, server_clock
-        self.log_key = cache.make_and_validate_key(f"{key}:log")
-        self.pause_key = cache.make_and_validate_key(f"{key}:pause-us")
+        # The cache's prefix and version, without make_and_validate_key's memcached checks: a limiter
+        # is built per platform call, and Redis takes any key.
+        self.log_key = cache.make_key(f"{key}:log")
+        self.pause_key = cache.make_key(f"{key}:pause-us")
         client = cache._cache  # noqa: SLF001 -- the RedisCache's own client: its pool and OPTIONS
         if client not in _CLIENTS:
             _CLIENTS[client] = client.get_client(write=True)

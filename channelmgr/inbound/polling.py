@@ -30,7 +30,7 @@ from channelmgr.inbound.importer import (
     ical_snapshot_import,
 )
 from channelmgr.models import ChannelConnection, SyncLog
-from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.guard import Backpressure, Purpose
 from channelmgr.resilience.platform_calls import platform_call, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
@@ -225,7 +225,9 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
-        page = platform_call(connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since))
+        page = platform_call(
+            connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since), purpose=Purpose.PULL
+        )
         result.pages += 1
         result.requests += 1
         if page.is_snapshot:
@@ -240,7 +242,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         else:
             processed = _import_page(connection, page.bookings, result)
             if acknowledges and processed:
-                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
+                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p), purpose=Purpose.PULL)
                 result.requests += 1
                 result.acknowledged += len(processed)
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])

@@ -19,7 +19,7 @@ from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
 from channelmgr.inbound.payloads import notification_from_json
 from channelmgr.inbound.polling import connection_poll, pull_covers
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
-from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.guard import Backpressure, Purpose
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
@@ -92,7 +92,9 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
             data = notification.booking
             if data is None:
                 # Outside any transaction: the network must never hold database locks.
-                data = platform_call(connection, lambda a: a.fetch_booking(notification.channel_booking_id))
+                data = platform_call(
+                    connection, lambda a: a.fetch_booking(notification.channel_booking_id), purpose=Purpose.PULL
+                )
                 requests += 1
             booking, action = booking_import(connection=connection, data=data)
     except Backpressure as exc:
@@ -129,7 +131,7 @@ def _acknowledge(connection: ChannelConnection, data: BookingData, booking_id: i
     if Capability.ACKNOWLEDGE not in adapter_class(connection.platform_type).capabilities:
         return 0
     try:
-        platform_call(connection, lambda a: a.acknowledge_bookings([(data, str(booking_id))]))
+        platform_call(connection, lambda a: a.acknowledge_bookings([(data, str(booking_id))]), purpose=Purpose.PULL)
     except (PlatformAPIError, Backpressure) as exc:
         log.warning("acknowledging %s booking %s deferred to the poll: %s", data.platform, data.channel_booking_id, exc)
     return 1

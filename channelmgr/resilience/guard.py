@@ -2,19 +2,61 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TypeVar
 
-from adapters.base import PlatformAPIError
+from adapters.base import Capability, PlatformAPIError
+from adapters.registry import adapter_class
 from channelmgr.resilience.breaker import breaker_for
 from channelmgr.resilience.errors import Backpressure, CircuitOpenError
-from channelmgr.resilience.limiter import limiter_for
+from channelmgr.resilience.limiter import RateLimiter, limiter_for
 
-__all__ = ["Backpressure", "guarded_call"]
+__all__ = ["Backpressure", "Purpose", "guarded_call"]
 
 T = TypeVar("T")
 TOO_MANY_REQUESTS = 429
+
+
+class Purpose(StrEnum):
+    """What a request is for, where a platform's one budget serves both (it pulls and is pushed to)."""
+
+    PUSH = "push"  # availability and prices going out
+    PULL = "pull"  # reading (and acknowledging) bookings
+
+
+# The share of a platform's limit kept free for each purpose, so neither starves the other: on
+# Booking.com's 20 a minute, pushes may take at most 15 (5 stay for pulls) and pulls at most 10 (10
+# stay for pushes). A purpose alone leaves the rest of its reserve unused; that is the price of a pull
+# always finding a slot within a window, whatever backlog of pushes waits.
+RESERVED_SHARE = {Purpose.PULL: 0.25, Purpose.PUSH: 0.5}
+
+
+def purpose_cap(limit: int, purpose: Purpose) -> int:
+    """The most grants ``purpose`` may take in one window of a shared ``limit``."""
+    others = [share for other, share in RESERVED_SHARE.items() if other != purpose]
+    return max(1, limit - sum(math.ceil(share * limit) for share in others))
+
+
+def _shares_budget(platform: str) -> bool:
+    capabilities = adapter_class(platform).capabilities
+    return Capability.PULL_BOOKINGS in capabilities and Capability.PUSH_AVAILABILITY in capabilities
+
+
+def _share_limiter(limiter: RateLimiter, purpose: Purpose | None) -> RateLimiter | None:
+    if purpose is None or not _shares_budget(limiter.platform):
+        return None
+    return RateLimiter(
+        f"{limiter.key}:{purpose}",
+        purpose_cap(limiter.limit, purpose),
+        limiter.window,
+        cache=limiter.cache,
+        clock=limiter.clock,
+        platform=limiter.platform,
+        account=limiter.account,
+    )
 
 
 def guarded_call(
@@ -25,6 +67,7 @@ def guarded_call(
     fn: Callable[[], T],
     clock: Callable[[], float] = time.time,
     cache=None,
+    purpose: Purpose | None = None,
 ) -> T:
     """Run ``fn()`` (one platform request) if the breaker and the limiter allow it now.
 
@@ -34,6 +77,9 @@ def guarded_call(
     pauses the account's limiter in every process for its ``retry_after``, which the error always
     carries (the window when the platform gave none). Permanent errors are the caller's to record
     (``connection_mark_needs_attention``): a token the caller can refresh is permanent too.
+
+    ``purpose``: on a platform that both pulls and is pushed to, the request also takes a grant of its
+    purpose's share (``RESERVED_SHARE``), so a backlog of one never starves the other.
     """
     breaker = breaker_for(platform, cache=cache, clock=clock)
     limiter = limiter_for(platform=platform, account=account, connection=connection, cache=cache, clock=clock)
@@ -42,6 +88,10 @@ def guarded_call(
         admission = breaker.admit()
     except CircuitOpenError as exc:
         raise Backpressure(exc.retry_after, f"circuit_{exc.state}") from exc
+    share = _share_limiter(limiter, purpose)
+    if share is not None and not share.acquire(blocking=False):
+        breaker.release(admission)
+        raise Backpressure(share.time_until_available(), f"{purpose}_share_used")
     if not limiter.acquire(blocking=False):
         breaker.release(admission)
         raise Backpressure(limiter.time_until_available(), "rate_limited")

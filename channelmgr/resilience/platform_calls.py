@@ -16,7 +16,7 @@ from adapters.base import Capability, PlatformAdapter, PlatformAPIError, TokenRe
 from adapters.registry import adapter_class
 from channelmgr.accounts import adapter_for
 from channelmgr.models import ChannelConnection
-from channelmgr.resilience.guard import guarded_call
+from channelmgr.resilience.guard import Purpose, guarded_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,33 +32,36 @@ def rate_limit_account(connection: ChannelConnection) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
-def platform_call(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
+def platform_call(
+    connection: ChannelConnection, call: Callable[[PlatformAdapter], T], *, purpose: Purpose | None = None
+) -> T:
     """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry.
 
     A platform that declares no ``rate_limit`` (a feed) is called unguarded: it has no shared limit,
     and each feed lives on its own host, so one breaker for every feed would let one broken feed stop
-    them all.
+    them all. ``purpose`` (push or pull) draws on that purpose's share of the limit (see ``guard``).
     """
     if adapter_class(connection.platform_type).rate_limit is None:
         return call(adapter_for(connection))
     used_token = connection.access_token
     try:
-        return _guarded(connection, call)
+        return _guarded(connection, call, purpose)
     except PlatformAPIError as exc:
         if exc.code != "token_expired":
             raise
     token_refresh(connection=connection, expired_token=used_token)
     connection.refresh_from_db()
-    return _guarded(connection, call)
+    return _guarded(connection, call, purpose)
 
 
-def _guarded(connection: ChannelConnection, call: Callable[[PlatformAdapter], T]) -> T:
+def _guarded(connection: ChannelConnection, call: Callable[[PlatformAdapter], T], purpose: Purpose | None = None) -> T:
     adapter = adapter_for(connection)
     return guarded_call(
         platform=connection.platform_type,
         account=rate_limit_account(connection),
         connection=connection,
         fn=lambda: call(adapter),
+        purpose=purpose,
     )
 
 

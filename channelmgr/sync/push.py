@@ -36,7 +36,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
-from channelmgr.resilience.guard import Backpressure
+from channelmgr.resilience.guard import Backpressure, Purpose
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
@@ -215,7 +215,7 @@ def _send(connection, kind, items) -> int:
         else:
             update = PricingUpdate(listing_id=listing, ranges=tuple(chunk))
             call = lambda a, u=update: a.update_pricing(u)  # noqa: E731
-        requests += platform_call(connection, call) or 1
+        requests += platform_call(connection, call, purpose=Purpose.PUSH) or 1
     return requests
 
 

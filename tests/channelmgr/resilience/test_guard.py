@@ -107,3 +107,50 @@ def test_a_connection_override_sets_its_own_limit(cache_backend, clock):
     with pytest.raises(Backpressure) as deferred:
         call(cache_backend, clock, connection=connection)
     assert deferred.value.delay_seconds == pytest.approx(10.5)
+
+
+# --- a budget shared by pulls and pushes --------------------------------------------------------
+
+
+def _grants(cache_backend, clock, purpose, platform="booking_com", most=50):
+    """How many requests of ``purpose`` go through in a row, and why the next one did not."""
+    granted = 0
+    for _ in range(most):
+        try:
+            guarded_call(
+                platform=platform, account="acct", fn=lambda: "ok", clock=clock, cache=cache_backend, purpose=purpose
+            )
+        except Backpressure as exc:
+            return granted, exc.reason
+        granted += 1
+    return granted, None
+
+
+def test_a_backlog_of_pushes_leaves_the_pulls_their_share(cache_backend, clock):
+    from channelmgr.resilience.guard import Purpose, purpose_cap
+
+    breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
+    assert (
+        _grants(cache_backend, clock, Purpose.PUSH)
+        == (purpose_cap(20, Purpose.PUSH), "push_share_used")
+        == (
+            15,
+            "push_share_used",
+        )
+    )
+    assert _grants(cache_backend, clock, Purpose.PULL) == (5, "rate_limited")
+
+
+def test_a_backlog_of_pulls_leaves_the_pushes_their_share(cache_backend, clock):
+    from channelmgr.resilience.guard import Purpose
+
+    breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
+    assert _grants(cache_backend, clock, Purpose.PULL) == (10, "pull_share_used")
+    assert _grants(cache_backend, clock, Purpose.PUSH) == (10, "rate_limited")
+
+
+def test_a_platform_that_only_pushes_has_no_shares(cache_backend, clock):
+    from channelmgr.resilience.guard import Purpose
+
+    breaker_for("airbnb", cache=cache_backend, clock=clock).reset()
+    assert _grants(cache_backend, clock, Purpose.PUSH, platform="airbnb") == (2, "rate_limited")

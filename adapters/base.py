@@ -325,6 +325,9 @@ class Polling:
     every_seconds: int
     min_seconds: int = 60
     per_connection: bool = False
+    # One pull reads every listing of an account (``fetch_bookings(listing_ids=...)``): the scheduler
+    # polls an account once, not once per listing, and its pings are covered account-wide.
+    per_account: bool = False
 
 
 @dataclass(frozen=True)
@@ -396,7 +399,11 @@ class PlatformAdapter:
     def fetch_booking(self, channel_booking_id: str) -> BookingData:
         raise NotImplementedError
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
+        """New and changed bookings. ``listing_ids`` (with ``Polling.per_account``): every listing of the
+        account that this pull reads; empty means this connection's listing only."""
         raise NotImplementedError
 
     def acknowledge_bookings(self, bookings: list[tuple[BookingData, str]]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -152,7 +152,9 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
         )
         return booking_from_reservation(body.get("reservation"))
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
         """One page, oldest update first. ``updated_since`` is a filter and the cursor a position in
         the filtered list, so both are sent when both are given."""
         params = {}

@@ -10,7 +10,7 @@ and no secret, so nothing in it is trusted.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from adapters import http
@@ -61,7 +61,8 @@ class BookingComAdapter(PlatformAdapter):
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
     rate_limit = RateLimit(20, 60.0)
     # Reservations arrive only by pull; the webhook is a hint to pull now.
-    polling = Polling(every_seconds=25)
+    # One pull reads the reservations of every hotel of the account (hotel_ids is a list).
+    polling = Polling(every_seconds=25, per_account=True)
     webhook_path = "booking-com"
     # OTA hotel codes are at most 16 characters.
     demo = Demo(
@@ -115,15 +116,19 @@ class BookingComAdapter(PlatformAdapter):
 
     # --- bookings -----------------------------------------------------------------------------
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
-        """Every reservation not yet acknowledged (``since``/``cursor`` do not apply to the queue)."""
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
+        """Every reservation not yet acknowledged of ``listing_ids`` (this hotel when empty);
+        ``since``/``cursor`` do not apply to the queue."""
+        hotels = list(dict.fromkeys(listing_ids)) or [self.account.listing_id]
         response = http.request(
             "GET",
             self._url("OTA_HotelResNotif"),
             platform=self.slug,
             endpoint="fetch_bookings",
             raise_for_status=False,
-            params={"hotel_ids": self.account.listing_id},
+            params={"hotel_ids": ",".join(hotels)},
             auth=self._auth(),
         )
         if response.status_code == 404:

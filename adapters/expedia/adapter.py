@@ -8,7 +8,7 @@ whole booking) and in BR's pending list, where each one stays until it is confir
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from adapters.base import (
@@ -123,7 +123,9 @@ class ExpediaAdapter(PlatformAdapter):
 
     # --- bookings -----------------------------------------------------------------------------
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
         """The listing's pending bookings (BR has no paging; ``since`` does not apply)."""
         body = eqc.retrieval_request(hotel=eqc.hotel_id(self.account.listing_id), **self._login())
         root = eqc.post(self._url("br"), body, endpoint="fetch_bookings", context=self._context())

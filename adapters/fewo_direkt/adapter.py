@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import quote
 
@@ -143,7 +143,9 @@ class FewoDirektAdapter(PlatformAdapter):
         )
         return booking_from_reservation(body)
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
         """The cursor is the next page number (pages count from 1)."""
         page = int(cursor) if cursor else 1
         params: dict[str, str | int] = {"page": page}

@@ -7,7 +7,7 @@ The ARI messages are the same OTA 2015B shapes Booking.com takes (``adapters.boo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 from urllib.parse import quote
@@ -214,7 +214,9 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
         body = self._get_json(f"/v1/reservations/{quote(channel_booking_id, safe='')}", endpoint="fetch_booking")
         return booking_from_reservation(body.get("reservation"))
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> BookingPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> BookingPage:
         params = {}
         if since is not None:
             moment = since if since.tzinfo else since.replace(tzinfo=dt.UTC)

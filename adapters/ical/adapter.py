@@ -9,7 +9,7 @@ longer has was removed at the source. Events whose dates cannot be read travel o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.base import (
@@ -91,7 +91,9 @@ class IcalAdapter(PlatformAdapter):
 
     # --- bookings ---------------------------------------------------------------------------
 
-    def fetch_bookings(self, *, cursor: str | None = None, since: dt.datetime | None = None) -> FeedPage:
+    def fetch_bookings(
+        self, *, cursor: str | None = None, since: dt.datetime | None = None, listing_ids: Sequence[str] = ()
+    ) -> FeedPage:
         """The whole feed every time: a feed has no cursor and no change dates to filter on. Events
         whose dates cannot be read are on ``invalid``, not dropped."""
         reading = self._read("fetch_bookings")

@@ -31,7 +31,7 @@ from channelmgr.inbound.importer import (
 )
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure, Purpose
-from channelmgr.resilience.platform_calls import platform_call, token_needs_refresh
+from channelmgr.resilience.platform_calls import platform_call, rate_limit_account, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
@@ -100,9 +100,12 @@ def due_polls(now: dt.datetime) -> list[int]:
         .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold")
     )
     claimed = []
+    followers = _account_followers(polled)
     for connection in candidates:
         if connection.status != ChannelConnection.Status.ACTIVE and not ical_is_held_for_confirmation(connection):
             continue
+        if connection.pk in followers:
+            continue  # the account's lowest id pulls for it
         interval = poll_interval(connection)
         last = connection.last_polled_at
         if interval is None or (last is not None and (now - last).total_seconds() < interval):
@@ -110,6 +113,38 @@ def due_polls(now: dt.datetime) -> list[int]:
         if ChannelConnection.objects.filter(pk=connection.pk, last_polled_at=last).update(last_polled_at=now):
             claimed.append(connection.pk)
     return claimed
+
+
+def account_connections(connection: ChannelConnection) -> list[ChannelConnection]:
+    """The active connections one pull of ``connection`` reads: every connection of its account on a
+    ``Polling.per_account`` platform, lowest id first (``connection`` itself when it is alone)."""
+    polling = adapter_class(connection.platform_type).polling
+    if polling is None or not polling.per_account:
+        return [connection]
+    account = rate_limit_account(connection)
+    siblings = [
+        other
+        for other in ChannelConnection.objects.filter(
+            platform_type=connection.platform_type, status=ChannelConnection.Status.ACTIVE
+        ).order_by("pk")
+        if other.pk == connection.pk or rate_limit_account(other) == account
+    ]
+    return siblings if any(other.pk == connection.pk for other in siblings) else [connection, *siblings]
+
+
+def _account_followers(platforms: list[str]) -> set[int]:
+    """Active connections of per-account platforms that are not their account's lowest id: the
+    account's pull reads them, so they are never claimed themselves (one pull a period per account)."""
+    followers, leaders = set(), set()
+    per_account = [slug for slug in platforms if getattr(adapter_class(slug).polling, "per_account", False)]
+    active = ChannelConnection.objects.filter(platform_type__in=per_account, status=ChannelConnection.Status.ACTIVE)
+    for connection in active.order_by("pk"):
+        account = (connection.platform_type, rate_limit_account(connection))
+        if account in leaders:
+            followers.add(connection.pk)
+        else:
+            leaders.add(account)
+    return followers
 
 
 def ical_is_held_for_confirmation(connection: ChannelConnection) -> bool:
@@ -150,6 +185,7 @@ class PollResult:
     refused: list[str] = field(default_factory=list)
     held: str = ""  # why an iCal feed's removal was held back this poll
     complete: bool = True  # False when it stopped at MAX_PAGES and the next poll goes on
+    connections: list = field(default_factory=list)  # every connection the pull read (its account's)
 
 
 def _covered_key(connection_id: int) -> str:
@@ -209,10 +245,11 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     now = timezone.now()
     # A held iCal removal keeps its reason as the connection's last error until it is resolved.
     cleared = {} if result.held else {"last_error": ""}
-    ChannelConnection.objects.filter(pk=connection.pk).update(last_polled_at=now, last_sync_at=now, **cleared)
+    read = [c.pk for c in result.connections] or [connection.pk]
+    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now, **cleared)
     if result.complete:
         try:
-            cache.set(_covered_key(connection.pk), began.timestamp(), timeout=24 * 3600)
+            cache.set_many({_covered_key(pk): began.timestamp() for pk in read}, timeout=24 * 3600)
         except Exception as exc:
             log.warning("could not record the pull of connection %s: %s", connection.pk, exc)
     _finish(sync_log, SyncLog.Status.SUCCESS, started, result)
@@ -223,10 +260,14 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     cursor = connection.sync_cursor or None
     since = connection.last_polled_at - SINCE_OVERLAP if connection.last_polled_at and not cursor else None
     acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
+    result.connections = account_connections(connection)
+    listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
         page = platform_call(
-            connection, lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since), purpose=Purpose.PULL
+            connection,
+            lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since, listing_ids=listing_ids),
+            purpose=Purpose.PULL,
         )
         result.pages += 1
         result.requests += 1
@@ -240,7 +281,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                 hold = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_hold", flat=True).first()
                 result.held = (hold or {}).get("reason", "")
         else:
-            processed = _import_page(connection, page.bookings, result)
+            processed = _import_page(result.connections, page.bookings, result)
             if acknowledges and processed:
                 platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p), purpose=Purpose.PULL)
                 result.requests += 1
@@ -253,9 +294,12 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
 
 
-def _import_page(connection, bookings, result: PollResult) -> list[tuple[BookingData, str]]:
+def _import_page(connections, bookings, result: PollResult) -> list[tuple[BookingData, str]]:
+    """Import each booking into the connection of its listing (an account-wide pull reads several)."""
+    by_listing = {c.platform_listing_id: c for c in connections}
     processed = []
     for data in bookings:
+        connection = by_listing.get(data.listing_id, connections[0])
         try:
             booking, action = booking_import(connection=connection, data=data)
         except (ValidationError, DomainError) as exc:

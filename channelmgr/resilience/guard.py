@@ -59,6 +59,12 @@ def _share_limiter(limiter: RateLimiter, purpose: Purpose | None) -> RateLimiter
     )
 
 
+def share_limiters(limiter: RateLimiter) -> list[RateLimiter]:
+    """The purpose shares drawn beside ``limiter`` (none on a platform that only pushes): to reset them too."""
+    shares = (_share_limiter(limiter, purpose) for purpose in Purpose)
+    return [share for share in shares if share is not None]
+
+
 def guarded_call(
     *,
     platform: str,

@@ -41,6 +41,7 @@ def fresh_resilience_state():
 def _reset_guards():
     from channelmgr.models import ChannelConnection
     from channelmgr.resilience.breaker import breaker_for
+    from channelmgr.resilience.guard import share_limiters
     from channelmgr.resilience.limiter import limiter_for
     from channelmgr.resilience.platform_calls import rate_limit_account
 
@@ -49,7 +50,9 @@ def _reset_guards():
             continue  # called unguarded (a feed)
         breaker_for(platform).reset()
         account = rate_limit_account(ChannelConnection(platform_type=platform, **CREDENTIALS.get(platform, {})))
-        limiter_for(platform=platform, account=account).reset()
+        limiter = limiter_for(platform=platform, account=account)
+        for each in (limiter, *share_limiters(limiter)):
+            each.reset()
 
 
 @pytest.fixture

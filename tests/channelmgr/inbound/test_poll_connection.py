@@ -202,3 +202,32 @@ def test_a_refused_refresh_marks_the_connection_as_needing_attention(airbnb, pla
     airbnb.refresh_from_db()
     assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
     assert "airbnb-refresh-1" not in airbnb.last_error
+
+
+def test_one_pull_reads_every_hotel_of_an_account_and_imports_each_into_its_own_unit(unit, connect, platform_http):
+    """Booking.com's 20 requests a minute are per account: one pull per account and period, not per hotel."""
+    from decimal import Decimal
+
+    from pms_core.models import Unit
+
+    units = [unit] + [
+        Unit.objects.create(property=unit.property, name=f"Room {n}", base_price=Decimal("90.00")) for n in (2, 3)
+    ]
+    hotels = [connect("booking_com", code, unit=u) for code, u in zip(("4711", "4712", "4713"), units, strict=True)]
+    elsewhere = Unit.objects.create(property=unit.property, name="Annex", base_price=Decimal("90.00"))
+    other_account = connect("booking_com", "5000", unit=elsewhere, username="another-account")
+    body = (FIXTURES / "res_notif_two_reservations.xml").read_bytes().replace(b'"4711"', b'"4712"')
+    pull = platform_http.get(f"{BOOKING_BASE}/hotels/ota/OTA_HotelResNotif", body=body, content_type="text/xml")
+    platform_http.post(f"{BOOKING_BASE}/hotels/ota/OTA_NotifReport", body=NOTIF_REPORT_RS)
+
+    claimed = due_polls(timezone.now())
+    assert sorted(claimed) == sorted([hotels[0].pk, other_account.pk])  # one per account
+    poll_connection.fn(hotels[0].pk)
+
+    assert pull.call_count == 1
+    assert "hotel_ids=4711%2C4712%2C4713" in pull.calls[0].request.url
+    booking = Booking.objects.get(source="booking_com", channel_booking_id="3001")
+    assert booking.unit == units[1]  # hotel 4712's unit, though the pull ran on 4711's connection
+    polled = ChannelConnection.objects.filter(pk__in=[h.pk for h in hotels]).values_list("last_polled_at", flat=True)
+    assert all(polled)
+    assert due_polls(timezone.now()) == []  # nobody is due again within the period

@@ -227,15 +227,7 @@ def test_gunicorn_from_the_web_container_answers_the_probes_on_postgres_and_redi
     app = spec["containers"][0]
     port = free_port()
     log = image.root / "web.log"
-    with log.open("w") as out:
-        web = subprocess.Popen(
-            image.run_as + [image.path(arg) for arg in _command(spec, "app")],
-            cwd=image.app,
-            env={**production, "GUNICORN_BIND": f"127.0.0.1:{port}"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    web = _start(image, _command(spec, "app"), {**production, "GUNICORN_BIND": f"127.0.0.1:{port}"}, log)
     base = f"http://127.0.0.1:{port}"
     try:
         answers = {}
@@ -251,26 +243,60 @@ def test_gunicorn_from_the_web_container_answers_the_probes_on_postgres_and_redi
         behind_tls = {"Host": "localhost", "X-Forwarded-Proto": "https"}
         css = _get(f"{base}/static/{manifest['admin/css/base.css']}", behind_tls, web, log)
         assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
+        _check_metrics_container(image, spec, production["PROMETHEUS_MULTIPROC_DIR"])
     finally:
-        os.killpg(web.pid, signal.SIGTERM)
-        try:
-            web.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(web.pid, signal.SIGKILL)
-            web.wait()
+        _stop(web)
     assert web.returncode == 0, _tail(log)
     assert "[ERROR]" not in log.read_text(), _tail(log)
 
 
+def _check_metrics_container(image: Image, spec: dict, folder: str) -> None:
+    """The pod's metrics container serves what gunicorn's workers wrote (on a free port here, not :9100)."""
+    from testkit.stack import free_port
+
+    port = free_port()
+    argv = [arg.replace("9100", str(port)) for arg in _command(spec, "metrics")]
+    log = image.root / "metrics.log"
+    metrics = _start(image, argv, {**image.env(), "PROMETHEUS_MULTIPROC_DIR": folder}, log)
+    try:
+        scrape = _get(f"http://127.0.0.1:{port}/metrics", {}, metrics, log)
+        assert scrape.status_code == 200
+        assert 'django_http_responses_total_by_status_total{status="200"}' in scrape.text, scrape.text[:2000]
+    finally:
+        _stop(metrics)
+    assert metrics.returncode == 0, _tail(log)
+
+
+def _start(image: Image, argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            image.run_as + [image.path(arg) for arg in argv],
+            cwd=image.app,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _get(url: str, headers: dict[str, str], process: subprocess.Popen, log: Path) -> requests.Response:
-    """GET once the server answers: its workers import the app on their first start (60 s at most)."""
+    """GET once the server answers: gunicorn's workers import the app on their first start (60 s at most)."""
     deadline = time.monotonic() + 60
     while True:
         try:
             return requests.get(url, headers=headers, timeout=15, allow_redirects=False)
         except (requests.ConnectionError, requests.Timeout):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer {url}:\n{_tail(log)}")
+                pytest.fail(f"no answer from {url}:\n{_tail(log)}")
             time.sleep(0.2)
 
 

@@ -56,7 +56,7 @@ class Image:
             (SECRETS_MOUNT, self.secrets),
             ("/app", self.app),
         ):
-            text = re.sub(rf"{re.escape(image_path)}(?=/|\b|$)", str(here), text)
+            text = re.sub(rf"(?<![\w.-]){re.escape(image_path)}(?=/|\b|$)", str(here), text)
         return text
 
     def env(self) -> dict[str, str]:

@@ -19,6 +19,21 @@ def need_service(reason: str):
     pytest.skip(reason)
 
 
+def services(why: str = "runs in the services pass") -> tuple[str, str]:
+    """The Postgres and Redis URLs for a test that starts processes of its own on them. Without them
+    (the embedded pass) it skips with ``why``; with them set but unreachable it fails under CI."""
+    from testkit.stack import ServiceMissing, check_services
+
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    if not database_url or not redis_url:
+        pytest.skip(why)
+    try:
+        check_services(database_url, redis_url)
+    except ServiceMissing as exc:
+        need_service(str(exc))
+    return database_url, redis_url
+
+
 @pytest.fixture
 def org_a(db):
     from pms_core.models import Organization

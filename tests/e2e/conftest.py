@@ -9,27 +9,19 @@ laptop and fails under ``CI=true``. A failing test's report carries the tail of 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 
 from testkit import wait_for
-from testkit.stack import PLATFORMS, ServiceMissing, Stack, check_services
-from tests.conftest import need_service
+from testkit.stack import PLATFORMS, Stack
+from tests.conftest import services as shared_services
 
 _STACK: Stack | None = None
 
 
 def services() -> tuple[str, str]:
     """The services' URLs; e2e runs only in the services pass, and a missing service fails under CI."""
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url or not redis_url:
-        pytest.skip("e2e runs in the services pass")
-    try:
-        check_services(database_url, redis_url)
-    except ServiceMissing as exc:
-        need_service(str(exc))
-    return database_url, redis_url
+    return shared_services("e2e runs in the services pass")
 
 
 @pytest.fixture(scope="session")

@@ -28,8 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from testkit import wait_for
-from testkit.stack import ServiceMissing, check_services
-from tests.conftest import need_service
+from tests.conftest import services as shared_services
 
 ROOT = Path(__file__).resolve().parents[3]
 LEASE = 2.0
@@ -43,14 +42,7 @@ KICKED = {"relay_outbox", "enqueue_due_polls", "sweep_pushes", "update_gauges", 
 
 
 def services() -> tuple[str, str]:
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url or not redis_url:
-        pytest.skip("two schedulers need Postgres and Redis: the services pass runs this")
-    try:
-        check_services(database_url, redis_url)
-    except ServiceMissing as exc:
-        need_service(str(exc))
-    return database_url, redis_url
+    return shared_services("two schedulers need Postgres and Redis: the services pass runs this")
 
 
 @dataclass

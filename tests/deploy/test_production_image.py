@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import need_service
+from tests.conftest import services
 from tests.deploy import k8s
 from tests.deploy.dockerfile import Ignore, Stage, stages, user_ids
 from tests.deploy.env_example import ROOT
@@ -75,19 +75,6 @@ class Image:
         )
 
 
-def _services() -> tuple[str, str]:
-    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
-    if not database_url or not redis_url:
-        pytest.skip("runs in the services pass")
-    from testkit.stack import ServiceMissing, check_services
-
-    try:
-        check_services(database_url, redis_url)
-    except ServiceMissing as exc:
-        need_service(str(exc))
-    return database_url, redis_url
-
-
 def _copy_context(app: Path) -> None:
     for relative in Ignore.read().context():
         target = app / relative
@@ -115,7 +102,7 @@ def _writable_folders(runtime: Stage) -> list[str]:
 
 @pytest.fixture(scope="module")
 def image():
-    _services()
+    services()
     started = time.monotonic()
     found = stages()
     builder, runtime = found["builder"], found["runtime"]

@@ -26,8 +26,11 @@ def platform_settings(
         "poll_seconds": None,
         "oauth_client_id": read(f"{prefix}_CLIENT_ID", env.str, f"sandbox-{short}-client"),
         "oauth_client_secret": read(f"{prefix}_CLIENT_SECRET", env.str, f"sandbox-{short}-secret"),
-        # More than one secret may be active while a secret is being rotated.
-        "webhook_secrets": read(f"{prefix}_WEBHOOK_SECRETS", env.list, []) or list(cls.sandbox_webhook_secrets),
+        # More than one secret may be active while a secret is being rotated. The sandbox's secrets are
+        # public, so they stand in only in DEBUG (embedded) mode: in production an unset secret refuses
+        # every webhook rather than accepting ones anybody can sign.
+        "webhook_secrets": read(f"{prefix}_WEBHOOK_SECRETS", env.list, [])
+        or (list(cls.sandbox_webhook_secrets) if debug else []),
     }
     if cls.rate_limit is not None:
         values["rate_limit"] = positive_int(f"{prefix}_RATE_LIMIT", cls.rate_limit.requests)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -45,6 +46,7 @@ MAX_PAGES = 50
 SINCE_OVERLAP = dt.timedelta(hours=1)
 TOKEN_REFRESH_MARGIN_SECONDS = 900  # the scheduler looks every 5 minutes: leave it three chances
 TOKEN_CLAIM_SECONDS = 120
+PULL_LOCK_SECONDS = 120  # longer than any pull; a crashed puller's lock expires
 
 
 def poll_interval(connection: ChannelConnection) -> float | None:
@@ -130,6 +132,30 @@ def account_connections(connection: ChannelConnection) -> list[ChannelConnection
         if other.pk == connection.pk or rate_limit_account(other) == account
     ]
     return siblings if any(other.pk == connection.pk for other in siblings) else [connection, *siblings]
+
+
+@contextmanager
+def _one_pull_per_account(connection: ChannelConnection):
+    """A ping and the scheduled poll of one account must not pull side by side: both would spend the
+    account's budget on the same reservations. The second defers, and then finds itself covered."""
+    polling = adapter_class(connection.platform_type).polling
+    if polling is None or not polling.per_account:
+        yield
+        return
+    key = f"inbound:pulling:{connection.platform_type}:{rate_limit_account(connection)}"
+    try:
+        taken = cache.add(key, 1, timeout=PULL_LOCK_SECONDS)
+    except Exception:
+        taken = True  # the cache is down: pull rather than not at all
+    if not taken:
+        raise Backpressure(2.0, "pull_in_progress")
+    try:
+        yield
+    finally:
+        try:
+            cache.delete(key)
+        except Exception as exc:
+            log.warning("could not release the pull of connection %s: %s", connection.pk, exc)
 
 
 def _account_followers(platforms: list[str]) -> set[int]:
@@ -226,7 +252,8 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     result = PollResult("success")
     try:
         with metrics.track_sync_operation("poll_bookings", connection.platform_type):
-            _read_pages(connection, result)
+            with _one_pull_per_account(connection):
+                _read_pages(connection, result)
     except Backpressure as exc:
         _finish(sync_log, SyncLog.Status.SKIPPED, started, result, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
         raise
@@ -283,7 +310,9 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         else:
             processed = _import_page(result.connections, page.bookings, result)
             if acknowledges and processed:
-                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p), purpose=Purpose.PULL)
+                # No share: the acknowledgement completes a pull already spent, and refusing it would
+                # leave the reservations to be offered (and pulled) again and again.
+                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
                 result.requests += 1
                 result.acknowledged += len(processed)
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])

@@ -40,16 +40,20 @@ def demo_platforms(*, feeds: bool = False) -> list[type[PlatformAdapter]]:
     return [cls for cls in registry.adapters().values() if cls.demo is not None and bool(cls.demo.feed) == feeds]
 
 
-def demo_connection_fields(cls: type[PlatformAdapter], unit: Unit) -> dict:
-    """The connection of ``unit`` to ``cls``'s sandbox listing, as its adapter's ``demo`` declares it."""
+def demo_connection_fields(cls: type[PlatformAdapter], unit_id: int, *, sandbox_url: str | None = None) -> dict:
+    """The connection of unit ``unit_id`` to ``cls``'s sandbox listing, as its adapter's ``demo``
+    declares it (OAuth tokens come later, through the sandbox's code flow: ``demo_connect_oauth``)."""
     demo = cls.demo
+    if demo is None:
+        raise LookupError(f"the {cls.slug} adapter declares no demo connection (PlatformAdapter.demo)")
+    sandbox_url = settings.SANDBOX_URL if sandbox_url is None else sandbox_url
     metadata = {
-        key: value.format(sandbox_url=settings.SANDBOX_URL) if isinstance(value, str) else value
+        key: value.format(sandbox_url=sandbox_url) if isinstance(value, str) else value
         for key, value in demo.metadata.items()
     }
     return {
         "platform_type": cls.slug,
-        "platform_listing_id": demo.listing_id.format(unit=unit.pk),
+        "platform_listing_id": demo.listing_id.format(unit=unit_id),
         "platform_metadata": metadata,
         **demo.credentials,
     }
@@ -72,9 +76,9 @@ def demo_seed() -> tuple[Organization, bool]:
             )
     for unit in (units[0], units[2], units[3]):
         for cls in demo_platforms():
-            ChannelConnection.objects.create(organization=org, unit=unit, **demo_connection_fields(cls, unit))
+            ChannelConnection.objects.create(organization=org, unit=unit, **demo_connection_fields(cls, unit.pk))
     for cls in demo_platforms(feeds=True):
-        ChannelConnection.objects.create(organization=org, unit=units[1], **demo_connection_fields(cls, units[1]))
+        ChannelConnection.objects.create(organization=org, unit=units[1], **demo_connection_fields(cls, units[1].pk))
     return org, True
 
 

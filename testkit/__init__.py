@@ -41,15 +41,8 @@ def demo_connection(slug: str, unit: int, sandbox_url: str = "") -> dict:
     """The ``ChannelConnection`` fields (besides organization, unit and platform) that connect ``unit``
     (its pk) to ``slug`` in the sandbox, from the adapter's ``demo`` declaration. OAuth tokens come later,
     through the sandbox's code flow (``channelmgr.demo.demo_connect_oauth``)."""
-    demo = adapter_class(slug).demo
-    if demo is None:
-        raise LookupError(f"the {slug} adapter declares no demo connection (PlatformAdapter.demo)")
-    metadata = {
-        key: value.format(sandbox_url=sandbox_url) if isinstance(value, str) else value
-        for key, value in demo.metadata.items()
-    }
-    return {
-        "platform_listing_id": demo.listing_id.format(unit=unit),
-        "platform_metadata": metadata,
-        **demo.credentials,
-    }
+    from channelmgr.demo import demo_connection_fields  # needs Django set up, as every caller has
+
+    fields = demo_connection_fields(adapter_class(slug), unit, sandbox_url=sandbox_url)
+    fields.pop("platform_type")
+    return fields

@@ -31,7 +31,9 @@ def source_labels() -> dict[str, str]:
 
 
 def source_label(source: str) -> str:
-    return source_labels().get(source, source)
+    """Called per calendar cell: one registry look-up, not a new table each time."""
+    cls = registry.adapters().get(source)
+    return cls.display_name if cls is not None else source_labels().get(source, source)
 
 
 def _text_on(background: str) -> str:

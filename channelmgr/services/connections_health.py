@@ -7,6 +7,7 @@ import logging
 from adapters.base import BookingNotFoundError, PlatformAPIError
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import ChannelConnection
+from channelmgr.signals import connection_needs_attention
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,17 @@ def connection_mark_needs_attention(*, connection_id: int, error: BaseException 
 
     One queryset ``update()``: no read, no ``save()`` racing the sync engine's own updates.
     """
-    updated = (
-        ChannelConnection.objects.filter(pk=connection_id)
-        .exclude(status=ChannelConnection.Status.DELETED)
-        .update(status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=str(error)[:2000], healthy=False)
+    reason = str(error)[:2000]
+    live = ChannelConnection.objects.filter(pk=connection_id).exclude(status=ChannelConnection.Status.DELETED)
+    # Two updates, so the transition into "needs attention" is told once, however often the error repeats.
+    entered = live.exclude(status=ChannelConnection.Status.NEEDS_ATTENTION).update(
+        status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason, healthy=False
     )
-    return updated == 1
+    if entered:
+        connection = ChannelConnection.objects.get(pk=connection_id)
+        connection_needs_attention.send(sender=ChannelConnection, connection=connection, reason=reason)
+        return True
+    return live.update(last_error=reason, healthy=False) == 1
 
 
 def connection_record_failure(*, connection: ChannelConnection, exc: PlatformAPIError) -> None:

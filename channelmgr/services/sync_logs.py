@@ -7,6 +7,7 @@ import time
 from django.utils import timezone
 
 from channelmgr.models import SyncLog
+from channelmgr.signals import sync_failed
 
 
 def sync_log_finish(
@@ -33,3 +34,8 @@ def sync_log_finish(
     if details:
         fields["details"] = {**(sync_log.details or {}), **details}
     SyncLog.objects.filter(pk=sync_log.pk).update(**fields)
+    if status == SyncLog.Status.FAILED:
+        for name, value in fields.items():
+            setattr(sync_log, name, value)
+        connection = sync_log.connection
+        sync_failed.send(sender=SyncLog, connection=connection, sync_log=sync_log, error=fields["error"])

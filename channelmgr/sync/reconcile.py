@@ -13,6 +13,7 @@ from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import safe_message
+from channelmgr.signals import drift_detected
 from channelmgr.sync.outbound import mark_dirty
 from pms_core.models import Booking
 
@@ -106,6 +107,8 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
             drift.differs.append(data.channel_booking_id)
     for dirty in DirtyRange.objects.filter(connection=connection, start__lt=end, end__gt=start):
         drift.unpushed_nights += (min(dirty.end, end) - max(dirty.start, start)).days
+    if drift.total:
+        drift_detected.send(sender=ChannelConnection, connection=connection, drift=drift)
     if fix and drift.total:
         _fix(connection, remote, start, end)
     return drift

@@ -21,6 +21,7 @@ from pms_core.services.stays import (
     validate_amount,
     validate_range,
 )
+from pms_core.signals import CANCELLED, CREATED, MODIFIED, OVERBOOKED, RESOLVED, booking_announce
 
 Action = BookingTransition.Action
 
@@ -100,6 +101,7 @@ def booking_create(
             booking=booking,
             source=source,
         )
+        booking_announce(booking=booking, change=CREATED if confirmed else OVERBOOKED, actor=actor)
     return booking
 
 
@@ -224,6 +226,9 @@ def booking_modify(
             source=current.source,
             payload={"ranges": [[old_in.isoformat(), old_out.isoformat()], [new_in.isoformat(), new_out.isoformat()]]},
         )
+        booking_announce(booking=current, change=MODIFIED, actor=actor)
+        if current.status != old_status:
+            booking_announce(booking=current, change=OVERBOOKED if blocker else RESOLVED, actor=actor)
         if (old_in, old_out, old_status) != (new_in, new_out, current.status):
             overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was modified")
     return current
@@ -271,6 +276,8 @@ def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str 
             booking=current,
             source=current.source,
         )
+        booking_announce(booking=current, change=MODIFIED, actor=actor)
+        booking_announce(booking=tail, change=CREATED, actor=actor)
         overbookings_settle(unit=current.unit, actor=actor, reason=f"#{current.pk} released {start}..{end}")
     return tail
 
@@ -301,6 +308,9 @@ def booking_cancel(
             booking=current,
             source=current.source,
         )
+        booking_announce(booking=current, change=CANCELLED, actor=actor)
+        if old_status == Booking.Status.OVERBOOKED:
+            booking_announce(booking=current, change=RESOLVED, actor=actor)
         overbookings_settle(unit=current.unit, actor=actor, reason=f"booking #{current.pk} was cancelled")
     return current
 
@@ -348,6 +358,7 @@ def overbookings_settle(*, unit: Unit, actor: str = "system", reason: str = "") 
             booking=stay,
             source=stay.source,
         )
+        booking_announce(booking=stay, change=RESOLVED, actor=actor)
         promoted.append(stay)
     return promoted
 

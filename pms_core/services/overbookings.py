@@ -18,6 +18,7 @@ from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
 from pms_core.services.bookings import booking_cancel, overbookings_settle
 from pms_core.services.stays import find_clash, transition_record
+from pms_core.signals import MODIFIED, RESOLVED, booking_announce
 
 
 class Resolution(models.TextChoices):
@@ -87,6 +88,7 @@ def overbooking_resolve(
             actor=actor,
             reason=why,
         )
+        booking_announce(booking=current, change=RESOLVED, actor=actor)
         return ResolveOutcome(current, None, "")
 
 
@@ -128,6 +130,8 @@ def _move(current: Booking, target: Unit | None, *, actor: str, reason: str) -> 
             source=Booking.DIRECT,
             payload={"moved_from": old_unit.pk, "moved_to": target.pk},
         )
+    booking_announce(booking=current, change=MODIFIED, actor=actor)  # another unit
+    booking_announce(booking=current, change=RESOLVED, actor=actor)
     overbookings_settle(unit=old_unit, actor=actor, reason=f"booking #{current.pk} moved to another unit")
     return current
 

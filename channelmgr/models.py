@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from adapters import registry
 from adapters.base import BookingIdScope
+from channelmgr import price_rules
 from channelmgr.crypto import EncryptedTextField
 from pms_core.models import Organization, Unit
 
@@ -64,6 +65,14 @@ class ChannelConnection(models.Model):
     last_error = models.TextField(blank=True)
     last_health_check_at = models.DateTimeField(null=True, blank=True)
     healthy = models.BooleanField(null=True, blank=True)
+
+    # The price rule of this channel (``channelmgr.price_rules``): the PMS price marked up by a percentage
+    # and/or a fixed amount per night, then rounded, when it is pushed. Null means no markup.
+    price_rule_percent = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    price_rule_amount = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    price_rule_rounding = models.CharField(
+        max_length=8, choices=price_rules.Rounding.choices, default=price_rules.Rounding.NONE
+    )
 
     # Per-connection override of the platform's rate limit (requests per window seconds).
     rate_limit = models.PositiveIntegerField(null=True, blank=True)

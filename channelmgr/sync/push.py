@@ -36,6 +36,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.resilience.guard import Backpressure, Purpose
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import connection_record_failure, safe_message
@@ -195,12 +196,15 @@ def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
 
 
 def _price_ranges(connection, merged) -> list[PriceRange]:
+    """The nights' prices as this platform receives them: the PMS price through the connection's rule."""
     currency = connection.unit.property.currency
+    rule = rule_of(connection)
     result = []
     for start, end in merged:
         nights = calendar_nights(unit=connection.unit, start=start, end=end)
-        for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=lambda n: n.price):
-            result.append(PriceRange(range=DayRange(run_start, run_end), price=night.price, currency=currency))
+        priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
+        for run_start, run_end, (_date, price) in R.runs(priced, date_of=lambda n: n[0], key=lambda n: n[1]):
+            result.append(PriceRange(range=DayRange(run_start, run_end), price=price, currency=currency))
     return result
 
 

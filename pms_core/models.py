@@ -112,7 +112,24 @@ class Booking(models.Model):
     # a guest has them on a platform, so they must stay closed everywhere else.
     ACTIVE_STATUSES = (Status.CONFIRMED, Status.OVERBOOKED)
 
+    class PaymentModel(models.TextChoices):
+        PLATFORM_COLLECTS = "platform_collects"  # the platform takes the guest's money and pays out
+        PROPERTY_COLLECTS = "property_collects"  # the guest pays the property (at arrival or by card)
+
     DIRECT = "direct"
+    # What a platform told us about the booking beyond the stay (blank or NULL where it said nothing);
+    # set together through ``pms_core.booking_details.PlatformDetails``.
+    PLATFORM_DETAIL_FIELDS = (
+        "taxes_amount",
+        "fees_amount",
+        "adults",
+        "children",
+        "infants",
+        "special_requests",
+        "sub_channel",
+        "payment_model",
+        "platform_status",
+    )
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="bookings")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.RESERVATION)
@@ -126,6 +143,16 @@ class Booking(models.Model):
     total_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     note = models.CharField(max_length=200, blank=True)
+    # Three decimals: a platform may bill in a currency with three minor units (KWD).
+    taxes_amount = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    fees_amount = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
+    adults = models.PositiveSmallIntegerField(null=True, blank=True)
+    children = models.PositiveSmallIntegerField(null=True, blank=True)
+    infants = models.PositiveSmallIntegerField(null=True, blank=True)
+    special_requests = models.JSONField(default=list, blank=True)  # the guest's requests, one string each
+    sub_channel = models.CharField(max_length=64, blank=True)  # the brand it was sold on (Hotels.com via Expedia)
+    payment_model = models.CharField(max_length=20, choices=PaymentModel.choices, blank=True)
+    platform_status = models.CharField(max_length=64, blank=True)  # the platform's own word, e.g. "Commit"
     source = models.CharField(max_length=32, default=DIRECT, db_index=True)
     # NULL for direct bookings, so uniqueness per source only binds where a platform id exists.
     channel_booking_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001

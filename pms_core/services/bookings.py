@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from pms_core.booking_details import PlatformDetails
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
@@ -46,6 +47,7 @@ def booking_create(
     source_version: str = "",
     overbook_on_clash: bool = False,
     actor: str = "system",
+    platform_details: PlatformDetails | None = None,
 ) -> Booking:
     """Book ``[check_in, check_out)`` on ``unit``.
 
@@ -58,6 +60,7 @@ def booking_create(
     validate_amount(total_amount, field="total_amount")
     if guests_count < 1:
         raise ValidationError({"guests_count": "must be at least 1"})
+    details = platform_details.model_fields() if platform_details else {}
     with transaction.atomic():
         lock_unit(unit)
         clash = find_clash(unit_id=unit.pk, check_in=check_in, check_out=check_out)
@@ -83,6 +86,7 @@ def booking_create(
                 source_version=source_version,
                 clashes_with=clash,
                 overbooked_at=timezone.now() if clash else None,
+                **details,
             )
         )
         confirmed = status == Booking.Status.CONFIRMED
@@ -142,10 +146,11 @@ def booking_modify(
     source_version: str | None = None,
     overbook_on_clash: bool = False,
     actor: str = "system",
+    platform_details: PlatformDetails | None = None,
 ) -> Booking:
-    """Change a booking's dates or details. Moving a confirmed stay onto held nights raises
-    ``BookingClash``, unless ``overbook_on_clash`` (a platform already moved its guest there): then it
-    becomes ``overbooked``.
+    """Change a booking's dates or details (``platform_details``: None keeps what is stored). Moving a
+    confirmed stay onto held nights raises ``BookingClash``, unless ``overbook_on_clash`` (a platform
+    already moved its guest there): then it becomes ``overbooked``.
 
     An overbooked booking whose new dates are free becomes confirmed; one that still clashes stays
     overbooked (it came from a platform that sold those nights). Nights it releases may confirm other
@@ -153,6 +158,7 @@ def booking_modify(
     """
     if total_amount is not _UNSET:
         validate_amount(total_amount, field="total_amount")
+    details = platform_details.model_fields() if platform_details else {}
     with transaction.atomic():
         lock_unit(booking.unit)
         current = Booking.objects.select_for_update().get(pk=booking.pk)
@@ -197,6 +203,7 @@ def booking_modify(
             ("guests_count", guests_count),
             ("total_amount", total_amount),
             ("note", note),
+            *details.items(),
         ):
             if value is not _UNSET:
                 setattr(current, field, value)
@@ -383,6 +390,7 @@ def booking_record_cancelled(
     guest_phone: str = "",
     guests_count: int = 1,
     currency: str = "",
+    platform_details: PlatformDetails | None = None,
 ) -> Booking:
     """Record a platform booking that was cancelled before we ever held it (or whose cancellation
     overtook its creation): a cancelled row that keeps the platform's version, so the older "created"
@@ -404,6 +412,7 @@ def booking_record_cancelled(
             source=source,
             channel_booking_id=channel_booking_id,
             source_version=source_version,
+            **(platform_details.model_fields() if platform_details else {}),
         )
 
 

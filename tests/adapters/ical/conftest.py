@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from adapters import safe_http
 from adapters.base import Credentials, PlatformAccount
-from adapters.ical import fetch
 from adapters.ical.adapter import IcalAdapter
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -30,7 +30,7 @@ def reference_ical():
 @pytest.fixture
 def public_dns(monkeypatch):
     """Every host resolves to a public address, so tests need no real DNS."""
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(safe_http, "resolve", lambda host, port: ["93.184.216.34"])
 
 
 @pytest.fixture

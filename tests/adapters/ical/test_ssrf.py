@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
+from adapters import safe_http
 from adapters.base import PlatformAPIError
-from adapters.ical import fetch
 from adapters.ical.fetch import MAX_BYTES, fetch_feed
 
 from .conftest import FEED_URL
@@ -52,7 +52,7 @@ def test_it_refuses_a_hostname_that_resolves_to_loopback(http):
 
 
 def test_it_refuses_a_hostname_with_one_private_address_among_public_ones(http, monkeypatch):
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34", "10.1.2.3"])
+    monkeypatch.setattr(safe_http, "resolve", lambda host, port: ["93.184.216.34", "10.1.2.3"])
     assert_refused("https://feeds.example.test/x.ics")
 
 

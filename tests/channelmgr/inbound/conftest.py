@@ -156,9 +156,9 @@ def queued(broker, queue="inbound") -> int:
 @pytest.fixture
 def public_feed_host(monkeypatch):
     """iCal feed hosts resolve to a public address, so the SSRF check passes without DNS."""
-    from adapters.ical import fetch
+    from adapters import safe_http
 
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(safe_http, "resolve", lambda host, port: ["93.184.216.34"])
 
 
 @pytest.fixture

@@ -1,0 +1,144 @@
+"""Requests to a URL that a person typed in, without letting them reach our own network (SSRF).
+
+Shared by iCal feeds and integrators' webhooks. Only http and https. The host is resolved and every
+address must be public unless ``allow_private_network`` (a setting, never user input). After
+connecting, the socket's peer address is checked again, so a DNS answer that changed between our
+check and the connect (rebinding) is refused too. No redirects are followed (a redirect could point
+anywhere). A body is streamed and cut off at a size and a time cap.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from adapters import http
+from adapters.base import PlatformAPIError
+
+CHUNK = 16 * 1024
+
+
+def refused(what: str, message: str) -> PlatformAPIError:
+    return PlatformAPIError(f"{what} refused: {message}", permanent=True, code="refused_url")
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (tests replace this to avoid real DNS)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        # "No such name" will not fix itself; a failing resolver might.
+        permanent = exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME))
+        raise PlatformAPIError(f"cannot resolve {host}: {exc}", permanent=permanent, code="dns") from exc
+    return sorted({info[4][0] for info in infos})
+
+
+def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> str:
+    """The URL to request, or ``PlatformAPIError`` (permanent, code ``refused_url``) when it may not be."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise refused(what, f"scheme {scheme or '(none)'!r} is not http or https")
+    if not parts.hostname:
+        raise refused(what, "no host in URL")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        raise refused(what, "invalid port") from exc
+    if not allow_private_network:
+        for address in resolve(parts.hostname, port):
+            if not is_public(address):
+                raise refused(what, f"{parts.hostname} resolves to a non-public address {address}")
+    return urlunsplit(parts)
+
+
+def peer_address(response: requests.Response) -> str | None:
+    """The IP the response came from, when the transport exposes its socket (real ones do; the
+    connection is gone from ``_connection`` when the server closes after the answer, so the socket
+    under the body stream is the fallback)."""
+    raw = response.raw
+    candidates = (
+        getattr(getattr(raw, "_connection", None), "sock", None),
+        getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None),
+    )
+    for sock in candidates:
+        if sock is not None:
+            try:
+                return sock.getpeername()[0]
+            except OSError:
+                continue
+    return None
+
+
+def read_body(response: requests.Response, *, max_bytes: int, max_seconds: float, what: str = "url") -> bytes:
+    """The body, or ``PlatformAPIError``: permanent when it is larger than ``max_bytes``, transient
+    when it takes longer than ``max_seconds`` or the connection breaks."""
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > max_bytes:
+        raise refused(what, f"the answer is larger than {max_bytes} bytes")
+    deadline = time.monotonic() + max_seconds
+    body = bytearray()
+    try:
+        for chunk in response.iter_content(CHUNK):
+            body += chunk
+            if len(body) > max_bytes:
+                raise refused(what, f"the answer is larger than {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise PlatformAPIError(
+                    f"{what}: download took longer than {max_seconds:.0f}s", permanent=False, code="timeout"
+                )
+    except requests.RequestException as exc:
+        raise PlatformAPIError(f"{what}: {type(exc).__name__} while reading", permanent=False) from exc
+    return bytes(body)
+
+
+@contextmanager
+def guarded_request(
+    method: str,
+    url: str,
+    *,
+    allow_private_network: bool,
+    what: str,
+    platform: str,
+    endpoint: str,
+    timeout: tuple[float, float],
+    **kwargs,
+) -> Iterator[requests.Response]:
+    """An open, streamed response from a checked URL whose peer is public and that is no redirect.
+
+    Raises ``PlatformAPIError`` (permanent, ``refused_url``) for a refused URL, a private peer or a
+    redirect; transient for timeouts and connection errors. The caller reads the body with ``read_body``.
+    """
+    target = checked_url(url, allow_private_network=allow_private_network, what=what)
+    response = http.request(
+        method,
+        target,
+        platform=platform,
+        endpoint=endpoint,
+        timeout=timeout,
+        stream=True,
+        raise_for_status=False,
+        **kwargs,
+    )
+    with response:
+        # Through a proxy the peer is the proxy, which is ours to trust.
+        proxied = bool(requests.utils.get_environ_proxies(target))
+        peer = None if proxied else peer_address(response)
+        if not allow_private_network and peer is not None and not is_public(peer):
+            raise refused(what, f"connected to a non-public address {peer}")
+        if response.is_redirect or 300 <= response.status_code < 400:
+            raise refused(what, f"the answer was a redirect (HTTP {response.status_code}); use the final URL")
+        yield response

@@ -45,8 +45,16 @@ observers: list[Callable[[CallRecord], None]] = []
 
 
 def _public_url(url: str) -> str:
+    """The URL as a log line may show it: scheme, host and port, path; no user, password or query."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.hostname or "", parts.path, "", ""))
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal keeps its brackets, or its port would read as part of it
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: the request failed on it already, the log must not
+        port = None
+    return urlunsplit((parts.scheme, host if port is None else f"{host}:{port}", parts.path, "", ""))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -283,7 +283,10 @@ LOG_LEVEL = read("LOG_LEVEL", env.str, "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "config.logging.CorrelationIdFilter"}},
+    "filters": {
+        "correlation": {"()": "config.logging.CorrelationIdFilter"},
+        "transient_retry": {"()": "channelmgr.resilience.retry_logs.TransientRetryLog"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
         "json": {
@@ -300,7 +303,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # A transient platform error that will be retried is one WARNING line, not an ERROR with a traceback.
+        "dramatiq.worker.WorkerThread": {"filters": ["transient_retry"]},
+    },
 }
 
 # The actor pms_core's outbox hands every domain event to.

@@ -13,7 +13,7 @@ from functools import cache
 import dramatiq
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -61,33 +61,44 @@ def outbox_dispatch(*, event_ids: list[int]) -> int:
 
     A broker that is down leaves the events undispatched for ``relay_outbox``: nothing is lost.
     """
-    actor = _consumer()
+    return outbox_hand_over(model=OutboxEvent, actor=_consumer(), ids=event_ids)
+
+
+def outbox_hand_over(*, model: type[Model], actor: dramatiq.Actor, ids: list[int]) -> int:
+    """Send ``actor(id)`` for each outbox row of ``model`` (fields ``dispatch_attempts``,
+    ``dispatched_at``) and stamp the rows handed over; returns how many were. Other apps' outboxes
+    (integrator webhooks) use it too."""
     broker = dramatiq.get_broker()
     handed = 0
-    for event_id in event_ids:
-        OutboxEvent.objects.filter(pk=event_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
+    for row_id in ids:
+        model.objects.filter(pk=row_id).update(dispatch_attempts=F("dispatch_attempts") + 1)
         try:
             # The current global broker, not the one the actor was bound to at import, so a broker
             # swapped at runtime (tests, embedded start-up) is the one used.
             if actor.queue_name not in broker.get_declared_queues():
                 broker.declare_queue(actor.queue_name)
-            broker.enqueue(actor.message(event_id))
-        except Exception as exc:  # any broker failure: keep the event for the relay
-            log.warning("outbox event %s not handed to the broker: %s", event_id, exc)
+            broker.enqueue(actor.message(row_id))
+        except Exception as exc:  # any broker failure: keep the row for the relay
+            log.warning("outbox %s %s not handed to the broker: %s", model._meta.label, row_id, exc)
             continue
-        OutboxEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+        model.objects.filter(pk=row_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
         handed += 1
     return handed
 
 
-def outbox_relay_step(*, batch_size: int = 500, now: dt.datetime | None = None) -> int:
-    """Re-send one batch of events that were never handed over; returns how many were handed."""
+def outbox_stranded(*, model: type[Model], batch_size: int = 500, now: dt.datetime | None = None) -> list[int]:
+    """Ids of ``model``'s rows never handed over and past their own on-commit hand-over, oldest first."""
     cutoff = (now or timezone.now()) - RELAY_GRACE
-    ids = list(
-        OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
-        .order_by("created_at")
+    return list(
+        model.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:batch_size]
     )
+
+
+def outbox_relay_step(*, batch_size: int = 500, now: dt.datetime | None = None) -> int:
+    """Re-send one batch of events that were never handed over; returns how many were handed."""
+    ids = outbox_stranded(model=OutboxEvent, batch_size=batch_size, now=now)
     if not ids:
         return 0
     return outbox_dispatch(event_ids=ids)

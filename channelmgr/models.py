@@ -86,6 +86,10 @@ class ChannelConnection(models.Model):
     # sees the same feed again or staff confirm it (``channelmgr.inbound.importer``). Which blocks,
     # why, since when; null when nothing is held.
     ical_hold = models.JSONField(null=True, blank=True, editable=False)
+    # What the last reconcile found (``channelmgr.sync.reconcile``): total, description, error. The staff
+    # home shows it; null until a reconcile ran.
+    last_reconcile_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_reconcile = models.JSONField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -238,3 +242,26 @@ class IcalExport(models.Model):
 
     def __str__(self):
         return f"iCal export of unit {self.unit_id}"
+
+
+class BookingAcknowledgement(models.Model):
+    """A booking a platform wants acknowledged (``Capability.ACKNOWLEDGE``: Booking.com, Expedia), and
+    whether it has been. Booking.com falls back to e-mailing the property after 30 minutes without one,
+    so staff see the pending ones (``channelmgr.inbound.acknowledgements``). A new delivery of the same
+    booking (a modification) makes it pending again."""
+
+    connection = models.ForeignKey(ChannelConnection, on_delete=models.CASCADE, related_name="acknowledgements")
+    booking = models.ForeignKey("pms_core.Booking", on_delete=models.CASCADE, related_name="acknowledgements")
+    received_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "booking"], name="acknowledgement_one_per_booking")
+        ]
+        indexes = [models.Index(fields=["acknowledged_at", "received_at"], name="acknowledgement_pending_idx")]
+
+    def __str__(self):
+        state = "acknowledged" if self.acknowledged_at else "pending"
+        return f"booking {self.booking_id} on connection {self.connection_id}: {state}"

@@ -23,6 +23,7 @@ from adapters import registry
 from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
+from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
 from channelmgr.inbound.importer import (
     ACKNOWLEDGEABLE,
     ICAL_HELD,
@@ -312,7 +313,13 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
             if acknowledges and processed:
                 # No share: the acknowledgement completes a pull already spent, and refusing it would
                 # leave the reservations to be offered (and pulled) again and again.
-                platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
+                booking_ids = [int(ours) for _data, ours in processed if ours.isdigit()]
+                try:
+                    platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
+                except (PlatformAPIError, Backpressure) as exc:
+                    acknowledgement_failed(booking_ids=booking_ids, error=safe_message(connection, exc))
+                    raise
+                acknowledgement_done(booking_ids=booking_ids)
                 result.requests += 1
                 result.acknowledged += len(processed)
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
@@ -337,6 +344,8 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
             continue
         result.actions[action] = result.actions.get(action, 0) + 1
         if action in ACKNOWLEDGEABLE:
+            if booking is not None:
+                acknowledgement_expect(connection=connection, booking_id=booking.pk)
             processed.append((data, str(booking.pk) if booking else data.channel_booking_id))
     return processed
 

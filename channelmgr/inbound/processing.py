@@ -14,6 +14,7 @@ from django.utils import timezone
 from adapters.base import BookingData, Capability, NotificationKind, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
+from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
 from channelmgr.inbound.events import connection_for_listing
 from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
 from channelmgr.inbound.payloads import notification_from_json
@@ -130,8 +131,12 @@ def _acknowledge(connection: ChannelConnection, data: BookingData, booking_id: i
     the scheduled poll acknowledges whatever is still pending."""
     if Capability.ACKNOWLEDGE not in adapter_class(connection.platform_type).capabilities:
         return 0
+    acknowledgement_expect(connection=connection, booking_id=booking_id)
     try:
         platform_call(connection, lambda a: a.acknowledge_bookings([(data, str(booking_id))]), purpose=Purpose.PULL)
     except (PlatformAPIError, Backpressure) as exc:
         log.warning("acknowledging %s booking %s deferred to the poll: %s", data.platform, data.channel_booking_id, exc)
+        acknowledgement_failed(booking_ids=[booking_id], error=safe_message(connection, exc))
+        return 1
+    acknowledgement_done(booking_ids=[booking_id])
     return 1

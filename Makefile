@@ -53,8 +53,9 @@ migrate: venv
 	$(PY) manage.py migrate --noinput
 
 ## Book as a guest on one sandbox platform and show what every other platform now holds.
+## PLATFORM=<slug> picks where the guest books (default: the command's own, airbnb).
 demo-scenario: venv
-	$(RUN_ENV) $(PY) manage.py demo_scenario
+	$(RUN_ENV) $(PY) manage.py demo_scenario $(if $(PLATFORM),--platform $(PLATFORM))
 
 sandbox: venv
 	$(PY) -m sandbox --port $(SANDBOX_PORT) --callback-base http://$(HOST):$(PORT)

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 MAX_CALENDAR_DAYS = 1100
 LISTING_FIELDS = {"currency", "room_codes", "rate_codes"}
+MAX_RATE_LIMIT = 1_000_000  # requests per window; each is a float kept for the window
+MAX_RATE_WINDOW = 86_400
 
 
 class ControlApi:
@@ -33,6 +35,9 @@ class ControlApi:
             ("GET", r"(?P<slug>\w+)/faults", self.get_faults),
             ("POST", r"(?P<slug>\w+)/faults", self.set_faults),
             ("DELETE", r"(?P<slug>\w+)/faults", self.clear_faults),
+            ("GET", r"(?P<slug>\w+)/rate-limit", self.get_rate_limit),
+            ("POST", r"(?P<slug>\w+)/rate-limit", self.set_rate_limit),
+            ("DELETE", r"(?P<slug>\w+)/rate-limit", self.restore_rate_limit),
             ("POST", r"(?P<slug>\w+)/tokens/expire", self.expire_tokens),
             ("POST", r"(?P<slug>\w+)/webhooks/replay/(?P<count>\d+)", self.replay),
         ]
@@ -104,6 +109,25 @@ class ControlApi:
         self.app.faults.pop(slug, None)
         return Response.json(200, Faults().as_dict())
 
+    def get_rate_limit(self, req: Request, slug: str) -> Response:
+        return Response.json(200, _rate_limit(self.app.limiter.limits.get(slug)))
+
+    def set_rate_limit(self, req: Request, slug: str) -> Response:
+        """`{"limit": n, "window": seconds}` per account from now on; a benchmark of our engine raises it."""
+        item = checks.require_object(req.json(), "rate limit")
+        checks.exact_fields(item, {"limit", "window"}, "rate limit")
+        limit, window = item["limit"], item["window"]
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RATE_LIMIT:
+            raise Invalid(f"limit must be a whole number from 1 to {MAX_RATE_LIMIT}")
+        if isinstance(window, bool) or not isinstance(window, int | float) or not 0 < window <= MAX_RATE_WINDOW:
+            raise Invalid(f"window must be seconds, more than 0 and at most {MAX_RATE_WINDOW}")
+        self.app.limiter.set_limit(slug, limit, float(window))
+        return Response.json(200, _rate_limit(self.app.limiter.limits[slug]))
+
+    def restore_rate_limit(self, req: Request, slug: str) -> Response:
+        self.app.limiter.restore(slug)
+        return Response.json(200, _rate_limit(self.app.limiter.limits.get(slug)))
+
     def expire_tokens(self, req: Request, slug: str) -> Response:
         oauth = getattr(self.app.platforms[slug], "oauth", None)
         if oauth is None:
@@ -161,6 +185,10 @@ class ControlApi:
             booked = state.booked_nights(listing_id)
             days = [_day_state(listing, start + timedelta(days=i), booked) for i in range((end - start).days)]
         return Response.json(200, {"listing_id": listing_id, "days": days})
+
+
+def _rate_limit(limit: tuple[int, float] | None) -> dict:
+    return {"limit": limit[0], "window": limit[1]} if limit else {"limit": None, "window": None}
 
 
 def _configure(listing: Listing, item: dict) -> None:

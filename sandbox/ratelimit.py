@@ -27,6 +27,7 @@ class SlidingWindowLimiter:
     """Admits at most `limit` requests in any `window` seconds; rejected requests do not use a slot."""
 
     def __init__(self, limits: dict[str, tuple[int, float]], clock: Callable[[], float] = time.monotonic):
+        self.configured = dict(limits)  # what reset() brings back
         self.limits = dict(limits)
         self.clock = clock
         self._lock = threading.Lock()
@@ -47,6 +48,22 @@ class SlidingWindowLimiter:
                 return None
             return max(1, math.ceil(hits[0] + window - now))
 
+    def set_limit(self, slug: str, limit: int, window: float) -> None:
+        """Change a platform's limit from now on (the control API: a benchmark measuring our engine, not
+        the platform's limit, raises it); the requests already counted stay in their window."""
+        with self._lock:
+            self.limits[slug] = (limit, window)
+
+    def restore(self, slug: str) -> None:
+        """Back to the limit the sandbox started with (or none, if it had none)."""
+        with self._lock:
+            if slug in self.configured:
+                self.limits[slug] = self.configured[slug]
+            else:
+                self.limits.pop(slug, None)
+
     def reset(self) -> None:
+        """Forget every request counted and every changed limit."""
         with self._lock:
             self._hits.clear()
+            self.limits = dict(self.configured)

@@ -1,4 +1,7 @@
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sandbox.ratelimit import SlidingWindowLimiter, default_limits
 from tests.sandbox.conftest import BOOKING_AUTH
@@ -83,3 +86,60 @@ def test_booking_com_allows_20_requests_a_minute_by_default(sandbox):
 def test_control_endpoints_are_never_limited(tuned_sandbox):
     sandbox = tuned_sandbox(rate_limits={"airbnb": (1, 30.0)})
     assert all(sandbox.get("/_state/airbnb/stats").status_code == 200 for _ in range(5))
+
+
+# The control API's rate limit: a benchmark of our engine raises a platform's limit so that it never binds.
+
+
+def _pings(sandbox, count: int) -> list[int]:
+    return [sandbox.get("/fewo_direkt/v1/ping", headers=FEWO).status_code for _ in range(count)]
+
+
+def test_a_raised_limit_admits_what_the_default_refused_and_delete_restores_it(tuned_sandbox):
+    sandbox = tuned_sandbox(rate_limits={"fewo_direkt": (2, 30.0)})
+    assert sandbox.get("/_control/fewo_direkt/rate-limit").json() == {"limit": 2, "window": 30.0}
+    answer = sandbox.post("/_control/fewo_direkt/rate-limit", json={"limit": 5, "window": 30})
+    assert answer.status_code == 200 and answer.json() == {"limit": 5, "window": 30.0}
+    assert _pings(sandbox, 6) == [200] * 5 + [429]
+    assert sandbox.delete("/_control/fewo_direkt/rate-limit").json() == {"limit": 2, "window": 30.0}
+    assert _pings(sandbox, 1) == [429]  # the five already counted are still in the window
+
+
+def test_reset_brings_the_started_limits_back(sandbox):
+    sandbox.post("/_control/booking_com/rate-limit", json={"limit": 1000, "window": 1})
+    sandbox.post("/_control/reset")
+    assert sandbox.get("/_control/booking_com/rate-limit").json() == {"limit": 20, "window": 60.0}
+
+
+def test_a_platform_without_a_limit_says_so(sandbox):
+    assert sandbox.get("/_control/ical/rate-limit").json() == {"limit": None, "window": None}
+
+
+@given(
+    body=st.one_of(
+        st.dictionaries(
+            st.sampled_from(["limit", "window", "burst"]),
+            st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=3)),
+        ),
+        st.lists(st.integers(), max_size=2),
+        st.text(max_size=5),
+    )
+)
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_body_is_either_a_valid_limit_or_a_400_that_changes_nothing(sandbox, body):
+    sandbox.app.limiter.reset()
+    answer = sandbox.post("/_control/airbnb/rate-limit", json=body)
+    limit = sandbox.get("/_control/airbnb/rate-limit").json()
+    valid = (
+        isinstance(body, dict)
+        and set(body) == {"limit", "window"}
+        and type(body["limit"]) is int
+        and 1 <= body["limit"] <= 1_000_000
+        and type(body["window"]) in (int, float)
+        and 0 < body["window"] <= 86_400
+    )
+    if valid:
+        assert answer.status_code == 200 and limit == {"limit": body["limit"], "window": float(body["window"])}
+    else:
+        assert answer.status_code == 400 and answer.json()["error"]
+        assert limit == {"limit": 10, "window": 1.0}

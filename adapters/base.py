@@ -91,6 +91,13 @@ class BookingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class PaymentModel(StrEnum):
+    """Who takes the guest's money."""
+
+    PLATFORM_COLLECTS = "platform_collects"
+    PROPERTY_COLLECTS = "property_collects"
+
+
 @dataclass(frozen=True)
 class Guest:
     name: str = ""
@@ -118,6 +125,15 @@ class BookingData:
     raw_status: str = ""
     # "reservation", or "block" for nights a platform closed without a guest (iCal "Not available").
     kind: str = "reservation"
+    # What else the platform says, where its format carries it (None / empty: it said nothing).
+    taxes: Decimal | None = None
+    fees: Decimal | None = None
+    adults: int | None = None
+    children: int | None = None
+    infants: int | None = None
+    special_requests: tuple[str, ...] = ()
+    sub_channel: str = ""  # the brand it was sold on, e.g. Hotels.com through Expedia
+    payment_model: PaymentModel | None = None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from adapters.base import (
     batches,
 )
 from adapters.booking_com import ota
-from adapters.booking_com.reservations import parse_hotel_reservation
+from adapters.booking_com.reservations import booking_channel, parse_hotel_reservation
 from adapters.webhook_input import json_object
 from adapters.xml import InvalidUpdateError, attr, child, children, element, local, parse_answer, sub, to_bytes
 
@@ -212,7 +212,14 @@ def parse_res_notif(root, *, listing_id: str = "", platform: str = "booking_com"
     bookings = []
     for res in children(child(root, "HotelReservations"), "HotelReservation"):
         bookings.append(
-            parse_hotel_reservation(res, platform=platform, status=status, listing_id=listing_id, version=version)
+            parse_hotel_reservation(
+                res,
+                platform=platform,
+                status=status,
+                listing_id=listing_id,
+                version=version,
+                sub_channel=booking_channel(root),
+            )
         )
     return bookings
 

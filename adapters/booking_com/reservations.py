@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.base import BookingData, BookingStatus, Guest, WebhookPayloadError
+from adapters.base import BookingData, BookingStatus, Guest, PaymentModel, WebhookPayloadError
 from adapters.xml import (
     attr,
     child,
@@ -19,12 +19,15 @@ from adapters.xml import (
     decimal_or_none,
     descendants,
     first,
+    local,
     path,
     text,
     utc_version,
 )
 
 CANCEL_STATUSES = {"cancel", "cancelled", "canceled"}
+# OTA code list AQC (Age Qualifying Code): 10 adult, 8 child, 7 infant.
+AGE_QUALIFYING = {"10": "adults", "8": "children", "7": "infants"}
 
 
 def parse_hotel_reservation(
@@ -34,8 +37,11 @@ def parse_hotel_reservation(
     status: str = "",
     listing_id: str = "",
     version: str = "",
+    sub_channel: str = "",
+    payment_model: PaymentModel | None = None,
 ) -> BookingData:
-    """``status``/``listing_id``/``version`` are fallbacks from the enclosing message."""
+    """``status``/``listing_id``/``version``/``sub_channel`` come from the enclosing message
+    (``booking_channel`` reads the usual place), as does ``payment_model``, which OTA has no element for."""
     raw_status = attr(res, "ResStatus") or status or "Commit"
     check_in, check_out = _stay(res)
     total, currency = _total(res)
@@ -52,7 +58,80 @@ def parse_hotel_reservation(
         currency=currency,
         version=utc_version(attr(res, "LastModifyDateTime") or version or attr(res, "CreateDateTime")),
         raw_status=raw_status,
+        taxes=_taxes(res),
+        fees=_sum(attr(fee, "Amount") for fee in descendants(res, "Fee")),
+        **_guests_by_type(res),
+        special_requests=special_requests(res),
+        sub_channel=sub_channel,
+        payment_model=payment_model,
     )
+
+
+def booking_channel(message) -> str:
+    """The sub-channel an OTA message names: ``POS/Source/BookingChannel/CompanyName``."""
+    for source in children(child(message, "POS"), "Source"):
+        name = text(path(source, "BookingChannel", "CompanyName"))
+        if name:
+            return name
+    return ""
+
+
+def _amount(value: str) -> Decimal | None:
+    amount = decimal_or_none(value)
+    return amount if amount is not None and amount.is_finite() else None
+
+
+def _sum(values) -> Decimal | None:
+    amounts = [a for a in (_amount(v) for v in values) if a is not None]
+    return sum(amounts, Decimal(0)) if amounts else None
+
+
+def _taxes_amount(taxes) -> Decimal | None:
+    """A ``Taxes`` element's ``Amount``, else the sum of its ``Tax`` amounts."""
+    return (
+        _amount(attr(taxes, "Amount"))
+        if attr(taxes, "Amount")
+        else _sum(attr(t, "Amount") for t in children(taxes, "Tax"))
+    )
+
+
+def _taxes(res) -> Decimal | None:
+    """The stay's taxes: each ``RoomStay/Total/Taxes``, else ``ResGlobalInfo/Total/Taxes``, else the rates' own."""
+    stay_totals = [path(stay, "Total", "Taxes") for stay in descendants(res, "RoomStay")]
+    for group in (
+        [t for t in stay_totals if t is not None],
+        [t for t in [path(res, "ResGlobalInfo", "Total", "Taxes")] if t is not None],
+        [t for rate in descendants(res, "Rate") for t in descendants(rate, "Taxes")],
+    ):
+        amounts = [a for a in map(_taxes_amount, group) if a is not None]
+        if amounts:
+            return sum(amounts, Decimal(0))
+    return None
+
+
+def _guests_by_type(res) -> dict[str, int | None]:
+    """Adults, children and infants by OTA age code, from the first ``GuestCounts`` that types them;
+    all None when no count carries an age code (the guests are counted but not typed)."""
+    for guest_counts in descendants(res, "GuestCounts"):
+        typed = [
+            (AGE_QUALIFYING.get(attr(c, "AgeQualifyingCode")), attr(c, "Count"))
+            for c in children(guest_counts, "GuestCount")
+        ]
+        typed = [(kind, int(count)) for kind, count in typed if kind and count.isdigit()]
+        if typed:
+            return {kind: sum(n for k, n in typed if k == kind) for kind in AGE_QUALIFYING.values()}
+    return dict.fromkeys(AGE_QUALIFYING.values())
+
+
+def special_requests(res) -> tuple[str, ...]:
+    """The guest's words, in document order: ``SpecialRequest`` (Expedia) and ``Comment`` (OTA) texts."""
+    found = []
+    for node in res.iter():
+        if isinstance(node.tag, str) and local(node) in ("SpecialRequest", "Comment"):
+            words = " ".join(text(t) for t in children(node, "Text") if text(t)) or text(node)
+            if words:
+                found.append(words)
+    return tuple(found)
 
 
 def reservation_id(res) -> str:

@@ -23,6 +23,8 @@ from adapters.base import (
     PlatformAPIError,
     PriceRange,
 )
+from adapters.booking_com.reservations import special_requests
+from adapters.expedia.notifications import brand_and_payment
 from adapters.xml import (
     InvalidUpdateError,
     attr,
@@ -211,7 +213,31 @@ def booking_from_br(node) -> BookingData:
         currency=attr(total, "currency") or attr(rates, "currency"),
         version=utc_version(attr(node, "createDateTime")),
         raw_status=booking_type,
+        taxes=_money(attr(total, "amountOfTaxes")),
+        fees=_fees(rates),
+        adults=adults if attr(counts, "adult").isdigit() else None,
+        children=kids if counts is not None else None,
+        special_requests=special_requests(node),
+        **_brand(attr(node, "source")),
     )
+
+
+def _brand(source: str) -> dict:
+    brand, payment_model = brand_and_payment(source)
+    return {"sub_channel": brand, "payment_model": payment_model}
+
+
+def _money(value: str) -> Decimal | None:
+    amount = decimal_or_none(value)
+    return amount if amount is not None and amount.is_finite() else None
+
+
+def _fees(rates) -> Decimal | None:
+    """The property's service fees over the stay (``PerDayRate@hotelServiceFees``); extra-person fees
+    are part of the room's price."""
+    fees = [_money(attr(rate, "hotelServiceFees")) for rate in children(rates, "PerDayRate")]
+    fees = [fee for fee in fees if fee is not None]
+    return sum(fees, Decimal(0)) if fees else None
 
 
 def _amount(total) -> Decimal | None:

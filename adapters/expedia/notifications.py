@@ -18,6 +18,7 @@ from adapters.base import (
     Guest,
     Notification,
     NotificationKind,
+    PaymentModel,
     WebhookPayloadError,
     WebhookSignatureError,
 )
@@ -30,6 +31,7 @@ from adapters.xml import (
     first,
     local,
     parse,
+    path,
     sub,
     text,
     to_bytes,
@@ -39,6 +41,10 @@ from adapters.xml import (
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OTA_NS = "http://www.opentravel.org/OTA/2003/05"
 SLUG = "expedia"
+# A brand (``POS/Source/RequestorID@ID``, BR's ``source``) with this prefix sold the booking under
+# Hotel Collect: the guest pays the property. In Expedia's samples every such booking says so in its
+# special requests ("Hotel Collect Booking", "will pay upon arrival"); the others are Expedia Collect.
+HOTEL_COLLECT_PREFIX = "A-"
 # The confirmation number we hand back before the import has run: derived from Expedia's id so a
 # re-delivered notification gets the same answer.
 CONFIRMATION_PREFIX = "CM"
@@ -102,6 +108,7 @@ def parse_notification(body: bytes) -> list[Notification]:
         reservations = children(child(payload, container), item)
         if not reservations:
             raise WebhookPayloadError(f"{message_type} without {item}")
+        brand, payment_model = brand_and_payment(_requestor(payload))
         bookings = [
             parse_hotel_reservation(
                 res,
@@ -109,6 +116,8 @@ def parse_notification(body: bytes) -> list[Notification]:
                 status=attr(payload, "ResStatus") or "Commit",
                 listing_id=hotel,
                 version=stamp,
+                sub_channel=brand,
+                payment_model=payment_model,
             )
             for res in reservations
         ]
@@ -124,6 +133,20 @@ def parse_notification(body: bytes) -> list[Notification]:
         )
         for booking in bookings
     ]
+
+
+def _requestor(payload) -> str:
+    """The Expedia brand that sold the booking: ``POS/Source/RequestorID@ID`` ("Hotels.com", "A-Expedia")."""
+    return attr(path(payload, "POS", "Source", "RequestorID"), "ID")
+
+
+def brand_and_payment(source: str) -> tuple[str, PaymentModel | None]:
+    """``("Hotels.com", PROPERTY_COLLECTS)`` for ``"A-Hotels.com"``; no brand, no payment model."""
+    if not source:
+        return "", None
+    if source.startswith(HOTEL_COLLECT_PREFIX):
+        return source.removeprefix(HOTEL_COLLECT_PREFIX), PaymentModel.PROPERTY_COLLECTS
+    return source, PaymentModel.PLATFORM_COLLECTS
 
 
 def _cancellation(payload, *, hotel: str, stamp: str) -> BookingData:
@@ -160,6 +183,7 @@ def _cancellation(payload, *, hotel: str, stamp: str) -> BookingData:
         guests_count=max(1, guests),
         version=utc_version(stamp),
         raw_status="Cancel",
+        sub_channel=brand_and_payment(_requestor(payload))[0],
     )
 
 

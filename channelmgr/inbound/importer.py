@@ -24,6 +24,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
+from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
 from pms_core.models import Booking, Unit
 from pms_core.services import (
@@ -138,6 +139,7 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
             source=source,
             channel_booking_id=channel_id,
             source_version=data.version,
+            platform_details=platform_details(data),
             **_details(data),
         )
         return booking, Action.IGNORED
@@ -165,6 +167,7 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
             source_version=data.version,
             overbook_on_clash=True,
             actor=source,
+            platform_details=platform_details(data),
             **_details(data),
         )
     return booking, Action.OVERBOOKED if booking.status == Booking.Status.OVERBOOKED else Action.CREATED
@@ -200,6 +203,7 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
         source_version=data.version or None,
         overbook_on_clash=True,
         actor=existing.source,
+        platform_details=platform_details(data) if _kind(data) == Booking.Kind.RESERVATION else None,
         **details,
     )
     if booking.status == Booking.Status.OVERBOOKED:
@@ -234,12 +238,35 @@ def _details(data: BookingData) -> dict:
     }
 
 
+def platform_details(data: BookingData) -> PlatformDetails:
+    """What else the platform told us, kept as it came; a value the PMS cannot hold (a negative or
+    absurd amount, a guest count past the column) is dropped rather than refusing the booking."""
+
+    def amount(value):
+        return value if value is not None and value.is_finite() and 0 <= value <= MAX_AMOUNT else None
+
+    def count(value):
+        return value if isinstance(value, int) and 0 <= value <= MAX_GUESTS else None
+
+    return PlatformDetails(
+        taxes_amount=amount(data.taxes),
+        fees_amount=amount(data.fees),
+        adults=count(data.adults),
+        children=count(data.children),
+        infants=count(data.infants),
+        special_requests=tuple(str(text) for text in data.special_requests),
+        sub_channel=data.sub_channel,
+        payment_model=str(data.payment_model or ""),
+        platform_status=data.raw_status,
+    )
+
+
 def _differs(existing: Booking, data: BookingData) -> bool:
     if (existing.check_in, existing.check_out) != (data.check_in, data.check_out):
         return True
     if _kind(data) == Booking.Kind.BLOCK:
         return False
-    wanted = _details(data)
+    wanted = {**_details(data), **platform_details(data).model_fields()}
     if any(getattr(existing, field) != value for field, value in wanted.items()):
         return True
     return data.total_amount is not None and existing.total_amount != data.total_amount

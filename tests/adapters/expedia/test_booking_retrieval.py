@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from adapters.base import BookingData, BookingNotFoundError, BookingStatus, Guest
+from adapters.base import BookingData, BookingNotFoundError, BookingStatus, Guest, PaymentModel
 from adapters.expedia import eqc
 from tests.adapters.expedia.conftest import BASE, BC_SUCCESS
 
@@ -69,6 +69,10 @@ def test_it_retrieves_the_listings_pending_bookings(adapter, http):
         currency="EUR",
         version="2027-06-01T10:00:00.000000+00:00",
         raw_status="Book",
+        adults=2,
+        children=0,
+        sub_channel="Expedia",
+        payment_model=PaymentModel.PLATFORM_COLLECTS,
     )
     assert cancel.status == BookingStatus.CANCELLED
 

@@ -6,6 +6,8 @@ replace each one (blank keeps it) and a box to clear it.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -15,6 +17,7 @@ from django.utils.html import format_html
 from adapters import registry
 from adapters.base import Capability
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
+from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, rule_of
 from channelmgr.services.connections import (
     UPDATABLE_FIELDS,
     ConnectionStateError,
@@ -34,6 +37,11 @@ from pms_core.admin import UnitAdmin as BaseUnitAdmin
 from pms_core.models import Property, Unit
 
 RECENT_SYNC_LOGS = 20
+PRICE_RULE_HELP = (
+    "What this platform receives for a night: the PMS price plus the percentage, plus the amount, then "
+    "rounded (x9: up to a whole amount ending in 9; x99: up to one ending in .99). A rule that gives a "
+    "price of zero or less, or more than 100 times one of the unit's prices, is refused."
+)
 
 
 class ConnectionFormBase(forms.ModelForm):
@@ -46,6 +54,11 @@ class ConnectionFormBase(forms.ModelForm):
         # An allow-list, so a credential column added later is never shown by accident.
         fields = ["unit", "platform_type", *UPDATABLE_FIELDS]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "price_rule_rounding" in self.fields:  # left out: no rounding, as in the API
+            self.fields["price_rule_rounding"].required = False
+
     def clean(self):
         cleaned = super().clean()
         for name in CREDENTIAL_FIELDS:
@@ -55,12 +68,18 @@ class ConnectionFormBase(forms.ModelForm):
         unit = cleaned.get("unit") if adding else self.instance.unit
         platform_type = cleaned.get("platform_type") if adding else self.instance.platform_type
         if unit and platform_type and "platform_metadata" not in self.errors:
+            rule = PriceRule(
+                percent=cleaned.get("price_rule_percent") or Decimal(0),
+                amount=cleaned.get("price_rule_amount") or Decimal(0),
+                rounding=cleaned.get("price_rule_rounding") or Rounding.NONE,
+            )
             connection_validate(
                 unit=unit,
                 platform_type=platform_type,
                 platform_listing_id=cleaned.get("platform_listing_id", ""),
                 platform_metadata=cleaned.get("platform_metadata") or {},
                 connection=None if adding else self.instance,
+                price_rule=rule if adding or rule != rule_of(self.instance) else None,
             )
         return cleaned
 
@@ -169,6 +188,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
         return [
             (None, {"fields": ["unit", "platform_type", "platform_listing_id", "platform_metadata", "organization"]}),
             ("Credentials", {"fields": ["credentials_status", "token_expires_at", *credentials]}),
+            ("Price rule", {"fields": list(PRICE_RULE_FIELDS), "description": PRICE_RULE_HELP}),
             ("Rate limit override", {"fields": ["rate_limit", "rate_window"], "classes": ["collapse"]}),
             ("Health", {"fields": ["status", "healthy", "last_health_check_at", "last_error", "last_sync_at"]}),
             (

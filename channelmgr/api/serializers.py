@@ -14,6 +14,7 @@ from rest_framework import serializers
 from adapters.registry import choices as platform_choices
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, SyncLog
+from channelmgr.price_rules import AMOUNT_LIMIT, PERCENT_LIMITS, PRICE_RULE_FIELDS, Rounding
 from channelmgr.services.oauth import oauth_supported
 from pms_core.api.base import OwnedField, RefuseReadOnly
 from pms_core.api.schema import MAX_ID
@@ -83,6 +84,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "last_sync_at",
             "rate_limit",
             "rate_window",
+            *PRICE_RULE_FIELDS,
             "oauth_start_url",
             "created_at",
             "updated_at",
@@ -118,6 +120,32 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
     webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
     rate_limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
     rate_window = serializers.FloatField(min_value=0.001, max_value=86_400, required=False, allow_null=True)
+    # The price rule (channelmgr/price_rules.py); refused with a 400 naming the field when it would give
+    # a price of zero or less, or above 100x, for one of the unit's prices.
+    price_rule_percent = serializers.DecimalField(
+        max_digits=8,
+        decimal_places=3,
+        min_value=PERCENT_LIMITS[0],
+        max_value=PERCENT_LIMITS[1],
+        required=False,
+        allow_null=True,
+        help_text="Markup in percent of the PMS price (negative: a discount), e.g. 15 for +15%.",
+    )
+    price_rule_amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=3,
+        min_value=-AMOUNT_LIMIT,
+        max_value=AMOUNT_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="Fixed amount per night in the property's currency, added after the percentage.",
+    )
+    price_rule_rounding = serializers.ChoiceField(
+        choices=Rounding.choices,
+        required=False,
+        help_text="none; whole: to a whole unit; x9: up to a whole amount ending in 9 (172.50 -> 179); "
+        "x99: up to an amount ending in .99 (172.50 -> 172.99).",
+    )
 
     class Meta:
         refused = REFUSED

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -18,19 +19,28 @@ from django.utils import timezone
 
 from adapters import registry
 from adapters.base import Capability, HealthResult, PlatformAPIError, TokenSet
-from channelmgr.accounts import redact, secrets_of
-from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, SyncLog, listing_ids_unique
+from channelmgr.accounts import redact, secrets_of, sync_window
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, DirtyRange, SyncLog, listing_ids_unique
+from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, price_rule_check, rule_of, unit_prices
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
 from pms_core.models import Organization, Unit
+from pms_core.services.catalog import property_today
 
 log = logging.getLogger(__name__)
 
 SYNC_TYPES = ("full", "availability", "pricing", "bookings")
 # What ``connection_update`` may change besides credentials (the unit and platform never change).
-UPDATABLE_FIELDS = ("platform_listing_id", "platform_metadata", "token_expires_at", "rate_limit", "rate_window")
+UPDATABLE_FIELDS = (
+    "platform_listing_id",
+    "platform_metadata",
+    "token_expires_at",
+    "rate_limit",
+    "rate_window",
+    *PRICE_RULE_FIELDS,
+)
 
 
 class ConnectionStateError(Exception):
@@ -62,12 +72,17 @@ def connection_validate(
     platform_listing_id: str,
     platform_metadata: dict,
     connection: ChannelConnection | None = None,
+    price_rule: PriceRule | None = None,
 ) -> None:
     """Raise ``ValidationError`` (field errors) for what ``connection_create`` and ``connection_update``
-    refuse: an unknown or disabled platform, bad metadata, or a unit or listing that already has a live
-    connection. ``connection`` is the one being changed, if any. Both services run it before they write;
-    a form runs it too, to show the errors on its fields."""
+    refuse: an unknown or disabled platform, bad metadata, a price rule that gives an absurd price for
+    one of the unit's prices, or a unit or listing that already has a live connection. ``connection`` is
+    the one being changed, if any. Both services run it before they write; a form runs it too, to show
+    the errors on its fields."""
     _validate_platform(platform_type, platform_metadata)
+    if price_rule is not None and not price_rule.is_identity:
+        bases = unit_prices(unit, since=property_today(unit.property))
+        price_rule_check(price_rule, bases=bases, currency=unit.property.currency)
     if connection is not None and connection.status == ChannelConnection.Status.DELETED:
         return  # a deleted row holds nothing: the unique constraints leave it out as well
     _validate_unique(
@@ -113,13 +128,27 @@ def connection_create(
     token_expires_at: dt.datetime | None = None,
     rate_limit: int | None = None,
     rate_window: float | None = None,
+    **price_rule,
 ) -> ChannelConnection:
-    """Connect ``unit`` to its listing. Raises ``ValidationError`` (field errors) for bad input."""
+    """Connect ``unit`` to its listing. Raises ``ValidationError`` (field errors) for bad input.
+    ``price_rule``: any of ``PRICE_RULE_FIELDS`` (``channelmgr.price_rules``)."""
     metadata = platform_metadata or {}
     if unit.property.organization_id != organization.pk:
         raise ValidationError({"unit": "unknown unit"})
+    unknown = set(price_rule) - set(PRICE_RULE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "not a field of a connection" for name in unknown})
+    rule = PriceRule(
+        percent=Decimal(price_rule.get("price_rule_percent") or 0),
+        amount=Decimal(price_rule.get("price_rule_amount") or 0),
+        rounding=price_rule.get("price_rule_rounding") or Rounding.NONE,
+    )
     connection_validate(
-        unit=unit, platform_type=platform_type, platform_listing_id=platform_listing_id, platform_metadata=metadata
+        unit=unit,
+        platform_type=platform_type,
+        platform_listing_id=platform_listing_id,
+        platform_metadata=metadata,
+        price_rule=rule,
     )
     connection = ChannelConnection(
         organization=organization,
@@ -130,6 +159,9 @@ def connection_create(
         token_expires_at=token_expires_at,
         rate_limit=rate_limit,
         rate_window=rate_window,
+        price_rule_percent=price_rule.get("price_rule_percent"),
+        price_rule_amount=price_rule.get("price_rule_amount"),
+        price_rule_rounding=rule.rounding,
     )
     for name, value in (credentials or {}).items():
         _set_credential(connection, name, value)
@@ -153,19 +185,36 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "this field cannot be changed" for name in unknown})
+    rule_before = rule_of(connection)
     for name, value in fields.items():
-        setattr(connection, name, value)
+        setattr(connection, name, Rounding.NONE if name == "price_rule_rounding" and not value else value)
     connection_validate(
         unit=connection.unit,
         platform_type=connection.platform_type,
         platform_listing_id=connection.platform_listing_id,
         platform_metadata=connection.platform_metadata,
         connection=connection,
+        # Checked when it changes: prices set since may meet an old rule (the push copes: price_rules).
+        price_rule=rule_of(connection) if rule_of(connection) != rule_before else None,
     )
     for name, value in (credentials or {}).items():
         _set_credential(connection, name, value)
-    _save(connection)
+    with transaction.atomic():
+        _save(connection)
+        if rule_of(connection) != rule_before:
+            _reprice(connection)
     return connection
+
+
+def _reprice(connection: ChannelConnection) -> None:
+    """A new price rule changes what the platform should hold on every night: push the window's prices."""
+    from channelmgr.sync.outbound import mark_dirty  # the sync engine, loaded when first needed
+
+    if connection.status == ChannelConnection.Status.DELETED:
+        return
+    start, end = sync_window(connection)
+    mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=start, end=end)
+    log.info("connection %s: price rule now %s", connection.pk, rule_of(connection).describe())
 
 
 def connection_delete(*, connection: ChannelConnection) -> None:

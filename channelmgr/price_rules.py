@@ -30,6 +30,8 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 
+# The connection's columns that hold its rule (API, admin form and services name them alike).
+PRICE_RULE_FIELDS = ("price_rule_percent", "price_rule_amount", "price_rule_rounding")
 MAX_FACTOR = Decimal(100)
 PERCENT_LIMITS = (Decimal("-99.999"), Decimal("10000"))
 AMOUNT_LIMIT = Decimal("1000000")
@@ -73,7 +75,8 @@ class PriceRule:
         if self.percent:
             parts.append(f"{self.percent.normalize():+f}%")
         if self.amount:
-            parts.append(f"{self.amount:+f} {currency}".strip())
+            amount = self.amount.quantize(currency_quantum(currency)) if currency else self.amount
+            parts.append(f"{amount:+f} {currency}".strip())
         if self.rounding != Rounding.NONE:
             parts.append(Rounding(self.rounding).label)
         return ", ".join(parts)

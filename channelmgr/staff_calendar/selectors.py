@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.template.defaultfilters import truncatechars
@@ -17,6 +18,7 @@ from adapters import registry
 from adapters.base import Capability
 from adapters.registry import adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.price_rules import channel_price, rule_of
 from pms_core.models import Booking, Property, Unit
 from pms_core.selectors import Night, calendar_nights, held_stays
 
@@ -187,6 +189,10 @@ class PlatformNight:
     receives_pushes: bool
     last_push_at: dt.datetime | None
     pending: list[str]  # the kinds ("availability", "pricing") not yet pushed for this night
+    # What the platform receives for the night's price through the connection's rule (None: no prices
+    # pushed there), and the rule in words ("none" without one).
+    price: Decimal | None = None
+    price_rule: str = "none"
 
 
 @dataclass(frozen=True)
@@ -251,6 +257,8 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
         own.append(f"connection {connection.status}: receives no updates")
     if not receives:
         own.append("import only: this platform reads our iCal export rather than receiving pushes")
+    currency = connection.unit.property.currency
+    rule = rule_of(connection)
     return PlatformNight(
         connection=_connection_sync(connection),
         open=night.available,
@@ -258,6 +266,8 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
         receives_pushes=receives,
         last_push_at=connection.last_push_at,
         pending=_pending(connection, night.date) if receives else [],
+        price=channel_price(rule, night.price, currency) if Capability.PUSH_PRICING in capabilities else None,
+        price_rule=rule.describe(currency),
     )
 
 

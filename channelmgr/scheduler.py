@@ -126,6 +126,16 @@ def _queue_size(broker, queue: str):
     return stub_queue.qsize() if stub_queue is not None else None
 
 
+# Jobs other apps add from their AppConfig.ready() (integrator webhooks' relay): channelmgr never
+# imports them, they import this.
+_registered_jobs: dict[str, tuple] = {}
+
+
+def jobs_register(fn, *, seconds: float, job_id: str) -> None:
+    """Run ``fn`` every ``seconds`` in the scheduler, under the same lease as the built-in jobs."""
+    _registered_jobs[job_id] = (fn, seconds)
+
+
 def add_jobs(scheduler, lease: Lease | None = None) -> None:
     """Add the jobs; with a ``lease`` each runs only while this process holds it (``run_embedded``
     passes none: its single process is the only scheduler there is)."""
@@ -136,6 +146,7 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
         (update_gauges, IntervalTrigger(seconds=15), "gauges"),
         (reconcile_all, CronTrigger(hour=3, minute=17), "reconcile_daily"),
+        *((fn, IntervalTrigger(seconds=seconds), job_id) for job_id, (fn, seconds) in _registered_jobs.items()),
     ]
     for fn, trigger, job_id in jobs:
         scheduler.add_job(_job(fn, lease), trigger, id=job_id, name=job_id, max_instances=1, coalesce=True)

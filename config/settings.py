@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "pms_core",
     "channelmgr",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -260,6 +261,8 @@ PLATFORMS = {
 # Outbound fetches (iCal feeds) to private/loopback addresses are refused unless allowed: the
 # sandbox runs on 127.0.0.1, so embedded mode allows them.
 ALLOW_PRIVATE_NETWORK_FETCH = read("ALLOW_PRIVATE_NETWORK_FETCH", env.bool, DEBUG)
+# Integrators' webhook URLs on private/loopback addresses: off even in DEBUG (tests' local receivers only).
+INTEGRATIONS_ALLOW_PRIVATE_URLS = read("INTEGRATIONS_ALLOW_PRIVATE_URLS", env.bool, False)
 
 # --- sync engine ------------------------------------------------------------------------------
 

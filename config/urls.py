@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),  # /metrics
     path("", include("channelmgr.urls")),
     path("", include("pms_core.urls")),
+    path("", include("integrations.urls")),
 ]

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class IntegrationsConfig(AppConfig):
+    """Integrators' event webhooks: signed, sequenced per organization, replayable."""
+
+    name = "integrations"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from channelmgr import scheduler
+        from integrations import receivers, relay
+
+        receivers.connect()
+        scheduler.jobs_register(relay.relay_webhooks, seconds=5, job_id="relay_webhooks")

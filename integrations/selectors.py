@@ -1,0 +1,27 @@
+"""Reads: an organization's subscriptions, their delivery log, and what staff should be told."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from integrations.models import WebhookDelivery, WebhookSubscription
+
+
+def subscriptions_of(organization_id: int | None) -> QuerySet[WebhookSubscription]:
+    if not organization_id:
+        return WebhookSubscription.objects.none()
+    return WebhookSubscription.objects.filter(organization_id=organization_id).order_by("pk")
+
+
+def deliveries_of(subscription: WebhookSubscription) -> QuerySet[WebhookDelivery]:
+    return subscription.deliveries.select_related("event").order_by("-created_at", "-pk")
+
+
+def webhook_notices(*, organization_id: int) -> list[dict]:
+    """Subscriptions the system disabled because deliveries kept failing, newest first, for the staff
+    home page: ``{"subscription_id", "url", "disabled_at", "reason"}``."""
+    disabled = subscriptions_of(organization_id).filter(disabled_at__isnull=False).order_by("-disabled_at")
+    return [
+        {"subscription_id": s.pk, "url": s.url, "disabled_at": s.disabled_at, "reason": s.disabled_reason}
+        for s in disabled
+    ]

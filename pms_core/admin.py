@@ -145,7 +145,7 @@ class BookingAdmin(ReadOnlyAdmin):
         "source",
         "clashes_with",
     ]
-    list_filter = ["status", "kind", "source", "unit__property__organization"]
+    list_filter = ["status", "kind", "source", "sub_channel", "payment_model", "unit__property__organization"]
     list_select_related = ["unit__property"]
     search_fields = ["guest_name", "guest_email", "channel_booking_id", "=id"]
     date_hierarchy = "check_in"
@@ -157,6 +157,11 @@ class BookingAdmin(ReadOnlyAdmin):
         "resolve_move",
     ]
     inlines = [BookingTransitionInline]
+
+    def get_fieldsets(self, request, obj=None):
+        details = list(Booking.PLATFORM_DETAIL_FIELDS)
+        stay = [name for name in self.get_fields(request, obj) if name not in details]
+        return [(None, {"fields": stay}), ("What the platform told us", {"fields": details})]
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, booking):

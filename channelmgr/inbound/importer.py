@@ -243,7 +243,8 @@ def platform_details(data: BookingData) -> PlatformDetails:
     absurd amount, a guest count past the column) is dropped rather than refusing the booking."""
 
     def amount(value):
-        return value if value is not None and value.is_finite() and 0 <= value <= MAX_AMOUNT else None
+        # Strictly below the column's limit, so rounding to its three decimals cannot carry past it.
+        return value if value is not None and value.is_finite() and 0 <= value < MAX_AMOUNT else None
 
     def count(value):
         return value if isinstance(value, int) and 0 <= value <= MAX_GUESTS else None

@@ -30,6 +30,7 @@ REFUSED = (
     "nights",
     "created_at",
     "updated_at",
+    *Booking.PLATFORM_DETAIL_FIELDS,  # what a platform told us: only an import sets them
 )
 CLASH = {409: error(409, "The nights are taken: `clash` names the stay or block that holds them.")}
 
@@ -44,6 +45,9 @@ class BookingOutputSerializer(serializers.ModelSerializer):
     nights = serializers.IntegerField(read_only=True)
     # Not format "email" in the schema: it is often blank (blocks, platform bookings without one).
     guest_email = serializers.CharField(read_only=True)
+    special_requests = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="The guest's requests as the platform sent them."
+    )
 
     class Meta:
         model = Booking
@@ -64,12 +68,22 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "note",
             "source",
             "channel_booking_id",
+            *Booking.PLATFORM_DETAIL_FIELDS,
             "clashes_with",
             "overbooking_accepted_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+        # Set by an import from the platform; null or blank where its format says nothing.
+        extra_kwargs = {
+            "taxes_amount": {"help_text": "Taxes the platform reported for the stay, in `currency`."},
+            "fees_amount": {"help_text": "Fees the platform reported (service, resort), in `currency`."},
+            "adults": {"help_text": "Guests by type, where the platform says."},
+            "sub_channel": {"help_text": "The brand it was sold on, e.g. Hotels.com through Expedia."},
+            "payment_model": {"help_text": "Who takes the guest's money: the platform or the property."},
+            "platform_status": {"help_text": "The platform's own status word, e.g. `Commit` or `accepted`."},
+        }
 
 
 class BookingDetailsSerializer(RefuseReadOnly, serializers.Serializer):

@@ -75,6 +75,7 @@ def request(
     endpoint: str,
     timeout: tuple[float, float] | None = None,
     raise_for_status: bool = True,
+    session: requests.Session | None = None,
     **kwargs,
 ) -> requests.Response:
     """Send one request. ``endpoint`` names the operation for metrics (``"update_calendar"``).
@@ -82,13 +83,14 @@ def request(
     Raises ``PlatformAPIError``: transient for timeouts, connection errors, 429 and 5xx; permanent for
     any other status >= 400 (unless ``raise_for_status`` is false, for adapters that read error bodies).
     Never follows redirects: a platform API that redirects is misconfigured, and following one could
-    leak the Authorization header to another host.
+    leak the Authorization header to another host. ``session`` replaces the shared one (safe_http's
+    checks the address of every connection it opens).
     """
     started = time.monotonic()
     status = None
     error = None
     try:
-        response = _session.request(
+        response = (session or _session).request(
             method,
             url,
             timeout=timeout or (CONNECT_TIMEOUT, READ_TIMEOUT),

@@ -1,9 +1,9 @@
 """Requests to a URL that a person typed in, without letting them reach our own network (SSRF).
 
 Shared by iCal feeds and integrators' webhooks. Only http and https. The host is resolved and every
-address must be public unless ``allow_private_network`` (a setting, never user input). After
-connecting, the socket's peer address is checked again, so a DNS answer that changed between our
-check and the connect (rebinding) is refused too. No redirects are followed (a redirect could point
+address must be public unless ``allow_private_network`` (a setting, never user input). Each new connection's
+peer address is checked again before the request is sent on it, so a DNS answer that changed between
+our check and the connect (rebinding) gets nothing. No redirects are followed (a redirect could point
 anywhere). A body is streamed and cut off at a size and a time cap.
 """
 
@@ -17,6 +17,9 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from adapters import http
 from adapters.base import PlatformAPIError
@@ -65,22 +68,54 @@ def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> 
     return urlunsplit(parts)
 
 
-def peer_address(response: requests.Response) -> str | None:
-    """The IP the response came from, when the transport exposes its socket (real ones do; the
-    connection is gone from ``_connection`` when the server closes after the answer, so the socket
-    under the body stream is the fallback)."""
-    raw = response.raw
-    candidates = (
-        getattr(getattr(raw, "_connection", None), "sock", None),
-        getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None), "_sock", None),
-    )
-    for sock in candidates:
-        if sock is not None:
-            try:
-                return sock.getpeername()[0]
-            except OSError:
-                continue
-    return None
+class NonPublicPeer(Exception):
+    """A connection reached a non-public address. Not an ``OSError``, so urllib3 neither retries nor
+    wraps it, and nothing was sent on the socket."""
+
+    def __init__(self, address: str):
+        super().__init__(address)
+        self.address = address
+
+
+def _refuse_non_public(sock: socket.socket) -> socket.socket:
+    address = sock.getpeername()[0]
+    if not is_public(address):
+        sock.close()
+        raise NonPublicPeer(address)
+    return sock
+
+
+class _CheckedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _refuse_non_public(super()._new_conn())
+
+
+class _CheckedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _refuse_non_public(super()._new_conn())
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class PeerCheckedAdapter(HTTPAdapter):
+    """Checks the address every new connection reached before a byte of the request is sent: a DNS
+    answer that changed between ``checked_url`` and the connect (rebinding) gets nothing, not even a POST."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+
+_checked_session = requests.Session()
+_checked_session.headers.update(http._session.headers)
+_checked_session.mount("http://", PeerCheckedAdapter())
+_checked_session.mount("https://", PeerCheckedAdapter())
 
 
 def read_body(response: requests.Response, *, max_bytes: int, max_seconds: float, what: str = "url") -> bytes:
@@ -123,22 +158,23 @@ def guarded_request(
     redirect; transient for timeouts and connection errors. The caller reads the body with ``read_body``.
     """
     target = checked_url(url, allow_private_network=allow_private_network, what=what)
-    response = http.request(
-        method,
-        target,
-        platform=platform,
-        endpoint=endpoint,
-        timeout=timeout,
-        stream=True,
-        raise_for_status=False,
-        **kwargs,
-    )
+    # Through a proxy the peer is the proxy, which is ours to trust.
+    proxied = bool(requests.utils.get_environ_proxies(target))
+    try:
+        response = http.request(
+            method,
+            target,
+            platform=platform,
+            endpoint=endpoint,
+            timeout=timeout,
+            stream=True,
+            raise_for_status=False,
+            session=None if allow_private_network or proxied else _checked_session,
+            **kwargs,
+        )
+    except NonPublicPeer as exc:
+        raise refused(what, f"connected to a non-public address {exc.address}") from None
     with response:
-        # Through a proxy the peer is the proxy, which is ours to trust.
-        proxied = bool(requests.utils.get_environ_proxies(target))
-        peer = None if proxied else peer_address(response)
-        if not allow_private_network and peer is not None and not is_public(peer):
-            raise refused(what, f"connected to a non-public address {peer}")
         if response.is_redirect or 300 <= response.status_code < 400:
             raise refused(what, f"the answer was a redirect (HTTP {response.status_code}); use the final URL")
         yield response

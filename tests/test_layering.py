@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = [
     ("adapters", ("django", "channelmgr", "pms_core", "config"), "adapters are plain Python: no Django, no models"),
     ("pms_core", ("channelmgr",), "the PMS core knows nothing about channels"),
+    ("idempotency", ("pms_core", "channelmgr"), "Idempotency-Key is HTTP plumbing every API shares: no domain code"),
     ("sandbox", ("adapters", "channelmgr", "pms_core", "config"), "the simulator shares no code with the project"),
     ("channelmgr/sync", ("channelmgr.tasks", "channelmgr.inbound.tasks"), "services never import actors"),
     ("channelmgr/inbound", ("channelmgr.sync",), "inbound and sync share the gateway in resilience/, not each other"),

@@ -1,4 +1,5 @@
-"""What every API view shares: tenant scoping, id parsing, refusing read-only input, pagination.
+"""What every API view shares: tenant scoping, id parsing, refusing read-only input, pagination, and
+``Idempotency-Key`` on writes (``idempotency/api.py``).
 
 Tenancy rule: every queryset is filtered by the caller's organization, and an object of another
 organization is a 404 (never a 403), indistinguishable from one that does not exist.
@@ -16,6 +17,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from idempotency.api import IdempotentWrites
+from pms_core.api.pagination import ApiPagination
 from pms_core.api.schema import MAX_ID, ApiSchema
 
 
@@ -91,10 +94,12 @@ class DescriptionOnlyMetadata(SimpleMetadata):
         return {}
 
 
-class ApiView(GenericAPIView):
-    """Base of every API view: JSON bodies only, explicit schema, pagination by page number."""
+class ApiView(IdempotentWrites, GenericAPIView):
+    """Base of every API view: JSON bodies only, explicit schema, pagination by page number, and an
+    optional ``Idempotency-Key`` on every POST, PUT and PATCH."""
 
     metadata_class = DescriptionOnlyMetadata
+    pagination_class = ApiPagination
     schema = ApiSchema()
     parser_classes = [JSONParser]
     filter_backends: list = []

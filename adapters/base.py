@@ -243,6 +243,8 @@ class Credentials:
     username: str = ""
     password: str = ""
     webhook_secret: str = ""
+    # A feed's URL (iCal): it carries its owner's secret token, so it travels with the secrets.
+    feed_url: str = ""
 
 
 @dataclass(frozen=True)

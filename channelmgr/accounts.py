@@ -8,6 +8,7 @@ in a SyncLog, or hand it to a serializer.
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qsl, urlsplit
 
 from django.conf import settings
 
@@ -15,6 +16,10 @@ from adapters.base import Credentials, PlatformAccount, PlatformAdapter
 from adapters.registry import adapter_class
 from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection
 from pms_core.services.catalog import property_today
+
+# A feed URL's query value or path segment this long may be its token (Airbnb's are 32+ characters,
+# Booking.com's 32, Vrbo's a UUID); shorter ones ("ical", "calendar") are ordinary words.
+MIN_TOKEN = 16
 
 
 def sync_window(connection: ChannelConnection) -> tuple[dt.date, dt.date]:
@@ -33,11 +38,12 @@ def credentials_of(connection: ChannelConnection) -> Credentials:
         username=connection.username,
         password=connection.password,
         webhook_secret=connection.webhook_secret,
+        feed_url=connection.feed_url,
     )
 
 
 def account_for(connection: ChannelConnection) -> PlatformAccount:
-    """The adapter's view of ``connection`` (a feed's URL is in the metadata, not the API base)."""
+    """The adapter's view of ``connection`` (a feed's URL is a credential, not the API base)."""
     platform = settings.PLATFORMS.get(connection.platform_type, {})
     metadata = dict(connection.platform_metadata or {})
     return PlatformAccount(
@@ -61,8 +67,27 @@ def secrets_of(connection: ChannelConnection) -> list[str]:
     platform = settings.PLATFORMS.get(connection.platform_type, {})
     values = [getattr(connection, name) for name in CREDENTIAL_FIELDS]
     values.append(platform.get("oauth_client_secret", ""))
+    values += url_secrets(connection.feed_url)
     # Very short values would redact ordinary words; real credentials are longer than this.
     return [value for value in values if value and len(value) >= 4]
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a feed URL that may carry its token, as a message could quote them: the whole URL,
+    its path with the query (what an HTTP client's debug line shows), each query value and each long
+    path segment (``/calendar/ical/<token>.ics``)."""
+    if not url:
+        return []
+    parts = urlsplit(url)
+    found = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
+    found += [value for _name, value in parse_qsl(parts.query) if len(value) >= MIN_TOKEN]
+    for segment in parts.path.split("/"):
+        stem = segment.rsplit(".", 1)[0]
+        if len(stem) >= MIN_TOKEN:
+            found.append(stem)
+    if parts.query:
+        found.append(parts.query)
+    return found
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -73,14 +73,23 @@ class ConnectionFormBase(forms.ModelForm):
                 amount=cleaned.get("price_rule_amount") or Decimal(0),
                 rounding=cleaned.get("price_rule_rounding") or Rounding.NONE,
             )
-            connection_validate(
-                unit=unit,
-                platform_type=platform_type,
-                platform_listing_id=cleaned.get("platform_listing_id", ""),
-                platform_metadata=cleaned.get("platform_metadata") or {},
-                connection=None if adding else self.instance,
-                price_rule=rule if adding or rule != rule_of(self.instance) else None,
-            )
+            try:
+                connection_validate(
+                    unit=unit,
+                    platform_type=platform_type,
+                    platform_listing_id=cleaned.get("platform_listing_id", ""),
+                    platform_metadata=cleaned.get("platform_metadata") or {},
+                    connection=None if adding else self.instance,
+                    price_rule=rule if adding or rule != rule_of(self.instance) else None,
+                    feed_url=self.credentials().get("feed_url", "" if adding else self.instance.feed_url),
+                )
+            except ValidationError as exc:
+                # A credential's error belongs on the field that replaces it.
+                fields = getattr(exc, "error_dict", {})
+                raise ValidationError(
+                    {f"new_{name}" if name in CREDENTIAL_FIELDS else name: errors for name, errors in fields.items()}
+                    or exc
+                ) from None
         return cleaned
 
     def credentials(self) -> dict[str, str]:

@@ -55,7 +55,8 @@ def demo_connection_fields(cls: type[PlatformAdapter], unit_id: int, *, sandbox_
         "platform_type": cls.slug,
         "platform_listing_id": demo.listing_id.format(unit=unit_id),
         "platform_metadata": metadata,
-        **demo.credentials,
+        # A feed's URL is a credential and names the sandbox too.
+        **{name: value.format(sandbox_url=sandbox_url) for name, value in demo.credentials.items()},
     }
 
 

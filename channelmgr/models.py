@@ -9,7 +9,16 @@ from channelmgr import price_rules
 from channelmgr.crypto import EncryptedTextField
 from pms_core.models import Organization, Unit
 
-CREDENTIAL_FIELDS = ("access_token", "refresh_token", "api_key", "username", "password", "webhook_secret")
+# ``feed_url``: an iCal feed's URL carries its owner's secret token, so it is a credential too.
+CREDENTIAL_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "api_key",
+    "username",
+    "password",
+    "webhook_secret",
+    "feed_url",
+)
 # Written by the sync engine, the health check and pause/resume, never by staff or a request body:
 # the admin shows them read-only and the API refuses them.
 ENGINE_FIELDS = (
@@ -59,6 +68,7 @@ class ChannelConnection(models.Model):
     username = EncryptedTextField(blank=True, default="")
     password = EncryptedTextField(blank=True, default="")
     webhook_secret = EncryptedTextField(blank=True, default="")
+    feed_url = EncryptedTextField(blank=True, default="")
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     last_sync_at = models.DateTimeField(null=True, blank=True)

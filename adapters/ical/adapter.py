@@ -54,13 +54,15 @@ class IcalAdapter(PlatformAdapter):
     booking_id_scope = BookingIdScope.CONNECTION
     demo = Demo(
         listing_id="garden-studio-calendar",
-        metadata={"feed_url": "{sandbox_url}/ical/custom/garden-studio.ics", "poll_seconds": 60},
+        credentials={"feed_url": "{sandbox_url}/ical/custom/garden-studio.ics"},
+        metadata={"poll_seconds": 60},
         feed="feeds/garden-studio",
     )
 
     def _feed_url(self) -> str:
-        url = self.account.metadata.get("feed_url")
-        if not isinstance(url, str) or not url.strip():
+        """The feed's URL, a credential: its token lets anyone read the owner's calendar."""
+        url = self.account.credentials.feed_url
+        if not url.strip():
             raise PlatformAPIError("ical: the connection has no feed_url", permanent=True, code="no_feed_url")
         return url
 

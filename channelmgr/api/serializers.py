@@ -59,6 +59,7 @@ class CredentialsSetSerializer(serializers.Serializer):
     username = serializers.BooleanField()
     password = serializers.BooleanField()
     webhook_secret = serializers.BooleanField()
+    feed_url = serializers.BooleanField()
 
 
 class ConnectionOutputSerializer(serializers.ModelSerializer):
@@ -107,7 +108,7 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
 
     platform_listing_id = serializers.CharField(max_length=200, help_text="The listing's id on the platform.")
     platform_metadata = serializers.JSONField(
-        required=False, help_text='Platform extras, e.g. {"feed_url": ...} for a feed, room_id/rate_plan_id.'
+        required=False, help_text="Platform extras, e.g. room_id/rate_plan_id. A feed's URL goes in `feed_url`."
     )
     access_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
     refresh_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
@@ -118,6 +119,13 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
         write_only=True, required=False, allow_blank=True, max_length=4096, trim_whitespace=False
     )
     webhook_secret = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4096)
+    feed_url = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=2048,
+        help_text="An iCal feed's URL (required for a feed). Write-only: it carries its owner's secret token.",
+    )
     rate_limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
     rate_window = serializers.FloatField(min_value=0.001, max_value=86_400, required=False, allow_null=True)
     # The price rule (channelmgr/price_rules.py); refused with a 400 naming the field when it would give

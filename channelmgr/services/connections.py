@@ -50,7 +50,7 @@ class ConnectionStateError(Exception):
 # --- validation ---------------------------------------------------------------------------------
 
 
-def _validate_platform(platform_type: str, metadata: dict) -> None:
+def _validate_platform(platform_type: str, metadata: dict, feed_url: str | None) -> None:
     platform = registry.adapters().get(platform_type)
     if platform is None:
         raise ValidationError({"platform_type": f"unknown platform {platform_type!r}"})
@@ -58,11 +58,13 @@ def _validate_platform(platform_type: str, metadata: dict) -> None:
         raise ValidationError({"platform_type": f"{platform_type} is disabled on this installation"})
     if not isinstance(metadata, dict):
         raise ValidationError({"platform_metadata": "must be a JSON object"})
-    if Capability.SNAPSHOT_FEED in platform.capabilities:
-        # A feed is read whole from its URL (``account_for`` makes it the adapter's base URL).
-        url = metadata.get("feed_url")
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-            raise ValidationError({"platform_metadata": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
+    if "feed_url" in metadata:  # it was once; it carries a secret token, so it is a credential now
+        raise ValidationError({"platform_metadata": "feed_url is a credential: send it as the write-only feed_url"})
+    if Capability.SNAPSHOT_FEED in platform.capabilities and feed_url is not None:
+        # A feed is read whole from its URL, a credential (its token lets anyone read the calendar).
+        url = urlsplit(feed_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValidationError({"feed_url": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
 
 
 def connection_validate(
@@ -73,13 +75,15 @@ def connection_validate(
     platform_metadata: dict,
     connection: ChannelConnection | None = None,
     price_rule: PriceRule | None = None,
+    feed_url: str | None = None,
 ) -> None:
     """Raise ``ValidationError`` (field errors) for what ``connection_create`` and ``connection_update``
     refuse: an unknown or disabled platform, bad metadata, a price rule that gives an absurd price for
     one of the unit's prices, or a unit or listing that already has a live connection. ``connection`` is
     the one being changed, if any. Both services run it before they write; a form runs it too, to show
-    the errors on its fields."""
-    _validate_platform(platform_type, platform_metadata)
+    the errors on its fields. ``feed_url``: the feed URL the connection will have (a credential), checked
+    for a feed platform; None leaves it unchecked."""
+    _validate_platform(platform_type, platform_metadata, feed_url)
     if price_rule is not None and not price_rule.is_identity:
         bases = unit_prices(unit, since=property_today(unit.property))
         price_rule_check(price_rule, bases=bases, currency=unit.property.currency)
@@ -149,6 +153,7 @@ def connection_create(
         platform_listing_id=platform_listing_id,
         platform_metadata=metadata,
         price_rule=rule,
+        feed_url=(credentials or {}).get("feed_url", ""),
     )
     connection = ChannelConnection(
         organization=organization,
@@ -196,6 +201,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
         connection=connection,
         # Checked when it changes: prices set since may meet an old rule (the push copes: price_rules).
         price_rule=rule_of(connection) if rule_of(connection) != rule_before else None,
+        feed_url=(credentials or {}).get("feed_url", connection.feed_url),
     )
     for name, value in (credentials or {}).items():
         _set_credential(connection, name, value)

@@ -126,14 +126,15 @@ def listing_id(sandbox, control_slug):
 
 
 def plain_account(sandbox, slug, platform, listing_id) -> PlatformAccount:
-    metadata = dict(platform.metadata)
-    if platform.control_slug:  # a feed of another platform's listing, served by the sandbox
-        metadata["feed_url"] = f"{sandbox}/{slug}/{platform.control_slug}/{listing_id}.ics"
+    credentials = platform.credentials
+    if platform.control_slug:  # a feed of another platform's listing, served by the sandbox (a credential)
+        feed_url = f"{sandbox}/{slug}/{platform.control_slug}/{listing_id}.ics"
+        credentials = dataclasses.replace(credentials, feed_url=feed_url)
     return PlatformAccount(
         listing_id=listing_id,
-        credentials=platform.credentials,
+        credentials=credentials,
         base_url=f"{sandbox}/{slug}",
-        metadata=metadata,
+        metadata=dict(platform.metadata),
         oauth_client_id=platform.oauth_client_id,
         oauth_client_secret=platform.oauth_client_secret,
         allow_private_network=True,

@@ -35,7 +35,5 @@ def public_dns(monkeypatch):
 
 @pytest.fixture
 def adapter():
-    account = PlatformAccount(
-        listing_id="unit-9", credentials=Credentials(), base_url="", metadata={"feed_url": FEED_URL}
-    )
+    account = PlatformAccount(listing_id="unit-9", credentials=Credentials(feed_url=FEED_URL), base_url="")
     return IcalAdapter(account)

@@ -18,9 +18,8 @@ def served(sandbox, fixture_name, *, allow_private_network=True):
     assert response.status_code in (200, 201), response.text
     account = PlatformAccount(
         listing_id="unit-1",
-        credentials=Credentials(),
+        credentials=Credentials(feed_url=f"{sandbox}/ical/custom/{name}.ics"),
         base_url=f"{sandbox}/ical",
-        metadata={"feed_url": f"{sandbox}/ical/custom/{name}.ics"},
         allow_private_network=allow_private_network,
     )
     return IcalAdapter(account)

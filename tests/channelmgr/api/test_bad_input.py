@@ -55,7 +55,20 @@ def test_an_ical_connection_needs_an_http_feed_url(alice_api, unit):
         unit=unit.pk,
         platform_type="ical",
         platform_listing_id="feed",
-        platform_metadata={"feed_url": "file:///etc/passwd"},
+        feed_url="file:///etc/passwd",
+    )
+    _assert_rejected(answer, "feed_url")
+    assert not ChannelConnection.objects.exists()
+
+
+def test_a_feed_url_in_the_metadata_is_refused_it_is_a_credential(alice_api, unit):
+    answer = _create(
+        alice_api,
+        unit=unit.pk,
+        platform_type="ical",
+        platform_listing_id="feed",
+        feed_url="https://feeds.example.test/cal.ics",
+        platform_metadata={"feed_url": "https://feeds.example.test/cal.ics"},
     )
     _assert_rejected(answer, "platform_metadata")
     assert not ChannelConnection.objects.exists()

@@ -41,7 +41,7 @@ def _make(unit, slug: str, listing: str) -> ChannelConnection:
         unit=unit,
         platform_type=slug,
         platform_listing_id=listing,
-        platform_metadata={"feed_url": "https://feeds.example.test/x.ics"},
+        feed_url="https://feeds.example.test/x.ics",
     )
 
 
@@ -65,13 +65,12 @@ def test_the_service_refuses_a_taken_listing_with_a_field_error(org_a, unit, sec
 def test_feeds_of_a_connection_scoped_platform_may_share_a_listing_id(org_a, unit, second_unit):
     slug = _slug(BookingIdScope.CONNECTION)
     first = _make(unit, slug, "calendar")
-    metadata = {"feed_url": "https://feeds.example.test/y.ics"}
     second = connection_create(
         organization=org_a,
         unit=second_unit,
         platform_type=slug,
         platform_listing_id="calendar",
-        platform_metadata=metadata,
+        credentials={"feed_url": "https://feeds.example.test/y.ics"},
     )
     assert first.listing_key is None and second.listing_key is None
 

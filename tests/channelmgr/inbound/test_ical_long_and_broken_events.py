@@ -46,7 +46,7 @@ assert (LONG_END - LONG_START).days == 540
 
 @pytest.fixture
 def feed(connect):
-    return connect("ical", "booking-closures", platform_metadata={"feed_url": FEED_URL})
+    return connect("ical", "booking-closures", feed_url=FEED_URL)
 
 
 def serve(platform_http, body):

@@ -45,7 +45,7 @@ FULL = calendar(*range(14))
 
 @pytest.fixture
 def feed(connect):
-    return connect("ical", "airbnb-listing", platform_metadata={"feed_url": FEED_URL})
+    return connect("ical", "airbnb-listing", feed_url=FEED_URL)
 
 
 @pytest.fixture

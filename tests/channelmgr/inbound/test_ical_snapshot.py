@@ -21,7 +21,7 @@ FEED = (
 
 @pytest.fixture
 def feed(connect):
-    return connect("ical", "listing-1", platform_metadata={"feed_url": FEED_URL})
+    return connect("ical", "listing-1", feed_url=FEED_URL)
 
 
 def event(day, uid, start, end, version="0000000000-20270601T120000Z"):

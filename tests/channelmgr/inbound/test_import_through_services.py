@@ -55,7 +55,7 @@ def _connection_scoped_slug() -> str:
 
 @pytest.mark.django_db
 def test_a_cancelled_copy_then_its_older_created_copy_leave_one_tombstone(connect, day):
-    connection = connect(_connection_scoped_slug(), "feed", platform_metadata={"feed_url": "https://x.test/a.ics"})
+    connection = connect(_connection_scoped_slug(), "feed", feed_url="https://x.test/a.ics")
 
     def copy(status, version):
         return BookingData(
@@ -91,7 +91,7 @@ def test_reconcile_finds_what_the_importer_stored_under_a_scoped_id(connect, mon
     from channelmgr.accounts import sync_window
     from channelmgr.sync import reconcile
 
-    connection = connect(_connection_scoped_slug(), "feed", platform_metadata={"feed_url": "https://x.test/a.ics"})
+    connection = connect(_connection_scoped_slug(), "feed", feed_url="https://x.test/a.ics")
     today, _end = sync_window(connection)  # reconcile compares from the property's today
     uid = "u" * 200  # longer than the column: the importer stores a hash
     remote = BookingData(

@@ -142,8 +142,8 @@ def test_an_ical_feed_uses_its_own_interval_but_never_less_than_a_minute(connect
     from pms_core.models import Unit
 
     other = Unit.objects.create(property=villa, name="Annex", base_price="80.00")
-    custom = connect("ical", "feed-1", platform_metadata={"feed_url": "https://x.test/a.ics", "poll_seconds": 5})
-    default = connect("ical", "feed-2", unit=other, platform_metadata={"feed_url": "https://x.test/b.ics"})
+    custom = connect("ical", "feed-1", feed_url="https://x.test/a.ics", platform_metadata={"poll_seconds": 5})
+    default = connect("ical", "feed-2", unit=other, feed_url="https://x.test/b.ics")
     now = timezone.now()
 
     assert sorted(due_polls(now)) == sorted([custom.pk, default.pk])

@@ -30,7 +30,7 @@ def test_the_reference_exports_are_there():
 
 @pytest.mark.parametrize("export", EXPORTS, ids=lambda path: path.name)
 def test_a_real_export_imports_every_event_as_a_block(connect, export):
-    feed = connect("ical", f"ref-{export.stem}"[:60], platform_metadata={"feed_url": FEED_URL})
+    feed = connect("ical", f"ref-{export.stem}"[:60], feed_url=FEED_URL)
     body = export.read_bytes()
     with responses.RequestsMock() as http:
         http.add(responses.GET, FEED_URL, body=body, content_type="text/calendar")

@@ -195,7 +195,7 @@ def test_a_requested_push_to_a_feed_ends_its_sync_log_as_skipped(unit, kind):
         unit=unit,
         platform_type="ical",
         platform_listing_id="feed",
-        platform_metadata={"feed_url": "https://example.com/a.ics"},
+        feed_url="https://example.com/a.ics",
     )
     row = SyncLog.objects.create(connection=feed, direction=SyncLog.Direction.OUTBOUND, kind=kind)
     assert push_connection(connection_id=feed.pk, kind=kind, sync_log=row).status == "skipped"

@@ -1,7 +1,5 @@
-"""Sync engine benchmark on the real stack (gunicorn, a rundramatiq worker, the scheduler, the sandbox) on
-Postgres and Redis. The stack has ``--units`` (10) units of one property, each connected to every platform
-we push to (5 today); the connections of one platform share one account (one OAuth token pair, one API key,
-one username). Prints, from one run:
+"""Sync engine benchmark on the real stack (gunicorn, rundramatiq, the scheduler, the sandbox) on Postgres and
+Redis. Prints, from one run:
 
 (a) outbound requests made / the minimum possible, for a burst of 100 price changes (100 separate API
     requests) to one unit on every channel we push to;
@@ -11,17 +9,34 @@ one username). Prints, from one run:
     every ``--interval`` s, round robin over the units and the origin platforms; then, p50 per platform,
     the lag of ``--isolated`` (5) bookings each made when the stack has been quiet for a few seconds
     (those are measured first). The calendars are polled every ``--poll`` s (the sandbox stamps a night's
-    change to the second only), so a lag is an upper bound at most one poll late;
-(c) the push actor's throughput / a no-op Dramatiq actor's throughput, on the same Redis broker with
-    the same worker (one in-process ``dramatiq.Worker``, 4 threads).
+    change to the second only), so a lag is an upper bound at most one poll late.
+    (a) and (b) run on a stack of ``--units`` (10) units of one property, each connected to every platform
+    we push to; the connections of one platform share one account (one OAuth token pair, one API key, one
+    username), at the platforms' real limits;
+(c) pushes per second from ONE worker process (this one: a ``dramatiq.Worker`` of 4 threads) across 50
+    connections (10 units x 5 platforms), each push a month of prices, ÷ bare HTTP requests per second
+    sending the very requests those pushes sent (captured) to the same sandbox endpoints from this process
+    with ``requests`` and 4 threads. The best of ``--rounds`` (3) rounds of each, after a warm-up; a no-op
+    actor's rate on the same broker is printed beside it as context;
+(d) a full sync (availability and prices, 365 nights) of N and of 2N units (``--scale-units`` N, 50) with
+    5 channels each on fresh ``rundramatiq`` processes of 4 threads: the time ratio 2N ÷ N on one process,
+    each run's peak RSS per process, and the speed-up of 2N units from 1 to 2 worker processes;
+(p) (only when asked for) the cost of single pushes: wall time against the time inside HTTP, Postgres
+    and Redis calls (with their counts) and cProfile's top functions.
+    (c), (d) and (p) run on a stack of their own with 2N units whose limits are raised on both sides (the
+    sandbox has one account per platform, so "an account per unit" is not available): they measure our
+    engine, not a platform's limit. See ``bench/scale.py``.
 
-    .venv/bin/python bench/sync.py [--units 10] [--bookings 30] [--interval 1] [--isolated 5]
-                                   [--origins airbnb,booking_com,...] [--poll 0.1] [--timeout 30]
-                                   [--isolated-timeout 10] [--pushes 60] [--noops 2000]
+    .venv/bin/python bench/sync.py [--only a,b,c,d] [--units 10] [--bookings 30] [--interval 1]
+                                   [--isolated 5] [--origins airbnb,booking_com,...] [--poll 0.1]
+                                   [--timeout 30] [--isolated-timeout 10] [--scale-units 50] [--rounds 3]
+                                   [--noops 500]
+    .venv/bin/python bench/sync.py --only c,d        # the engine only (about 10 minutes on 2 cores)
+    .venv/bin/python bench/sync.py --only p          # profile single pushes
 
 Needs Postgres and Redis: ``DATABASE_URL`` and ``REDIS_URL`` (default: the local services,
-postgres://postgres@127.0.0.1:5432/postgres and redis://127.0.0.1:6379/0). It creates and drops its own
-database and uses its own Redis key prefix. The numbers are wall-clock times on a shared machine: expect
+postgres://postgres@127.0.0.1:5432/postgres and redis://127.0.0.1:6379/0). Each stack creates and drops its
+own database and uses its own Redis key prefix. The numbers are wall-clock times on a shared machine: expect
 noise from whatever else runs there.
 """
 
@@ -379,106 +394,19 @@ def report_lags(load: list[Booked], isolated: list[Booked], *, timeout: float, i
     )
 
 
-def throughput_ratio(stack: Stack, pushes: int, noops: int) -> tuple[float, float]:
-    """(push messages per second, no-op messages per second) through one in-process worker."""
-    stack.kill_worker()  # the bench's own worker takes over the queues
-    os.environ.update({**stack.env, "LOG_LEVEL": "WARNING"})
-    import django
-
-    django.setup()
-    import dramatiq
-
-    import channelmgr.tasks as tasks
-
-    broker = dramatiq.get_broker()
-    done = threading.Semaphore(0)
-
-    @dramatiq.actor(queue_name="bench-noop", max_retries=0)
-    def noop(i: int) -> None:
-        done.release()
-
-    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=100)
-    worker.start()
-
-    def timed(enqueue, finished) -> float:
-        """Enqueue with the worker paused, so only the processing is timed."""
-        worker.pause()
-        enqueue()
-        began = time.monotonic()
-        worker.resume()
-        finished()
-        return time.monotonic() - began
-
-    def enqueue_noops():
-        for i in range(noops):
-            noop.send(i)
-
-    def noops_done():
-        for _ in range(noops):
-            if not done.acquire(timeout=120):
-                raise SystemExit("the no-op actor stalled")
-
-    connections = _push_connections(stack, pushes)
-    noop_seconds = timed(enqueue_noops, noops_done)
-
-    def enqueue_pushes():
-        for connection_id in connections:
-            tasks.update_channel_pricing.send(connection_id)
-
-    def pushes_done():
-        mine = "SELECT count(*) FROM channelmgr_dirtyrange WHERE connection_id = ANY(%s)"
-        if not wait_for(lambda: not stack.scalar(mine, (connections,)), 120, 0.02):
-            raise SystemExit("the pushes did not finish within 120 s")
-
-    try:
-        push_seconds = timed(enqueue_pushes, pushes_done)
-    finally:
-        worker.stop()
-    return len(connections) / push_seconds, noops / noop_seconds
-
-
-def _push_connections(stack: Stack, count: int) -> list[int]:
-    """``count`` Google connections (extra units; Google pushes only, nothing polls it), each with one dirty
-    price range (made through the ORM, so new columns keep their defaults) that is already past the
-    debounce, so every message is one real push through the limiter (Google allows 100 requests a second)
-    and the breaker."""
-    start = dt.date.today() + dt.timedelta(days=20)
-    code = f"""
-import datetime as dt
-import json
-from decimal import Decimal
-import requests
-from django.conf import settings
-from django.utils import timezone
-from channelmgr.demo import demo_connect_oauth
-from channelmgr.models import ChannelConnection, DirtyRange
-from pms_core.models import Unit
-from testkit import demo_connection
-
-prop = Unit.objects.get(pk={stack.unit_id}).property
-ids = []
-for i in range({count}):
-    unit = Unit.objects.create(property=prop, name=f"Bench {{i}}", base_price=Decimal("90.00"), default_min_stay=1)
-    fields = demo_connection("google", unit.pk, settings.SANDBOX_URL)
-    requests.post(f"{{settings.SANDBOX_URL}}/_control/google/listings",
-                  json={{"listing_id": fields["platform_listing_id"]}}, timeout=10).raise_for_status()
-    c = ChannelConnection.objects.create(organization=prop.organization, unit=unit, platform_type="google", **fields)
-    ids.append(c.pk)
-assert demo_connect_oauth() == {count}
-start = dt.date.fromisoformat("{start.isoformat()}")
-ranges = [DirtyRange.objects.create(connection_id=pk, kind=DirtyRange.Kind.PRICING, start=start,
-                                    end=start + dt.timedelta(days=30), correlation_id="bench").pk for pk in ids]
-DirtyRange.objects.filter(pk__in=ranges).update(created_at=timezone.now() - dt.timedelta(seconds=10))
-print(json.dumps(ids))
-"""
-    return json.loads(stack.manage("shell", "-c", code, timeout=300).stdout.strip().splitlines()[-1])
+SECTIONS = ("a", "b", "c", "d", "p")
+DEFAULT_SECTIONS = "a,b,c,d"
+SCALE_TIME_RATIO_TARGET = 2.1
+SPEED_UP_TARGET = 1.7
+THROUGHPUT_TARGET = 0.5
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--units", type=int, default=10, help="(b) units of the one property")
+    parser.add_argument("--only", default=DEFAULT_SECTIONS, help="the sections to run, of a,b,c,d,p")
+    parser.add_argument("--units", type=int, default=10, help="(a, b) units of the one property")
     parser.add_argument("--bookings", type=int, default=30, help="(b) guest bookings of the load")
     parser.add_argument("--interval", type=float, default=1.0, help="(b) seconds between two bookings of the load")
     parser.add_argument("--isolated", type=int, default=5, help="(b) isolated bookings, each after a quiet spell")
@@ -488,14 +416,20 @@ def main() -> int:
     parser.add_argument(
         "--isolated-timeout", type=float, default=10.0, help="(b) seconds an isolated booking is watched"
     )
-    parser.add_argument("--pushes", type=int, default=60, help="(c) push messages")
-    parser.add_argument("--noops", type=int, default=2000, help="(c) no-op messages")
+    parser.add_argument("--scale-units", type=int, default=50, help="(d) N: a full sync of N and of 2N units")
+    parser.add_argument("--rounds", type=int, default=3, help="(c) timed rounds of pushes and of bare HTTP")
+    parser.add_argument("--noops", type=int, default=500, help="(c) no-op messages (context; 0: skip)")
     args = parser.parse_args()
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
+    if not only or only - set(SECTIONS):
+        parser.error(f"--only: a comma-separated choice of {', '.join(SECTIONS)}")
     origins = [slug.strip() for slug in args.origins.split(",") if slug.strip()]
     if not origins or set(origins) - set(PLATFORMS):
         parser.error(f"--origins: choose from {', '.join(PLATFORMS)}")
     if args.units < 1 or args.bookings < 1 or args.isolated < 0:
         parser.error("--units and --bookings must be at least 1, --isolated at least 0")
+    if args.scale_units < 10 or args.rounds < 1 or args.noops < 0:
+        parser.error("--scale-units must be at least 10 (c pushes 50 connections), --rounds at least 1")
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL)
     try:
@@ -503,6 +437,15 @@ def main() -> int:
     except ServiceMissing as exc:
         print(f"bench/sync.py needs Postgres and Redis (set DATABASE_URL and REDIS_URL): {exc}", file=sys.stderr)
         return 2
+    if only & {"a", "b"}:
+        latency(args, only, origins, database_url, redis_url)
+    if only & {"c", "d", "p"}:
+        engine(args, only, database_url, redis_url)
+    return 0
+
+
+def latency(args, only: set[str], origins: list[str], database_url: str, redis_url: str) -> None:
+    """(a) and (b), on a stack whose connections of one platform share one account, at the real limits."""
     print(f"starting the stack (sandbox, gunicorn, rundramatiq, scheduler; {args.units} units)...", flush=True)
     stack = BenchStack(database_url=database_url, redis_url=redis_url, name="bench", units=args.units)
     try:
@@ -514,50 +457,143 @@ def main() -> int:
             f"{len(PLATFORMS)} platforms took {stack.initial_push_seconds:.0f}s)",
             flush=True,
         )
-        made, minimum, burst = burst_ratio(stack)
-        print(
-            f"(a) burst of 100 price changes ({burst:.1f}s, 100 API requests) on {len(PLATFORMS)} channels: "
-            f"{made} requests / {minimum} minimum = {made / minimum:.2f}",
-            flush=True,
-        )
-        began, before = time.monotonic(), stack.all_stats()
-        isolated = isolated_lags(stack, args.isolated, origins, poll=args.poll, timeout=args.isolated_timeout)
-        load = load_lags(
-            stack,
-            args.bookings,
-            origins,
-            first_night=14 + (STAY_NIGHTS + 1) * args.isolated,
-            interval=args.interval,
-            poll=args.poll,
-            timeout=args.timeout,
-        )
-        shared = ", ".join(f"{slug} {limiter}/{creds}" for slug, (limiter, creds) in accounts.items())
-        print(
-            f"(b) lag: the origin's webhook accepted (InboundEvent.received_at) -> the stay's nights shown closed on "
-            f"another platform's sandbox calendar (polled every {args.poll:g}s: up to one poll late; percentiles "
-            f"by nearest rank)\n"
-            f"    {len(load)} guest bookings, one every {args.interval:g}s, round robin over {args.units} units of one "
-            f"property and over {', '.join(origins)}; each platform's {args.units} connections share one "
-            f"account (rate-limit accounts / credential sets: {shared})",
-            flush=True,
-        )
-        after = stack.all_stats()
-        report_lags(load, isolated, timeout=args.timeout, isolated_timeout=args.isolated_timeout)
-        report_sandbox(stack, before, after)
-        print(f"    (b) took {time.monotonic() - began:.0f}s", flush=True)
-        wait_quiet(stack, timeout=60)  # what the load left waiting drains before (c) takes the queues over
-        push_rate, noop_rate = throughput_ratio(stack, args.pushes, args.noops)
-        print(
-            f"(c) push actor {push_rate:.1f} msg/s / no-op actor {noop_rate:.1f} msg/s "
-            f"= {push_rate / noop_rate:.3f} (same Redis broker, one worker, 4 threads)",
-            flush=True,
-        )
+        if "a" in only:
+            made, minimum, burst = burst_ratio(stack)
+            print(
+                f"(a) burst of 100 price changes ({burst:.1f}s, 100 API requests) on {len(PLATFORMS)} channels: "
+                f"{made} requests / {minimum} minimum = {made / minimum:.2f}",
+                flush=True,
+            )
+        if "b" in only:
+            began, before = time.monotonic(), stack.all_stats()
+            isolated = isolated_lags(stack, args.isolated, origins, poll=args.poll, timeout=args.isolated_timeout)
+            load = load_lags(
+                stack,
+                args.bookings,
+                origins,
+                first_night=14 + (STAY_NIGHTS + 1) * args.isolated,
+                interval=args.interval,
+                poll=args.poll,
+                timeout=args.timeout,
+            )
+            shared = ", ".join(f"{slug} {limiter}/{creds}" for slug, (limiter, creds) in accounts.items())
+            print(
+                f"(b) lag: the origin's webhook accepted (InboundEvent.received_at) -> the stay's nights shown closed "
+                f"on another platform's sandbox calendar (polled every {args.poll:g}s: up to one poll late; "
+                f"percentiles by nearest rank)\n"
+                f"    {len(load)} guest bookings, one every {args.interval:g}s, round robin over {args.units} units "
+                f"of one property and over {', '.join(origins)}; each platform's {args.units} connections share "
+                f"one account (rate-limit accounts / credential sets: {shared})",
+                flush=True,
+            )
+            after = stack.all_stats()
+            report_lags(load, isolated, timeout=args.timeout, isolated_timeout=args.isolated_timeout)
+            report_sandbox(stack, before, after)
+            print(f"    (b) took {time.monotonic() - began:.0f}s", flush=True)
     except BaseException:
         print(stack.logs_tail(30), file=sys.stderr)
         raise
     finally:
         stack.stop()
-    return 0
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def _mb(values: list[float]) -> str:
+    return " + ".join(f"{v:.0f}" for v in values) + " MB"
+
+
+def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
+    """(c), (d) and (p): the push engine's own cost, on a stack of 2N units where no limit binds."""
+    from bench import scale as S
+
+    n = args.scale_units
+    print(
+        f"starting the engine stack (sandbox, gunicorn, Postgres, Redis; {2 * n} units x {len(PLATFORMS)} "
+        f"platforms)...",
+        flush=True,
+    )
+    began = time.monotonic()
+    scale = S.start(database_url, redis_url, 2 * n)
+    try:
+        print(
+            f"    up and seeded in {time.monotonic() - began:.0f}s. Limits: the sandbox has one account per "
+            f"platform, so no unit can have its own; both sides' limits are raised to {S.RAISED_LIMIT:,} requests "
+            f"a {S.RAISED_WINDOW:g}s window instead (sandbox: POST /_control/<slug>/rate-limit; ours: each "
+            f"connection's rate_limit override), so no limit binds and every request still passes our limiter "
+            f"and breaker. The scheduler (polls, sweeps) and the stack's own worker are stopped.",
+            flush=True,
+        )
+        if "p" in only:
+            cost = S.profile_pushes(scale)
+            per = 1000 / cost.pushes
+            other = cost.seconds - cost.http_seconds - cost.db_seconds - cost.redis_seconds
+            print(
+                f"(p) {cost.pushes} pushes of a month of prices, one at a time in this process: "
+                f"{cost.seconds * per:.1f} ms a push, of which HTTP {cost.http_seconds * per:.1f} ms "
+                f"({cost.http_requests / cost.pushes:.1f} requests), Postgres {cost.db_seconds * per:.1f} ms "
+                f"({cost.queries / cost.pushes:.1f} queries), Redis {cost.redis_seconds * per:.1f} ms "
+                f"({cost.redis_calls / cost.pushes:.1f} calls), the rest (Python) {other * per:.1f} ms; "
+                f"{cost.async_commit_seconds * per:.1f} ms a push with synchronous_commit off (the WAL flushes of "
+                f"its write transactions)\n"
+                f"    median per platform: "
+                + ", ".join(f"{slug} {seconds * 1000:.1f} ms" for slug, seconds in cost.by_platform.items())
+                + f"\n    cProfile of the same pushes:\n{cost.profile}",
+                flush=True,
+            )
+        if "c" in only:
+            got = S.throughput(scale, rounds=args.rounds, noops=args.noops)
+            pushes = max(got.push_rates)
+            http = max(got.http_rates)
+            rounds = ", ".join(f"{p:.1f}/{h:.1f}" for p, h in zip(got.push_rates, got.http_rates, strict=True))
+            noop = f"; a no-op actor: {got.noop_rate:.0f} msg/s" if got.noop_rate else ""
+            print(
+                f"(c) one worker process ({S.THREADS} threads), {S.C_CONNECTIONS} connections x a month of prices "
+                f"({got.requests_per_push:.2f} requests a push): {pushes:.1f} pushes/s / bare HTTP "
+                f"{http:.1f} requests/s ({S.THREADS} threads, the same requests) = {got.ratio:.3f} "
+                f"(target >= {THROUGHPUT_TARGET}: {_verdict(got.ratio >= THROUGHPUT_TARGET)})\n"
+                f"    best of {args.rounds} rounds; each round pushes/s / requests/s: {rounds}{noop}; this "
+                f"process's CPU: {got.push_cpu_ms:.1f} ms a push, {got.http_cpu_ms:.1f} ms a bare request"
+                + (f"; {got.refused} replayed requests were not answered 2xx" if got.refused else ""),
+                flush=True,
+            )
+        if "d" in only:
+            print(
+                f"(d) full sync: availability and prices, {S.FULL_SYNC_DAYS} nights, {len(PLATFORMS)} channels a "
+                f"unit, on fresh rundramatiq processes of {S.THREADS} threads; from the first message to the last "
+                f"dirty range pushed",
+                flush=True,
+            )
+            runs = []
+            for units, processes in ((n, 1), (2 * n, 1), (2 * n, 2)):
+                run = S.full_sync(scale, units, processes)
+                runs.append(run)
+                print(
+                    f"    {units:4} units, {processes} process{'es' if processes > 1 else ''}: {run.seconds:7.1f}s, "
+                    f"{run.requests} requests ({run.requests / run.seconds:.0f}/s), peak RSS per process "
+                    f"{_mb(run.peak_rss_mb)}, worker CPU {run.cpu_seconds:.1f}s"
+                    + (f", {run.failures} pushes FAILED" if run.failures else ""),
+                    flush=True,
+                )
+            small, large, two = runs
+            ratio = large.seconds / small.seconds
+            cpu_ratio = large.cpu_seconds / small.cpu_seconds if small.cpu_seconds else math.inf
+            speed_up = large.seconds / two.seconds
+            print(
+                f"    time {2 * n} units / {n} units = {ratio:.2f} (target <= {SCALE_TIME_RATIO_TARGET}: "
+                f"{_verdict(ratio <= SCALE_TIME_RATIO_TARGET)}; worker CPU {cpu_ratio:.2f}); peak RSS of the worker "
+                f"{small.peak_rss_mb[0]:.0f} MB at {n} units, {large.peak_rss_mb[0]:.0f} MB at {2 * n}; speed-up of "
+                f"{2 * n} units from 1 to 2 processes {speed_up:.2f}x "
+                f"(target >= {SPEED_UP_TARGET}x: {_verdict(speed_up >= SPEED_UP_TARGET)})",
+                flush=True,
+            )
+    except BaseException:
+        print(scale.stack.logs_tail(30), file=sys.stderr)
+        raise
+    finally:
+        scale.stack.stop()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,12 @@ from channelmgr.services.connections import (
     connection_validate,
     ical_feed_change_confirm,
 )
-from channelmgr.services.ical_export import ical_export_for, ical_export_url
+from channelmgr.services.ical_export import (
+    ical_export_for,
+    ical_export_previous_until,
+    ical_export_rotate,
+    ical_export_url,
+)
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
 from pms_core.admin import OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
@@ -305,12 +310,25 @@ admin.site.unregister(Unit)
 @admin.register(Unit)
 class UnitAdmin(BaseUnitAdmin):
     readonly_fields = ["ical_feed_url"]
+    actions = [*(BaseUnitAdmin.actions or []), "rotate_ical_export"]
 
     @admin.display(description="iCal export URL")
     def ical_feed_url(self, unit):
         if unit.pk is None:
             return "available once the unit is saved"
-        return ical_export_url(ical_export_for(unit))
+        export = ical_export_for(unit)
+        until = ical_export_previous_until(export)
+        if until is None:
+            return ical_export_url(export)
+        return format_html("{}<br><small>the URL it replaced answers until {}</small>", ical_export_url(export), until)
+
+    @admin.action(description="Rotate the iCal export URL (the old one answers for a grace period)")
+    def rotate_ical_export(self, request, queryset):
+        for unit in queryset:
+            export = ical_export_rotate(unit=unit)
+            until = ical_export_previous_until(export)
+            then = f"; the old URL answers until {until:%Y-%m-%d %H:%M %Z}" if until else ""
+            self.message_user(request, f"{unit}: new iCal export URL {ical_export_url(export)}{then}", messages.SUCCESS)
 
 
 # The property page links to the staff calendar, which reads connections: registered from here for the

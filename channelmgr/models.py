@@ -244,11 +244,17 @@ class TaskAttempt(models.Model):
 
 
 class IcalExport(models.Model):
-    """The unguessable URL of one unit's iCal export (``/ical/<token>.ics``)."""
+    """The unguessable URL of one unit's iCal export (``/ical/<token>.ics``).
+
+    Rotating it (``channelmgr.services.ical_export.ical_export_rotate``) keeps the token it replaced
+    answering for ``ICAL_EXPORT_GRACE_HOURS`` after ``rotated_at``, so the platforms importing the old URL
+    can be given the new one without a gap."""
 
     unit = models.OneToOneField(Unit, on_delete=models.CASCADE, related_name="ical_export")
     token = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    previous_token = models.CharField(max_length=64, blank=True, db_index=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"iCal export of unit {self.unit_id}"

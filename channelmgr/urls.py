@@ -10,7 +10,7 @@ from channelmgr.api.connections import (
     ConnectionSyncLogsApi,
     ConnectionTestApi,
 )
-from channelmgr.api.ical import UnitIcalExportApi, ical_feed_view
+from channelmgr.api.ical import UnitIcalExportApi, UnitIcalExportRotateApi, ical_feed_view
 from channelmgr.api.oauth import OAuthCallbackApi, OAuthStartApi
 from pms_core.api.base import route
 
@@ -27,6 +27,7 @@ urlpatterns = [
     *route("channel-connections/<str:id>/oauth/start", OAuthStartApi, "connection-oauth-start"),
     *route("oauth/callback/<str:platform>", OAuthCallbackApi, "oauth-callback"),
     *route("units/<str:id>/ical-export", UnitIcalExportApi, "unit-ical-export"),
+    *route("units/<str:id>/ical-export/rotate", UnitIcalExportRotateApi, "unit-ical-export-rotate"),
     path("ical/<str:token>.ics", ical_feed_view, name="ical-export"),
     path("webhooks/", include("channelmgr.inbound.urls")),
 ]

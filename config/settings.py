@@ -271,6 +271,8 @@ PUSH_DEBOUNCE_SECONDS = positive_float("PUSH_DEBOUNCE_SECONDS", 1.0)
 # A steady stream of changes still goes out this often: the debounce never holds a change longer.
 PUSH_MAX_WAIT_SECONDS = positive_float("PUSH_MAX_WAIT_SECONDS", 5.0)
 SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365)
+# A rotated iCal export URL keeps answering this long, time to give the importing platforms the new one.
+ICAL_EXPORT_GRACE_HOURS = positive_float("ICAL_EXPORT_GRACE_HOURS", 24.0)
 WEBHOOK_MAX_BODY_BYTES = positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 TASK_MAX_ATTEMPTS = positive_int("TASK_MAX_ATTEMPTS", 20)
 BREAKER_FAILURE_THRESHOLD = positive_int("BREAKER_FAILURE_THRESHOLD", 5)
@@ -309,6 +311,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # urllib3's DEBUG lines quote each request's path and query: an iCal feed's carry its secret token.
+        "urllib3": {"level": "INFO"},
         # A transient platform error that will be retried is one WARNING line, not an ERROR with a traceback.
         "dramatiq.worker.WorkerThread": {"filters": ["transient_retry"]},
     },

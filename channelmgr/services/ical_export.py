@@ -6,6 +6,7 @@ The feed carries no guest data: a stay is "Reserved", a block or a stop-sold str
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.utils import timezone
 from adapters.ical.feed import ExportEvent, build_calendar
 from channelmgr.models import IcalExport
 from pms_core.models import Booking, CalendarDay, Unit
+
+log = logging.getLogger(__name__)
 
 # Nights that ended longer ago than this are left out: importers only care about the future.
 PAST_DAYS = 30
@@ -33,8 +36,47 @@ def ical_export_for(unit: Unit) -> IcalExport:
         return IcalExport.objects.get(unit=unit)  # created concurrently
 
 
-def ical_export_url(export: IcalExport) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("ical-export", kwargs={"token": export.token})
+def ical_export_url(export: IcalExport, token: str | None = None) -> str:
+    return settings.PUBLIC_BASE_URL + reverse("ical-export", kwargs={"token": token or export.token})
+
+
+def _grace() -> dt.timedelta:
+    return dt.timedelta(hours=settings.ICAL_EXPORT_GRACE_HOURS)
+
+
+def ical_export_previous_until(export: IcalExport) -> dt.datetime | None:
+    """Until when the token the last rotation replaced still answers; None when none does any more."""
+    if not export.previous_token or export.rotated_at is None:
+        return None
+    until = export.rotated_at + _grace()
+    return until if timezone.now() < until else None
+
+
+def ical_export_by_token(token: str) -> IcalExport | None:
+    """The export ``token`` opens: its current token, or the one its last rotation replaced while that
+    is in its grace period (``ICAL_EXPORT_GRACE_HOURS``). None for anything else."""
+    if len(token) < 32:
+        return None
+    found = IcalExport.objects.select_related("unit").filter(token=token).first()
+    if found is not None:
+        return found
+    since = timezone.now() - _grace()
+    return IcalExport.objects.select_related("unit").filter(previous_token=token, rotated_at__gt=since).first()
+
+
+def ical_export_rotate(*, unit: Unit) -> IcalExport:
+    """Give the unit's export a new unguessable token (say, after its URL leaked). The old URL keeps
+    answering for ``ICAL_EXPORT_GRACE_HOURS``, time to give the importing platforms the new one; a
+    token replaced earlier stops at once. Creates the export when the unit has none yet."""
+    with transaction.atomic():
+        export = IcalExport.objects.select_for_update().filter(unit=unit).first()
+        if export is None:
+            return ical_export_for(unit)
+        export.previous_token, export.token = export.token, secrets.token_urlsafe(32)
+        export.rotated_at = timezone.now()
+        export.save(update_fields=["token", "previous_token", "rotated_at"])
+    log.info("iCal export of unit %s rotated; the old URL answers until %s", unit.pk, export.rotated_at + _grace())
+    return export
 
 
 def _stop_sell_events(unit: Unit, since: dt.date) -> list[ExportEvent]:

@@ -103,6 +103,7 @@ def update_gauges():
 
     from channelmgr import metrics
     from channelmgr.models import ChannelConnection
+    from pms_core.revisions import revisions_overdue_gauge_update
 
     counts = dict(
         ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE)
@@ -116,6 +117,13 @@ def update_gauges():
         size = _queue_size(broker, queue)
         if size is not None:
             metrics.QUEUE_SIZE.labels(queue).set(size)
+    revisions_overdue_gauge_update()
+
+
+def purge_idempotency_keys():
+    from idempotency.keys import idempotency_purge
+
+    return idempotency_purge()
 
 
 def _queue_size(broker, queue: str):
@@ -145,6 +153,7 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
         (sweep_pushes, IntervalTrigger(seconds=30), "push_sweep"),
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
         (update_gauges, IntervalTrigger(seconds=15), "gauges"),
+        (purge_idempotency_keys, IntervalTrigger(hours=1), "idempotency_purge"),
         (reconcile_all, CronTrigger(hour=3, minute=17), "reconcile_daily"),
         *((fn, IntervalTrigger(seconds=seconds), job_id) for job_id, (fn, seconds) in _registered_jobs.items()),
     ]

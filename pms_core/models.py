@@ -269,3 +269,42 @@ class OutboxEvent(models.Model):
 
     def __str__(self):
         return f"{self.event_type} unit {self.unit_id} {self.start}..{self.end}"
+
+
+class BookingRevision(models.Model):
+    """One change of a booking (``pms_core.signals.CHANGES``) with the booking as the API showed it right
+    after: the revision feed a polling integrator reads in order and acknowledges (pms_core/revisions.py).
+
+    Written by a receiver of ``booking_changed``, in the change's transaction: no change without its
+    revision, no revision of a change that rolled back. Ordered by id, so one booking's revisions come in
+    the order its changes committed (a change holds its unit's lock).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="revisions")
+    change = models.CharField(max_length=12)
+    actor = models.CharField(max_length=150)
+    # The booking as ``BookingOutputSerializer`` rendered it after the change (plain JSON).
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The feed (an organization's unacknowledged revisions in order) and the overdue count.
+            models.Index(
+                fields=["organization", "id"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="booking_revision_unacked_idx",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="booking_revision_overdue_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} booking {self.booking_id} {self.change}"

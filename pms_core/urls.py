@@ -8,6 +8,7 @@ from pms_core.api.bookings import (
 )
 from pms_core.api.calendar import CalendarBlockApi, CalendarSetApi, CalendarUnblockApi
 from pms_core.api.properties import PropertyDetailApi, PropertyListCreateApi
+from pms_core.api.revisions import BookingRevisionAckApi, BookingRevisionListApi
 from pms_core.api.units import UnitCalendarApi, UnitDetailApi, UnitListCreateApi
 
 urlpatterns = [
@@ -24,4 +25,6 @@ urlpatterns = [
     *route("bookings/<str:id>/cancel", BookingCancelApi, "booking-cancel"),
     *route("bookings/<str:id>/resolve", BookingResolveApi, "booking-resolve"),
     *route("bookings/<str:id>/transitions", BookingTransitionListApi, "booking-transitions"),
+    *route("booking-revisions", BookingRevisionListApi, "booking-revision-list"),
+    *route("booking-revisions/<str:id>/ack", BookingRevisionAckApi, "booking-revision-ack"),
 ]

@@ -136,7 +136,16 @@ def test_every_job_is_registered_under_its_name():
     add_jobs(scheduler, Lease(MemoryLeaseStore(), "scheduler", TTL))
 
     assert {(job.id, job.name) for job in scheduler.get_jobs()} == {
-        (name, name) for name in ("relay_outbox", "polls", "push_sweep", "token_refresh", "gauges", "reconcile_daily")
+        (name, name)
+        for name in (
+            "relay_outbox",
+            "polls",
+            "push_sweep",
+            "token_refresh",
+            "gauges",
+            "idempotency_purge",
+            "reconcile_daily",
+        )
     }
 
 

@@ -9,6 +9,7 @@ the time taken are logged.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,14 +40,20 @@ class CallRecord:
     error: str | None
 
 
+# 16 or more characters mixing letters and digits: a token, not a word or a numeric listing id.
+TOKEN_LIKE = re.compile(r"^(?=[^.]*[0-9])(?=[^.]*[A-Za-z])[A-Za-z0-9_-]{16,}")
+
 # Observers are called after every request (the metrics module registers one). Plain callables keep
 # this module free of Django and Prometheus.
 observers: list[Callable[[CallRecord], None]] = []
 
 
 def _public_url(url: str) -> str:
-    """The URL as a log line may show it: scheme, host and port, path; no user, password or query."""
+    """The URL as a log line may show it: scheme, host and port, path; no user, password or query, and
+    no path segment that looks like a token (an iCal feed's URL is its owner's secret:
+    ``/icalendar/<token>.ics``)."""
     parts = urlsplit(url)
+    path = "/".join(TOKEN_LIKE.sub("[token]", segment) for segment in parts.path.split("/"))
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 literal keeps its brackets, or its port would read as part of it
         host = f"[{host}]"
@@ -54,7 +61,7 @@ def _public_url(url: str) -> str:
         port = parts.port
     except ValueError:  # a malformed port: the request failed on it already, the log must not
         port = None
-    return urlunsplit((parts.scheme, host if port is None else f"{host}:{port}", parts.path, "", ""))
+    return urlunsplit((parts.scheme, host if port is None else f"{host}:{port}", path, "", ""))
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

@@ -11,6 +11,7 @@ from channelmgr.api.connections import (
     ConnectionTestApi,
 )
 from channelmgr.api.ical import UnitIcalExportApi, UnitIcalExportRotateApi, ical_feed_view
+from channelmgr.api.inbound_events import InboundEventListApi
 from channelmgr.api.oauth import OAuthCallbackApi, OAuthStartApi
 from pms_core.api.base import route
 
@@ -28,6 +29,7 @@ urlpatterns = [
     *route("oauth/callback/<str:platform>", OAuthCallbackApi, "oauth-callback"),
     *route("units/<str:id>/ical-export", UnitIcalExportApi, "unit-ical-export"),
     *route("units/<str:id>/ical-export/rotate", UnitIcalExportRotateApi, "unit-ical-export-rotate"),
+    *route("inbound-events", InboundEventListApi, "inbound-event-list"),
     path("ical/<str:token>.ics", ical_feed_view, name="ical-export"),
     path("webhooks/", include("channelmgr.inbound.urls")),
 ]

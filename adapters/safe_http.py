@@ -49,6 +49,14 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
+def _literal(host: str) -> list[str]:
+    """``[host]`` when it is an IP address written out (no DNS to ask), else ``[]``."""
+    try:
+        return [str(ipaddress.ip_address(host.split("%", 1)[0]))]
+    except ValueError:
+        return []
+
+
 def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> str:
     """The URL to request, or ``PlatformAPIError`` (permanent, code ``refused_url``) when it may not be."""
     parts = urlsplit(url.strip())
@@ -62,7 +70,7 @@ def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> 
     except ValueError as exc:
         raise refused(what, "invalid port") from exc
     if not allow_private_network:
-        for address in resolve(parts.hostname, port):
+        for address in _literal(parts.hostname) or resolve(parts.hostname, port):
             if not is_public(address):
                 raise refused(what, f"{parts.hostname} resolves to a non-public address {address}")
     return urlunsplit(parts)

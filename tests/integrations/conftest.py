@@ -12,6 +12,7 @@ from integrations.delivery import Answer
 from integrations.events import EVENT_TYPES
 from integrations.subscriptions import subscription_create
 from testkit.webhook_receiver import Receiver
+from tests.pms_core.api.conftest import alice_api, api_for, bob_api, charlie_api  # noqa: F401 - the API clients
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ Queues: ``outbox`` (domain events -> dirty ranges), ``push`` (outbound), ``inbou
 from __future__ import annotations
 
 import logging
+import time
 
 import dramatiq
 from django.db import transaction
@@ -15,6 +16,7 @@ from channelmgr.inbound.tasks import poll_connection_now  # and so declares the 
 from channelmgr.models import DirtyRange, SyncLog
 from channelmgr.resilience.attempts import attempt_begin, attempt_refund
 from channelmgr.resilience.guard import Backpressure
+from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import dispatch
 from channelmgr.sync.outbound import outbox_event_apply, push_deferred, push_started
 from channelmgr.sync.push import push_connection
@@ -70,13 +72,27 @@ def update_channel_pricing(connection_id: int) -> None:
 def run_sync_request(sync_log_id: int) -> None:
     """Carry out a requested sync and finish its SyncLog."""
     sync_log = SyncLog.objects.select_related("connection").get(pk=sync_log_id)
-    if sync_log.status != SyncLog.Status.RUNNING or not attempt_begin(actor_name="run_sync_request"):
+    if sync_log.status != SyncLog.Status.RUNNING:
+        return
+    if not attempt_begin(actor_name="run_sync_request"):
+        # Given up: the row must say so, or it shows "running" for ever. What is still dirty is pushed
+        # by the scheduler's sweep.
+        sync_log_finish(
+            sync_log=sync_log,
+            status=SyncLog.Status.FAILED,
+            started=time.monotonic(),
+            error="gave up after repeated attempts",
+        )
         return
     with correlation(sync_log.correlation_id or None):
-        if sync_log.kind == SyncLog.Kind.BOOKINGS:
-            poll_connection_now(connection_id=sync_log.connection_id, sync_log=sync_log)
-        else:
-            push_connection(connection_id=sync_log.connection_id, kind=sync_log.kind, sync_log=sync_log)
+        try:
+            if sync_log.kind == SyncLog.Kind.BOOKINGS:
+                poll_connection_now(connection_id=sync_log.connection_id, sync_log=sync_log)
+            else:
+                push_connection(connection_id=sync_log.connection_id, kind=sync_log.kind, sync_log=sync_log)
+        except Backpressure:
+            attempt_refund()  # a debounce or a full limiter is a wait, not an attempt
+            raise
 
 
 # The sync services enqueue through ``channelmgr.sync.dispatch``; they never import this module.

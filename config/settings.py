@@ -32,7 +32,7 @@ CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS", env.list, [])
 PUBLIC_BASE_URL = read("PUBLIC_BASE_URL", env.str, "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "channelmgr.staff_home.apps.StaffAdminConfig",  # django.contrib.admin with the staff home as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

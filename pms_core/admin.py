@@ -8,6 +8,7 @@ offered (cancel, and the decisions on an overbooking) call the services.
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html
 
@@ -35,11 +36,25 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
             return qs.none()
         return qs.filter(**{self.organization_field: request.user.organization_id})
 
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if request.user.is_superuser:
+            return filters
+        # A related filter lists every row of its model, other tenants' too: staff get only the ones
+        # their own rows point at.
+        return [_related_only(self.model, spec) for spec in filters]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         scope = TENANT_LOOKUPS.get(db_field.related_model)
         if scope and not request.user.is_superuser:
             kwargs["queryset"] = db_field.related_model.objects.filter(**{scope: request.user.organization_id})
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _related_only(model, spec):
+    if isinstance(spec, str) and get_fields_from_path(model, spec)[-1].is_relation:
+        return (spec, admin.RelatedOnlyFieldListFilter)
+    return spec
 
 
 # How each tenant-owned model reaches its organization, for choices in forms.

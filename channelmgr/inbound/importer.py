@@ -24,6 +24,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
+from channelmgr.services.connections_health import connection_mark_needs_attention, connection_recover
 from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
 from pms_core.models import Booking, Unit
@@ -476,10 +477,9 @@ def _ical_hold(
         "since": timezone.now().isoformat(),
         "flagged": flagged,
     }
-    fields = {"ical_hold": connection.ical_hold, "updated_at": timezone.now()}
-    if flagged:
-        fields.update(status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason)
-    ChannelConnection.objects.filter(pk=connection.pk).update(**fields)
+    ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=connection.ical_hold, updated_at=timezone.now())
+    if flagged:  # the feed is read fine: it needs a decision, not a repair, so its health is left alone
+        connection_mark_needs_attention(connection_id=connection.pk, error=reason, unhealthy=False)
     log.warning("feed connection %s: %s", connection.pk, reason)
 
 
@@ -488,9 +488,7 @@ def _ical_release(connection: ChannelConnection, hold: dict) -> None:
     now = timezone.now()
     ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=None, updated_at=now)
     if hold.get("flagged"):
-        ChannelConnection.objects.filter(pk=connection.pk, status=ChannelConnection.Status.NEEDS_ATTENTION).update(
-            status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=now
-        )
+        connection_recover(connection_id=connection.pk)
 
 
 def ical_hold_unflag(*, connection: ChannelConnection) -> None:

@@ -92,9 +92,9 @@ def _refresh(connection: ChannelConnection) -> None:
     try:
         tokens = _guarded(connection, lambda adapter: adapter.refresh_access_token())
     except TokenRefreshError as exc:
-        ChannelConnection.objects.filter(pk=connection.pk).update(
-            status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=f"token refresh refused: {exc}"[:2000]
-        )
+        from channelmgr.services.connections_health import connection_mark_needs_attention
+
+        connection_mark_needs_attention(connection_id=connection.pk, error=f"token refresh refused: {exc}")
         raise
     connection.access_token = tokens.access_token
     connection.refresh_token = tokens.refresh_token

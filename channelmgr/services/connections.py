@@ -20,10 +20,12 @@ from django.utils import timezone
 from adapters import registry
 from adapters.base import Capability, HealthResult, PlatformAPIError, TokenSet
 from channelmgr.accounts import redact, secrets_of, sync_window
-from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, DirtyRange, SyncLog, listing_ids_unique
+from channelmgr.models import CREDENTIAL_FIELDS, ChannelConnection, DirtyRange, SyncLog, listing_key
 from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, price_rule_check, rule_of, unit_prices
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
+from channelmgr.services.connections_health import connection_recover
+from channelmgr.services.mapping import mapping_check
 from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
 from pms_core.models import Organization, Unit
@@ -245,12 +247,15 @@ def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
     sync: changes made while it was out were never pushed to it, and bookings may be waiting."""
     from channelmgr.sync.requests import sync_request
 
-    resumed = ChannelConnection.objects.filter(
-        pk=connection.pk, status__in=[ChannelConnection.Status.PAUSED, ChannelConnection.Status.NEEDS_ATTENTION]
+    # Out of needs-attention through the one transition that tells listeners (connection_recovered).
+    resumed = connection_recover(connection_id=connection.pk) or ChannelConnection.objects.filter(
+        pk=connection.pk, status=ChannelConnection.Status.PAUSED
     ).update(status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now())
     connection.refresh_from_db()
     if resumed:
-        sync_request(connection=connection, sync_type="full")
+        # A feed takes no pushes: it is read again instead.
+        pushes = Capability.PUSH_AVAILABILITY in registry.adapter_class(connection.platform_type).capabilities
+        sync_request(connection=connection, sync_type="full" if pushes else "bookings")
     return connection
 
 
@@ -260,11 +265,9 @@ def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) 
     connection.refresh_token = tokens.refresh_token or connection.refresh_token
     connection.token_expires_at = tokens.expires_at
     connection.last_error = ""
-    if connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
-        connection.status = ChannelConnection.Status.ACTIVE
-    connection.save(
-        update_fields=["access_token", "refresh_token", "token_expires_at", "last_error", "status", "updated_at"]
-    )
+    connection.save(update_fields=["access_token", "refresh_token", "token_expires_at", "last_error", "updated_at"])
+    if connection_recover(connection_id=connection.pk):  # reconnected: back to work, and listeners told
+        connection.refresh_from_db()
     return connection
 
 
@@ -360,6 +363,10 @@ def connection_test(*, connection: ChannelConnection) -> HealthResult:
     )
     connection.refresh_from_db()
     log.info("connection %s health check: healthy=%s", connection.pk, result.healthy)
+    if result.healthy and connection.status == ChannelConnection.Status.NEEDS_ATTENTION and not connection.ical_hold:
+        # The platform answers again (a person fixed the cause): back to work, as a resume would. A held
+        # iCal removal still waits for its own confirmation.
+        connection_resume(connection=connection)
     return HealthResult(healthy=result.healthy, message=message)
 
 

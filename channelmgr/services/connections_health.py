@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from django.utils import timezone
+
 from adapters.base import BookingNotFoundError, PlatformAPIError
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import ChannelConnection
-from channelmgr.signals import connection_needs_attention
+from channelmgr.signals import connection_needs_attention, connection_recovered
 
 log = logging.getLogger(__name__)
 
@@ -17,35 +19,64 @@ def safe_message(connection: ChannelConnection, exc: BaseException | str) -> str
     return redact(str(exc), secrets_of(connection))[:2000]
 
 
-def connection_mark_needs_attention(*, connection_id: int, error: BaseException | str) -> bool:
+def connection_mark_needs_attention(*, connection_id: int, error: BaseException | str, unhealthy: bool = True) -> bool:
     """Flag a connection a person must look at (a permanent platform error); False if it is gone or deleted.
 
+    ``unhealthy=False`` for a decision that is not a failure (an iCal feed's held mass removal).
     One queryset ``update()``: no read, no ``save()`` racing the sync engine's own updates.
     """
     reason = str(error)[:2000]
+    health = {"healthy": False} if unhealthy else {}
     live = ChannelConnection.objects.filter(pk=connection_id).exclude(status=ChannelConnection.Status.DELETED)
     # Two updates, so the transition into "needs attention" is told once, however often the error repeats.
     entered = live.exclude(status=ChannelConnection.Status.NEEDS_ATTENTION).update(
-        status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason, healthy=False
+        status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason, **health
     )
     if entered:
         connection = ChannelConnection.objects.get(pk=connection_id)
         connection_needs_attention.send(sender=ChannelConnection, connection=connection, reason=reason)
         return True
-    return live.update(last_error=reason, healthy=False) == 1
+    return live.update(last_error=reason, **health) == 1
+
+
+def connection_recover(*, connection_id: int) -> bool:
+    """Put a connection that needed attention back to active (a person fixed the cause, or the platform
+    answered a test again) and tell the listeners; False if it did not need attention.
+
+    Every transition out of "needs attention" goes through here, so ``connection_recovered`` is sent
+    exactly once per recovery, however many callers race.
+    """
+    left = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.NEEDS_ATTENTION).update(
+        status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now()
+    )
+    if left:
+        connection = ChannelConnection.objects.get(pk=connection_id)
+        log.info("connection %s recovered", connection_id)
+        connection_recovered.send(sender=ChannelConnection, connection=connection)
+    return bool(left)
+
+
+def connection_record_success(*, connection_id: int, **fields) -> None:
+    """A push or poll the platform accepted: the connection works, so it reads as healthy. ``fields``
+    are the bookkeeping columns the caller records with it (``last_push_at`` ...)."""
+    ChannelConnection.objects.filter(pk=connection_id).exclude(status=ChannelConnection.Status.DELETED).update(
+        healthy=True, **fields
+    )
 
 
 def connection_record_failure(*, connection: ChannelConnection, exc: PlatformAPIError) -> None:
     """A permanent error means a person must fix the connection: mark it as needing attention.
 
-    A booking the platform does not know is not the connection's fault, and a transient error heals
-    by itself: both only set ``last_error``.
+    A booking the platform does not know is not the connection's fault: it only sets ``last_error``. A
+    transient error heals by itself: it sets ``last_error`` and reads as unhealthy until a success.
     """
     message = safe_message(connection, exc)
     if exc.permanent and not isinstance(exc, BookingNotFoundError):
         log.warning("connection %s needs attention: %s", connection.pk, message)
         connection_mark_needs_attention(connection_id=connection.pk, error=message)
         return
+    # A transient failure heals by itself, but until then the connection does not work: unhealthy, with why.
+    unhealthy = {} if isinstance(exc, BookingNotFoundError) else {"healthy": False}
     ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED).update(
-        last_error=message
+        last_error=message, **unhealthy
     )

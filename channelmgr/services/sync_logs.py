@@ -7,6 +7,7 @@ import time
 from django.utils import timezone
 
 from channelmgr.models import SyncLog
+from channelmgr.services.connections_health import connection_record_success
 from channelmgr.signals import sync_failed
 
 
@@ -22,7 +23,8 @@ def sync_log_finish(
     """Record how a sync ended: ``status``, now, the time since ``started`` (a ``time.monotonic()``
     reading), the platform requests made and the error (cut to the first 2000 characters).
 
-    ``details`` are added to what the row already holds (``sync_log.details`` as loaded).
+    ``details`` are added to what the row already holds (``sync_log.details`` as loaded). A success
+    that made platform requests marks the connection healthy.
     """
     fields = {
         "status": status,
@@ -34,6 +36,9 @@ def sync_log_finish(
     if details:
         fields["details"] = {**(sync_log.details or {}), **details}
     SyncLog.objects.filter(pk=sync_log.pk).update(**fields)
+    if status == SyncLog.Status.SUCCESS and requests and sync_log.kind != SyncLog.Kind.HEALTH:
+        # The platform took a push or answered a pull: the connection works (a test records its own).
+        connection_record_success(connection_id=sync_log.connection_id)
     if status == SyncLog.Status.FAILED:
         for name, value in fields.items():
             setattr(sync_log, name, value)

@@ -19,6 +19,7 @@ from adapters.base import Capability
 from adapters.registry import adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.price_rules import channel_price, rule_of
+from channelmgr.staff_home.status import NEVER_CHECKED, Health, connection_health, local_time
 from pms_core.models import Booking, Property, Unit
 from pms_core.selectors import Night, calendar_nights, held_stays
 
@@ -70,6 +71,9 @@ class ConnectionSync:
     last_error: str
     last_push_at: dt.datetime | None
     last_sync_at: dt.datetime | None
+    health: Health = Health(NEVER_CHECKED)
+    last_push: str = "never"  # in the property's zone, the zone named
+    last_sync: str = "never"
 
 
 @dataclass(frozen=True)
@@ -106,10 +110,15 @@ class UnitRow:
 class PropertyCalendar:
     property: Property
     start: dt.date
-    end: dt.date
+    end: dt.date  # exclusive: the nights are [start, end)
     dates: list[dt.date]
     rows: list[UnitRow]
     legend: list[tuple[str, str]] = field(default_factory=lambda: list(source_labels().items()))
+
+    @property
+    def last(self) -> dt.date:
+        """The last night shown: what the header names, so no named day is left off the grid."""
+        return self.dates[-1]
 
     @property
     def previous_start(self) -> dt.date:
@@ -135,6 +144,9 @@ def _connection_sync(connection: ChannelConnection) -> ConnectionSync:
         last_error=truncatechars(connection.last_error, ERROR_CHARS),
         last_push_at=connection.last_push_at,
         last_sync_at=connection.last_sync_at,
+        health=connection_health(connection),
+        last_push=local_time(connection.last_push_at, connection.unit.property.timezone),
+        last_sync=local_time(connection.last_sync_at, connection.unit.property.timezone),
     )
 
 
@@ -156,10 +168,22 @@ def _cell(night: Night, overbooked: list[Booking], start: dt.date, default_min_s
     state = "block" if stay.kind == Booking.Kind.BLOCK else "booked"
     label = ""
     if night.date in (stay.check_in, start):  # a stay is labelled on its first visible night
-        label = (stay.guest_name or source_label(stay.source)) if state == "booked" else (stay.note or "Block")
+        label = (stay.guest_name or source_label(stay.source)) if state == "booked" else block_label(stay)
     who = stay.guest_name if state == "booked" else f"block: {stay.note or 'no note'}"
     title = f"{source_label(stay.source)} #{stay.pk} {who}".strip()
     return Cell(night.date, state, stay.source, stay.pk, label, "; ".join(filter(None, [title, clash_text])), **flags)
+
+
+def block_label(stay: Booking) -> str:
+    """A block's label in the timeline: an owner's note as written; a platform's block as "<platform>
+    blocked", since its summary is the platform's wording ("Airbnb (Not available)") and would be cut
+    off. The full summary stays in the night's tooltip and explanation."""
+    note = (stay.note or "").strip()
+    if stay.source == Booking.DIRECT:
+        return note or "Block"
+    # A feed's summary names the platform that exported it before any "(...)": "Airbnb (Not available)".
+    named = note.split("(", 1)[0].strip() if "(" in note else ""
+    return f"{named or source_label(stay.source)} blocked"
 
 
 def property_calendar(*, property: Property, start: dt.date, days: int = DEFAULT_DAYS) -> PropertyCalendar:

@@ -6,6 +6,8 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+
 from adapters.base import BookingStatus
 from channelmgr.accounts import sync_window
 from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source
@@ -85,10 +87,10 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
         remote = [b for b in _platform_bookings(connection) if b.check_out > start and b.check_in < end]
     except PlatformAPIError as exc:
         drift.error = safe_message(connection, exc)
-        return drift
+        return _remember(connection, drift)
     except Backpressure as exc:
         drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
-        return drift
+        return _remember(connection, drift)
     source = booking_source(connection)
     for data in remote:
         # The id the importer stores: scoped by the connection where the platform's ids are unique
@@ -107,10 +109,20 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
             drift.differs.append(data.channel_booking_id)
     for dirty in DirtyRange.objects.filter(connection=connection, start__lt=end, end__gt=start):
         drift.unpushed_nights += (min(dirty.end, end) - max(dirty.start, start)).days
+    _remember(connection, drift)
     if drift.total:
         drift_detected.send(sender=ChannelConnection, connection=connection, drift=drift)
     if fix and drift.total:
         _fix(connection, remote, start, end)
+    return drift
+
+
+def _remember(connection: ChannelConnection, drift: Drift) -> Drift:
+    """Keep what this reconcile found on the connection: the staff home shows the last one."""
+    ChannelConnection.objects.filter(pk=connection.pk).update(
+        last_reconcile_at=timezone.now(),
+        last_reconcile={"total": drift.total, "error": drift.error, "describe": drift.describe()},
+    )
     return drift
 
 

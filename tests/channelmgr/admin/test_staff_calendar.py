@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from adapters import registry
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.staff_home.status import local_time
 from pms_core.models import Booking
 from pms_core.services import booking_create, calendar_block, calendar_set_restrictions
 
@@ -116,7 +117,8 @@ def test_it_shows_each_connections_sync_status_and_last_push(client, staff_alice
     client.force_login(staff_alice)
     html = _calendar(client, unit.property, day(1)).content.decode()
 
-    assert timezone.localtime(pushed_at).strftime("%Y-%m-%d %H:%M:%S") in html
+    # In the property's zone, the zone named (Villa Sonnenschein is in Europe/Berlin).
+    assert local_time(pushed_at, "Europe/Berlin") in html and "(Europe/Berlin)" in html
     assert "badge-ok" in html and "badge-bad" in html
     assert "HTTP 503 from Booking.com" in html and "x" * 100 not in html  # the error is shortened
     assert "never" in html  # booking_com was never pushed
@@ -180,7 +182,7 @@ def test_the_explanation_of_stop_sell_and_restrictions(client, staff_alice, unit
     assert "closed to arrival" in text and "closed to departure" in text
     assert "badge-open" in text  # restricted, not closed
     assert "availability not yet pushed" in text  # airbnb's dirty range
-    assert f"last push {timezone.localtime(pushed_at):%Y-%m-%d %H:%M:%S}" in text
+    assert f"last push {local_time(pushed_at, unit.property.timezone)}" in text
 
 
 @pytest.mark.django_db
@@ -251,3 +253,32 @@ def test_an_overbooked_stay_is_kept_out_of_the_timeline_colours_but_marked(clien
     html = _calendar(client, unit.property, day(1)).content.decode()
     assert Booking.objects.get(pk=booked["clash"].pk).status == Booking.Status.OVERBOOKED
     assert "src-expedia" not in _cell_classes(html, day(2)).split()  # the night belongs to the airbnb stay
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days", [1, 30, 31, 92])
+def test_the_header_names_the_last_night_shown_and_no_other(client, staff_alice, unit, days):
+    client.force_login(staff_alice)
+    start = dt.date(2026, 12, 1)
+    html = client.get(
+        reverse("admin:pms_core_property_calendar", args=[unit.property.pk]), {"start": start.isoformat(), "days": days}
+    ).content.decode()
+    last = start + dt.timedelta(days=days - 1)
+    assert f'data-last="{last.isoformat()}"' in html and f"{days} nights" in html
+    assert _cell_classes(html, last)  # the named day has its cell ...
+    assert f'data-date="{(last + dt.timedelta(days=1)).isoformat()}"' not in html  # ... and nothing after it
+
+
+@pytest.mark.django_db
+def test_a_platform_block_is_labelled_by_its_platform_with_its_full_summary_in_the_tooltip(
+    client, staff_alice, unit, day
+):
+    calendar_block(
+        unit=unit, start=day(3), end=day(5), note="Airbnb (Not available)", source="ical", channel_booking_id="f1"
+    )
+    calendar_block(unit=unit, start=day(7), end=day(8), note="Reserved", source="ical", channel_booking_id="f2")
+    client.force_login(staff_alice)
+    html = _calendar(client, unit.property, day(1)).content.decode()
+    assert '<span class="stay-label">Airbnb blocked</span>' in html and "Not ava…" not in html
+    assert "block: Airbnb (Not available)" in html  # the tooltip keeps the feed's own words
+    assert '<span class="stay-label">iCal feed blocked</span>' in html

@@ -1,0 +1,80 @@
+"""Honest status: a connection the platform answered reads as healthy, and no sync log stays "running"
+once the work behind it ended, on every platform (the iCal feed included)."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters import registry
+from channelmgr.demo import demo_connection_fields, demo_publish_feed
+from channelmgr.models import ChannelConnection, SyncLog
+from channelmgr.staff_home.status import connection_health
+from channelmgr.sync.requests import sync_request
+from testkit import wait_for
+
+from .conftest import connected_unit, sandbox, sandbox_url, worker  # noqa: F401  live fixtures
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def every_platform(connected_unit, sandbox):  # noqa: F811
+    """The connected unit also on the demo feed: one connection per registered platform."""
+    demo_publish_feed()
+    for cls in registry.adapters().values():
+        if cls.demo is not None and cls.demo.feed:
+            ChannelConnection.objects.create(
+                organization=connected_unit.property.organization,
+                unit=connected_unit,
+                **demo_connection_fields(cls, connected_unit.pk, sandbox_url=sandbox),
+            )
+    return ChannelConnection.objects.all()
+
+
+@pytest.mark.parametrize("sync_type", ["full", "bookings"])
+def test_no_sync_log_is_left_running_after_a_requested_sync_on_any_platform(every_platform, worker, sync_type):  # noqa: F811
+    platforms = set(every_platform.values_list("platform_type", flat=True))
+    assert platforms == set(registry.adapters()), "every platform, the feed included"
+    for connection in every_platform:
+        sync_request(connection=connection, sync_type=sync_type)
+
+    def settled():
+        return not SyncLog.objects.filter(status=SyncLog.Status.RUNNING).exists()
+
+    running = lambda: list(SyncLog.objects.filter(status="running").values_list("connection__platform_type", "kind"))  # noqa: E731
+    assert wait_for(settled, timeout=60), running()
+    assert SyncLog.objects.filter(finished_at__isnull=True).count() == 0
+    # Whatever ended, ended honestly: a feed's pushes are skipped with the reason, not "success".
+    for log in SyncLog.objects.filter(connection__platform_type="ical", kind__in=["availability", "pricing"]):
+        assert log.status == SyncLog.Status.SKIPPED and "takes no" in log.error
+
+
+def test_a_connection_with_a_successful_push_reads_as_healthy(connected_unit, worker):  # noqa: F811
+    connection = ChannelConnection.objects.get(unit=connected_unit, platform_type="airbnb")
+    assert connection.healthy is None
+    assert connection_health(connection).state == "never checked"
+    sync_request(connection=connection, sync_type="availability")
+    assert wait_for(
+        lambda: SyncLog.objects.filter(connection=connection, kind="availability", status="success").exists(),
+        timeout=30,
+    )
+    connection.refresh_from_db()
+    assert connection.healthy is True and connection.last_push_at is not None
+    assert connection_health(connection).state == "healthy"
+
+
+def test_a_requested_sync_that_gives_up_ends_its_log_instead_of_running_for_ever(connection_for_sync, monkeypatch):
+    from channelmgr import tasks
+
+    [log] = sync_request(connection=connection_for_sync, sync_type="availability")
+    monkeypatch.setattr(tasks, "attempt_begin", lambda **kwargs: False)
+    tasks.run_sync_request.fn(log.pk)
+    log.refresh_from_db()
+    assert log.status == SyncLog.Status.FAILED and log.finished_at and "gave up" in log.error
+
+
+@pytest.fixture
+def connection_for_sync(unit):
+    return ChannelConnection.objects.create(
+        organization=unit.property.organization, unit=unit, platform_type="fewo_direkt", platform_listing_id="FW-1"
+    )

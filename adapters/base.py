@@ -125,6 +125,8 @@ class BookingData:
     raw_status: str = ""
     # "reservation", or "block" for nights a platform closed without a guest (iCal "Not available").
     kind: str = "reservation"
+    # The room type booked, where a listing (a hotel) has several and each is its own unit.
+    room_type: str = ""
     # What else the platform says, where its format carries it (None / empty: it said nothing).
     taxes: Decimal | None = None
     fees: Decimal | None = None
@@ -186,18 +188,25 @@ class PriceRange:
 
 @dataclass(frozen=True)
 class AvailabilityUpdate:
-    """Availability and restrictions for one listing over many ranges (ordered, not overlapping)."""
+    """Availability and restrictions for one listing over many ranges (ordered, not overlapping).
+
+    ``metadata``: that listing's mapping (room and rate plan codes), for an account-batched push whose
+    updates name several listings of one account (``update_availability_many``); empty means the
+    adapter's own account."""
 
     listing_id: str
     ranges: tuple[AvailabilityRange, ...]
+    metadata: Mapping[str, object] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
 class PricingUpdate:
-    """Nightly prices for one listing over many ranges (ordered, not overlapping)."""
+    """Nightly prices for one listing over many ranges (ordered, not overlapping); ``metadata`` as for
+    ``AvailabilityUpdate``."""
 
     listing_id: str
     ranges: tuple[PriceRange, ...]
+    metadata: Mapping[str, object] = field(default_factory=dict, compare=False)
 
 
 class NotificationKind(StrEnum):
@@ -317,6 +326,36 @@ class Capability(StrEnum):
     # Each poll returns the whole current set (a feed): what is missing was removed, and a sudden
     # mass removal is held for a person to confirm.
     SNAPSHOT_FEED = "snapshot_feed"
+    # What the push can carry besides open/closed (a PMS setting a platform cannot carry is ignored
+    # there; the connection's page says so when it is mapped): a different price on each night,
+    # closed-to-arrival/departure, and restrictions set per rate plan rather than per listing.
+    PER_NIGHT_PRICE = "per_night_price"
+    CLOSED_TO_ARRIVAL_DEPARTURE = "closed_to_arrival_departure"
+    RATE_PLAN_RESTRICTIONS = "rate_plan_restrictions"
+    # One request may carry several listings of one account (a hotel's room types): the push engine
+    # sends every dirty unit of a ``batch_group`` together, through ``update_*_many``.
+    BATCH_LISTINGS = "batch_listings"
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """A limit the platform's published schema puts on one value of a connection, checked when the
+    connection is saved rather than found at push time.
+
+    ``field``: ``platform_listing_id``, a ``platform_metadata`` key (``in_metadata``), or a credential
+    name. Lengths count characters; ``pattern`` must match the whole value; ``max_value`` bounds a
+    numeric id. ``required`` values must be present (a credential: when the connection is created or
+    when it is cleared). ``source`` names the schema type the limit comes from.
+    """
+
+    field: str
+    source: str
+    in_metadata: bool = False
+    required: bool = False
+    min_length: int = 0
+    max_length: int | None = None
+    pattern: str = ""
+    max_value: int | None = None
 
 
 class BookingIdScope(StrEnum):
@@ -409,6 +448,8 @@ class PlatformAdapter:
     # The setting holding the URL of the key set that signs webhooks (JWKS), if any.
     signing_keys_setting: ClassVar[str] = ""
     demo: ClassVar[Demo | None] = None
+    # Limits on the mapping and credentials, from the platform's published schema (checked on save).
+    mapping_rules: ClassVar[tuple[MappingRule, ...]] = ()
 
     def __init__(self, account: PlatformAccount):
         self.account = account
@@ -436,6 +477,32 @@ class PlatformAdapter:
     def update_pricing(self, update: PricingUpdate) -> int:
         """Send prices; returns the number of requests made."""
         raise NotImplementedError
+
+    # account batching (with BATCH_LISTINGS): several listings of one ``batch_group`` in one request
+    def update_availability_many(self, updates: Sequence[AvailabilityUpdate]) -> int:
+        """Send every update in as few requests as the format allows; returns the requests made.
+        Each update's ``metadata`` is its own listing's mapping."""
+        raise NotImplementedError
+
+    def update_pricing_many(self, updates: Sequence[PricingUpdate]) -> int:
+        raise NotImplementedError
+
+    @classmethod
+    def listing_key(cls, listing_id: str, metadata: Mapping[str, object]) -> str:
+        """What names one listing on the platform, so only one live connection may hold it: the
+        listing id, or where a listing is a room type of a hotel, hotel and room together."""
+        return listing_id
+
+    @classmethod
+    def booking_listing_key(cls, data: BookingData) -> str:
+        """The ``listing_key`` of the listing a booking was made on (its room type, where it has one)."""
+        return cls.listing_key(data.listing_id, {})
+
+    @classmethod
+    def batch_group(cls, listing_id: str, metadata: Mapping[str, object]) -> str:
+        """With BATCH_LISTINGS: listings of one account with the same group travel in one request
+        (a hotel's room types share its hotel code)."""
+        return listing_id
 
     # inbound
     @classmethod

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sandbox.app import Sandbox
 
 MAX_CALENDAR_DAYS = 1100
-LISTING_FIELDS = {"currency", "room_codes", "rate_codes"}
+LISTING_FIELDS = {"currency", "room_codes", "rate_codes", "hotel"}
 MAX_RATE_LIMIT = 1_000_000  # requests per window; each is a float kept for the window
 MAX_RATE_WINDOW = 86_400
 
@@ -192,6 +192,13 @@ def _rate_limit(limit: tuple[int, float] | None) -> dict:
 
 
 def _configure(listing: Listing, item: dict) -> None:
+    if "hotel" in item:
+        hotel = item["hotel"]
+        if not isinstance(hotel, str) or not re.fullmatch(r"[\w.-]{1,64}", hotel):
+            raise Invalid("hotel must be 1-64 letters, digits, '_', '-' or '.'")
+        if not item.get("room_codes"):
+            raise Invalid("a room type of a hotel needs its room_codes")
+        listing.hotel = hotel
     if "currency" in item:
         listing.currency = checks.currency(item["currency"], "currency")
     for field in ("room_codes", "rate_codes"):

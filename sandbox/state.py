@@ -36,6 +36,9 @@ class Listing:
     listing_id: str
     currency: str = "EUR"
     room_codes: set[str] | None = None  # explicit codes: others are refused
+    # A room type of a hotel is a listing of its own (its calendar, its guests), written through the
+    # hotel's code and its room code (``room_codes``). None: the listing is a hotel (or a home) itself.
+    hotel: str | None = None
     rate_codes: set[str] | None = None
     last_room_code: str | None = None
     last_rate_code: str | None = None
@@ -53,6 +56,10 @@ class Listing:
                 setattr(day, name, value)
             day.updated_at = now
         return len(nights)
+
+    @property
+    def hotel_code(self) -> str:
+        return self.hotel or self.listing_id
 
     def room_code(self) -> str:
         return next(iter(sorted(self.room_codes or ())), None) or self.last_room_code or "1"

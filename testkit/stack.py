@@ -106,8 +106,12 @@ class Stack:
         extra_env: dict | None = None,
         units: int = 1,
         extra_workers: int = 0,
+        hotel: bool = False,
     ):
         self.units = units
+        # The units are room types of one hotel on platforms whose requests carry several listings of
+        # an account (``Capability.BATCH_LISTINGS``: Booking.com), so their pushes travel together.
+        self.hotel = hotel
         # More rundramatiq processes beside "worker" (which the crash tests kill and restart): several
         # workers on one Postgres and one Redis must behave as one.
         self.extra_workers = extra_workers
@@ -356,7 +360,8 @@ class Stack:
     # --- seed -----------------------------------------------------------------------------------
 
     def _seed(self) -> None:
-        result = self.manage("shell", "-c", f"UNITS = {int(self.units)}\n{SEED_SCRIPT}", timeout=120)
+        script = f"UNITS = {int(self.units)}\nHOTEL = {bool(self.hotel)}\n{SEED_SCRIPT}"
+        result = self.manage("shell", "-c", script, timeout=120)
         self.seed = json.loads(result.stdout.strip().splitlines()[-1])
         self.token = self.seed["token"]
         # A full push of the sync window, so every platform knows the listing and our defaults.
@@ -613,9 +618,12 @@ from rest_framework.authtoken.models import Token
 from channelmgr.demo import demo_connect_oauth
 from channelmgr.models import ChannelConnection
 from pms_core.models import Organization, Property, Unit, User
+from adapters.base import Capability
+from adapters.registry import adapter_class
 from testkit import demo_connection, oauth_platforms, push_platforms
 
 UNITS = globals().get("UNITS", 1)
+HOTEL = globals().get("HOTEL", False)
 org = Organization.objects.create(name="E2E Ferienhaus GmbH")
 user = User.objects.create_superuser("e2e", password="e2e-password-123", organization=org, email="e2e@example.com")
 prop = Property.objects.create(organization=org, name="Haus am Deich", timezone="UTC", currency="EUR")
@@ -626,12 +634,18 @@ for i in range(UNITS):
     connections, listings = {}, {}
     for slug in push_platforms():
         fields = demo_connection(slug, unit.pk, settings.SANDBOX_URL)
+        listing = {"listing_id": fields["platform_listing_id"]}
+        if HOTEL and Capability.BATCH_LISTINGS in adapter_class(slug).capabilities:
+            # Unit i is room type "room-i" of hotel "e2e-hotel"; on the sandbox, a listing of its own.
+            room = f"room-{i + 1}"
+            fields["platform_listing_id"] = "e2e-hotel"
+            fields["platform_metadata"] = {**fields.get("platform_metadata", {}), "room_id": room}
+            listing = {"listing_id": f"e2e-hotel.{room}", "hotel": "e2e-hotel", "room_codes": [room]}
         # The listing exists on the platform before we connect it (a poll of an unknown one is refused for good).
-        answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings",
-                               json={"listing_id": fields["platform_listing_id"]}, timeout=10)
+        answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings", json=listing, timeout=10)
         assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)
         c = ChannelConnection.objects.create(organization=org, unit=unit, platform_type=slug, **fields)
-        connections[slug], listings[slug] = c.pk, c.platform_listing_id
+        connections[slug], listings[slug] = c.pk, listing["listing_id"]
     units.append(unit.pk)
     unit_connections[unit.pk], unit_listings[unit.pk] = connections, listings
 assert demo_connect_oauth() == len(oauth_platforms()) * UNITS, "OAuth through the sandbox failed"

@@ -34,6 +34,7 @@ from adapters.base import (
     batches,
 )
 from adapters.booking_com import ota
+from adapters.booking_com.ota_codes import OTA_MAPPING_RULES
 from adapters.booking_com.reservations import booking_channel, parse_hotel_reservation
 from adapters.webhook_input import json_object
 from adapters.xml import InvalidUpdateError, attr, child, children, element, local, parse_answer, sub, to_bytes
@@ -54,6 +55,10 @@ class BookingComAdapter(PlatformAdapter):
             Capability.PULL_BOOKINGS,
             Capability.ACKNOWLEDGE,
             Capability.WEBHOOKS,
+            Capability.PER_NIGHT_PRICE,
+            Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
+            Capability.RATE_PLAN_RESTRICTIONS,
+            Capability.BATCH_LISTINGS,
         }
     )
     # OTA messages per request. A range takes one message; arrival/departure restrictions add one
@@ -64,6 +69,7 @@ class BookingComAdapter(PlatformAdapter):
     # One pull reads the reservations of every hotel of the account (hotel_ids is a list).
     polling = Polling(every_seconds=25, per_account=True)
     webhook_path = "booking-com"
+    mapping_rules = OTA_MAPPING_RULES
     # OTA hotel codes are at most 16 characters.
     demo = Demo(
         listing_id="bdc-demo-{unit}",
@@ -78,11 +84,26 @@ class BookingComAdapter(PlatformAdapter):
     def _auth(self) -> tuple[str, str]:
         return (self.account.credentials.username, self.account.credentials.password)
 
-    def _codes(self) -> tuple[str, str]:
-        metadata = self.account.metadata or {}
-        room = str(metadata.get("room_id") or self.account.listing_id)
+    def _codes(self, metadata=None, listing_id: str = "") -> tuple[str, str]:
+        metadata = metadata or self.account.metadata or {}
+        room = str(metadata.get("room_id") or listing_id or self.account.listing_id)
         rate = str(metadata.get("rate_plan_id") or DEFAULT_RATE_PLAN)
         return room, rate
+
+    # A unit is a room type of a hotel: the hotel code is the listing id, the room type its mapping's
+    # ``room_id``. Several units of one hotel are several connections, and one request carries them all.
+    @classmethod
+    def listing_key(cls, listing_id, metadata) -> str:
+        room = (metadata or {}).get("room_id")
+        return f"{listing_id}/{room}" if room else listing_id
+
+    @classmethod
+    def booking_listing_key(cls, data) -> str:
+        return cls.listing_key(data.listing_id, {"room_id": data.room_type} if data.room_type else {})
+
+    @classmethod
+    def batch_group(cls, listing_id, metadata) -> str:
+        return listing_id
 
     def _post(self, operation: str, body: bytes, *, endpoint: str, context: str = ""):
         return ota.post(
@@ -93,26 +114,41 @@ class BookingComAdapter(PlatformAdapter):
 
     def update_availability(self, update: AvailabilityUpdate) -> int:
         """Raises ``InvalidUpdateError`` before any request if a value cannot be sent."""
-        hotel = ota.hotel_code(update.listing_id)
-        room, rate = self._codes()
-        messages = ota.avail_messages(update)
-        bodies = [ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
-        for body in bodies:
-            self._post("OTA_HotelAvailNotif", body, endpoint="update_availability", context=self._context(room, rate))
-        return len(bodies)
+        return self.update_availability_many([update])
 
     def update_pricing(self, update: PricingUpdate) -> int:
-        hotel = ota.hotel_code(update.listing_id)
-        room, rate = self._codes()
-        messages = ota.rate_messages(update)
-        bodies = [ota.rate_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
-        for body in bodies:
-            self._post("OTA_HotelRateAmountNotif", body, endpoint="update_pricing", context=self._context(room, rate))
-        return len(bodies)
+        return self.update_pricing_many([update])
+
+    def update_availability_many(self, updates) -> int:
+        """Every room type's messages in requests of up to ``max_batch`` messages, one hotel per request."""
+        return self._send_rooms(
+            updates, ota.avail_messages, ota.avail_request_rooms, "OTA_HotelAvailNotif", "update_availability"
+        )
+
+    def update_pricing_many(self, updates) -> int:
+        return self._send_rooms(
+            updates, ota.rate_messages, ota.rate_request_rooms, "OTA_HotelRateAmountNotif", "update_pricing"
+        )
+
+    def _send_rooms(self, updates, messages_of, request_of, operation: str, endpoint: str) -> int:
+        # Every message is built (and checked) before the first request goes out.
+        by_hotel: dict[str, list] = {}
+        for update in updates:
+            room, rate = self._codes(update.metadata, update.listing_id if update.metadata else "")
+            by_hotel.setdefault(ota.hotel_code(update.listing_id), []).extend(
+                (room, rate, message) for message in messages_of(update)
+            )
+        requests = 0
+        for hotel, triples in by_hotel.items():
+            for chunk in batches(triples, self.max_batch):
+                context = self._context(sorted({(room, rate) for room, rate, _m in chunk}))
+                self._post(operation, request_of(hotel, chunk), endpoint=endpoint, context=context)
+                requests += 1
+        return requests
 
     @staticmethod
-    def _context(room: str, rate: str) -> str:
-        return f"InvTypeCode={room!r}, RatePlanCode={rate!r}"
+    def _context(codes) -> str:
+        return "; ".join(f"InvTypeCode={room!r}, RatePlanCode={rate!r}" for room, rate in codes)
 
     # --- bookings -----------------------------------------------------------------------------
 

@@ -155,9 +155,14 @@ def _control(parent, start: dt.date, last: dt.date, room: str, rate: str):
 
 
 def avail_request(hotel: str, messages: Iterable[AvailMessage], *, room: str, rate: str) -> bytes:
+    return avail_request_rooms(hotel, ((room, rate, message) for message in messages))
+
+
+def avail_request_rooms(hotel: str, messages: Iterable[tuple[str, str, AvailMessage]]) -> bytes:
+    """One request for several room types of a hotel: (room, rate plan, message) triples."""
     root = _root("OTA_HotelAvailNotifRQ")
     container = sub(root, "AvailStatusMessages", {"HotelCode": hotel})
-    for message in messages:
+    for room, rate, message in messages:
         attrs = {}
         if message.booking_limit is not None:
             attrs = {"BookingLimit": str(message.booking_limit), "BookingLimitMessageType": "SetLimit"}
@@ -173,9 +178,14 @@ def avail_request(hotel: str, messages: Iterable[AvailMessage], *, room: str, ra
 
 
 def rate_request(hotel: str, messages: Iterable[RateMessage], *, room: str, rate: str) -> bytes:
+    return rate_request_rooms(hotel, ((room, rate, message) for message in messages))
+
+
+def rate_request_rooms(hotel: str, messages: Iterable[tuple[str, str, RateMessage]]) -> bytes:
+    """One request for several room types of a hotel: (room, rate plan, message) triples."""
     root = _root("OTA_HotelRateAmountNotifRQ")
     container = sub(root, "RateAmountMessages", {"HotelCode": hotel})
-    for message in messages:
+    for room, rate, message in messages:
         node = sub(container, "RateAmountMessage")
         _control(node, message.start, message.last, room, rate)
         amounts = sub(sub(sub(node, "Rates"), "Rate"), "BaseByGuestAmts")

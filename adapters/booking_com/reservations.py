@@ -49,6 +49,7 @@ def parse_hotel_reservation(
         platform=platform,
         channel_booking_id=reservation_id(res),
         listing_id=attr(first(res, "BasicPropertyInfo"), "HotelCode") or listing_id,
+        room_type=attr(first(res, "RoomType"), "RoomTypeCode") or "",
         status=BookingStatus.CANCELLED if raw_status.lower() in CANCEL_STATUSES else BookingStatus.CONFIRMED,
         check_in=check_in,
         check_out=check_out,

@@ -333,9 +333,13 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
 def _import_page(connections, bookings, result: PollResult) -> list[tuple[BookingData, str]]:
     """Import each booking into the connection of its listing (an account-wide pull reads several)."""
     by_listing = {c.platform_listing_id: c for c in connections}
+    by_key = {c.listing_key: c for c in connections if c.listing_key}
+    platform = adapter_class(connections[0].platform_type)
     processed = []
     for data in bookings:
-        connection = by_listing.get(data.listing_id, connections[0])
+        # A room type of a hotel is its own unit (``listing_key``); a hotel mapped as one unit takes all.
+        key = platform.booking_listing_key(data)
+        connection = by_key.get(key) or by_listing.get(data.listing_id, connections[0])
         try:
             booking, action = booking_import(connection=connection, data=data)
         except (ValidationError, DomainError) as exc:

@@ -38,7 +38,7 @@ from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.resilience.guard import Backpressure, Purpose
-from channelmgr.resilience.platform_calls import platform_call
+from channelmgr.resilience.platform_calls import platform_call, rate_limit_account
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
@@ -78,8 +78,8 @@ class Claim:
     correlation_ids: list[str]
 
 
-def _claim(connection: ChannelConnection, kind: str) -> Claim:
-    claim_id = uuid.uuid4().hex
+def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Claim:
+    claim_id = claim_id or uuid.uuid4().hex
     now = timezone.now()
     mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(_due(now))
     # Unclaimed rows, and rows of a push that died (its claim is stale), in one statement.
@@ -87,7 +87,7 @@ def _claim(connection: ChannelConnection, kind: str) -> Claim:
         claimed_by=claim_id, claimed_at=now
     )
     rows = list(
-        DirtyRange.objects.filter(claimed_by=claim_id)
+        DirtyRange.objects.filter(claimed_by=claim_id, connection=connection)
         .order_by("created_at")
         .values_list("start", "end", "created_at", "correlation_id")
     )
@@ -223,8 +223,11 @@ def _send(connection, kind, items) -> int:
     return requests
 
 
-def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None = None) -> PushResult:
-    """Push one kind of dirty state to one connection.
+def push_connection(
+    *, connection_id: int, kind: str, sync_log: SyncLog | None = None, batch: bool = True
+) -> PushResult:
+    """Push one kind of dirty state to one connection, and (``batch``, on a ``BATCH_LISTINGS``
+    platform) the dirty state of its account's other listings in the same batch group with it.
 
     Raises ``Backpressure`` (limiter full or breaker open: reschedule, not a failure) and
     ``PlatformAPIError`` (transient: retry with backoff; permanent: the connection needs attention).
@@ -240,6 +243,14 @@ def push_connection(*, connection_id: int, kind: str, sync_log: SyncLog | None =
     _wait_for_quiet(connection, kind, leading=push_is_leading_edge(connection_id=connection.pk, kind=kind))
     push_mark_sent(connection_id=connection.pk, kind=kind)
     claim = _claim(connection, kind)
+    siblings = _batch_siblings(connection, kind) if batch else []
+    if siblings:
+        claims = [(connection, claim), *((other, _claim(other, kind, claim.id)) for other in siblings)]
+        claims = [(other, c) for other, c in claims if other.pk == connection.pk or c.ranges]
+        if len(claims) > 1:
+            ids = [cid for _other, c in claims for cid in c.correlation_ids]
+            with correlation(ids[0] if ids else get_correlation_id()):
+                return _push_batch(connection, kind, claims, sync_log)
     # The push carries on the id of the first change it sends, so one booking can be followed from
     # its webhook to every platform; the SyncLog lists every change the push coalesced.
     with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
@@ -327,3 +338,156 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
     sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
+
+
+# --- account batching -----------------------------------------------------------------------------
+#
+# On a platform whose request carries several listings of one account (a Booking.com hotel's room
+# types), the push of one unit takes its siblings' due dirty ranges too: ten dirty rooms of a hotel
+# cost one rate-limit slot, not ten, so the worst-case lag is one slot and not a queue of them.
+
+
+def _batch_siblings(connection: ChannelConnection, kind: str) -> list[ChannelConnection]:
+    """The other active connections of this account and batch group with due, unclaimed dirty
+    ranges of ``kind``, lowest id first."""
+    platform = adapter_class(connection.platform_type)
+    if Capability.BATCH_LISTINGS not in platform.capabilities:
+        return []
+    dirty = DirtyRange.objects.filter(kind=kind, claimed_by="").filter(_due(timezone.now()))
+    candidates = (
+        ChannelConnection.objects.filter(
+            platform_type=connection.platform_type,
+            status=ChannelConnection.Status.ACTIVE,
+            pk__in=dirty.values("connection_id"),
+        )
+        .exclude(pk=connection.pk)
+        .select_related("unit__property")
+        .order_by("pk")
+    )
+    group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
+    candidates = [
+        c for c in candidates if platform.batch_group(c.platform_listing_id, c.platform_metadata or {}) == group
+    ]
+    if not candidates:
+        return []
+    account = rate_limit_account(connection)
+    return [c for c in candidates if rate_limit_account(c) == account]
+
+
+def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Claim]], sync_log) -> PushResult:
+    """Send every claimed connection's nights in requests of up to ``max_batch`` items, each request
+    one guarded call on ``connection`` (the account's limit, breaker and token are shared)."""
+    build = _availability_ranges if kind == DirtyRange.Kind.AVAILABILITY else _price_ranges
+    parts = []
+    for other, claim in claims:
+        merged = R.clip(claim.ranges, *sync_window(other))
+        parts.append((other, claim, merged, build(other, merged) if merged else []))
+    details = {
+        "batched": [other.pk for other, *_rest in parts],
+        "items": sum(len(items) for *_rest, items in parts),
+        "correlation_ids": [cid for _o, claim, *_r in parts for cid in claim.correlation_ids][:50],
+    }
+    sync_log = sync_log or _deferred_log(connection, kind)
+    if sync_log is None:
+        sync_log = SyncLog.objects.create(
+            connection=connection,
+            direction=SyncLog.Direction.OUTBOUND,
+            kind=kind,
+            correlation_id=get_correlation_id(),
+            details=details,
+        )
+    else:
+        details = {**details, "deferrals": (sync_log.details or {}).get("deferrals", 0)}
+        SyncLog.objects.filter(pk=sync_log.pk).update(details=details, status=SyncLog.Status.RUNNING, error="")
+        sync_log.details = details
+    claim_id = claims[0][1].id
+    started = time.monotonic()
+    counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
+    platform = connection.platform_type
+    try:
+        with metrics.track_sync_operation(f"push_{kind}", platform):
+            requests = _send_batch(connection, kind, [(other, items) for other, _c, _m, items in parts if items])
+    except Backpressure as exc:
+        _release(claim_id)
+        deferrals = {"deferrals": (sync_log.details or {}).get("deferrals", 0) + 1}
+        error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
+        sync_log_finish(
+            sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error, details=deferrals
+        )
+        _remember_deferred(connection, kind, sync_log.pk)
+        raise
+    except PlatformAPIError as exc:
+        _release(claim_id)
+        counter.labels(platform, "failed").inc()
+        error = safe_message(connection, exc)
+        if exc.permanent:
+            # One listing's mapping may be what the platform refuses: each connection is pushed on its
+            # own, so the refusal lands on the connection that caused it and the rest go through.
+            sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error)
+            log.warning("batched %s push of connection %s refused (%s): pushing each alone", kind, connection.pk, error)
+            return _push_each_alone(kind, [other for other, *_rest in parts])
+        for other, _c, merged, _items in parts:
+            if merged:
+                _recheck_later(other, kind, merged)
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
+        connection_record_failure(connection=connection, exc=exc)
+        raise
+    except Exception as exc:
+        _release(claim_id)
+        error = safe_message(connection, f"{type(exc).__name__}: {exc}")
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
+        raise
+    now = timezone.now()
+    with transaction.atomic():
+        DirtyRange.objects.filter(claimed_by=claim_id).delete()
+        ChannelConnection.objects.filter(pk__in=[other.pk for other, *_rest in parts]).update(
+            last_push_at=now, last_sync_at=now, last_error=""
+        )
+    counter.labels(platform, "success").inc()
+    for _other, claim, _merged, _items in parts:
+        if claim.oldest is not None:
+            metrics.SYNC_LAG.labels(platform).observe((now - claim.oldest).total_seconds())
+    sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
+    items = details["items"]
+    log.info("pushed %s to connections %s: %s ranges in %s requests", kind, details["batched"], items, requests)
+    return PushResult("success", requests=requests, ranges=items)
+
+
+def _send_batch(connection, kind: str, parts: list[tuple[ChannelConnection, list]]) -> int:
+    """Chunks of up to ``max_batch`` items across the connections, each chunk one request."""
+    pairs = [(other, item) for other, items in parts for item in items]
+    requests = 0
+    for chunk in batches(pairs, adapter_class(connection.platform_type).max_batch):
+        by_connection: dict[int, tuple[ChannelConnection, list]] = {}
+        for other, item in chunk:
+            by_connection.setdefault(other.pk, (other, []))[1].append(item)
+        if kind == DirtyRange.Kind.AVAILABILITY:
+            updates = [
+                AvailabilityUpdate(other.platform_listing_id, tuple(items), metadata=other.platform_metadata or {})
+                for other, items in by_connection.values()
+            ]
+            call = lambda a, u=updates: a.update_availability_many(u)  # noqa: E731
+        else:
+            updates = [
+                PricingUpdate(other.platform_listing_id, tuple(items), metadata=other.platform_metadata or {})
+                for other, items in by_connection.values()
+            ]
+            call = lambda a, u=updates: a.update_pricing_many(u)  # noqa: E731
+        requests += platform_call(connection, call, purpose=Purpose.PUSH) or 1
+    return requests
+
+
+def _push_each_alone(kind: str, connections: list[ChannelConnection]) -> PushResult:
+    total = PushResult("success")
+    for other in connections:
+        try:
+            result = push_connection(connection_id=other.pk, kind=kind, batch=False)
+        except PlatformAPIError as exc:
+            log.warning("connection %s: %s push refused: %s", other.pk, kind, safe_message(other, exc))
+            continue
+        except Backpressure as exc:
+            push_enqueue(connection_id=other.pk, kind=kind, delay_seconds=exc.delay_seconds)
+            continue
+        total.requests += result.requests
+        total.ranges += result.ranges
+    return total

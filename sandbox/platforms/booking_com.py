@@ -119,7 +119,7 @@ class BookingCom(Platform):
         with self.app.store.lock:
             self.refresh_fallbacks()
             offered = sorted(
-                (r for r in self.state.reservations.values() if r.listing_id in hotel_ids and not r.acknowledged),
+                (r for r in self.state.reservations.values() if self._hotel(r) in hotel_ids and not r.acknowledged),
                 key=lambda r: (r.updated_at, r.id),
             )
             for reservation in offered:
@@ -161,6 +161,11 @@ class BookingCom(Platform):
             if not reservation.acknowledged and reservation.updated_at <= deadline:
                 reservation.fallback_email = True
 
+    def _hotel(self, reservation: Reservation) -> str:
+        """The hotel a reservation is at: its listing's, where the listing is a room type of one."""
+        listing = self.state.listings.get(reservation.listing_id)
+        return listing.hotel_code if listing is not None else reservation.listing_id
+
     def _hotel_reservation(self, r: Reservation) -> etree._Element:
         given, surname = r.given_and_surname()
         name = ([OTA("GivenName", given)] if given else []) + [OTA("Surname", surname)]
@@ -174,7 +179,7 @@ class BookingCom(Platform):
             OTA("GuestCounts", OTA("GuestCount", AgeQualifyingCode="10", Count=str(r.guests))),
             OTA("TimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
             OTA("Total", AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
-            OTA("BasicPropertyInfo", HotelCode=r.listing_id),
+            OTA("BasicPropertyInfo", HotelCode=self._hotel(r)),
         )
         profile = OTA("Profiles", OTA("ProfileInfo", OTA("Profile", customer, ProfileType="1")))
         return OTA(
@@ -188,7 +193,7 @@ class BookingCom(Platform):
         )
 
     def notify(self, reservation: Reservation, event: str) -> None:
-        body = json.dumps({"hotel_id": reservation.listing_id, "reservation_id": reservation.id}).encode()
+        body = json.dumps({"hotel_id": self._hotel(reservation), "reservation_id": reservation.id}).encode()
         self.app.webhooks.send(Webhook(self.slug, self.webhook_url(), body, {"Content-Type": "application/json"}))
 
 

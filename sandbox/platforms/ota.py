@@ -56,18 +56,26 @@ def read_rates(root: etree._Element, *, require_codes: bool) -> tuple[str, list[
 
 
 def apply_to(state: PlatformState, hotel: str, updates: list[AriChange]) -> None:
-    """Check every message's codes first, then write: a request applies whole or not at all."""
-    listing = state.listings.get(hotel) or Listing(hotel)
+    """Check every message's codes first, then write: a request applies whole or not at all.
+
+    A message whose room code names a room-type listing of the hotel (``Listing.hotel``) writes that
+    listing's calendar; any other writes the hotel's own."""
+    rooms = {code: item for item in state.listings.values() if item.hotel == hotel for code in item.room_codes or ()}
+    hotel_listing = state.listings.get(hotel) or Listing(hotel)
+    targets = []
     for update in updates:
+        listing = rooms.get(update.room) or hotel_listing
         if listing.room_codes and update.room and update.room not in listing.room_codes:
-            raise Invalid(f"InvTypeCode {update.room!r} is not a room of hotel {listing.listing_id}", code="402")
+            raise Invalid(f"InvTypeCode {update.room!r} is not a room of hotel {hotel}", code="402")
         if listing.rate_codes and update.rate and update.rate not in listing.rate_codes:
-            raise Invalid(f"RatePlanCode {update.rate!r} is not a rate plan of hotel {listing.listing_id}", code="249")
-    for update in updates:
+            raise Invalid(f"RatePlanCode {update.rate!r} is not a rate plan of hotel {hotel}", code="249")
+        targets.append(listing)
+    for listing, update in zip(targets, updates, strict=True):
         listing.update(update.nights, **update.changes)
         listing.last_room_code = update.room or listing.last_room_code
         listing.last_rate_code = update.rate or listing.last_rate_code
-    state.listings.setdefault(hotel, listing)
+    if any(listing is hotel_listing for listing in targets):
+        state.listings.setdefault(hotel, hotel_listing)
 
 
 def response(schemas: SchemaLibrary, rs_name: str, *, echo: str | None, body: list | None = None) -> bytes:

@@ -1,0 +1,154 @@
+"""Account batching: the room types of one Booking.com hotel are separate units (separate connections),
+and one push carries every dirty room type of the hotel.
+
+Invariants:
+- a push of one room type sends, in one request per ``max_batch`` messages, the due changes of every room
+  type of its hotel on the same account, each message naming its own room; the changes it sent are no
+  longer dirty, and every connection it carried counts as pushed;
+- room types of another hotel, or of another account, never ride along;
+- a permanent refusal of a batched request is pinned on the connection that caused it: the others still go
+  out, one by one.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+import responses
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from adapters.base import Capability
+from adapters.registry import adapter_class
+from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.outbound import mark_dirty
+from channelmgr.sync.push import push_connection
+from pms_core.models import Unit
+
+pytestmark = pytest.mark.django_db
+RATES = re.compile(r".*/hotels/ota/OTA_HotelRateAmountNotif$")
+OK = (
+    '<?xml version="1.0" encoding="UTF-8"?><OTA_HotelRateAmountNotifRS xmlns="http://www.opentravel.org/OTA/2003/05"'
+    ' Version="1.000"><Success/></OTA_HotelRateAmountNotifRS>'
+)
+NS = {"ota": "http://www.opentravel.org/OTA/2003/05"}
+
+
+def test_booking_com_declares_account_batching():
+    # Pinned: the e2e and contract tests rely on it, and nothing may skip because of what code says.
+    assert Capability.BATCH_LISTINGS in adapter_class("booking_com").capabilities
+    assert adapter_class("booking_com").listing_key("H1", {"room_id": "R1"}) == "H1/R1"
+    assert adapter_class("airbnb").listing_key("L1", {"room_id": "R1"}) == "L1"
+
+
+@pytest.fixture
+def rooms(unit, settings):
+    """Three units of one property, each a room type of hotel H1 on one Booking.com account, and a fourth
+    unit in hotel H2 (same account)."""
+    settings.PUSH_DEBOUNCE_SECONDS = 0.001
+    units = [unit] + [
+        Unit.objects.create(property=unit.property, name=f"Room {i}", base_price=Decimal("100.00")) for i in (2, 3, 4)
+    ]
+    connections = []
+    for i, each in enumerate(units, start=1):
+        connections.append(
+            ChannelConnection.objects.create(
+                organization=unit.property.organization,
+                unit=each,
+                platform_type="booking_com",
+                platform_listing_id="H1" if i <= 3 else "H2",
+                platform_metadata={"room_id": f"R{i}"},
+                username="bdc-user",
+                password="bdc-pass",
+                # Room for every Hypothesis example: the limit is not what this tests.
+                rate_limit=500,
+                rate_window=60.0,
+            )
+        )
+    return connections
+
+
+def _rooms_in(call) -> list[str]:
+    root = etree.fromstring(call.request.body)
+    hotel = root.find("ota:RateAmountMessages", NS).get("HotelCode")
+    codes = [c.get("InvTypeCode") for c in root.iterfind(".//ota:StatusApplicationControl", NS)]
+    return [f"{hotel}/{code}" for code in codes]
+
+
+def test_one_request_carries_every_dirty_room_type_of_the_hotel(rooms, day):
+    for connection in rooms:
+        mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=day(1), end=day(3))
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, RATES, body=OK, content_type="application/xml")
+        result = push_connection(connection_id=rooms[0].pk, kind=DirtyRange.Kind.PRICING)
+        assert len(http.calls) == 1
+        assert sorted(_rooms_in(http.calls[0])) == ["H1/R1", "H1/R2", "H1/R3"]
+    assert result.status == "success" and result.requests == 1
+    # H1's rooms are pushed and clean; H2's room is another hotel: still dirty, for its own push.
+    assert not DirtyRange.objects.filter(connection__in=rooms[:3]).exists()
+    assert DirtyRange.objects.filter(connection=rooms[3]).exists()
+    assert all(c.last_push_at for c in ChannelConnection.objects.filter(pk__in=[r.pk for r in rooms[:3]]))
+    # The siblings' own pushes find nothing left to send.
+    with responses.RequestsMock() as http:
+        assert push_connection(connection_id=rooms[1].pk, kind=DirtyRange.Kind.PRICING).status == "nothing"
+
+
+def test_a_room_type_of_another_account_never_rides_along(rooms, day):
+    rooms[2].username = "another-account"
+    rooms[2].save()
+    for connection in rooms[:3]:
+        mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=day(1), end=day(2))
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, RATES, body=OK, content_type="application/xml")
+        push_connection(connection_id=rooms[0].pk, kind=DirtyRange.Kind.PRICING)
+        assert [sorted(_rooms_in(call)) for call in http.calls] == [["H1/R1", "H1/R2"]]
+    assert DirtyRange.objects.filter(connection=rooms[2]).exists()
+
+
+def test_a_refused_batch_is_sent_room_by_room_and_the_refusal_lands_on_its_room(rooms, day):
+    for connection in rooms[:3]:
+        mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=day(1), end=day(2))
+    refused = (
+        '<?xml version="1.0"?><OTA_HotelRateAmountNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" '
+        'Version="1.000"><Errors><Error Type="3" Code="402">InvTypeCode R2 unknown</Error></Errors>'
+        "</OTA_HotelRateAmountNotifRS>"
+    )
+
+    def answer(request):
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body
+        return (200, {}, refused) if 'InvTypeCode="R2"' in body else (200, {}, OK)
+
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.POST, RATES, callback=answer, content_type="application/xml")
+        push_connection(connection_id=rooms[0].pk, kind=DirtyRange.Kind.PRICING)
+        assert len(http.calls) == 4  # the batch, then each room alone
+    statuses = dict(ChannelConnection.objects.filter(pk__in=[r.pk for r in rooms[:3]]).values_list("pk", "status"))
+    assert statuses == {
+        rooms[0].pk: ChannelConnection.Status.ACTIVE,
+        rooms[1].pk: ChannelConnection.Status.NEEDS_ATTENTION,
+        rooms[2].pk: ChannelConnection.Status.ACTIVE,
+    }
+    assert set(DirtyRange.objects.values_list("connection_id", flat=True)) == {rooms[1].pk}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dirty=st.sets(st.integers(0, 3), min_size=1), lead=st.integers(0, 3))
+def test_any_set_of_dirty_rooms_goes_out_in_one_request_per_hotel(rooms, day, dirty, lead):
+    DirtyRange.objects.all().delete()
+    for i in dirty:
+        mark_dirty(connection=rooms[i], kinds=[DirtyRange.Kind.PRICING], start=day(1), end=day(2))
+    hotel_of = {i: "H1" if i < 3 else "H2" for i in range(4)}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        http.add(responses.POST, RATES, body=OK, content_type="application/xml")
+        push_connection(connection_id=rooms[lead].pk, kind=DirtyRange.Kind.PRICING)
+        sent = [key for call in http.calls for key in _rooms_in(call)]
+        requests = len(http.calls)
+    # Exactly the lead's hotel's dirty rooms went out, in one request; the rest are still dirty.
+    carried = {i for i in dirty if hotel_of[i] == hotel_of[lead]}
+    expected = sorted(f"{hotel_of[i]}/R{i + 1}" for i in carried)
+    assert sorted(sent) == expected and requests == (1 if carried else 0)
+    left = set(DirtyRange.objects.values_list("connection_id", flat=True))
+    assert left == {rooms[i].pk for i in dirty - carried}

@@ -41,6 +41,15 @@ def listing_ids_unique(platform_type: str) -> bool:
     return platform is None or platform.booking_id_scope != BookingIdScope.CONNECTION
 
 
+def listing_key(platform_type: str, listing_id: str, metadata) -> str | None:
+    """The ``listing_key`` column: what names one listing on the platform (a Booking.com hotel's room
+    type is hotel and room), or None where listing ids need not be unique."""
+    if not listing_ids_unique(platform_type):
+        return None
+    platform = registry.adapters().get(platform_type)
+    return platform.listing_key(listing_id, metadata or {}) if platform is not None else listing_id
+
+
 class ChannelConnection(models.Model):
     """One unit's listing on one platform, with the credentials to reach it."""
 
@@ -55,9 +64,10 @@ class ChannelConnection(models.Model):
     # The callable, so a new platform folder needs no migration.
     platform_type = models.CharField(max_length=32, choices=registry.choices)
     platform_listing_id = models.CharField(max_length=200)
-    # ``platform_listing_id`` where listing ids are unique on the platform (``listing_ids_unique``),
-    # else null; kept by ``save()``. The listing constraint below is on this column, so the database
-    # holds the rule without naming a platform (nulls never collide).
+    # ``platform_listing_id`` (with the room type where the adapter says so: ``listing_key()``) where
+    # listing ids are unique on the platform (``listing_ids_unique``), else null; kept by ``save()``.
+    # The listing constraint below is on this column, so the database holds the rule without naming a
+    # platform (nulls never collide).
     listing_key = models.CharField(max_length=200, null=True, blank=True, editable=False)  # noqa: DJ001
     platform_metadata = models.JSONField(default=dict, blank=True)
 
@@ -123,9 +133,11 @@ class ChannelConnection(models.Model):
         return f"{self.get_platform_type_display()} {self.platform_listing_id} ({self.unit})"
 
     def save(self, *args, **kwargs):
-        self.listing_key = self.platform_listing_id if listing_ids_unique(self.platform_type) else None
+        self.listing_key = listing_key(self.platform_type, self.platform_listing_id, self.platform_metadata)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and {"platform_type", "platform_listing_id"} & set(update_fields):
+        if update_fields is not None and {"platform_type", "platform_listing_id", "platform_metadata"} & set(
+            update_fields
+        ):
             kwargs["update_fields"] = {*update_fields, "listing_key"}
         super().save(*args, **kwargs)
 

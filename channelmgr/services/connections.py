@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -75,6 +76,7 @@ def connection_validate(
     platform_type: str,
     platform_listing_id: str,
     platform_metadata: dict,
+    credentials: Mapping[str, str] | None = None,
     connection: ChannelConnection | None = None,
     price_rule: PriceRule | None = None,
     feed_url: str | None = None,
@@ -86,6 +88,14 @@ def connection_validate(
     the errors on its fields. ``feed_url``: the feed URL the connection will have (a credential), checked
     for a feed platform; None leaves it unchecked."""
     _validate_platform(platform_type, platform_metadata, feed_url)
+    # The platform's own limits on codes and credentials (``credentials``: the ones being set).
+    mapping_check(
+        platform_type=platform_type,
+        platform_listing_id=platform_listing_id,
+        platform_metadata=platform_metadata,
+        credentials=credentials or {},
+        creating=connection is None,
+    )
     if price_rule is not None and not price_rule.is_identity:
         bases = unit_prices(unit, since=property_today(unit.property))
         price_rule_check(price_rule, bases=bases, currency=unit.property.currency)
@@ -94,20 +104,17 @@ def connection_validate(
     _validate_unique(
         unit=unit,
         platform_type=platform_type,
-        listing_id=platform_listing_id,
+        key=listing_key(platform_type, platform_listing_id, platform_metadata),
         exclude_pk=connection.pk if connection is not None else None,
     )
 
 
-def _validate_unique(*, unit: Unit, platform_type: str, listing_id: str, exclude_pk: int | None) -> None:
+def _validate_unique(*, unit: Unit, platform_type: str, key: str | None, exclude_pk: int | None) -> None:
     """Clean 400s for what the database's unique constraints would refuse."""
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).exclude(pk=exclude_pk)
     if live.filter(unit=unit, platform_type=platform_type).exists():
         raise ValidationError({"platform_type": f"this unit already has a {platform_type} connection"})
-    if (
-        listing_ids_unique(platform_type)
-        and live.filter(platform_type=platform_type, platform_listing_id=listing_id).exists()
-    ):
+    if key is not None and live.filter(platform_type=platform_type, listing_key=key).exists():
         raise ValidationError({"platform_listing_id": "this listing is already connected"})
 
 
@@ -154,6 +161,7 @@ def connection_create(
         platform_type=platform_type,
         platform_listing_id=platform_listing_id,
         platform_metadata=metadata,
+        credentials=credentials,
         price_rule=rule,
         feed_url=(credentials or {}).get("feed_url", ""),
     )
@@ -200,6 +208,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
         platform_type=connection.platform_type,
         platform_listing_id=connection.platform_listing_id,
         platform_metadata=connection.platform_metadata,
+        credentials=credentials,
         connection=connection,
         # Checked when it changes: prices set since may meet an old rule (the push copes: price_rules).
         price_rule=rule_of(connection) if rule_of(connection) != rule_before else None,

@@ -112,6 +112,8 @@ class SoakConfig:
     pace: float = 0.2  # mean pause between operations; the steps of one operation go back to back
     quiet_timeout: float = 600.0
     artifacts: Path | None = None
+    # The units are room types of one Booking.com hotel, so its pushes are account-batched under faults.
+    hotel: bool = True
 
 
 @dataclass
@@ -896,7 +898,7 @@ def soak_env() -> dict:
     return {"BOOKING_COM_POLL_SECONDS": "30"}
 
 
-def make_stack(mode: str, units: int) -> Stack:
+def make_stack(mode: str, units: int, *, hotel: bool = False) -> Stack:
     if mode == "services":
         return Stack(
             database_url=os.environ["DATABASE_URL"],
@@ -904,16 +906,17 @@ def make_stack(mode: str, units: int) -> Stack:
             name="soak",
             extra_env=soak_env(),
             units=units,
+            hotel=hotel,
             extra_workers=1,  # two rundramatiq processes beside gunicorn's two: they must behave as one
         )
-    return EmbeddedStack(name="soak", extra_env=soak_env(), units=units)
+    return EmbeddedStack(name="soak", extra_env=soak_env(), units=units, hotel=hotel)
 
 
 def run_soak(config: SoakConfig, mode: str, *, out=print) -> SoakResult:
     """Start the stack, run the operations, wait for quiet, check; the stack is stopped afterwards."""
     artifacts = Path(config.artifacts or tempfile.mkdtemp(prefix=f"soak-{config.seed}-"))
     artifacts.mkdir(parents=True, exist_ok=True)
-    stack = make_stack(mode, config.units)
+    stack = make_stack(mode, config.units, hotel=config.hotel)
     began = time.monotonic()
     out(f"starting the {mode} stack with {config.units} units x {len(PLATFORMS)} platforms ...")
     stack.start()
@@ -968,6 +971,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet-timeout", type=float, default=600.0, help="seconds to wait for quiet")
     parser.add_argument("--artifacts", type=Path, default=None, help="directory for logs (default: a temp dir)")
     parser.add_argument("--mode", choices=("auto", "embedded", "services"), default="auto")
+    parser.add_argument(
+        "--hotel",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="units are room types of one Booking.com hotel (account-batched pushes); --no-hotel: a hotel each",
+    )
     args = parser.parse_args(argv)
     # A stop (Ctrl-C, SIGTERM, even when started in the background with SIGINT ignored) still stops the
     # stack and drops its database and Redis keys.
@@ -993,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
         pace=args.pace,
         quiet_timeout=args.quiet_timeout,
         artifacts=args.artifacts,
+        hotel=args.hotel,
     )
     result = run_soak(config, mode, out=lambda text: print(text, flush=True))
     print(result.report, flush=True)

@@ -534,8 +534,8 @@ class EmbeddedStack(Stack):
     sandbox as its own process (``--no-sandbox``, so both are started, logged and stopped like the
     services stack's). Needs neither Postgres nor Redis and never touches ``var/db.sqlite3``."""
 
-    def __init__(self, *, name: str = "embedded", extra_env: dict | None = None, units: int = 1):
-        super().__init__(database_url="", redis_url="", name=name, extra_env=extra_env, units=units)
+    def __init__(self, *, name: str = "embedded", extra_env: dict | None = None, units: int = 1, hotel: bool = False):
+        super().__init__(database_url="", redis_url="", name=name, extra_env=extra_env, units=units, hotel=hotel)
         self.database_url = self.redis_url = self.admin_database_url = ""
         self.sqlite_path = self.tmp / "db.sqlite3"
 

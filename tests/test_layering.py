@@ -13,6 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # (package, prefixes it must never import, why)
 RULES = [
     ("adapters", ("django", "channelmgr", "pms_core", "config"), "adapters are plain Python: no Django, no models"),
+    (
+        "money",
+        ("django", "channelmgr", "pms_core", "adapters", "config"),
+        "money is plain Python that every layer uses",
+    ),
     ("pms_core", ("channelmgr",), "the PMS core knows nothing about channels"),
     ("idempotency", ("pms_core", "channelmgr"), "Idempotency-Key is HTTP plumbing every API shares: no domain code"),
     ("sandbox", ("adapters", "channelmgr", "pms_core", "config"), "the simulator shares no code with the project"),

@@ -540,7 +540,7 @@ def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
                 f"its write transactions)\n"
                 f"    median per platform: "
                 + ", ".join(f"{slug} {seconds * 1000:.1f} ms" for slug, seconds in cost.by_platform.items())
-                + f"\n    cProfile of the same pushes:\n{cost.profile}",
+                + f"\n    cProfile of the same pushes, CPU time:\n{cost.profile}",
                 flush=True,
             )
         if "c" in only:
@@ -573,7 +573,8 @@ def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
                 print(
                     f"    {units:4} units, {processes} process{'es' if processes > 1 else ''}: {run.seconds:7.1f}s, "
                     f"{run.requests} requests ({run.requests / run.seconds:.0f}/s), peak RSS per process "
-                    f"{_mb(run.peak_rss_mb)}, worker CPU {run.cpu_seconds:.1f}s"
+                    f"{_mb(run.peak_rss_mb)}, CPU: worker {run.cpu_seconds:.1f}s, "
+                    f"sandbox {run.sandbox_cpu_seconds:.1f}s"
                     + (f", {run.failures} pushes FAILED" if run.failures else ""),
                     flush=True,
                 )

@@ -19,6 +19,8 @@ RULES = [
         "money is plain Python that every layer uses",
     ),
     ("pms_core", ("channelmgr",), "the PMS core knows nothing about channels"),
+    ("pms_core", ("integrations",), "integrators' webhooks listen to the PMS's signals; it never calls them"),
+    ("channelmgr", ("integrations",), "integrators' webhooks listen to the channel signals; it never calls them"),
     ("idempotency", ("pms_core", "channelmgr"), "Idempotency-Key is HTTP plumbing every API shares: no domain code"),
     ("sandbox", ("adapters", "channelmgr", "pms_core", "config"), "the simulator shares no code with the project"),
     ("channelmgr/sync", ("channelmgr.tasks", "channelmgr.inbound.tasks"), "services never import actors"),

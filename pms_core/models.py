@@ -4,9 +4,17 @@ import datetime as dt
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+
+import money
+
+
+def validate_currency(value: str) -> None:
+    if not money.is_currency(value):
+        raise ValidationError("Not an ISO 4217 currency that prices can be in (three upper-case letters, e.g. EUR).")
 
 
 class Organization(models.Model):
@@ -29,7 +37,8 @@ class Property(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="properties")
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="Europe/Berlin")
-    currency = models.CharField(max_length=3, default="EUR")
+    # Decides how many decimals every amount of the property may have (ISO 4217 minor units).
+    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,8 +53,12 @@ class Unit(models.Model):
 
     property = models.ForeignKey(Property, on_delete=models.CASCADE, related_name="units")
     name = models.CharField(max_length=200)
-    base_price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    # Three decimal places hold every currency's minor units (KWD has 3); money.exact() refuses more
+    # decimals than the property's currency has.
+    base_price = models.DecimalField(max_digits=11, decimal_places=3, validators=[MinValueValidator(Decimal("0"))])
     default_min_stay = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    # The longest stay a guest may book arriving on a night; null: no maximum.
+    default_max_stay = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     max_guests = models.PositiveSmallIntegerField(default=4)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -53,6 +66,10 @@ class Unit(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(base_price__gte=0), name="unit_base_price_not_negative"),
             models.CheckConstraint(condition=Q(default_min_stay__gte=1), name="unit_min_stay_at_least_one"),
+            models.CheckConstraint(
+                condition=Q(default_max_stay__isnull=True) | Q(default_max_stay__gte=F("default_min_stay")),
+                name="unit_max_stay_not_below_min_stay",
+            ),
         ]
 
     def __str__(self):
@@ -64,8 +81,9 @@ class CalendarDay(models.Model):
 
     unit = models.ForeignKey(Unit, on_delete=models.CASCADE, related_name="calendar_days")
     date = models.DateField()
-    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price = models.DecimalField(max_digits=11, decimal_places=3, null=True, blank=True)
     min_stay = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_stay = models.PositiveSmallIntegerField(null=True, blank=True)
     closed_to_arrival = models.BooleanField(null=True, blank=True)
     closed_to_departure = models.BooleanField(null=True, blank=True)
     stop_sell = models.BooleanField(null=True, blank=True)
@@ -79,6 +97,9 @@ class CalendarDay(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(min_stay__isnull=True) | Q(min_stay__gte=1), name="calendar_min_stay_at_least_one"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_stay__isnull=True) | Q(max_stay__gte=1), name="calendar_max_stay_at_least_one"
             ),
         ]
         ordering = ["unit", "date"]
@@ -140,7 +161,7 @@ class Booking(models.Model):
     guest_email = models.EmailField(blank=True)
     guest_phone = models.CharField(max_length=50, blank=True)
     guests_count = models.PositiveSmallIntegerField(default=1)
-    total_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    total_amount = models.DecimalField(max_digits=15, decimal_places=3, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     note = models.CharField(max_length=200, blank=True)
     # Three decimals: a platform may bill in a currency with three minor units (KWD).

@@ -15,6 +15,8 @@ class Night:
     available: bool
     price: Decimal
     min_stay: int
+    # The longest stay arriving on this night; None: no maximum.
+    max_stay: int | None
     closed_to_arrival: bool
     closed_to_departure: bool
     stop_sell: bool
@@ -44,6 +46,7 @@ def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date) -> list[Night]:
                 available=taken is None and not stop_sell,
                 price=row.price if row and row.price is not None else unit.base_price,
                 min_stay=row.min_stay if row and row.min_stay is not None else unit.default_min_stay,
+                max_stay=row.max_stay if row and row.max_stay is not None else unit.default_max_stay,
                 closed_to_arrival=bool(row and row.closed_to_arrival),
                 closed_to_departure=bool(row and row.closed_to_departure),
                 stop_sell=stop_sell,

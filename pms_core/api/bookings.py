@@ -12,7 +12,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+import money
 from pms_core.api.base import ApiView, Conflict, OwnedField, RefuseReadOnly
+from pms_core.api.money_fields import AmountField, exact_amount
 from pms_core.api.schema import MAX_ID, error
 from pms_core.api.units import units_of
 from pms_core.models import Booking, BookingTransition
@@ -43,6 +45,7 @@ def bookings_of(organization_id: int | None):
 
 class BookingOutputSerializer(serializers.ModelSerializer):
     nights = serializers.IntegerField(read_only=True)
+    total_amount = AmountField(currency_of=lambda booking, _context: booking.currency, read_only=True, allow_null=True)
     # Not format "email" in the schema: it is often blank (blocks, platform bookings without one).
     guest_email = serializers.CharField(read_only=True)
     special_requests = serializers.ListField(
@@ -93,8 +96,12 @@ class BookingDetailsSerializer(RefuseReadOnly, serializers.Serializer):
     guest_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     guest_phone = serializers.CharField(max_length=50, required=False, allow_blank=True)
     guests_count = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    total_amount = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, required=False, allow_null=True
+    total_amount = AmountField(
+        max_digits=15,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="With at most the currency's ISO 4217 decimals (JPY none, EUR 2, KWD 3).",
     )
     note = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
@@ -110,9 +117,15 @@ class BookingCreateInputSerializer(BookingDetailsSerializer):
         refused = REFUSED
 
     def validate_currency(self, value):
-        if not re.fullmatch(r"[A-Z]{3}", value):
+        if not re.fullmatch(r"[A-Z]{3}", value) or not money.is_currency(value):
             raise serializers.ValidationError("Three upper-case letters (ISO 4217).")
         return value
+
+    def validate(self, attrs):
+        currency = attrs.get("currency") or attrs["unit"].property.currency
+        if attrs.get("total_amount") is not None:
+            attrs["total_amount"] = exact_amount(attrs["total_amount"], currency, field="total_amount")
+        return attrs
 
 
 class BookingModifyInputSerializer(BookingDetailsSerializer):
@@ -185,6 +198,10 @@ class BookingDetailApi(ApiView):
     def patch(self, request, id):
         booking = _direct(self.owned(bookings_of(self.organization_id), id))
         data = self.validated(BookingModifyInputSerializer)
+        if data.get("total_amount") is not None:
+            data["total_amount"] = exact_amount(
+                data["total_amount"], booking.currency or booking.unit.property.currency, field="total_amount"
+            )
         if booking.status == Booking.Status.CANCELLED:
             raise Conflict("A cancelled booking cannot be modified.")
         return Response(BookingOutputSerializer(booking_modify(booking=booking, **data, actor=api_actor(request))).data)

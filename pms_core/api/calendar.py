@@ -16,10 +16,13 @@ from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
 from pms_core.api.bookings import CLASH, BookingOutputSerializer, api_actor
+from pms_core.api.money_fields import AmountField
 from pms_core.api.units import units_of
 from pms_core.services import calendar_block, calendar_set, calendar_unblock
 
-VALUE_FIELDS = ("price", "min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
+VALUE_FIELDS = ("price", "min_stay", "max_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
+# The longest stay a guest may book anywhere (Airbnb's own maximum is 1125 nights).
+MAX_STAY_LIMIT = 1125
 MAX_VALUES = 500
 
 
@@ -40,8 +43,20 @@ class RangeSerializer(serializers.Serializer):
 class CalendarValueSerializer(RangeSerializer):
     """A field left out is unchanged; ``null`` resets it to the unit's default."""
 
-    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False, allow_null=True)
+    price = AmountField(
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, EUR 2, KWD 3).",
+    )
     min_stay = serializers.IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
+    max_stay = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_STAY_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="The longest stay arriving on these nights; not below their minimum stay. null: the unit's.",
+    )
     closed_to_arrival = serializers.BooleanField(required=False, allow_null=True)
     closed_to_departure = serializers.BooleanField(required=False, allow_null=True)
     stop_sell = serializers.BooleanField(required=False, allow_null=True)
@@ -50,6 +65,9 @@ class CalendarValueSerializer(RangeSerializer):
         attrs = super().validate(attrs)
         if not any(name in attrs for name in VALUE_FIELDS):
             raise serializers.ValidationError({"non_field_errors": f"Set at least one of {', '.join(VALUE_FIELDS)}."})
+        low, high = attrs.get("min_stay"), attrs.get("max_stay")
+        if low is not None and high is not None and high < low:
+            raise serializers.ValidationError({"max_stay": "Must not be below min_stay."})
         return attrs
 
 

@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
+import money
 from pms_core.api.base import ApiView, RefuseReadOnly
 from pms_core.models import Property
 from pms_core.services.catalog import property_create, property_update
@@ -51,8 +52,8 @@ class PropertyInputSerializer(RefuseReadOnly, serializers.Serializer):
         return value
 
     def validate_currency(self, value):
-        if not re.fullmatch(r"[A-Z]{3}", value):
-            raise serializers.ValidationError("Three upper-case letters (ISO 4217).")
+        if not re.fullmatch(r"[A-Z]{3}", value) or not money.is_currency(value):
+            raise serializers.ValidationError("An ISO 4217 currency code: three upper-case letters, e.g. EUR.")
         return value
 
 

@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
+from pms_core.api.money_fields import AmountField
 from pms_core.api.properties import properties_of
 from pms_core.api.schema import MAX_ID
 from pms_core.models import Unit
@@ -23,19 +24,43 @@ def units_of(organization_id: int | None):
     return Unit.objects.filter(property__organization_id=organization_id).select_related("property")
 
 
+def _unit_currency(unit, _context) -> str:
+    return unit.property.currency
+
+
 class UnitOutputSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="property.currency", read_only=True)
+    base_price = AmountField(currency_of=_unit_currency, read_only=True)
 
     class Meta:
         model = Unit
-        fields = ["id", "property", "name", "base_price", "currency", "default_min_stay", "max_guests", "created_at"]
+        fields = [
+            "id",
+            "property",
+            "name",
+            "base_price",
+            "currency",
+            "default_min_stay",
+            "default_max_stay",
+            "max_guests",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
 class UnitUpdateInputSerializer(RefuseReadOnly, serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    base_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0)
+    base_price = AmountField(
+        min_value=0, help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, KWD 3)."
+    )
     default_min_stay = serializers.IntegerField(min_value=1, max_value=365, default=1)
+    default_max_stay = serializers.IntegerField(
+        min_value=1,
+        max_value=1125,
+        required=False,
+        allow_null=True,
+        help_text="The longest stay a guest may book; null: no maximum. Not below default_min_stay.",
+    )
     max_guests = serializers.IntegerField(min_value=1, max_value=100, default=4)
 
     class Meta:
@@ -107,8 +132,9 @@ class NightSerializer(serializers.Serializer):
     available = serializers.BooleanField()
     closed_reason = serializers.SerializerMethodField(help_text="reservation, block, stop_sell or null.")
     closed_by = ClosedBySerializer(source="booking", allow_null=True, read_only=True)
-    price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    price = AmountField(currency_of=lambda _night, context: context["currency"])
     min_stay = serializers.IntegerField()
+    max_stay = serializers.IntegerField(allow_null=True, help_text="The longest stay arriving this night; null: none.")
     closed_to_arrival = serializers.BooleanField()
     closed_to_departure = serializers.BooleanField()
     stop_sell = serializers.BooleanField()
@@ -144,5 +170,6 @@ class UnitCalendarApi(ApiView):
         unit = self.owned(units_of(self.organization_id), id)
         query = self.validated(self.QuerySerializer, data=request.query_params)
         nights = calendar_nights(unit=unit, start=query["start"], end=query["end"])
-        body = {"unit": unit.pk, "currency": unit.property.currency, **query, "nights": nights}
-        return Response(self.OutputSerializer(body).data)
+        currency = unit.property.currency
+        body = {"unit": unit.pk, "currency": currency, **query, "nights": nights}
+        return Response(self.OutputSerializer(body, context={"currency": currency}).data)

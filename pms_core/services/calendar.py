@@ -9,36 +9,58 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+import money
 from pms_core.models import Booking, CalendarDay, OutboxEvent, Unit
 from pms_core.outbox import outbox_record
 from pms_core.services.bookings import booking_cancel, booking_create, booking_modify, booking_split
 from pms_core.services.stays import lock_unit, validate_range
 
 UNSET = object()
-RESTRICTION_FIELDS = ("min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
+RESTRICTION_FIELDS = ("min_stay", "max_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
 
 
 def _defaults(unit: Unit) -> dict:
     return {
         "price": unit.base_price,
         "min_stay": unit.default_min_stay,
+        "max_stay": unit.default_max_stay,
         "closed_to_arrival": False,
         "closed_to_departure": False,
         "stop_sell": False,
     }
 
 
-def _validate_values(values: dict) -> None:
+def _validate_values(values: dict, currency: str) -> dict:
+    """The values as stored; raises ``ValidationError`` naming the field. A price must be written
+    with at most its currency's decimals (JPY 12000.50 is refused, not rounded)."""
     price = values.get("price", UNSET)
-    if price is not UNSET and price is not None and Decimal(price) < 0:
-        raise ValidationError({"price": "must not be negative"})
-    min_stay = values.get("min_stay", UNSET)
-    if min_stay is not UNSET and min_stay is not None and int(min_stay) < 1:
-        raise ValidationError({"min_stay": "must be at least 1"})
+    if price is not UNSET and price is not None:
+        if Decimal(price) < 0:
+            raise ValidationError({"price": "must not be negative"})
+        try:
+            values = {**values, "price": money.exact(Decimal(price), currency)}
+        except money.MoneyError as exc:
+            raise ValidationError({"price": str(exc)}) from None
+    for name in ("min_stay", "max_stay"):
+        stay = values.get(name, UNSET)
+        if stay is not UNSET and stay is not None and int(stay) < 1:
+            raise ValidationError({name: "must be at least 1"})
+    return values
+
+
+def _check_stays(row: CalendarDay, defaults: dict, values: dict) -> None:
+    """A night's maximum stay must not be below its minimum stay (both as they apply, defaults included)."""
+    min_stay = row.min_stay if row.min_stay is not None else defaults["min_stay"]
+    max_stay = row.max_stay if row.max_stay is not None else defaults["max_stay"]
+    if max_stay is not None and max_stay < min_stay:
+        field = "max_stay" if "max_stay" in values else "min_stay"
+        raise ValidationError(
+            {field: f"on {row.date} the maximum stay ({max_stay}) would be below the minimum stay ({min_stay})"}
+        )
 
 
 def calendar_set(*, unit: Unit, start: dt.date, end: dt.date, **values) -> int:
-    """Set any of price, min_stay, closed_to_arrival, closed_to_departure, stop_sell on ``[start, end)``.
+    """Set any of price, min_stay, max_stay, closed_to_arrival, closed_to_departure, stop_sell on ``[start, end)``.
 
     A field left out is unchanged; ``None`` resets it to the unit's default. Returns the number of
     days whose stored values changed. Emits ``pricing.updated`` and/or ``availability.updated``.
@@ -47,7 +69,7 @@ def calendar_set(*, unit: Unit, start: dt.date, end: dt.date, **values) -> int:
     if unknown:
         raise ValidationError({name: "unknown calendar field" for name in unknown})
     validate_range(start, end, start_field="start", end_field="end", max_nights=settings.CALENDAR_MAX_DAYS)
-    _validate_values(values)
+    values = _validate_values(values, unit.property.currency)
     if not values:
         return 0
     defaults = _defaults(unit)
@@ -63,6 +85,8 @@ def calendar_set(*, unit: Unit, start: dt.date, end: dt.date, **values) -> int:
             for name, value in values.items():
                 # Store a value only where it differs from the unit's default.
                 setattr(row, name, None if value is None or value == defaults[name] else value)
+            if {"min_stay", "max_stay"} & set(values):
+                _check_stays(row, defaults, values)
             if [getattr(row, name) for name in values] != before:
                 changed += 1
                 if all(getattr(row, name) is None for name in defaults):
@@ -95,6 +119,7 @@ def calendar_set_restrictions(
     start: dt.date,
     end: dt.date,
     min_stay=UNSET,
+    max_stay=UNSET,
     closed_to_arrival=UNSET,
     closed_to_departure=UNSET,
     stop_sell=UNSET,
@@ -104,6 +129,7 @@ def calendar_set_restrictions(
         name: value
         for name, value in (
             ("min_stay", min_stay),
+            ("max_stay", max_stay),
             ("closed_to_arrival", closed_to_arrival),
             ("closed_to_departure", closed_to_departure),
             ("stop_sell", stop_sell),

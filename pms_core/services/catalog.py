@@ -10,10 +10,13 @@ import datetime as dt
 import zoneinfo
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from pms_core.models import Organization, OutboxEvent, Property, Unit
+import money
+from pms_core.models import CalendarDay, Organization, OutboxEvent, Property, Unit
 from pms_core.outbox import outbox_record
 
 
@@ -33,15 +36,61 @@ def property_create(*, organization: Organization, **fields) -> Property:
 
 
 def property_update(*, prop: Property, **fields) -> Property:
+    """Change a property. A new currency must fit every price its units hold (JPY has no decimals)."""
     for name, value in fields.items():
         setattr(prop, name, value)
     prop.full_clean()
+    if "currency" in fields:
+        _check_prices_fit(prop)
     prop.save()
     return prop
 
 
+def _check_prices_fit(prop: Property) -> None:
+    amounts = [
+        *Unit.objects.filter(property=prop).values_list("base_price", flat=True),
+        *CalendarDay.objects.filter(unit__property=prop, price__isnull=False).values_list("price", flat=True),
+    ]
+    for amount in amounts:
+        try:
+            money.exact(amount, prop.currency)
+        except money.MoneyError as exc:
+            raise ValidationError({"currency": f"a price of its units does not fit: {exc}"}) from None
+
+
+def _check_unit(unit: Unit) -> None:
+    """Raises ``ValidationError`` naming the field: a base price with more decimals than the property's
+    currency has, or a default maximum stay below the minimum stay (on the unit or on a stored night)."""
+    try:
+        unit.base_price = money.exact(unit.base_price, unit.property.currency)
+    except money.MoneyError as exc:
+        raise ValidationError({"base_price": str(exc)}) from None
+    if unit.default_max_stay is not None and unit.default_max_stay < unit.default_min_stay:
+        raise ValidationError({"default_max_stay": "must not be below default_min_stay"})
+    if unit.pk is None:
+        return
+    clash = (
+        CalendarDay.objects.filter(unit=unit)
+        .filter(
+            Q(max_stay__isnull=False, min_stay__isnull=False, max_stay__lt=F("min_stay"))
+            | Q(max_stay__isnull=False, min_stay__isnull=True, max_stay__lt=unit.default_min_stay)
+            | (
+                Q(max_stay__isnull=True, min_stay__gt=unit.default_max_stay)
+                if unit.default_max_stay is not None
+                else Q(pk__in=[])
+            )
+        )
+        .order_by("date")
+        .first()
+    )
+    if clash is not None:
+        field = "default_max_stay" if clash.max_stay is None else "default_min_stay"
+        raise ValidationError({field: f"the night of {clash.date} would have a maximum stay below its minimum stay"})
+
+
 def unit_create(*, prop: Property, **fields) -> Unit:
     unit = Unit(property=prop, **fields)
+    _check_unit(unit)
     unit.full_clean()
     unit.save()
     return unit
@@ -50,9 +99,12 @@ def unit_create(*, prop: Property, **fields) -> Unit:
 def unit_update(*, unit: Unit, **fields) -> Unit:
     """Change a unit; a new base price or default min stay is announced for the sync window."""
     price_changed = "base_price" in fields and fields["base_price"] != unit.base_price
-    stay_changed = "default_min_stay" in fields and fields["default_min_stay"] != unit.default_min_stay
+    stay_changed = any(
+        name in fields and fields[name] != getattr(unit, name) for name in ("default_min_stay", "default_max_stay")
+    )
     for name, value in fields.items():
         setattr(unit, name, value)
+    _check_unit(unit)
     unit.full_clean()
     with transaction.atomic():
         unit.save()

@@ -8,8 +8,10 @@ broker with worker threads inside the server process. ``DATABASE_URL`` switches 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 from adapters import registry as adapter_registry
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_dramatiq",
     "django_prometheus",
+    "corsheaders",
     "pms_core",
     "channelmgr",
     "idempotency",
@@ -54,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before anything that can answer (whitenoise, CommonMiddleware), so its headers reach every answer.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -241,6 +246,32 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "channelmgr.models.ChannelConnection.Status",
     },
 }
+
+# --- browser integrators (CORS) and error tracking (Sentry) ------------------------------------
+
+# Origins whose browser pages may call the API, e.g. https://pms.example.com. Empty (the default): CORS off.
+CORS_ALLOWED_ORIGINS = read("CORS_ALLOWED_ORIGINS", env.list, [])
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?", _origin):
+        raise ImproperlyConfigured(
+            f"CORS_ALLOWED_ORIGINS: invalid origin {_origin!r}: expected scheme://host[:port], no path"
+        )
+# The API only: not the admin, the platforms' webhooks, iCal feeds, metrics or probes.
+CORS_URLS_REGEX = r"^/(?!admin/|webhooks/|ical/|metrics|healthz|readyz|static/).*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "idempotency-key")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed"]
+CORS_ALLOW_CREDENTIALS = False  # integrators send a token header; cookies would need CSRF across origins
+
+# Error tracking: off unless SENTRY_DSN is set (config/sentry.py: no PII, bodies or secrets are sent).
+SENTRY_DSN = read("SENTRY_DSN", env.str, "")
+SENTRY_ENVIRONMENT = read("SENTRY_ENVIRONMENT", env.str, "development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = read("SENTRY_TRACES_SAMPLE_RATE", env.float, 0.0)
+if not 0.0 <= SENTRY_TRACES_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured(f"SENTRY_TRACES_SAMPLE_RATE: must be from 0 to 1, got {SENTRY_TRACES_SAMPLE_RATE}")
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
 
 # --- domain limits ------------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 _ASSIGNMENT = re.compile(r"^#?([A-Z][A-Z0-9_]*)=")
-# Secrets go in the Secret and are read through NAME_FILE; the database and Redis URLs carry passwords.
-_SECRET = re.compile(r"SECRET|PASSWORD|_KEYS?$|^(DATABASE|REDIS)_URL$")
+# Secrets go in the Secret and are read through NAME_FILE; the database and Redis URLs carry passwords,
+# a Sentry DSN its project key.
+_SECRET = re.compile(r"SECRET|PASSWORD|_KEYS?$|^(DATABASE|REDIS)_URL$|_DSN$")
 
 
 def env_example_names() -> set[str]:

@@ -36,6 +36,7 @@ from channelmgr.services.ical_export import (
     ical_export_rotate,
     ical_export_url,
 )
+from channelmgr.services.mapping import settings_ignored
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
 from pms_core.admin import OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
@@ -84,6 +85,7 @@ class ConnectionFormBase(forms.ModelForm):
                     platform_type=platform_type,
                     platform_listing_id=cleaned.get("platform_listing_id", ""),
                     platform_metadata=cleaned.get("platform_metadata") or {},
+                    credentials=self.credentials(),
                     connection=None if adding else self.instance,
                     price_rule=rule if adding or rule != rule_of(self.instance) else None,
                     feed_url=self.credentials().get("feed_url", "" if adding else self.instance.feed_url),
@@ -193,14 +195,33 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
     list_select_related = ["unit__property", "organization"]
     search_fields = ["platform_listing_id", "unit__name", "unit__property__name", "organization__name"]
     autocomplete_fields = ["unit"]
-    readonly_fields = ["organization", "credentials_status", *ENGINE_FIELDS, "created_at", "updated_at"]
+    readonly_fields = [
+        "organization",
+        "ignored_settings",
+        "credentials_status",
+        *ENGINE_FIELDS,
+        "created_at",
+        "updated_at",
+    ]
     actions = ["test_connections", "sync_now", "pause", "resume", "confirm_ical_feed_change"]
     inlines = [SyncLogInline]
 
     def get_fieldsets(self, request, obj=None):
         credentials = [field for name in CREDENTIAL_FIELDS for field in (f"new_{name}", f"clear_{name}")]
         return [
-            (None, {"fields": ["unit", "platform_type", "platform_listing_id", "platform_metadata", "organization"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "unit",
+                        "platform_type",
+                        "platform_listing_id",
+                        "platform_metadata",
+                        "organization",
+                        "ignored_settings",
+                    ]
+                },
+            ),
             ("Credentials", {"fields": ["credentials_status", "token_expires_at", *credentials]}),
             ("Price rule", {"fields": list(PRICE_RULE_FIELDS), "description": PRICE_RULE_HELP}),
             ("Rate limit override", {"fields": ["rate_limit", "rate_window"], "classes": ["collapse"]}),
@@ -228,6 +249,14 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         request._connection_id = object_id  # lets the inline show only this connection's newest logs
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="PMS settings this channel ignores")
+    def ignored_settings(self, connection):
+        """What the platform's push cannot carry, so staff know before a night is sold on it."""
+        if not connection.platform_type:
+            return "shown once the platform is chosen"
+        ignored = settings_ignored(connection.platform_type)
+        return ", ".join(setting.label for setting in ignored) or "none: it carries every PMS setting"
 
     @admin.display(description="credentials")
     def credentials_status(self, connection):

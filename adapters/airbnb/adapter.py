@@ -73,6 +73,8 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_RESTRICTIONS,
             Capability.WEBHOOKS,
             Capability.OAUTH,
+            Capability.PER_NIGHT_PRICE,
+            Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
         }
     )
     max_batch = 100

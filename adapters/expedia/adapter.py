@@ -19,6 +19,7 @@ from adapters.base import (
     Capability,
     Demo,
     HealthResult,
+    MappingRule,
     Notification,
     PlatformAdapter,
     PlatformAPIError,
@@ -49,6 +50,9 @@ class ExpediaAdapter(PlatformAdapter):
             # and every retrieved booking is confirmed with BC.
             Capability.PULL_BOOKINGS,
             Capability.ACKNOWLEDGE,
+            Capability.PER_NIGHT_PRICE,
+            Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
+            Capability.RATE_PLAN_RESTRICTIONS,
         }
     )
     max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
@@ -56,6 +60,18 @@ class ExpediaAdapter(PlatformAdapter):
     # BR is a safety net behind the push notifications, so once a minute is plenty.
     polling = Polling(every_seconds=60)
     webhook_path = "expedia"
+    # From expedia/eqc_xsd (AvailRateUpdateRQ, BookingRetrievalRQ, BookingConfirmRQ): every request
+    # carries Authentication username (4-30) and password (6-30); Hotel@id is xs:int >= 0; RoomType@id
+    # and RatePlan@id are strings of 1-50.
+    mapping_rules = (
+        MappingRule(
+            "platform_listing_id", "EQC Hotel@id (xs:int, minInclusive 0)", pattern=r"[0-9]+", max_value=2**31 - 1
+        ),
+        MappingRule("room_id", "EQC RoomType@id (string 1-50)", in_metadata=True, min_length=1, max_length=50),
+        MappingRule("rate_plan_id", "EQC RatePlan@id (string 1-50)", in_metadata=True, min_length=1, max_length=50),
+        MappingRule("username", "EQC Authentication@username (4-30)", required=True, min_length=4, max_length=30),
+        MappingRule("password", "EQC Authentication@password (6-30)", required=True, min_length=6, max_length=30),
+    )
     webhook_body = "xml"
     # The credentials Expedia puts in each notification's SOAP header.
     extra_settings = (

@@ -71,6 +71,8 @@ class FewoDirektAdapter(PlatformAdapter):
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
             Capability.WEBHOOKS,
+            Capability.PER_NIGHT_PRICE,
+            Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
         }
     )
     max_batch = 50

@@ -35,6 +35,7 @@ from adapters.base import (
     batches,
 )
 from adapters.booking_com import ota
+from adapters.booking_com.ota_codes import OTA_MAPPING_RULES
 from adapters.google import pubsub
 from adapters.google.keys import fetch_jwks
 from adapters.oauth import OAuthCodeFlow
@@ -97,11 +98,15 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_RESTRICTIONS,
             Capability.WEBHOOKS,
             Capability.OAUTH,
+            Capability.PER_NIGHT_PRICE,
+            Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
+            Capability.RATE_PLAN_RESTRICTIONS,
         }
     )
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
     rate_limit = RateLimit(100, 1.0)
     webhook_path = "google"
+    mapping_rules = OTA_MAPPING_RULES  # the same OTA ARI messages as Booking.com
     # Pub/Sub push: an OIDC token signed by Google for this audience and service account.
     extra_settings = (
         Setting("PUBSUB_AUDIENCE", "{public_base_url}/webhooks/{webhook_path}"),

@@ -15,6 +15,7 @@ from adapters.registry import choices as platform_choices
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, SyncLog
 from channelmgr.price_rules import AMOUNT_LIMIT, PERCENT_LIMITS, PRICE_RULE_FIELDS, Rounding
+from channelmgr.services.mapping import settings_ignored
 from channelmgr.services.oauth import oauth_supported
 from pms_core.api.base import OwnedField, RefuseReadOnly
 from pms_core.api.schema import MAX_ID
@@ -66,6 +67,9 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
     property_id = serializers.IntegerField(source="unit.property_id", read_only=True)
     credentials_set = serializers.SerializerMethodField()
     oauth_start_url = serializers.SerializerMethodField()
+    ignored_settings = serializers.SerializerMethodField(
+        help_text="PMS settings this platform's push cannot carry: they never reach it (e.g. `closed_to_arrival`)."
+    )
 
     class Meta:
         model = ChannelConnection
@@ -87,6 +91,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "rate_window",
             *PRICE_RULE_FIELDS,
             "oauth_start_url",
+            "ignored_settings",
             "created_at",
             "updated_at",
         ]
@@ -95,6 +100,9 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
     @extend_schema_field(CredentialsSetSerializer)
     def get_credentials_set(self, connection) -> dict:
         return {name: bool(getattr(connection, name)) for name in CREDENTIAL_FIELDS}
+
+    def get_ignored_settings(self, connection) -> list[str]:
+        return [setting.name for setting in settings_ignored(connection.platform_type)]
 
     def get_oauth_start_url(self, connection) -> str | None:
         """Where a person goes to (re)connect an OAuth platform; null for the others."""

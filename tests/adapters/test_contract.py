@@ -43,14 +43,28 @@ from adapters.registry import adapter_class, adapters
 
 from .conftest import GOOGLE_PUSH_ACCOUNT, SANDBOX_PLATFORMS
 
-_PUSH = {Capability.PUSH_AVAILABILITY, Capability.PUSH_PRICING, Capability.PUSH_RESTRICTIONS}
+_PUSH = {
+    Capability.PUSH_AVAILABILITY,
+    Capability.PUSH_PRICING,
+    Capability.PUSH_RESTRICTIONS,
+    Capability.PER_NIGHT_PRICE,
+    Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
+}
+_RATE_PLANS = Capability.RATE_PLAN_RESTRICTIONS  # OTA's RatePlanCode, EQC's RatePlan@id
 # What each platform can do, from docs/platforms.md: the tests skip by this table, not by the adapter.
 EXPECTED_CAPABILITIES = {
     "airbnb": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
-    "booking_com": {*_PUSH, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE},
-    "expedia": {*_PUSH, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE},
+    "booking_com": {
+        *_PUSH,
+        _RATE_PLANS,
+        Capability.WEBHOOKS,
+        Capability.PULL_BOOKINGS,
+        Capability.ACKNOWLEDGE,
+        Capability.BATCH_LISTINGS,  # a hotel's room types in one OTA request
+    },
+    "expedia": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE},
     "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
-    "google": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
+    "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},
     "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
 }
 

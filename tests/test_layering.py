@@ -26,6 +26,8 @@ RULES = [
     ("channelmgr/sync", ("channelmgr.tasks", "channelmgr.inbound.tasks"), "services never import actors"),
     ("channelmgr/inbound", ("channelmgr.sync",), "inbound and sync share the gateway in resilience/, not each other"),
     ("channelmgr/resilience", ("channelmgr.sync", "channelmgr.inbound", "channelmgr.tasks"), "both sides use it"),
+    ("pms_core", ("alerts",), "staff alerts listen to the core's signals; the core never calls them"),
+    ("channelmgr", ("alerts",), "staff alerts listen to the connections' signals; channelmgr never calls them"),
 ]
 
 

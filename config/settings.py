@@ -130,7 +130,7 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.redis_cache.RedisCache",  # Django's, with one client per pool instead of one per call
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": read("CACHE_KEY_PREFIX", env.str, "cm"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

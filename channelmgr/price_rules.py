@@ -8,7 +8,7 @@ and used by everything that says what the platform should hold. In that order:
 
 then rounded:
 
-- ``none``: to the currency's minor unit (half up), as any price;
+- ``none``: to the currency's minor unit (half up, ``money.rounded``), as any price;
 - ``whole``: to the nearest whole unit (half up): 172.50 -> 173;
 - ``x9``: up to the nearest whole amount ending in 9, at or above the marked-up price:
   172.50 -> 179, 179 -> 179, 179.01 -> 189;
@@ -30,22 +30,13 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.db import models
 
+import money
+
 # The connection's columns that hold its rule (API, admin form and services name them alike).
 PRICE_RULE_FIELDS = ("price_rule_percent", "price_rule_amount", "price_rule_rounding")
 MAX_FACTOR = Decimal(100)
 PERCENT_LIMITS = (Decimal("-99.999"), Decimal("10000"))
 AMOUNT_LIMIT = Decimal("1000000")
-# ISO 4217 exponents that are not 2; a currency not listed has cents.
-_MINOR_UNITS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
-    "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
-
-
-def currency_quantum(currency: str) -> Decimal:
-    """The smallest amount of ``currency``: 0.01 for EUR, 1 for JPY, 0.001 for KWD."""
-    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
 
 
 class Rounding(models.TextChoices):
@@ -75,7 +66,7 @@ class PriceRule:
         if self.percent:
             parts.append(f"{self.percent.normalize():+f}%")
         if self.amount:
-            amount = self.amount.quantize(currency_quantum(currency)) if currency else self.amount
+            amount = self.amount.quantize(money.quantum(currency)) if currency else self.amount
             parts.append(f"{amount:+f} {currency}".strip())
         if self.rounding != Rounding.NONE:
             parts.append(Rounding(self.rounding).label)
@@ -109,7 +100,7 @@ def _round(price: Decimal, rounding: str, quantum: Decimal) -> Decimal:
 def rule_apply(rule: PriceRule, base: Decimal, currency: str) -> Decimal:
     """The price ``rule`` makes of ``base`` (exact Decimal arithmetic, no bounds check)."""
     marked_up = base * (1 + rule.percent / 100) + rule.amount
-    return _round(marked_up, rule.rounding, currency_quantum(currency))
+    return _round(marked_up, rule.rounding, money.quantum(currency))
 
 
 def sane(price: Decimal, base: Decimal) -> bool:
@@ -149,10 +140,8 @@ def price_rule_check(rule: PriceRule, *, bases: set[Decimal], currency: str) -> 
         raise ValidationError({"price_rule_percent": f"must be between {low} and {high}"})
     if abs(rule.amount) > AMOUNT_LIMIT:
         raise ValidationError({"price_rule_amount": f"must be between -{AMOUNT_LIMIT} and {AMOUNT_LIMIT}"})
-    if rule.amount != rule.amount.quantize(currency_quantum(currency)):
-        raise ValidationError(
-            {"price_rule_amount": f"{currency} has {-currency_quantum(currency).as_tuple().exponent} decimals"}
-        )
+    if rule.amount != rule.amount.quantize(money.quantum(currency)):
+        raise ValidationError({"price_rule_amount": f"{currency} has {money.minor_units(currency)} decimals"})
     if rule.rounding not in Rounding.values:
         raise ValidationError({"price_rule_rounding": f"must be one of {', '.join(Rounding.values)}"})
     for base in sorted(b for b in bases if b > 0):

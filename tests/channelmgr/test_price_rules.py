@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+import money
 from channelmgr.price_rules import (
     MAX_FACTOR,
     PriceRule,
     Rounding,
     channel_price,
-    currency_quantum,
     price_rule_check,
     rule_apply,
 )
@@ -109,7 +109,7 @@ percents = st.decimals(min_value=D("-99.999"), max_value=D(10000), places=3)
 @st.composite
 def priced(draw):
     currency = draw(currencies)
-    places = -currency_quantum(currency).as_tuple().exponent
+    places = -money.quantum(currency).as_tuple().exponent
     base = draw(st.decimals(min_value=D(1), max_value=D(100_000), places=places))
     amount = draw(st.decimals(min_value=D(-1000), max_value=D(1000), places=places))
     return currency, base, amount
@@ -119,7 +119,7 @@ def priced(draw):
 def test_the_channel_price_never_falls_when_the_base_price_rises(case, percent, rounding, rise):
     currency, base, amount = case
     rule = PriceRule(percent=percent, amount=amount, rounding=rounding)
-    higher = base + rise.quantize(currency_quantum(currency))
+    higher = base + rise.quantize(money.quantum(currency))
     assert rule_apply(rule, higher, currency) >= rule_apply(rule, base, currency)
 
 
@@ -147,7 +147,7 @@ def test_rounding_lands_on_its_promised_ending_exactly(case, percent, rounding):
     rule = PriceRule(percent=percent, amount=amount, rounding=rounding)
     exact = base * (1 + percent / 100) + amount  # the unrounded markup, exact in Decimal
     price = rule_apply(rule, base, currency)
-    quantum = currency_quantum(currency)
+    quantum = money.quantum(currency)
     assert price == price.quantize(quantum)  # never more decimals than the currency has
     if rounding == Rounding.NONE:
         assert abs(price - exact) <= quantum / 2

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "pms_core",
     "channelmgr",
+    "alerts",
     "idempotency",
     "integrations",
 ]
@@ -312,6 +313,27 @@ BREAKER_TIMEOUT_SECONDS = positive_float("BREAKER_TIMEOUT_SECONDS", 60.0)
 BREAKER_HALF_OPEN_PROBES = positive_int("BREAKER_HALF_OPEN_PROBES", 1)
 # One scheduler runs the jobs while it holds this lease; a standby takes over within one lease of its death.
 SCHEDULER_LEASE_SECONDS = positive_float("SCHEDULER_LEASE_SECONDS", 15.0)
+
+# --- e-mail (staff alerts) ----------------------------------------------------------------------
+
+# Embedded mode (no DATABASE_URL, no REDIS_URL) prints mails on the console; otherwise they go out over SMTP.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if DATABASE_URL or REDIS_URL
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_HOST = read("EMAIL_HOST", env.str, "localhost")
+EMAIL_PORT = positive_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = read("EMAIL_HOST_USER", env.str, "")
+EMAIL_HOST_PASSWORD = read("EMAIL_HOST_PASSWORD", env.str, "")
+EMAIL_USE_TLS = read("EMAIL_USE_TLS", env.bool, False)
+# Seconds before an unanswering SMTP server fails the send (Django waits for ever by default).
+EMAIL_TIMEOUT = positive_float("EMAIL_TIMEOUT", 10.0)
+DEFAULT_FROM_EMAIL = read("DEFAULT_FROM_EMAIL", env.str, "channel-manager@localhost")
+if "@" not in DEFAULT_FROM_EMAIL:
+    raise ImproperlyConfigured(f"DEFAULT_FROM_EMAIL: invalid value {DEFAULT_FROM_EMAIL!r}: expected an e-mail address")
+# After an alert mail, later alerts of the same kind for the same organization wait this long and go as one.
+ALERT_GROUP_MINUTES = positive_int("ALERT_GROUP_MINUTES", 15)
 
 # --- logging ------------------------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class Sandbox:
         with self.store.lock:
             self.store[head].stats.requests[f"{req.method} {found.name}"] += 1
         faults = self.faults.get(head) if found.faultable else None
+        if faults and not faults.applies_to(found.name):
+            faults = None
         if faults and faults.latency_ms:
             time.sleep(faults.latency_ms / 1000)
         if faults and faults.down:

@@ -1,4 +1,5 @@
-"""Injected faults per platform: down, a share of errors, and latency."""
+"""Injected faults per platform: down, a share of errors, and latency; all of the platform's endpoints, or
+only those named in ``endpoints`` (e.g. Expedia's ``bc`` alone, so bookings arrive but are never confirmed)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ class Faults:
     error_rate: float = 0.0
     status: int = 500
     down: bool = False
+    endpoints: tuple[str, ...] = ()  # route names; empty: every endpoint
 
     @classmethod
     def from_json(cls, payload: object) -> Faults:
         if not isinstance(payload, dict):
             raise Invalid("faults must be a JSON object")
-        unknown = sorted(payload.keys() - {"latency_ms", "error_rate", "status", "down"})
+        unknown = sorted(payload.keys() - {"latency_ms", "error_rate", "status", "down", "endpoints"})
         if unknown:
             raise Invalid(f"unknown fault field(s) {', '.join(unknown)}")
-        faults = cls(**payload)
+        endpoints = payload.get("endpoints", [])
+        if not isinstance(endpoints, list) or not all(isinstance(e, str) and e for e in endpoints):
+            raise Invalid("endpoints must be a list of endpoint names")
+        faults = cls(**{**payload, "endpoints": tuple(endpoints)})
         faults._check()
         return faults
 
@@ -38,6 +43,9 @@ class Faults:
         if not isinstance(self.down, bool):
             raise Invalid("down must be true or false")
 
+    def applies_to(self, endpoint: str) -> bool:
+        return not self.endpoints or endpoint in self.endpoints
+
     def error_status(self, rng: random.Random) -> int | None:
         """The status to answer with instead of the real answer, or None."""
         if self.down:
@@ -52,4 +60,5 @@ class Faults:
             "error_rate": self.error_rate,
             "status": self.status,
             "down": self.down,
+            "endpoints": list(self.endpoints),
         }

@@ -274,7 +274,11 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     # A held iCal removal keeps its reason as the connection's last error until it is resolved.
     cleared = {} if result.held else {"last_error": ""}
     read = [c.pk for c in result.connections] or [connection.pk]
-    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now, **cleared)
+    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now)
+    # A pull that worked does not fix what a person must (a refused push): that error stays until then.
+    if cleared:
+        fine = ChannelConnection.objects.filter(pk__in=read).exclude(status=ChannelConnection.Status.NEEDS_ATTENTION)
+        fine.update(**cleared)
     if result.complete:
         try:
             cache.set_many({_covered_key(pk): began.timestamp() for pk in read}, timeout=24 * 3600)

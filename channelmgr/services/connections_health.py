@@ -58,10 +58,13 @@ def connection_recover(*, connection_id: int) -> bool:
 
 def connection_record_success(*, connection_id: int, **fields) -> None:
     """A push or poll the platform accepted: the connection works, so it reads as healthy. ``fields``
-    are the bookkeeping columns the caller records with it (``last_push_at`` ...)."""
-    ChannelConnection.objects.filter(pk=connection_id).exclude(status=ChannelConnection.Status.DELETED).update(
-        healthy=True, **fields
-    )
+    are the bookkeeping columns the caller records with it (``last_push_at`` ...).
+
+    A connection that needs attention stays unhealthy: a pull that works says nothing of the refused
+    push that flagged it. It recovers through ``connection_recover`` (a re-test, a resume)."""
+    ChannelConnection.objects.filter(pk=connection_id).exclude(
+        status__in=[ChannelConnection.Status.DELETED, ChannelConnection.Status.NEEDS_ATTENTION]
+    ).update(healthy=True, **fields)
 
 
 def connection_record_failure(*, connection: ChannelConnection, exc: PlatformAPIError) -> None:

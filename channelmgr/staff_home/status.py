@@ -24,7 +24,8 @@ def local_time(value: dt.datetime | None, tz_name: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone, tz_name = dt.UTC, "UTC"
     local = value.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({tz_name})"
+    named = "" if local.tzname() == tz_name else f" ({tz_name})"  # "UTC (UTC)" says nothing twice
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}{named}"
 
 
 def age(value: dt.datetime | None, now: dt.datetime | None = None) -> str:

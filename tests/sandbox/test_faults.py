@@ -33,3 +33,12 @@ def test_latency_delays_the_answer(sandbox):
 def test_invalid_fault_settings_are_refused(sandbox):
     assert sandbox.post("/_control/airbnb/faults", json={"error_rate": 2}).status_code == 400
     assert sandbox.post("/_control/airbnb/faults", json={"down": "yes"}).status_code == 400
+
+
+def test_a_fault_can_be_limited_to_named_endpoints(sandbox):
+    sandbox.post("/_control/fewo_direkt/faults", json={"error_rate": 1, "status": 409, "endpoints": ["availability"]})
+    assert sandbox.get("/fewo_direkt/v1/ping", headers=FEWO).status_code == 200  # another endpoint: untouched
+    answer = sandbox.put("/fewo_direkt/v1/listings/FW-1/availability", headers=FEWO, json={"days": []})
+    assert answer.status_code == 409  # the injected status, not the endpoint's own answer
+    assert sandbox.get("/_control/fewo_direkt/faults").json()["endpoints"] == ["availability"]
+    assert sandbox.post("/_control/airbnb/faults", json={"endpoints": "bc"}).status_code == 400

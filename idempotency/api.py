@@ -21,6 +21,7 @@ from idempotency.keys import (
     Claim,
     KeyInProgress,
     KeyReused,
+    KeyUnreadable,
     StoredResponse,
     idempotency_claim,
     idempotency_finish,
@@ -48,6 +49,12 @@ class IdempotencyKeyInProgress(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "idempotency_key_in_progress"
     default_detail = "A request with this Idempotency-Key is still in progress; retry later."
+
+
+class IdempotencyKeyUnreadable(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "idempotency_key_unreadable"
+    default_detail = "The stored response of this Idempotency-Key can no longer be read; use a new key."
 
 
 class _Replay(Exception):
@@ -89,6 +96,8 @@ class IdempotentWrites:
             raise IdempotencyKeyReused() from exc
         except KeyInProgress as exc:
             raise IdempotencyKeyInProgress() from exc
+        except KeyUnreadable as exc:
+            raise IdempotencyKeyUnreadable() from exc
         if isinstance(outcome, StoredResponse):
             raise _Replay(outcome)
         self._idempotency_claim = outcome

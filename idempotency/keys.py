@@ -8,6 +8,9 @@ makes the newcomer wait up to ``WAIT_FOR_IN_PROGRESS`` for its response, then re
 
 The database does the locking, on Postgres and SQLite alike: inserting the unique (organization, key) row
 is the claim, and every later change is a conditional UPDATE/DELETE on the claim token.
+
+Stored bodies are encrypted with ``FIELD_ENCRYPTION_KEYS`` (the credentials' keys): a response can carry a
+secret shown once (a webhook subscription's signing secret), which must not sit in clear text for 24 h.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -38,6 +44,10 @@ class KeyReused(Exception):
 
 class KeyInProgress(Exception):
     """The key's first request is still running."""
+
+
+class KeyUnreadable(Exception):
+    """The stored response was encrypted with a key no longer configured (rotated away within 24 h)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,8 @@ def idempotency_claim(*, organization_id: int, key: str, fingerprint: str) -> Cl
     """Claim ``key`` for this request, or return the response stored for it.
 
     Raises ``KeyReused`` for a different request with the key, ``KeyInProgress`` when its first request
-    is still running after ``WAIT_FOR_IN_PROGRESS``.
+    is still running after ``WAIT_FOR_IN_PROGRESS``, ``KeyUnreadable`` when its stored response cannot be
+    decrypted any more.
     """
     deadline = time.monotonic() + WAIT_FOR_IN_PROGRESS
     pause = _POLL[0]
@@ -116,7 +127,7 @@ def _claim_once(*, organization_id: int, key: str, fingerprint: str) -> Claim | 
     if row.fingerprint != fingerprint:
         raise KeyReused(key)
     if row.state == IdempotencyKey.State.DONE:
-        return StoredResponse(row.status_code, dict(row.headers), bytes(row.body))
+        return StoredResponse(row.status_code, dict(row.headers), _decrypt(bytes(row.body)))
     if row.locked_at <= now - ABANDONED_AFTER:
         taken = IdempotencyKey.objects.filter(pk=row.pk, state=row.state, claim=row.claim).update(
             claim=token, locked_at=now
@@ -133,7 +144,7 @@ def idempotency_finish(*, claim: Claim, status_code: int, headers: dict, body: b
             state=IdempotencyKey.State.DONE,
             status_code=status_code,
             headers=headers,
-            body=body,
+            body=_fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).encrypt(body),
             completed_at=timezone.now(),
         )
     )
@@ -149,3 +160,16 @@ def idempotency_purge(*, now: dt.datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - TTL
     deleted, _ = IdempotencyKey.objects.filter(created_at__lte=cutoff).delete()
     return deleted
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    """The credentials' keys (validated at start-up by channelmgr.crypto); the first encrypts."""
+    return MultiFernet([Fernet(key.strip().encode()) for key in keys])
+
+
+def _decrypt(token: bytes) -> bytes:
+    try:
+        return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token)
+    except InvalidToken as exc:
+        raise KeyUnreadable() from exc

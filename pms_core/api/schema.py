@@ -42,7 +42,8 @@ ERRORS = {
     422: "The Idempotency-Key was already used with a different request (method, path or body).",
 }
 IDEMPOTENCY_IN_PROGRESS = (
-    "A request with this Idempotency-Key is still in progress (error `idempotency_key_in_progress`); retry later."
+    "A request with this Idempotency-Key is still in progress (error `idempotency_key_in_progress`; retry "
+    "later), or its stored answer can no longer be read (`idempotency_key_unreadable`; use a new key)."
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,

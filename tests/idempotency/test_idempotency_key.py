@@ -200,3 +200,20 @@ def test_the_schema_documents_the_header_and_the_answers_on_every_write(alice_ap
         assert {"409", "422"} <= set(operation["responses"]), (method, path)
         replayed = [r.get("headers", {}).get("Idempotent-Replayed") for r in operation["responses"].values()]
         assert all(replayed), (method, path)
+
+
+def test_the_stored_answer_is_encrypted_at_rest(alice_api, unit, day):
+    first = _post(alice_api, "/bookings", _body(unit, day, guest_name="Unique-Guest-Name-4711"))
+    stored = bytes(IdempotencyKey.objects.get().body)
+    assert b"Unique-Guest-Name-4711" not in stored and first.content not in stored
+    assert _same(first, _post(alice_api, "/bookings", _body(unit, day, guest_name="Unique-Guest-Name-4711")))
+
+
+def test_an_answer_stored_under_a_key_rotated_away_is_a_409_not_a_second_booking(alice_api, unit, day, settings):
+    from cryptography.fernet import Fernet
+
+    _post(alice_api, "/bookings", _body(unit, day))
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    answer = _post(alice_api, "/bookings", _body(unit, day))
+    assert answer.status_code == 409 and answer.json()["error"] == "idempotency_key_unreadable"
+    assert Booking.objects.count() == 1

@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from channelmgr.api.connections import (
     ConnectionDetailApi,
@@ -18,6 +18,7 @@ from pms_core.api.base import route
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     *route("channel-connections", ConnectionListCreateApi, "connection-list"),
     *route("channel-connections/<str:id>", ConnectionDetailApi, "connection-detail"),
     *route("channel-connections/<str:id>/test", ConnectionTestApi, "connection-test"),

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files: /api/docs/ works offline
     "django_dramatiq",
     "django_prometheus",
     "corsheaders",
@@ -237,6 +238,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "PMS core and channel connections for integrators. Ranges are half-open [start, end).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # From our static files (drf-spectacular-sidecar), not a CDN: the docs render without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "kind"/"status" field with different choices: name each set.
     "ENUM_NAME_OVERRIDES": {

@@ -230,6 +230,12 @@ def test_gunicorn_from_the_web_container_answers_the_probes_on_postgres_and_redi
         behind_tls = {"Host": "localhost", "X-Forwarded-Proto": "https"}
         css = _get(f"{base}/static/{manifest['admin/css/base.css']}", behind_tls, web, log)
         assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
+        # The API docs load Swagger UI from these collected files (drf-spectacular-sidecar), never a CDN.
+        docs = _get(f"{base}/api/docs/", behind_tls, web, log)
+        assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text)
+        assert docs.status_code == 200 and any("swagger-ui-bundle" in a for a in assets), docs.text[:1000]
+        for asset in assets:
+            assert _get(f"{base}{asset}", behind_tls, web, log).status_code == 200, asset
         _check_metrics_container(image, spec, production["PROMETHEUS_MULTIPROC_DIR"])
     finally:
         _stop(web)

@@ -38,6 +38,7 @@ from channelmgr.services.ical_export import (
 )
 from channelmgr.services.mapping import settings_ignored
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
+from channelmgr.staff_home.status import connection_health, local_time
 from pms_core.admin import OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
 from pms_core.models import Property, Unit
@@ -186,9 +187,9 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
         "unit",
         "organization",
         "status",
-        "healthy",
-        "last_health_check_at",
-        "last_sync_at",
+        "health",
+        "last_checked",
+        "last_synced",
         "short_last_error",
     ]
     list_filter = ["platform_type", "status", "healthy", "organization"]
@@ -264,6 +265,21 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             "<br>".join(f"{name.replace('_', ' ')}: {{}}" for name in CREDENTIAL_FIELDS),
             *("set" if getattr(connection, name) else "not set" for name in CREDENTIAL_FIELDS),
         )
+
+    @admin.display(description="health", ordering="healthy")
+    def health(self, connection):
+        """Healthy, unhealthy (why: in the cell's tooltip) or never checked: from the last test and pushes."""
+        health = connection_health(connection)
+        return format_html('<span title="{}">{}</span>', health.why, health.state)
+
+    # Times in the property's timezone, the zone named: staff read them against the property's clock.
+    @admin.display(description="last health check", ordering="last_health_check_at")
+    def last_checked(self, connection):
+        return local_time(connection.last_health_check_at, connection.unit.property.timezone)
+
+    @admin.display(description="last sync", ordering="last_sync_at")
+    def last_synced(self, connection):
+        return local_time(connection.last_sync_at, connection.unit.property.timezone)
 
     @admin.display(description="last error", ordering="last_error")
     def short_last_error(self, connection):

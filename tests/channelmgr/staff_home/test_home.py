@@ -155,3 +155,34 @@ def test_a_percentile_is_one_of_the_values_and_p50_never_exceeds_p95(values):
     p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
     assert p50 in values and p95 in values and min(values) <= p50 <= p95 <= max(values)
     assert sum(v <= p95 for v in values) >= 0.95 * len(values)
+
+
+def test_the_last_reconcile_is_kept_per_connection_and_its_drift_shown(client, alice_staff, airbnb, monkeypatch):
+    from adapters.base import BookingData, BookingStatus
+    from channelmgr.sync import reconcile
+
+    start = dt.date.today() + dt.timedelta(days=5)
+    missing = BookingData(
+        platform="airbnb", channel_booking_id="HM-GONE", listing_id="AIR-1", check_in=start,
+        check_out=start + dt.timedelta(days=2), status=BookingStatus.CONFIRMED,
+    )  # fmt: skip
+    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: [missing])
+    drift = reconcile.reconcile_connection(connection=airbnb, days=30, fix=False)
+    airbnb.refresh_from_db()
+    assert drift.total == 1 and airbnb.last_reconcile["total"] == 1 and airbnb.last_reconcile_at
+    client.force_login(alice_staff)
+    body = client.get("/admin/home.json").json()
+    assert body["counts"]["drift"] == 1 and "1 booking(s) missing in the PMS: HM-GONE" in body["html"]
+
+    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: [])
+    reconcile.reconcile_connection(connection=airbnb, days=30, fix=False)
+    assert client.get("/admin/home.json").json()["counts"]["drift"] == 0  # the last one is what counts
+
+
+def test_the_connection_list_reads_health_in_words_and_times_in_the_property_zone(client, alice_staff, airbnb):
+    synced = dt.datetime(2027, 1, 15, 9, 30, tzinfo=dt.UTC)
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(healthy=True, last_sync_at=synced)
+    client.force_login(alice_staff)
+    page = client.get("/admin/channelmgr/channelconnection/").content.decode()
+    assert ">healthy</span>" in page and "unknown" not in page
+    assert "2027-01-15 10:30 CET (Europe/Berlin)" in page  # Villa Sonnenschein's clock, not UTC

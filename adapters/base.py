@@ -335,6 +335,9 @@ class Capability(StrEnum):
     # One request may carry several listings of one account (a hotel's room types): the push engine
     # sends every dirty unit of a ``batch_group`` together, through ``update_*_many``.
     BATCH_LISTINGS = "batch_listings"
+    # The platform answers which nightly prices it holds (``fetch_prices``): reconcile compares them
+    # with what the push sends (the PMS price through the connection's price rule).
+    READ_PRICES = "read_prices"
 
 
 @dataclass(frozen=True)
@@ -485,6 +488,11 @@ class PlatformAdapter:
         raise NotImplementedError
 
     def update_pricing_many(self, updates: Sequence[PricingUpdate]) -> int:
+        raise NotImplementedError
+
+    def fetch_prices(self, *, start: dt.date, end: dt.date) -> Mapping[dt.date, Decimal]:
+        """With READ_PRICES: the nightly price the platform holds for each night of ``[start, end)`` it
+        has one for (a night it has none for is left out)."""
         raise NotImplementedError
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import ClassVar
 
 from adapters.base import (
@@ -31,7 +32,7 @@ from adapters.base import (
     WebhookConfig,
     batches,
 )
-from adapters.expedia import eqc, notifications
+from adapters.expedia import eqc, notifications, parr
 
 DEFAULT_RATE_PLAN = "BAR"
 
@@ -53,6 +54,7 @@ class ExpediaAdapter(PlatformAdapter):
             Capability.PER_NIGHT_PRICE,
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
             Capability.RATE_PLAN_RESTRICTIONS,
+            Capability.READ_PRICES,  # PARR: reconcile compares the rates Expedia holds
         }
     )
     max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
@@ -192,6 +194,17 @@ class ExpediaAdapter(PlatformAdapter):
         return WebhookAnswer(
             status=200, body=notifications.answer(notifications_), content_type="text/xml; charset=utf-8"
         )
+
+    def fetch_prices(self, *, start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:
+        """The per-day rates Expedia holds for our room type and rate plan (PARR), per night."""
+        hotel = eqc.hotel_id(self.account.listing_id)
+        room, rate = self._codes()
+        prices: dict[dt.date, Decimal] = {}
+        for first, stop in parr.windows(start, end):
+            body = parr.rates_request(hotel=hotel, room=room, rate=rate, start=first, end=stop, **self._login())
+            root = eqc.post(self._url("parr"), body, endpoint="fetch_prices", context=self._context())
+            prices |= parr.rates_from_answer(root, room=room, rate=rate)
+        return prices
 
     # --- health -------------------------------------------------------------------------------
 

@@ -8,16 +8,19 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from adapters.base import BookingStatus
+from adapters.base import BookingStatus, Capability
+from adapters.registry import adapter_class
 from channelmgr.accounts import sync_window
 from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import safe_message
 from channelmgr.signals import drift_detected
 from channelmgr.sync.outbound import mark_dirty
 from pms_core.models import Booking
+from pms_core.selectors import calendar_nights
 
 MAX_PAGES = 50
 BUSY_RETRIES = 5
@@ -31,11 +34,14 @@ class Drift:
     missing_in_pms: list[str] = field(default_factory=list)
     differs: list[str] = field(default_factory=list)
     unpushed_nights: int = 0
+    # Nights whose price on the platform is not what the push sends (the PMS price through the
+    # connection's price rule); only where the platform answers what it holds (READ_PRICES).
+    prices_differ: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
     def total(self) -> int:
-        return len(self.missing_in_pms) + len(self.differs) + self.unpushed_nights
+        return len(self.missing_in_pms) + len(self.differs) + self.unpushed_nights + len(self.prices_differ)
 
     def describe(self) -> str:
         if self.error:
@@ -49,20 +55,45 @@ class Drift:
             parts.append(f"{len(self.differs)} booking(s) differ: {', '.join(self.differs[:5])}")
         if self.unpushed_nights:
             parts.append(f"{self.unpushed_nights} night(s) not yet pushed")
+        if self.prices_differ:
+            parts.append(f"{len(self.prices_differ)} night(s) priced differently: {', '.join(self.prices_differ[:5])}")
         return "; ".join(parts) or "in step"
 
 
-def _read_page(connection: ChannelConnection, cursor):
-    """One page, waiting politely when the limiter is full (reconcile runs rarely; a short wait is
-    better than a gap in the report). A long wait (an open breaker) is reported instead."""
+def _politely(connection: ChannelConnection, call):
+    """``call`` through the gateway, waiting politely when the limiter is full (reconcile runs rarely; a
+    short wait is better than a gap in the report). A long wait (an open breaker) is reported instead."""
     for _ in range(BUSY_RETRIES):
         try:
-            return platform_call(connection, lambda adapter: adapter.fetch_bookings(cursor=cursor))
+            return platform_call(connection, call)
         except Backpressure as exc:
             if exc.delay_seconds > MAX_BUSY_WAIT_SECONDS:
                 raise
             time.sleep(exc.delay_seconds)
-    return platform_call(connection, lambda adapter: adapter.fetch_bookings(cursor=cursor))
+    return platform_call(connection, call)
+
+
+def _read_page(connection: ChannelConnection, cursor):
+    return _politely(connection, lambda adapter: adapter.fetch_bookings(cursor=cursor))
+
+
+def _prices_differ(connection: ChannelConnection, start: dt.date, end: dt.date) -> list[str]:
+    """Nights of ``[start, end)`` whose price on the platform is not what our push sends: the PMS price
+    through the connection's rule (``channel_price``). Nights still waiting for a price push are left
+    out (they are counted as not yet pushed), and so are nights the platform holds no price for (a
+    listing never pushed to: nothing to compare)."""
+    held = _politely(connection, lambda adapter: adapter.fetch_prices(start=start, end=end))
+    rule, currency = rule_of(connection), connection.unit.property.currency
+    waiting = DirtyRange.objects.filter(connection=connection, kind=DirtyRange.Kind.PRICING)
+    pending = list(waiting.filter(start__lt=end, end__gt=start).values_list("start", "end"))
+    return [
+        night.date.isoformat()
+        for night in calendar_nights(unit=connection.unit, start=start, end=end)
+        if night.date in held
+        and night.price > 0
+        and not any(s <= night.date < e for s, e in pending)
+        and held[night.date] != channel_price(rule, night.price, currency)
+    ]
 
 
 def _platform_bookings(connection: ChannelConnection):
@@ -91,6 +122,15 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     except Backpressure as exc:
         drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
         return _remember(connection, drift)
+    if _reads_prices(connection):
+        try:
+            drift.prices_differ = _prices_differ(connection, start, min(end, _end))  # what we push
+        except PlatformAPIError as exc:
+            drift.error = f"could not read prices: {safe_message(connection, exc)}"
+            return _remember(connection, drift)
+        except Backpressure as exc:
+            drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
+            return _remember(connection, drift)
     source = booking_source(connection)
     for data in remote:
         # The id the importer stores: scoped by the connection where the platform's ids are unique
@@ -124,6 +164,11 @@ def _remember(connection: ChannelConnection, drift: Drift) -> Drift:
         last_reconcile={"total": drift.total, "error": drift.error, "describe": drift.describe()},
     )
     return drift
+
+
+def _reads_prices(connection: ChannelConnection) -> bool:
+    capabilities = adapter_class(connection.platform_type).capabilities
+    return Capability.READ_PRICES in capabilities and Capability.PUSH_PRICING in capabilities
 
 
 def _fix(connection, remote, start, end) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from copy import deepcopy
 from datetime import date, timedelta
 
 from lxml import etree
@@ -23,10 +24,12 @@ AR_RS = "http://www.expediaconnect.com/EQC/AR/2007/02"
 BR = "http://www.expediaconnect.com/EQC/BR/2014/01"
 BC_RQ = "http://www.expediaconnect.com/EQC/BC/2007/09"
 BC_RS = "http://www.expediaconnect.com/EQC/BC/2007/08"
+PAR = "http://www.expediaconnect.com/EQC/PAR/2013/07"
 MESSAGES = {  # endpoint: (RQ namespace, RQ root, RS namespace, RS root)
     "ar": (AR_RQ, "AvailRateUpdateRQ", AR_RS, "AvailRateUpdateRS"),
     "br": (BR, "BookingRetrievalRQ", BR, "BookingRetrievalRS"),
     "bc": (BC_RQ, "BookingConfirmRQ", BC_RS, "BookingConfirmRS"),
+    "parr": (PAR, "ProductAvailRateRetrievalRQ", PAR, "ProductAvailRateRetrievalRS"),
 }
 MAX_UPDATES = 200
 MAX_BOOKINGS = 125  # BookingRetrievalRS allows 125 Booking elements
@@ -50,6 +53,7 @@ class Expedia(Platform):
             route("POST", "/eqc/ar", "ar", self.avail_rate_update),
             route("POST", "/eqc/br", "br", self.booking_retrieval),
             route("POST", "/eqc/bc", "bc", self.booking_confirm),
+            route("POST", "/eqc/parr", "parr", self.product_avail_rate_retrieval),
         ]
 
     def authenticate(self, req: Request) -> str:
@@ -121,6 +125,46 @@ class Expedia(Platform):
             self.state.listings.setdefault(hotel, listing)
         rs = ElementMaker(namespace=AR_RS, nsmap={None: AR_RS})
         return Response.xml(200, self._finish(rs("AvailRateUpdateRS", rs("Success")), "AvailRateUpdateRS"))
+
+    # PARR (rates only: what reconcile reads)
+
+    def product_avail_rate_retrieval(self, req: Request, account: str) -> Response:
+        """The per-day rates of the asked room types and rate plans, night by night. As Expedia does,
+        a request for one rate plan gets at most 365 days, anything else at most 31 (the rest is cut)."""
+        root = self._validate(req)
+        hotel = _hotel_id(root, PAR, required=True)
+        retrieval = root.find(f"{{{PAR}}}ParamSet/{{{PAR}}}AvailRateRetrieval")
+        if retrieval is None:
+            raise Invalid("only AvailRateRetrieval is simulated")
+        asked = [
+            (room.get("id"), [plan.get("id") for plan in room.findall(f"{{{PAR}}}RatePlan")])
+            for room in retrieval.findall(f"{{{PAR}}}RoomType")
+        ]
+        first, last = date.fromisoformat(retrieval.get("from")), date.fromisoformat(retrieval.get("to"))
+        one_plan = len(asked) == 1 and len(asked[0][1]) == 1
+        last = min(last, first + timedelta(days=(365 if one_plan else 31) - 1))
+        rs = ElementMaker(namespace=PAR, nsmap={None: PAR})
+        with self.app.store.lock:
+            listing = self.state.listings.get(hotel)
+            if listing is None:
+                raise Invalid(f"hotel {hotel} is not one of yours", code=ERR_HOTEL)
+            rooms = asked or [(listing.room_code(), [])]
+            avail = []
+            night = first
+            while night <= last:
+                day = listing.days.get(night)
+                if day is not None and day.price is not None:
+                    rate = rs.Rate(rs.PerDay(rate=f"{day.price:f}"), currency=day.currency or listing.currency)
+                    types = [
+                        rs.RoomType(
+                            *[rs.RatePlan(deepcopy(rate), id=plan) for plan in plans or [listing.rate_code()]], id=room
+                        )
+                        for room, plans in rooms
+                    ]
+                    avail.append(rs.AvailRate(*types, date=night.isoformat()))
+                night += timedelta(days=1)
+        answer = rs.ProductAvailRateRetrievalRS(rs.AvailRateList(rs.Hotel(id=hotel), *avail))
+        return Response.xml(200, self._finish(answer, "ProductAvailRateRetrievalRS"))
 
     # BR
 

@@ -51,6 +51,7 @@ _PUSH = {
     Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
 }
 _RATE_PLANS = Capability.RATE_PLAN_RESTRICTIONS  # OTA's RatePlanCode, EQC's RatePlan@id
+_READS = Capability.READ_PRICES  # EQC PARR: reconcile compares the rates held
 # What each platform can do, from docs/platforms.md: the tests skip by this table, not by the adapter.
 EXPECTED_CAPABILITIES = {
     "airbnb": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
@@ -62,7 +63,7 @@ EXPECTED_CAPABILITIES = {
         Capability.ACKNOWLEDGE,
         Capability.BATCH_LISTINGS,  # a hotel's room types in one OTA request
     },
-    "expedia": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE},
+    "expedia": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE, _READS},
     "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
     "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},
     "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
@@ -366,6 +367,19 @@ def test_it_pushes_prices(sandbox, slug, listing_id, adapter):
     days = calendar(sandbox, slug, listing_id, 0, 7)
     assert [days[day(i)]["price"] for i in range(7)] == ["120.00"] * 5 + ["99.50"] * 2
     assert {days[day(i)]["currency"] for i in range(7)} == {"EUR"}
+
+
+def test_it_reads_back_the_prices_it_pushed(sandbox, slug, listing_id, adapter):
+    """What reconcile compares: the rate the platform holds on each night, none where it has none."""
+    needs(adapter, Capability.READ_PRICES)
+    prices = (PriceRange(nights(1, 3), Decimal("179"), "EUR"), PriceRange(nights(3, 4), Decimal("99.50"), "EUR"))
+    adapter.update_pricing(PricingUpdate(listing_id, prices))
+    held = adapter.fetch_prices(start=day(0), end=day(5))
+    assert held == {day(1): Decimal(179), day(2): Decimal(179), day(3): Decimal("99.50")}
+    # Past Expedia's 365 days per answer, the adapter asks again.
+    far = PriceRange(DayRange(day(400), day(401)), Decimal("88"), "EUR")
+    adapter.update_pricing(PricingUpdate(listing_id, (far,)))
+    assert adapter.fetch_prices(start=day(0), end=day(402))[day(400)] == Decimal(88)
 
 
 # --- webhooks -------------------------------------------------------------------------------

@@ -79,3 +79,44 @@ def test_each_platform_receives_the_price_through_its_own_rule(sandbox, connecte
     for slug in PRICED:
         stats = platform_stats(sandbox, slug)
         assert stats["invalid_payloads"] == 0 and stats["rate_limit_violations"] == 0, (slug, stats)
+
+
+def _reconcile(*args) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("reconcile", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_compares_the_rates_a_platform_holds_with_the_rules_price(sandbox, connected_unit, worker):
+    """Expedia answers which rates it holds (PARR): reconcile finds them in step with the rule's price,
+    reports the nights that are not, and --fix pushes them again."""
+    unit = connected_unit
+    expedia = ChannelConnection.objects.get(unit=unit, platform_type="expedia")
+    connection_update(connection=expedia, price_rule_percent=Decimal(15), price_rule_rounding="x9")
+    start = dt.date.today() + dt.timedelta(days=30)
+    end = start + dt.timedelta(days=3)
+    calendar_set_prices(unit=unit, start=start, end=end, price=Decimal("150.00"))
+    listing = expedia.platform_listing_id
+
+    def held() -> list[str]:
+        return [d["price"] for d in platform_calendar(sandbox, "expedia", listing, start, end)]
+
+    assert wait_for(lambda: held() == ["179.00"] * 3, timeout=40), held()
+    assert wait_for(lambda: "total drift: 0" in _reconcile("--days", "60"), timeout=30), _reconcile("--days", "60")
+
+    # The rule changes behind the sync engine's back (no push): Expedia still holds 179.
+    ChannelConnection.objects.filter(pk=expedia.pk).update(price_rule_rounding="x99")
+    report = _reconcile("--days", "60")
+    expedia_line = next(line for line in report.splitlines() if f"connection {expedia.pk}" in line)
+    # The rule's first change pushed every night of the window, so all 60 compared nights now differ.
+    assert "drift 60 - 60 night(s) priced differently" in expedia_line, report
+    assert sum(" - in step" in line for line in report.splitlines()) == len(PRICED) - 1, report
+
+    _reconcile("--days", "60", "--fix")
+    assert wait_for(lambda: held() == ["172.99"] * 3, timeout=60), held()
+    assert wait_for(lambda: "total drift: 0" in _reconcile("--days", "60"), timeout=60), _reconcile("--days", "60")

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
     from sandbox.platforms.base import Platform
 
 BOOK_FIELDS = {"listing_id", "check_in", "check_out", "guest_name", "total"}
-OPTIONAL_FIELDS = {"currency", "guest_email", "guest_phone", "guests"}
-MODIFY_FIELDS = {"check_in", "check_out", "guest_name", "total", "guest_email", "guest_phone", "guests"}
+# What else a guest may book with (the booking's details each platform reports, docs/platforms.md).
+DETAIL_FIELDS = {"children", "infants", "taxes", "fees", "special_requests", "sub_channel", "payment_model"}
+OPTIONAL_FIELDS = {"currency", "guest_email", "guest_phone", "guests", *DETAIL_FIELDS}
+MODIFY_FIELDS = {"check_in", "check_out", "guest_name", "total", "guest_email", "guest_phone", "guests", *DETAIL_FIELDS}
 
 
 def book(app: Sandbox, slug: str, payload: Any) -> Reservation:
@@ -145,6 +147,41 @@ def _apply_optional(reservation: Reservation, item: dict) -> None:
         reservation.guest_phone = _text(item["guest_phone"], "guest_phone", allow_empty=True)
     if "guests" in item:
         reservation.guests = checks.positive_int(item["guests"], "guests")
+    _apply_details(reservation, item)
+
+
+def _apply_details(reservation: Reservation, item: dict) -> None:
+    for name in ("children", "infants"):
+        if name in item:
+            value = item[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < reservation.guests:
+                raise Invalid(f"{name} must be an integer from 0 to guests - 1, got {value!r}")
+            setattr(reservation, name, value)
+    if reservation.children + reservation.infants >= reservation.guests:
+        raise Invalid("children and infants must leave at least one adult among guests")
+    for name in ("taxes", "fees"):
+        if name in item:
+            setattr(reservation, name, None if item[name] is None else _amount(item[name], name))
+    if "special_requests" in item:
+        requests = checks.require_list(item["special_requests"], "special_requests", max_items=10)
+        reservation.special_requests = tuple(_text(text, "special_requests[]") for text in requests)
+    if "sub_channel" in item:
+        reservation.sub_channel = _text(item["sub_channel"], "sub_channel", allow_empty=True)
+    if "payment_model" in item:
+        if item["payment_model"] not in ("platform", "property"):
+            raise Invalid(f'payment_model must be "platform" or "property", got {item["payment_model"]!r}')
+        reservation.property_collects = item["payment_model"] == "property"
+
+
+def _amount(value: Any, where: str) -> Decimal:
+    # Taxes or fees: a decimal string, zero or more.
+    try:
+        amount = Decimal(value).quantize(Decimal("0.01")) if isinstance(value, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount < 10**9:
+        raise Invalid(f"{where} must be a decimal string like 12.50, got {value!r}")
+    return amount
 
 
 def _text(value: Any, where: str, *, allow_empty: bool = False) -> str:

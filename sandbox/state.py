@@ -87,6 +87,15 @@ class Reservation:
     updated_at: datetime = field(default_factory=utcnow)
     room_code: str = "1"
     rate_code: str = "1"
+    # What else the guest booked, written where each platform's format carries it (docs/platforms.md).
+    # ``guests`` counts everyone; ``children`` and ``infants`` are among them.
+    children: int = 0
+    infants: int = 0
+    taxes: Decimal | None = None
+    fees: Decimal | None = None
+    special_requests: tuple[str, ...] = ()
+    sub_channel: str = ""  # the brand it was sold on (expedia: "Hotels.com")
+    property_collects: bool = False  # the guest pays the property, not the platform
     # booking_com: pull and acknowledge
     acknowledged: bool = False
     offered_revision: int | None = None
@@ -94,6 +103,10 @@ class Reservation:
     # expedia: BR/BC
     br_status: str = "pending"  # pending -> retrieved -> confirmed; a change makes it pending again
     confirm_number: str | None = None
+
+    @property
+    def adults(self) -> int:
+        return max(1, self.guests - self.children - self.infants)
 
     @property
     def active(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from adapters.base import BookingData, BookingStatus, Guest, PlatformAPIError
+from adapters.base import BookingData, BookingStatus, Guest, PaymentModel, PlatformAPIError
 
 SLUG = "airbnb"
 
@@ -51,6 +51,7 @@ def booking_from_reservation(raw: object) -> BookingData:
             currency=raw.get("currency") or "",
             version=version_string(raw["version"]),
             raw_status=raw["status"],
+            **_details(raw),
         )
     except PlatformAPIError:
         raise
@@ -60,3 +61,26 @@ def booking_from_reservation(raw: object) -> BookingData:
             permanent=False,
             code="invalid_response",
         ) from exc
+
+
+def _details(raw: dict) -> dict:
+    """Guests by type, taxes, fees and the guest's requests (R in docs/platforms.md). Airbnb always
+    takes the guest's money and pays the host out."""
+    guests = raw.get("guest_details") or {}
+    return {
+        "adults": _count(guests.get("number_of_adults")),
+        "children": _count(guests.get("number_of_children")),
+        "infants": _count(guests.get("number_of_infants")),
+        "taxes": _amount(raw.get("taxes")),
+        "fees": _amount(raw.get("fees")),
+        "special_requests": tuple(str(text) for text in raw.get("special_requests") or ()),
+        "payment_model": PaymentModel.PLATFORM_COLLECTS,
+    }
+
+
+def _count(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _amount(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

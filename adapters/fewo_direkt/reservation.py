@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 
-from adapters.base import BookingData, BookingStatus, Guest, PlatformAPIError
+from adapters.base import BookingData, BookingStatus, Guest, PaymentModel, PlatformAPIError
 
 SLUG = "fewo_direkt"
 
 STATUSES = {"BOOKED": BookingStatus.CONFIRMED, "CANCELLED": BookingStatus.CANCELLED}
+COLLECTORS = {"VRBO": PaymentModel.PLATFORM_COLLECTS, "PROPERTY": PaymentModel.PROPERTY_COLLECTS}
 
 
 def version_string(revision: int) -> str:
@@ -29,7 +30,7 @@ def booking_from_reservation(raw: object) -> BookingData:
             )
         guest = raw.get("guest") or {}
         amount = raw.get("totalAmount") or {}
-        guests = int(raw.get("adults") or 0) + int(raw.get("children") or 0)
+        guests = sum(int(raw.get(kind) or 0) for kind in ("adults", "children", "infants"))
         return BookingData(
             platform=SLUG,
             channel_booking_id=str(raw["reservationId"]),
@@ -47,6 +48,13 @@ def booking_from_reservation(raw: object) -> BookingData:
             currency=amount.get("currency") or "",
             version=version_string(raw["revision"]),
             raw_status=raw["status"],
+            adults=_count(raw.get("adults")),
+            children=_count(raw.get("children")),
+            infants=_count(raw.get("infants")),
+            taxes=_amount((raw.get("taxes") or {}).get("amount")),
+            fees=_amount((raw.get("fees") or {}).get("amount")),
+            special_requests=tuple(str(text) for text in raw.get("comments") or ()),
+            payment_model=COLLECTORS.get(raw.get("paymentCollector")),
         )
     except PlatformAPIError:
         raise
@@ -56,3 +64,11 @@ def booking_from_reservation(raw: object) -> BookingData:
             permanent=False,
             code="invalid_response",
         ) from exc
+
+
+def _count(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def _amount(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))

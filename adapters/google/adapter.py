@@ -81,9 +81,22 @@ def booking_from_reservation(item) -> BookingData:
             if item.get("revision") is not None
             else utc_version(item.get("updateTime") or ""),
             raw_status=str(item["status"]),
+            **_details(item),
         )
     except (AttributeError, KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise PlatformAPIError(f"google: malformed reservation: {exc!r}", permanent=False) from None
+
+
+def _details(item) -> dict:
+    """Guests by type, taxes and the guest's requests (G in docs/platforms.md). Google takes no money:
+    its guests book and pay on the partner's side, so it names no payment model."""
+    guests = item.get("guests") or {}
+    taxes = (item.get("taxes") or {}).get("amount")
+    return {
+        **{kind: None if guests.get(kind) is None else int(guests[kind]) for kind in ("adults", "children", "infants")},
+        "taxes": None if taxes is None else Decimal(str(taxes)),
+        "special_requests": tuple(str(text) for text in item.get("specialRequests") or ()),
+    }
 
 
 class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):

@@ -176,10 +176,11 @@ class BookingCom(Platform):
             "RoomStay",
             OTA("RoomTypes", OTA("RoomType", RoomTypeCode=r.room_code)),
             OTA("RatePlans", OTA("RatePlan", RatePlanCode=r.rate_code)),
-            OTA("GuestCounts", OTA("GuestCount", AgeQualifyingCode="10", Count=str(r.guests))),
+            OTA("GuestCounts", *ota_guest_counts(r)),
             OTA("TimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
-            OTA("Total", AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
+            OTA("Total", *ota_taxes(r), AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
             OTA("BasicPropertyInfo", HotelCode=self._hotel(r)),
+            *ota_special_requests(r),
         )
         profile = OTA("Profiles", OTA("ProfileInfo", OTA("Profile", customer, ProfileType="1")))
         return OTA(
@@ -195,6 +196,21 @@ class BookingCom(Platform):
     def notify(self, reservation: Reservation, event: str) -> None:
         body = json.dumps({"hotel_id": self._hotel(reservation), "reservation_id": reservation.id}).encode()
         self.app.webhooks.send(Webhook(self.slug, self.webhook_url(), body, {"Content-Type": "application/json"}))
+
+
+def ota_guest_counts(r: Reservation) -> list:
+    """Guests by OTA age qualifying code: 10 adults, 8 children, 7 infants."""
+    counts = [("10", r.adults), ("8", r.children), ("7", r.infants)]
+    return [OTA("GuestCount", AgeQualifyingCode=code, Count=str(n)) for code, n in counts if n]
+
+
+def ota_taxes(r: Reservation) -> list:
+    return [] if r.taxes is None else [OTA("Taxes", Amount=f"{r.taxes:.2f}", CurrencyCode=r.currency)]
+
+
+def ota_special_requests(r: Reservation) -> list:
+    requests = [OTA("SpecialRequest", OTA("Text", text)) for text in r.special_requests]
+    return [OTA("SpecialRequests", *requests)] if requests else []
 
 
 def _acknowledged_id(element: etree._Element, index: int) -> str:

@@ -13,7 +13,7 @@ from lxml.builder import ElementMaker
 from sandbox import checks
 from sandbox.exchange import ApiError, Faulted, Invalid, RateLimited, Request, Response, Unauthorized
 from sandbox.platforms.base import Platform, route
-from sandbox.platforms.expedia_notification import nightly, notification
+from sandbox.platforms.expedia_notification import brand, nightly, notification
 from sandbox.state import Listing, Reservation, utcnow
 from sandbox.webhooks import Webhook
 from sandbox.xml import parse, to_bytes
@@ -366,7 +366,7 @@ def _booking(r: Reservation) -> etree._Element:
         "id": r.id,
         "type": BOOKING_TYPES[r.last_change],
         "createDateTime": checks.iso_precise(r.updated_at),
-        "source": "Expedia",
+        "source": brand(r),
         "status": r.br_status,
     }
     if r.confirm_number:
@@ -377,16 +377,26 @@ def _booking(r: Reservation) -> etree._Element:
         rs(
             "RoomStay",
             rs("StayDate", arrival=r.check_in.isoformat(), departure=r.check_out.isoformat()),
-            rs("GuestCount", adult=str(min(r.guests, 28))),
+            rs(
+                "GuestCount",
+                *[rs("Child", age=age) for age in ["8"] * r.children + ["1"] * r.infants],
+                adult=str(min(r.adults, 28)),
+                child=str(r.children + r.infants),
+            ),
             rs(
                 "PerDayRates",
                 *[rs("PerDayRate", stayDate=d.isoformat(), baseRate=p) for d, p in nightly(r)],
                 currency=r.currency,
             ),
-            rs("Total", amountAfterTaxes=f"{r.total:.2f}", currency=r.currency),
+            rs("Total", amountAfterTaxes=f"{r.total:.2f}", currency=r.currency, **_tax_attrs(r)),
             roomTypeID=r.room_code,
             ratePlanID=r.rate_code,
         ),
         rs("PrimaryGuest", *guest),
+        *[rs("SpecialRequest", text, code="4") for text in r.special_requests],
         **attrs,
     )
+
+
+def _tax_attrs(r: Reservation) -> dict:
+    return {} if r.taxes is None else {"amountOfTaxes": f"{r.taxes:.2f}"}

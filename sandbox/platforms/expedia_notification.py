@@ -92,10 +92,15 @@ def _message_attrs(r: Reservation, request_id: str) -> dict:
     }
 
 
-def _pos():
+def brand(r: Reservation) -> str:
+    """The brand that sold it, as Expedia names it: "A-" marks Hotel Collect (the guest pays the property)."""
+    return ("A-" if r.property_collects else "") + (r.sub_channel or "Expedia")
+
+
+def _pos(r: Reservation):
     source = OTA(
         "Source",
-        OTA("RequestorID", Type="18", ID="Expedia"),
+        OTA("RequestorID", Type="18", ID=brand(r)),
         OTA("BookingChannel", OTA("CompanyName", "Expedia"), Type="2", Primary="true"),
     )
     return OTA("POS", source)
@@ -105,7 +110,7 @@ def _new(r: Reservation, request_id: str):
     reservation = OTA("HotelReservation", *_reservation_parts(r), **_reservation_attrs(r))
     return OTA(
         "OTA_HotelResNotifRQ",
-        _pos(),
+        _pos(r),
         OTA("HotelReservations", reservation),
         ResStatus="Commit",
         **_message_attrs(r, request_id),
@@ -116,7 +121,7 @@ def _modified(r: Reservation, request_id: str):
     modify = OTA("HotelResModify", *_reservation_parts(r), **_reservation_attrs(r))
     return OTA(
         "OTA_HotelResModifyNotifRQ",
-        _pos(),
+        _pos(r),
         OTA("HotelResModifies", modify),
         ResStatus="Commit",
         **_message_attrs(r, request_id),
@@ -136,7 +141,7 @@ def _cancelled(r: Reservation, request_id: str):
         OTA("AssociatedQuantity", Code="1", CodeContext="Number of rooms", Quantity="1"),
         OTA("AssociatedQuantity", Code="2", CodeContext="Number of guests", Quantity=str(r.guests)),
     )
-    return OTA("OTA_CancelRQ", _pos(), *ids, verification, CancelType="Commit", **_message_attrs(r, request_id))
+    return OTA("OTA_CancelRQ", _pos(r), *ids, verification, CancelType="Commit", **_message_attrs(r, request_id))
 
 
 def _reservation_attrs(r: Reservation) -> dict:
@@ -175,12 +180,37 @@ def _room_stay(r: Reservation):
         OTA("RoomTypes", OTA("RoomType", RoomTypeCode=r.room_code, IsRoom="true")),
         OTA("RatePlans", *[OTA("RatePlan", RatePlanCode=r.rate_code, **_span(night)) for night, _ in nights]),
         OTA("RoomRates", *[_room_rate(r, night, price) for night, price in nights]),
-        OTA("GuestCounts", OTA("GuestCount", AgeQualifyingCode="10", Count=str(r.guests)), IsPerRoom="true"),
+        OTA("GuestCounts", *_guest_counts(r), IsPerRoom="true"),
         OTA("TimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
-        OTA("Total", AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
+        OTA("Total", *_taxes(r), AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
         OTA("BasicPropertyInfo", HotelCode=r.listing_id),
         OTA("ResGuestRPHs", OTA("ResGuestRPH", RPH="1")),
+        *_special_requests(r),
     )
+
+
+def _guest_counts(r: Reservation) -> list:
+    """Adults (code 10) and children (code 8 with an age); Expedia has no infant code, so an infant
+    is a child of age 1, as in its samples."""
+    counts = [OTA("GuestCount", AgeQualifyingCode="10", Count=str(r.adults))]
+    counts += [OTA("GuestCount", AgeQualifyingCode="8", Count="1", Age="8") for _ in range(r.children)]
+    counts += [OTA("GuestCount", AgeQualifyingCode="8", Count="1", Age="1") for _ in range(r.infants)]
+    return counts
+
+
+def _taxes(r: Reservation) -> list:
+    if r.taxes is None:
+        return []
+    tax = OTA("Tax", Type="Exclusive", Code="27", Amount=f"{r.taxes:.2f}", CurrencyCode=r.currency)
+    return [OTA("Taxes", tax, Amount=f"{r.taxes:.2f}", CurrencyCode=r.currency)]
+
+
+def _special_requests(r: Reservation) -> list:
+    requests = [
+        OTA("SpecialRequest", OTA("Text", text, Formatted="false", Language="en-us"), Language="en-us", RequestCode="4")
+        for text in r.special_requests
+    ]
+    return [OTA("SpecialRequests", *requests)] if requests else []
 
 
 def _room_rate(r: Reservation, night: date, price: str):

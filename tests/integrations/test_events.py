@@ -58,7 +58,7 @@ def test_a_rolled_back_change_records_nothing_and_gives_its_number_back(unit, da
 @pytest.fixture
 def connection(unit, org_a):
     return ChannelConnection.objects.create(
-        organization=org_a, unit=unit, platform_type="airbnb", platform_listing_id="L1"
+        organization=org_a, unit=unit, platform_type="airbnb", platform_listing_id="L1", access_token="tok-secret-123"
     )
 
 
@@ -70,7 +70,8 @@ def test_connection_signals_become_connection_events(connection, org_a):
     assert attention.data["reason"] == "bad token"
     assert attention.data["object"]["id"] == connection.pk
     assert attention.data["object"]["platform_type"] == "airbnb"
-    assert "access_token" not in str(attention.data)
+    assert "tok-secret-123" not in str(attention.data)
+    assert attention.data["object"]["credentials_set"]["access_token"] is True
     assert recovered.event_type == "connection.recovered"
 
 

@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, TypeVar
 
+import money
+
 T = TypeVar("T")
 
 
@@ -53,6 +55,13 @@ class PlatformAPIError(Exception):
         self.status = status
         self.retry_after = retry_after
         self.code = code
+
+
+class InvalidUpdateError(PlatformAPIError, ValueError):
+    """A value we were asked to send cannot be sent (refused before any request; permanent)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, permanent=True, code="invalid_value")
 
 
 class BookingNotFoundError(PlatformAPIError):
@@ -169,10 +178,22 @@ class AvailabilityRange:
     closed_to_arrival: bool = False
     closed_to_departure: bool = False
     stop_sell: bool = False
+    # The longest stay arriving on these nights; None: no maximum (sent as the platform's ceiling).
+    max_stay: int | None = None
 
     def __post_init__(self):
         if self.min_stay < 1:
             raise ValueError(f"min_stay must be at least 1, got {self.min_stay}")
+        if self.max_stay is not None and self.max_stay < 1:
+            raise ValueError(f"max_stay must be at least 1, got {self.max_stay}")
+
+    def max_stay_on_wire(self, ceiling: int) -> int:
+        """The maximum stay a platform whose longest is ``ceiling`` receives: ours, or its ceiling where
+        ours is longer or unset (a stay beyond the ceiling cannot be booked there anyway)."""
+        stay = self.max_stay
+        if isinstance(stay, bool) or not (stay is None or isinstance(stay, int)) or (stay is not None and stay < 1):
+            raise InvalidUpdateError(f"max_stay must be an integer >= 1 or None, got {stay!r}")
+        return ceiling if stay is None else min(stay, ceiling)
 
 
 @dataclass(frozen=True)
@@ -184,6 +205,17 @@ class PriceRange:
     def __post_init__(self):
         if self.price <= 0:
             raise ValueError(f"price must be positive, got {self.price}")
+
+    def price_on_wire(self) -> str:
+        """The price as every platform writes it: exactly the currency's ISO 4217 decimals (``"12000"``
+        JPY, ``"120.00"`` EUR, ``"12.345"`` KWD). Raises ``InvalidUpdateError`` for a
+        price with more decimals than the currency has or an unknown currency: never rounded here."""
+        if not isinstance(self.price, Decimal) or not self.price.is_finite() or self.price <= 0:
+            raise InvalidUpdateError(f"price must be a positive Decimal, got {self.price!r}")
+        try:
+            return money.to_wire(self.price, self.currency)
+        except money.MoneyError as exc:
+            raise InvalidUpdateError(f"price {self.price} {self.currency!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -326,6 +358,8 @@ class Capability(StrEnum):
     # Each poll returns the whole current set (a feed): what is missing was removed, and a sudden
     # mass removal is held for a person to confirm.
     SNAPSHOT_FEED = "snapshot_feed"
+    # Takes a maximum stay per night (OTA SetMaxLOS, EQC maxLOS, ...) up to ``max_stay_ceiling``.
+    PUSH_MAX_STAY = "push_max_stay"
     # What the push can carry besides open/closed (a PMS setting a platform cannot carry is ignored
     # there; the connection's page says so when it is mapped): a different price on each night,
     # closed-to-arrival/departure, and restrictions set per rate plan rather than per listing.
@@ -453,6 +487,8 @@ class PlatformAdapter:
     demo: ClassVar[Demo | None] = None
     # Limits on the mapping and credentials, from the platform's published schema (checked on save).
     mapping_rules: ClassVar[tuple[MappingRule, ...]] = ()
+    # With PUSH_MAX_STAY: the longest maximum stay the platform takes (its schema's or docs' limit).
+    max_stay_ceiling: ClassVar[int | None] = None
 
     def __init__(self, account: PlatformAccount):
         self.account = account

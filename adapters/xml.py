@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from adapters.base import PlatformAPIError, WebhookPayloadError
+# InvalidUpdateError lives beside the plain data it guards (JSON adapters raise it too); kept importable here.
+from adapters.base import InvalidUpdateError, PlatformAPIError, PriceRange, WebhookPayloadError  # noqa: F401
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -29,13 +30,6 @@ class UnsafeXMLError(WebhookPayloadError):
 
 class XMLSyntaxError(WebhookPayloadError):
     """The document is not well-formed XML."""
-
-
-class InvalidUpdateError(PlatformAPIError, ValueError):
-    """A value we were asked to send cannot be sent (refused before any request; permanent)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, permanent=True, code="invalid_value")
 
 
 def _parser() -> etree.XMLParser:
@@ -165,14 +159,10 @@ def to_bytes(root: etree._Element) -> bytes:
 # --- values -----------------------------------------------------------------------------------
 
 
-def money(amount: Decimal) -> str:
-    """``Decimal("120")`` -> ``"120.00"``; refuses non-positive amounts and sub-cent precision."""
-    if not isinstance(amount, Decimal) or not amount.is_finite() or amount <= 0:
-        raise InvalidUpdateError(f"price must be a positive Decimal, got {amount!r}")
-    cents = amount.quantize(Decimal("0.01"))
-    if cents != amount:
-        raise InvalidUpdateError(f"price {amount} has more than 2 decimal places")
-    return f"{cents:.2f}"
+def price_text(item: PriceRange) -> str:
+    """The range's price with exactly its currency's decimals (``"12000"`` JPY, ``"120.00"`` EUR);
+    refuses a non-positive price or one with more decimals than the currency has."""
+    return item.price_on_wire()
 
 
 def currency_code(value: str) -> str:

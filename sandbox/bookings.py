@@ -45,6 +45,7 @@ def book(app: Sandbox, slug: str, payload: Any) -> Reservation:
         )
         _apply_optional(reservation, item)
         _refuse_unbookable(state, listing, reservation.nights())
+        _refuse_too_long(listing, check_in, check_out)
         state.reservations[reservation.id] = reservation
         platform.notify(reservation, "created")
         return reservation
@@ -125,6 +126,14 @@ def _refuse_unbookable(
         day = listing.days.get(night)
         if night not in keep and day is not None and (not day.open or day.stop_sell):
             raise Conflict(f"night {night} is closed on listing {listing.listing_id}")
+
+
+def _refuse_too_long(listing: Listing, check_in: date, check_out: date) -> None:
+    """A guest cannot book a stay longer than the maximum stay of its arrival night."""
+    day = listing.days.get(check_in)
+    nights = (check_out - check_in).days
+    if day is not None and day.max_stay is not None and nights > day.max_stay:
+        raise Conflict(f"a stay arriving {check_in} may last at most {day.max_stay} nights, not {nights}")
 
 
 def _stay(platform: Platform, check_in_raw: Any, check_out_raw: Any) -> tuple[date, date]:

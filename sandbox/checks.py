@@ -7,9 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from iso4217 import Currency
+
 from sandbox.exchange import Invalid
 
-MONEY = re.compile(r"^\d{1,10}\.\d{2}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -57,20 +58,50 @@ def positive_int(value: Any, where: str) -> int:
     return value
 
 
-def money(value: Any, where: str) -> Decimal:
-    """A price on the wire: a decimal string with exactly 2 places, greater than zero."""
-    if not isinstance(value, str) or not MONEY.match(value):
-        raise Invalid(f'{where} must be a decimal string with 2 places like "120.00", got {value!r}')
+def minor_units(code: str) -> int:
+    """ISO 4217 minor units of a currency ``currency()`` accepted: JPY 0, EUR 2, KWD 3."""
+    return Currency(code).exponent
+
+
+def money(value: Any, where: str, currency_code: str) -> Decimal:
+    """A price on the wire: a decimal string with exactly the currency's ISO 4217 decimals
+    (``"12000"`` JPY, ``"120.00"`` EUR, ``"12.345"`` KWD), greater than zero."""
+    places = minor_units(currency_code)
+    pattern = r"\d{1,10}" + (rf"\.\d{{{places}}}" if places else "")
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        example = money_text(Decimal(120), currency_code)
+        raise Invalid(
+            f'{where} must be a decimal string with {places} places in {currency_code} like "{example}", got {value!r}'
+        )
     amount = Decimal(value)
     if amount <= 0:
         raise Invalid(f"{where} must be greater than 0, got {value!r}")
     return amount
 
 
+def money_text(amount: Decimal, currency_code: str) -> str:
+    """An amount as the platforms write it: exactly the currency's decimals."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency_code))):f}"
+
+
 def currency(value: Any, where: str) -> str:
+    """An ISO 4217 code that prices can be in (upper case; not gold or a test code)."""
     if not isinstance(value, str) or not CURRENCY.match(value):
         raise Invalid(f"{where} must be an ISO 4217 code like EUR, got {value!r}")
+    try:
+        if Currency(value).exponent is None:
+            raise ValueError(value)
+    except ValueError:
+        raise Invalid(f"{where} must be an ISO 4217 currency that prices can be in, got {value!r}") from None
     return value
+
+
+def stay_limit(value: Any, where: str, ceiling: int) -> int:
+    """A maximum stay: an integer 1..ceiling (the platform's own longest)."""
+    stay = positive_int(value, where)
+    if stay > ceiling:
+        raise Invalid(f"{where} must be at most {ceiling}, got {value!r}")
+    return stay
 
 
 MAX_RANGE_DAYS = 1100  # about three years: the longest calendar any platform keeps

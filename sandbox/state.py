@@ -25,6 +25,8 @@ class Day:
     price: Decimal | None = None
     currency: str | None = None
     min_stay: int | None = None
+    # The longest stay a guest may book arriving on this night (None: no maximum).
+    max_stay: int | None = None
     closed_to_arrival: bool = False
     closed_to_departure: bool = False
     stop_sell: bool = False

@@ -71,6 +71,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_AVAILABILITY,
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
+            Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
             Capability.OAUTH,
             Capability.PER_NIGHT_PRICE,
@@ -78,6 +79,8 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
         }
     )
     max_batch = 100
+    # Airbnb's own longest maximum stay (a listing's max_nights) is 1125 nights.
+    max_stay_ceiling = 1125
     rate_limit = RateLimit(10, 1.0)
     webhook_path = "airbnb"
     sandbox_webhook_secrets = ("sandbox-airbnb-webhook",)
@@ -197,6 +200,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
                         # Airbnb has no stop-sell of its own: a stop-sold night is closed.
                         "available": item.available and not item.stop_sell,
                         "min_nights": item.min_stay,
+                        "max_nights": item.max_stay_on_wire(self.max_stay_ceiling),
                         "closed_to_arrival": item.closed_to_arrival,
                         "closed_to_departure": item.closed_to_departure,
                     }
@@ -227,7 +231,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
                         {
                             "start_date": item.range.start.isoformat(),
                             "end_date": item.range.last_night.isoformat(),
-                            "nightly_price": f"{item.price:.2f}",
+                            "nightly_price": item.price_on_wire(),
                         }
                         for item in chunk
                     ],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import ClassVar
 
 from adapters import http
@@ -52,6 +53,7 @@ class BookingComAdapter(PlatformAdapter):
             Capability.PUSH_AVAILABILITY,
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
+            Capability.PUSH_MAX_STAY,
             Capability.PULL_BOOKINGS,
             Capability.ACKNOWLEDGE,
             Capability.WEBHOOKS,
@@ -65,6 +67,9 @@ class BookingComAdapter(PlatformAdapter):
     # message per run of ranges, so a request carries a little fewer than max_batch ranges.
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
     rate_limit = RateLimit(20, 60.0)
+    # Booking.com takes stays of up to 30 nights, 90 where the property accepts long stays
+    # (LongStayInfo@MaxLengthOfStay allows 45-90): a longer maximum, or none, is sent as 90.
+    max_stay_ceiling = 90
     # Reservations arrive only by pull; the webhook is a hint to pull now.
     # One pull reads the reservations of every hotel of the account (hotel_ids is a list).
     polling = Polling(every_seconds=25, per_account=True)
@@ -122,7 +127,11 @@ class BookingComAdapter(PlatformAdapter):
     def update_availability_many(self, updates) -> int:
         """Every room type's messages in requests of up to ``max_batch`` messages, one hotel per request."""
         return self._send_rooms(
-            updates, ota.avail_messages, ota.avail_request_rooms, "OTA_HotelAvailNotif", "update_availability"
+            updates,
+            partial(ota.avail_messages, max_stay_ceiling=self.max_stay_ceiling),
+            ota.avail_request_rooms,
+            "OTA_HotelAvailNotif",
+            "update_availability",
         )
 
     def update_pricing_many(self, updates) -> int:

@@ -28,8 +28,8 @@ from adapters.xml import (
     descendants,
     element,
     local,
-    money,
     parse_answer,
+    price_text,
     sub,
     text,
     to_bytes,
@@ -58,6 +58,7 @@ class AvailMessage:
     last: dt.date  # inclusive
     booking_limit: int | None = None
     min_los: int | None = None
+    max_los: int | None = None
     restriction: str | None = None  # Master | Arrival | Departure
     closed: bool = False
 
@@ -96,8 +97,18 @@ def _min_stay(item: AvailabilityRange) -> int:
 # --- messages ---------------------------------------------------------------------------------
 
 
-def avail_messages(update: AvailabilityUpdate) -> list[AvailMessage]:
-    """All messages for the update, validated; raises ``InvalidUpdateError`` before anything is sent."""
+def _max_stay(item: AvailabilityRange, ceiling: int | None) -> int | None:
+    if ceiling is None:
+        return None
+    return item.max_stay_on_wire(ceiling)
+
+
+def avail_messages(update: AvailabilityUpdate, *, max_stay_ceiling: int | None = None) -> list[AvailMessage]:
+    """All messages for the update, validated; raises ``InvalidUpdateError`` before anything is sent.
+
+    With ``max_stay_ceiling`` each range's Master message also sets its maximum stay (``SetMaxLOS``):
+    ours, or the ceiling where ours is longer or unset, so a maximum set earlier is always replaced.
+    """
     ranges = tuple(update.ranges)
     check_ranges(ranges)
     messages = [
@@ -106,6 +117,7 @@ def avail_messages(update: AvailabilityUpdate) -> list[AvailMessage]:
             last=item.range.last_night,
             booking_limit=1 if item.available else 0,
             min_los=_min_stay(item),
+            max_los=_max_stay(item, max_stay_ceiling),
             restriction="Master",
             closed=bool(item.stop_sell),
         )
@@ -137,7 +149,7 @@ def rate_messages(update: PricingUpdate) -> list[RateMessage]:
     ranges = tuple(update.ranges)
     check_ranges(ranges)
     return [
-        RateMessage(item.range.start, item.range.last_night, money(item.price), currency_code(item.currency))
+        RateMessage(item.range.start, item.range.last_night, price_text(item), currency_code(item.currency))
         for item in ranges
     ]
 
@@ -168,9 +180,12 @@ def avail_request_rooms(hotel: str, messages: Iterable[tuple[str, str, AvailMess
             attrs = {"BookingLimit": str(message.booking_limit), "BookingLimitMessageType": "SetLimit"}
         node = sub(container, "AvailStatusMessage", attrs)
         _control(node, message.start, message.last, room, rate)
-        if message.min_los is not None:
+        if message.min_los is not None or message.max_los is not None:
             stays = sub(node, "LengthsOfStay")
-            sub(stays, "LengthOfStay", {"MinMaxMessageType": "SetMinLOS", "Time": str(message.min_los)})
+            if message.min_los is not None:
+                sub(stays, "LengthOfStay", {"MinMaxMessageType": "SetMinLOS", "Time": str(message.min_los)})
+            if message.max_los is not None:
+                sub(stays, "LengthOfStay", {"MinMaxMessageType": "SetMaxLOS", "Time": str(message.max_los)})
         if message.restriction:
             status = "Close" if message.closed else "Open"
             sub(node, "RestrictionStatus", {"Restriction": message.restriction, "Status": status})

@@ -46,6 +46,7 @@ class ExpediaAdapter(PlatformAdapter):
             Capability.PUSH_AVAILABILITY,
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
+            Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
             # BR's pending list is polled too: a booking whose notification was lost still arrives,
             # and every retrieved booking is confirmed with BC.
@@ -57,6 +58,7 @@ class ExpediaAdapter(PlatformAdapter):
             Capability.READ_PRICES,  # PARR: reconcile compares the rates Expedia holds
         }
     )
+    max_stay_ceiling = eqc.MAX_LOS  # EQC maxLOS is 1..28
     max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
     rate_limit = RateLimit(50, 1.0)
     # BR is a safety net behind the push notifications, so once a minute is plenty.

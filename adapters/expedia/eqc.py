@@ -35,8 +35,8 @@ from adapters.xml import (
     decimal_or_none,
     descendants,
     element,
-    money,
     parse_answer,
+    price_text,
     sub,
     text,
     to_bytes,
@@ -49,7 +49,7 @@ AR_NS = "http://www.expediaconnect.com/EQC/AR/2011/06"
 BR_NS = "http://www.expediaconnect.com/EQC/BR/2014/01"
 BC_NS = "http://www.expediaconnect.com/EQC/BC/2007/09"
 CONTENT_TYPE = "text/xml; charset=utf-8"
-MAX_LOS = 28  # EQC's minLOS range is 1..28
+MAX_LOS = 28  # EQC's minLOS and maxLOS range is 1..28 (a longer maximum, or none, is sent as 28)
 MAX_CONFIRMATIONS = 10  # BookingConfirmNumber maxOccurs
 
 # EQC codes that are permanent although they sit in the 3000s: the mapping is wrong.
@@ -85,12 +85,13 @@ def availability_updates(ranges: Sequence[AvailabilityRange]) -> list[Availabili
         stay = item.min_stay
         if isinstance(stay, bool) or not isinstance(stay, int) or not 1 <= stay <= MAX_LOS:
             raise InvalidUpdateError(f"Expedia minLOS must be 1..{MAX_LOS}, got {stay!r}")
+        item.max_stay_on_wire(MAX_LOS)  # raises InvalidUpdateError
     return list(ranges)
 
 
 def price_updates(ranges: Sequence[PriceRange]) -> list[tuple[PriceRange, str, str]]:
     check_ranges(ranges)
-    return [(item, money(item.price), currency_code(item.currency)) for item in ranges]
+    return [(item, price_text(item), currency_code(item.currency)) for item in ranges]
 
 
 def _date_range(parent, item) -> None:
@@ -118,6 +119,7 @@ def availability_request(
             "Restrictions",
             {
                 "minLOS": str(item.min_stay),
+                "maxLOS": str(item.max_stay_on_wire(MAX_LOS)),
                 "closedToArrival": _bool(item.closed_to_arrival),
                 "closedToDeparture": _bool(item.closed_to_departure),
             },

@@ -70,12 +70,15 @@ class FewoDirektAdapter(PlatformAdapter):
             Capability.PUSH_AVAILABILITY,
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
+            Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
             Capability.PER_NIGHT_PRICE,
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
         }
     )
     max_batch = 50
+    # Decision (the real API is closed): maxStay is 1..365 nights.
+    max_stay_ceiling = 365
     rate_limit = RateLimit(30, 1.0)
     webhook_path = "fewo-direkt"
     sandbox_webhook_secrets = ("sandbox-fewo-webhook",)
@@ -185,6 +188,7 @@ class FewoDirektAdapter(PlatformAdapter):
                     # No stop-sell on the wire: a stop-sold night is unavailable.
                     "status": "AVAILABLE" if item.available and not item.stop_sell else "UNAVAILABLE",
                     "minStay": item.min_stay,
+                    "maxStay": item.max_stay_on_wire(self.max_stay_ceiling),
                     "arrivalAllowed": not item.closed_to_arrival,
                     "departureAllowed": not item.closed_to_departure,
                 }
@@ -212,7 +216,7 @@ class FewoDirektAdapter(PlatformAdapter):
                     {
                         "from": item.range.start.isoformat(),
                         "to": item.range.last_night.isoformat(),
-                        "nightlyRate": f"{item.price:.2f}",
+                        "nightlyRate": item.price_on_wire(),
                     }
                     for item in chunk
                 ]

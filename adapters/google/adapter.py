@@ -109,6 +109,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_AVAILABILITY,
             Capability.PUSH_PRICING,
             Capability.PUSH_RESTRICTIONS,
+            Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
             Capability.OAUTH,
             Capability.PER_NIGHT_PRICE,
@@ -118,6 +119,8 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
     )
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
     rate_limit = RateLimit(100, 1.0)
+    # Google's ARI reference bounds LengthOfStay@Time nowhere (xs:integer): decision, a year.
+    max_stay_ceiling = 365
     webhook_path = "google"
     mapping_rules = OTA_MAPPING_RULES  # the same OTA ARI messages as Booking.com
     # Pub/Sub push: an OIDC token signed by Google for this audience and service account.
@@ -211,7 +214,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
         """Raises ``InvalidUpdateError`` before any request if a value cannot be sent."""
         hotel = ota.hotel_code(update.listing_id)
         room, rate = self._codes()
-        messages = ota.avail_messages(update)
+        messages = ota.avail_messages(update, max_stay_ceiling=self.max_stay_ceiling)
         bodies = [ota.avail_request(hotel, chunk, room=room, rate=rate) for chunk in batches(messages, self.max_batch)]
         for body in bodies:
             self._post_ari("OTA_HotelAvailNotif", body, endpoint="update_availability")

@@ -22,6 +22,7 @@ CLIENTS = {"sandbox-airbnb-client": "sandbox-airbnb-secret"}
 WEBHOOK_SECRET = b"sandbox-airbnb-webhook"
 MAX_RANGES = 100
 CALENDAR_FIELDS = {"start_date", "end_date", "available", "min_nights", "closed_to_arrival", "closed_to_departure"}
+MAX_NIGHTS = 1125  # Airbnb's longest maximum stay
 PRICING_FIELDS = {"start_date", "end_date", "nightly_price"}
 ERROR_CODES = {400: "invalid_request", 401: "invalid_token", 404: "not_found", 409: "conflict", 429: "rate_limited"}
 EVENTS = {"created": "reservation.created", "updated": "reservation.updated", "cancelled": "reservation.cancelled"}
@@ -119,7 +120,7 @@ class Airbnb(Platform):
         checks.exact_fields(body, {"currency", "ranges"}, "body")
         currency = checks.currency(body["currency"], "currency")
         ranges = checks.require_list(body["ranges"], "ranges", max_items=MAX_RANGES)
-        updates = [_pricing_range(item, f"ranges[{i}]") for i, item in enumerate(ranges)]
+        updates = [_pricing_range(item, f"ranges[{i}]", currency) for i, item in enumerate(ranges)]
         checks.no_overlaps([(nights[0], nights[-1]) for nights, _ in updates], "ranges")
         with self.app.store.lock:
             listing = self.state.listing_for_write(listing_id)
@@ -170,7 +171,7 @@ class Airbnb(Platform):
 
 def _calendar_range(item, where: str):
     checks.require_object(item, where)
-    checks.exact_fields(item, CALENDAR_FIELDS, where)
+    checks.exact_fields(item, CALENDAR_FIELDS, where, optional={"max_nights"})
     nights = _nights(item, where)
     changes = {
         "open": checks.boolean(item["available"], f"{where}.available"),
@@ -178,13 +179,15 @@ def _calendar_range(item, where: str):
         "closed_to_arrival": checks.boolean(item["closed_to_arrival"], f"{where}.closed_to_arrival"),
         "closed_to_departure": checks.boolean(item["closed_to_departure"], f"{where}.closed_to_departure"),
     }
+    if "max_nights" in item:  # optional: left out, the maximum stay is unchanged
+        changes["max_stay"] = checks.stay_limit(item["max_nights"], f"{where}.max_nights", MAX_NIGHTS)
     return nights, changes
 
 
-def _pricing_range(item, where: str):
+def _pricing_range(item, where: str, currency: str):
     checks.require_object(item, where)
     checks.exact_fields(item, PRICING_FIELDS, where)
-    return _nights(item, where), checks.money(item["nightly_price"], f"{where}.nightly_price")
+    return _nights(item, where), checks.money(item["nightly_price"], f"{where}.nightly_price", currency)
 
 
 def _nights(item: dict, where: str):

@@ -318,6 +318,8 @@ def _rate_plan_changes(plan: etree._Element, where: str) -> dict:
     if limits is not None:
         if limits.get("minLOS") is not None:
             changes["min_stay"] = _min_stay(limits.get("minLOS"), f"{where}/Restrictions@minLOS")
+        if limits.get("maxLOS") is not None:
+            changes["max_stay"] = _min_stay(limits.get("maxLOS"), f"{where}/Restrictions@maxLOS")
         for attr, field in (("closedToArrival", "closed_to_arrival"), ("closedToDeparture", "closed_to_departure")):
             if limits.get(attr) is not None:
                 changes[field] = _bool(limits.get(attr), f"{where}/Restrictions@{attr}")
@@ -333,7 +335,7 @@ def _rate(rate: etree._Element, where: str) -> dict:
     if per_day is None:
         raise Invalid(f"{where}/Rate: PerDay rate= is required (PerOccupancy/PerPerson are not offered)")
     currency = checks.currency(rate.get("currency"), f"{where}/Rate@currency")
-    return {"price": checks.money(per_day.get("rate"), f"{where}/PerDay@rate"), "currency": currency}
+    return {"price": checks.money(per_day.get("rate"), f"{where}/PerDay@rate", currency), "currency": currency}
 
 
 def _check_codes(listing: Listing, updates: list) -> None:

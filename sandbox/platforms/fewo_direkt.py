@@ -21,6 +21,7 @@ API_KEYS = {"sandbox-fewo-key"}
 WEBHOOK_SECRET = b"sandbox-fewo-webhook"
 MAX_ENTRIES = 50
 AVAILABILITY_FIELDS = {"from", "to", "status", "minStay", "arrivalAllowed", "departureAllowed"}
+MAX_STAY = 365  # decision: a year
 RATE_FIELDS = {"from", "to", "nightlyRate"}
 STATUSES = {"AVAILABLE": True, "UNAVAILABLE": False}
 ERROR_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 409: "CONFLICT", 429: "RATE_LIMITED"}
@@ -91,7 +92,7 @@ class FewoDirekt(Platform):
     def rates(self, req: Request, account: str, listing_id: str) -> Response:
         entries = self._entries(req, extra={"currency"})
         currency = checks.currency(req.parsed["currency"], "currency")
-        updates = [_rate_entry(item, f"entries[{i}]") for i, item in enumerate(entries)]
+        updates = [_rate_entry(item, f"entries[{i}]", currency) for i, item in enumerate(entries)]
         checks.no_overlaps([(nights[0], nights[-1]) for nights, _ in updates], "entries")
         with self.app.store.lock:
             listing = self.state.listing_for_write(listing_id)
@@ -154,7 +155,7 @@ def _nights(item: dict, where: str):
 
 def _availability_entry(item, where: str):
     checks.require_object(item, where)
-    checks.exact_fields(item, AVAILABILITY_FIELDS, where)
+    checks.exact_fields(item, AVAILABILITY_FIELDS, where, optional={"maxStay"})
     if item["status"] not in STATUSES:
         raise checks.Invalid(f"{where}.status must be AVAILABLE or UNAVAILABLE, got {item['status']!r}")
     changes = {
@@ -163,10 +164,12 @@ def _availability_entry(item, where: str):
         "closed_to_arrival": not checks.boolean(item["arrivalAllowed"], f"{where}.arrivalAllowed"),
         "closed_to_departure": not checks.boolean(item["departureAllowed"], f"{where}.departureAllowed"),
     }
+    if "maxStay" in item:  # optional: left out, the maximum stay is unchanged
+        changes["max_stay"] = checks.stay_limit(item["maxStay"], f"{where}.maxStay", MAX_STAY)
     return _nights(item, where), changes
 
 
-def _rate_entry(item, where: str):
+def _rate_entry(item, where: str, currency: str):
     checks.require_object(item, where)
     checks.exact_fields(item, RATE_FIELDS, where)
-    return _nights(item, where), checks.money(item["nightlyRate"], f"{where}.nightlyRate")
+    return _nights(item, where), checks.money(item["nightlyRate"], f"{where}.nightlyRate", currency)

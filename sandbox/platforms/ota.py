@@ -17,6 +17,7 @@ OTA = ElementMaker(namespace=OTA_NS, nsmap={None: OTA_NS})
 MAX_MESSAGES = 1000
 SCHEMA_DIR = "ota/2015B"
 RESTRICTIONS = {"Arrival": "closed_to_arrival", "Departure": "closed_to_departure", "Master": "stop_sell"}
+LENGTHS_OF_STAY = {"SetMinLOS": "min_stay", "SetMaxLOS": "max_stay"}
 
 
 @dataclass
@@ -171,12 +172,13 @@ def _restriction(status: etree._Element, where: str, change: AriChange) -> None:
 def _length_of_stay(stay: etree._Element, where: str, change: AriChange) -> None:
     if stay.get("TimeUnit") not in (None, "Day"):
         raise Invalid(f"{where}/LengthOfStay@TimeUnit must be Day")
-    if stay.get("MinMaxMessageType") != "SetMinLOS":
-        return  # accepted but not modelled (max stay, forward stays)
+    kind = stay.get("MinMaxMessageType")
+    if kind not in LENGTHS_OF_STAY:
+        return  # accepted but not modelled (forward stays, patterns)
     raw = stay.get("Time")
     if raw is None or not raw.isdigit() or int(raw) < 1:
-        raise Invalid(f"{where}/LengthOfStay@Time must be an integer >= 1 for SetMinLOS, got {raw!r}")
-    change.changes["min_stay"] = int(raw)
+        raise Invalid(f"{where}/LengthOfStay@Time must be an integer >= 1 for {kind}, got {raw!r}")
+    change.changes[LENGTHS_OF_STAY[kind]] = int(raw)
 
 
 def _rate_change(message: etree._Element, where: str, require_codes: bool) -> AriChange:
@@ -187,7 +189,7 @@ def _rate_change(message: etree._Element, where: str, require_codes: bool) -> Ar
     amounts = rates[0].findall(f"{q('BaseByGuestAmts')}/{q('BaseByGuestAmt')}")
     if len(amounts) != 1:
         raise Invalid(f"{where}: exactly one BaseByGuestAmts/BaseByGuestAmt is expected, got {len(amounts)}")
-    price = checks.money(amounts[0].get("AmountAfterTax"), f"{where}/BaseByGuestAmt@AmountAfterTax")
     currency = amounts[0].get("CurrencyCode") or rates[0].get("CurrencyCode")
     checks.currency(currency, f"{where}/BaseByGuestAmt@CurrencyCode")
+    price = checks.money(amounts[0].get("AmountAfterTax"), f"{where}/BaseByGuestAmt@AmountAfterTax", currency)
     return AriChange(nights, room, rate, {"price": price, "currency": currency})

@@ -49,6 +49,7 @@ _PUSH = {
     Capability.PUSH_RESTRICTIONS,
     Capability.PER_NIGHT_PRICE,
     Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
+    Capability.PUSH_MAX_STAY,
 }
 _RATE_PLANS = Capability.RATE_PLAN_RESTRICTIONS  # OTA's RatePlanCode, EQC's RatePlan@id
 _READS = Capability.READ_PRICES  # EQC PARR: reconcile compares the rates held
@@ -68,6 +69,9 @@ EXPECTED_CAPABILITIES = {
     "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},
     "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
 }
+
+# The longest maximum stay each platform takes (docs/platforms.md): ours is capped there.
+EXPECTED_MAX_STAY_CEILING = {"airbnb": 1125, "booking_com": 90, "expedia": 28, "fewo_direkt": 365, "google": 365}
 
 REDIRECT_URI = "http://127.0.0.1:9/oauth/callback"
 START = dt.date.today() + dt.timedelta(days=60)
@@ -583,3 +587,79 @@ def test_a_payload_the_platform_refuses_is_a_permanent_error(sandbox, slug, list
     # Nothing half-applied: if it was sent, the platform refused it as invalid.
     assert sent == after["invalid_payloads"] - before["invalid_payloads"]
     assert all(day["available"] for day in calendar(sandbox, slug, listing_id, 0, 8).values())
+
+
+# --- maximum stay and money per currency ----------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_every_platform_that_takes_a_maximum_stay_pins_its_ceiling(slug):
+    ceiling = adapter_class(slug).max_stay_ceiling
+    if expects(slug, Capability.PUSH_MAX_STAY):
+        assert ceiling == EXPECTED_MAX_STAY_CEILING[slug]
+    else:
+        assert ceiling is None and slug not in EXPECTED_MAX_STAY_CEILING
+
+
+def test_it_pushes_the_maximum_stay_up_to_its_ceiling(sandbox, slug, listing_id, adapter):
+    """At 1, at 30, at the platform's ceiling, beyond it and unset: beyond and unset go out as the ceiling."""
+    needs(adapter, Capability.PUSH_MAX_STAY)
+    ceiling = EXPECTED_MAX_STAY_CEILING[slug]
+    asked = [1, 30, ceiling, ceiling + 1, None]
+    update = AvailabilityUpdate(
+        listing_id,
+        tuple(
+            AvailabilityRange(nights(2 * i, 2 * i + 2), available=True, max_stay=stay) for i, stay in enumerate(asked)
+        ),
+    )
+    assert adapter.update_availability(update) == 1
+    days = calendar(sandbox, slug, listing_id, 0, 2 * len(asked))
+    expected = [min(stay or ceiling, ceiling) for stay in asked]
+    assert [days[day(2 * i)]["max_stay"] for i in range(len(asked))] == expected
+    assert [days[day(2 * i + 1)]["max_stay"] for i in range(len(asked))] == expected
+
+
+def test_a_guest_cannot_book_past_the_pushed_maximum_stay(sandbox, slug, control_slug, listing_id, adapter):
+    needs(adapter, Capability.PUSH_MAX_STAY)
+    update = AvailabilityUpdate(listing_id, (AvailabilityRange(nights(0, 10), available=True, max_stay=3),))
+    adapter.update_availability(update)
+    response = requests.post(
+        f"{sandbox}/_control/{control_slug}/reservations",
+        json={
+            "listing_id": listing_id,
+            "check_in": day(1).isoformat(),
+            "check_out": day(5).isoformat(),
+            "guest_name": "Long Stayer",
+            "total": "480.00",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 409, response.text
+    book(sandbox, control_slug, listing_id, 1, 4)  # three nights are fine
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "wire"),
+    [("12000", "JPY", "12000"), ("12000.000", "JPY", "12000"), ("120.5", "EUR", "120.50"), ("12.345", "KWD", "12.345")],
+)
+def test_it_pushes_prices_with_exactly_their_currencys_decimals(
+    sandbox, slug, listing_id, adapter, amount, currency, wire
+):
+    """The sandbox takes a price only with its currency's ISO 4217 decimals (JPY 12000, never 12000.00)."""
+    needs(adapter, Capability.PUSH_PRICING)
+    update = PricingUpdate(listing_id, (PriceRange(nights(0, 3), Decimal(amount), currency),))
+    assert adapter.update_pricing(update) == 1
+    days = calendar(sandbox, slug, listing_id, 0, 3)
+    assert [(days[day(i)]["price"], days[day(i)]["currency"]) for i in range(3)] == [(wire, currency)] * 3
+
+
+@pytest.mark.parametrize(("amount", "currency"), [("12000.50", "JPY"), ("120.005", "EUR"), ("12.3456", "KWD")])
+def test_a_price_with_more_decimals_than_its_currency_is_refused_before_sending(
+    sandbox, slug, listing_id, adapter, amount, currency
+):
+    needs(adapter, Capability.PUSH_PRICING)
+    before = requests_total(sandbox, slug)
+    with pytest.raises(PlatformAPIError) as caught:
+        adapter.update_pricing(PricingUpdate(listing_id, (PriceRange(nights(0, 3), Decimal(amount), currency),)))
+    assert caught.value.permanent and currency in str(caught.value)
+    assert requests_total(sandbox, slug) == before

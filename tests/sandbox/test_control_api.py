@@ -129,7 +129,7 @@ def test_the_calendar_state_reports_each_night(sandbox):
     assert [d["date"] for d in days] == ["2028-03-01", "2028-03-02"]
     assert days[1]["booked_by"] == rid and days[1]["available"] is False and days[0]["available"] is True
     assert set(days[0]) == {
-        "date", "available", "price", "currency", "min_stay", "closed_to_arrival", "closed_to_departure",
+        "date", "available", "price", "currency", "min_stay", "max_stay", "closed_to_arrival", "closed_to_departure",
         "stop_sell", "booked_by", "updated_at",
     }  # fmt: skip
 

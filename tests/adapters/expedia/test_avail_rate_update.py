@@ -37,6 +37,7 @@ def test_one_range_becomes_one_avail_rate_update_with_inventory_restrictions_and
     assert plan.get("id") == "956589"
     assert plan.find("a:Restrictions", NS).attrib == {
         "minLOS": "2",
+        "maxLOS": "28",  # no maximum of ours: EQC's ceiling
         "closedToArrival": "false",
         "closedToDeparture": "true",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Mapping
+from dataclasses import replace
 
 from lxml import etree
 
@@ -121,6 +122,8 @@ def parse_notification(body: bytes) -> list[Notification]:
             )
             for res in reservations
         ]
+        # Expedia has no infant category (an infant is a child with an age), as BR says too.
+        bookings = [replace(booking, infants=None) for booking in bookings]
     return [
         Notification(
             platform=SLUG,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from adapters.base import BookingData, BookingStatus, Guest, Notification, NotificationKind
+from adapters.base import BookingData, BookingStatus, Guest, Notification, NotificationKind, PaymentModel
 
 
 def booking_to_json(booking: BookingData) -> dict:
@@ -27,7 +27,24 @@ def booking_to_json(booking: BookingData) -> dict:
         "version": booking.version,
         "raw_status": booking.raw_status,
         "kind": booking.kind,
+        # What else the platform said (an older payload without these reads as "nothing").
+        "taxes": _text(booking.taxes),
+        "fees": _text(booking.fees),
+        "adults": booking.adults,
+        "children": booking.children,
+        "infants": booking.infants,
+        "special_requests": list(booking.special_requests),
+        "sub_channel": booking.sub_channel,
+        "payment_model": booking.payment_model.value if booking.payment_model else None,
     }
+
+
+def _text(amount: Decimal | None) -> str | None:
+    return str(amount) if amount is not None else None
+
+
+def _amount(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
 
 
 def booking_from_json(item: dict) -> BookingData:
@@ -46,6 +63,14 @@ def booking_from_json(item: dict) -> BookingData:
         version=item.get("version", ""),
         raw_status=item.get("raw_status", ""),
         kind=item.get("kind", "reservation"),
+        taxes=_amount(item.get("taxes")),
+        fees=_amount(item.get("fees")),
+        adults=item.get("adults"),
+        children=item.get("children"),
+        infants=item.get("infants"),
+        special_requests=tuple(item.get("special_requests") or ()),
+        sub_channel=item.get("sub_channel", ""),
+        payment_model=PaymentModel(item["payment_model"]) if item.get("payment_model") else None,
     )
 
 

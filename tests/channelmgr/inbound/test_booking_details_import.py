@@ -116,3 +116,23 @@ def test_whatever_the_details_the_booking_is_stored(airbnb, day, taxes, adults, 
         assert Decimal(0) <= booking.taxes_amount and booking.taxes_amount == taxes.quantize(Decimal("0.001"))
     assert booking.adults is None or booking.adults == adults
     assert len(booking.sub_channel) <= 64
+
+
+def test_a_stored_notification_keeps_the_details(day):
+    """Webhook notifications wait as JSON on ``InboundEvent``: the details survive the round trip."""
+    from adapters.base import Notification, NotificationKind
+    from channelmgr.inbound.payloads import notification_from_json, notification_to_json
+
+    booking = data(day, **DETAILS)
+    stored = Notification(platform="airbnb", kind=NotificationKind.BOOKING_CREATED, event_key="e1", booking=booking)
+
+    assert notification_from_json(notification_to_json(stored)).booking == booking
+
+
+def test_a_payload_stored_before_the_details_existed_still_reads(day):
+    from channelmgr.inbound.payloads import booking_from_json, booking_to_json
+
+    old = {k: v for k, v in booking_to_json(data(day)).items() if k not in {*DETAILS, "payment_model"}}
+
+    read = booking_from_json(old)
+    assert (read.taxes, read.special_requests, read.payment_model) == (None, (), None)

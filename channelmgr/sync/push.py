@@ -170,9 +170,19 @@ def _release(claim: str) -> None:
 def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
     """A platform without ``PUSH_RESTRICTIONS`` gets open/closed only: a stop-sell night is closed there,
     and nights that differ only in restrictions travel as one range."""
-    restrictions = Capability.PUSH_RESTRICTIONS in adapter_class(connection.platform_type).capabilities
+    capabilities = adapter_class(connection.platform_type).capabilities
+    restrictions = Capability.PUSH_RESTRICTIONS in capabilities
+    # A platform that cannot carry a maximum stay is not split into ranges that differ only in it.
+    max_stay = (lambda n: n.max_stay) if Capability.PUSH_MAX_STAY in capabilities else (lambda n: None)  # noqa: E731
     if restrictions:
-        key = lambda n: (n.available, n.min_stay, n.closed_to_arrival, n.closed_to_departure, n.stop_sell)  # noqa: E731
+        key = lambda n: (  # noqa: E731
+            n.available,
+            n.min_stay,
+            max_stay(n),
+            n.closed_to_arrival,
+            n.closed_to_departure,
+            n.stop_sell,
+        )
     else:
         key = lambda n: n.available and not n.stop_sell  # noqa: E731
     result = []
@@ -185,6 +195,7 @@ def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
                         range=DayRange(run_start, run_end),
                         available=night.available,
                         min_stay=night.min_stay,
+                        max_stay=max_stay(night),
                         closed_to_arrival=night.closed_to_arrival,
                         closed_to_departure=night.closed_to_departure,
                         stop_sell=night.stop_sell,

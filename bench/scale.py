@@ -439,7 +439,17 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
         for pk in connections:
             tasks.update_channel_availability.send(pk)
             tasks.update_channel_pricing.send(pk)
-        if not wait_for(lambda: not _dirty_left(connections) and not _running(connections), timeout, 0.1):
+
+        def finished() -> bool:
+            if not _dirty_left(connections) and not _running(connections):
+                return True
+            # A push the platform refused stays dirty for the retry (or for good): the run would never end.
+            error = _first_failure(connections, since)
+            if error:
+                raise RuntimeError(f"(d) a push of the full sync failed, so its timing means nothing: {error}")
+            return False
+
+        if not wait_for(finished, timeout, 0.1):
             raise RuntimeError(f"(d) the full sync of {units} units did not finish within {timeout:.0f} s")
         seconds = time.perf_counter() - began
         rss = peak_rss_mb(proc.pid)
@@ -450,6 +460,15 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
         _terminate(stack, name)
     requests = sum(stats_after[s]["requests_total"] - stats_before[s]["requests_total"] for s in PLATFORMS)
     return FullSync(units, processes, seconds, requests, _failures_since(connections, since), rss, cpu, sandbox_cpu)
+
+
+def _first_failure(connection_ids: list[int], since) -> str:
+    from channelmgr.models import SyncLog
+
+    failed = SyncLog.objects.filter(
+        connection_id__in=connection_ids, started_at__gte=since, status=SyncLog.Status.FAILED
+    ).first()
+    return f"connection {failed.connection_id}: {failed.error[:300]}" if failed else ""
 
 
 def _running(connection_ids: list[int]) -> int:

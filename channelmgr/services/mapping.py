@@ -93,13 +93,7 @@ def _problem(rule: MappingRule, label: str, value: object, *, clears: bool) -> s
 class PmsSetting:
     name: str
     label: str
-    needs: frozenset[Capability] | None  # None: no push carries it yet
-
-
-def _max_stay_capability() -> frozenset[Capability] | None:
-    """The max-stay capability, once the push carries it (issue 15 adds it next to min stay)."""
-    found = [c for c in Capability if "max_stay" in c.value]
-    return frozenset(found) if found else None
+    needs: frozenset[Capability]
 
 
 def pms_settings() -> tuple[PmsSetting, ...]:
@@ -112,7 +106,7 @@ def pms_settings() -> tuple[PmsSetting, ...]:
             frozenset({Capability.PUSH_PRICING, Capability.PER_NIGHT_PRICE}),
         ),
         PmsSetting("min_stay", "minimum stay", frozenset({Capability.PUSH_RESTRICTIONS})),
-        PmsSetting("max_stay", "maximum stay", _max_stay_capability()),
+        PmsSetting("max_stay", "maximum stay", frozenset({Capability.PUSH_MAX_STAY})),
         PmsSetting("closed_to_arrival", "closed to arrival", frozenset(_arrival)),
         PmsSetting("closed_to_departure", "closed to departure", frozenset(_arrival)),
         PmsSetting("stop_sell", "stop-sell", frozenset({Capability.PUSH_AVAILABILITY})),
@@ -123,4 +117,4 @@ def settings_ignored(platform_type: str) -> list[PmsSetting]:
     """The PMS settings that never reach ``platform_type``: its push lacks a capability they need."""
     platform = registry.adapters().get(platform_type)
     capabilities = platform.capabilities if platform else frozenset()
-    return [setting for setting in pms_settings() if setting.needs is None or not setting.needs <= capabilities]
+    return [setting for setting in pms_settings() if not setting.needs <= capabilities]

@@ -340,21 +340,29 @@ def _broken_limits(platform, listing, metadata, credentials) -> list[str]:
 # --- what each channel ignores -------------------------------------------------------------------
 
 
-def test_the_api_and_the_page_show_which_pms_settings_a_channel_ignores(api, staff, unit):
-    created = api.post(
-        "/channel-connections",
-        {"unit": unit.pk, "platform_type": "fewo_direkt", "platform_listing_id": "FW-1"},
-        format="json",
-    )
+def test_the_api_and_the_page_show_which_pms_settings_a_channel_ignores(api, staff, unit, monkeypatch):
+    from adapters.base import Capability
 
-    ignored = created.json()["ignored_settings"]
+    cls = registry.adapter_class("fewo_direkt")
+    monkeypatch.setattr(cls, "capabilities", cls.capabilities - {Capability.CLOSED_TO_ARRIVAL_DEPARTURE})
+    body = {"unit": unit.pk, "platform_type": "fewo_direkt", "platform_listing_id": "FW-1"}
+    created = api.post("/channel-connections", body, format="json")
+
     page = staff.get(f"/admin/channelmgr/channelconnection/{created.json()['id']}/change/").content.decode()
 
-    assert ignored == [setting.name for setting in settings_ignored("fewo_direkt")]
-    assert "closed_to_arrival" not in ignored and "min_stay" not in ignored  # FeWo-direkt takes both
+    assert created.json()["ignored_settings"] == ["closed_to_arrival", "closed_to_departure"]
     assert "PMS settings this channel ignores" in page
-    for setting in settings_ignored("fewo_direkt"):
-        assert setting.label in page
+    assert "closed to arrival, closed to departure" in page
+
+
+def test_a_channel_that_carries_everything_says_so(api, staff, unit):
+    body = {"unit": unit.pk, "platform_type": "booking_com", **VALID["booking_com"]}
+    created = api.post("/channel-connections", body, format="json")
+
+    page = staff.get(f"/admin/channelmgr/channelconnection/{created.json()['id']}/change/").content.decode()
+
+    assert created.json()["ignored_settings"] == []
+    assert "none: it carries every PMS setting" in page
 
 
 def test_a_feed_ignores_every_pms_setting():

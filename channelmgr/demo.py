@@ -256,14 +256,12 @@ def demo_connect(*, wait: float = 0.0) -> DemoConnectResult:
         waiting = connections.filter(status=ChannelConnection.Status.NEEDS_ATTENTION)
         # An OAuth connection still without tokens would only fail again.
         waiting = waiting.exclude(platform_type__in=registry.slugs(Capability.OAUTH), access_token="")
-        pushed = registry.slugs(Capability.PUSH_AVAILABILITY)
-        for connection in waiting.filter(platform_type__in=pushed):
-            connection_resume(connection=connection)  # and its full sync
+        for connection in waiting:
+            # Back to active through the one transition that tells listeners, then a full sync (a feed:
+            # a pull, since it takes no pushes).
+            connection_resume(connection=connection)
             resumed.add(connection.pk)
-        # connection_resume's full sync would open availability and pricing pushes a feed cannot take
-        # (their SyncLogs would stay running): a feed goes back to active here and is pulled below.
-        feeds = waiting.exclude(platform_type__in=pushed)
-        result.resumed = len(resumed) + feeds.update(status=ChannelConnection.Status.ACTIVE, last_error="")
+        result.resumed = len(resumed)
 
     def syncs():
         for connection in connections.filter(status=ChannelConnection.Status.ACTIVE).exclude(pk__in=resumed):

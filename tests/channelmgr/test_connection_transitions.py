@@ -142,3 +142,16 @@ def test_any_sequence_tells_each_transition_once_and_in_turn(unit, steps):
         connection_needs_attention.disconnect(dispatch_uid="seq-attention")
         connection_recovered.disconnect(dispatch_uid="seq-recovered")
         connection.delete()
+
+
+def test_resuming_a_feed_reads_it_again_instead_of_opening_pushes_it_cannot_take(unit, told):
+    from channelmgr.models import SyncLog
+
+    feed = ChannelConnection.objects.create(
+        organization=unit.property.organization, unit=unit, platform_type="ical", platform_listing_id="feed-1",
+        platform_metadata={"feed_url": "https://example.com/feed.ics"},
+    )  # fmt: skip
+    _flag(feed)
+    connection_resume(connection=feed)
+    assert list(SyncLog.objects.filter(connection=feed).values_list("kind", flat=True)) == ["bookings"]
+    assert told[-1] == ("recovered", feed.pk, "active")

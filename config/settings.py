@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
         "SyncLogKindEnum": "channelmgr.models.SyncLog.Kind",
         "SyncLogStatusEnum": "channelmgr.models.SyncLog.Status",
         "ConnectionStatusEnum": "channelmgr.models.ChannelConnection.Status",
+        "WebhookEventTypeEnum": "integrations.events.EVENT_TYPES",
     },
 }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiCallback, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -79,6 +79,33 @@ class SubscriptionInputSerializer(RefuseReadOnly, serializers.Serializer):
         refused = ["id", "secret", "delivered_sequence", "disabled_at", "created_at", "updated_at"]
 
 
+class WebhookEnvelopeSerializer(serializers.Serializer):
+    """What a subscription's URL receives (documentation only: integrations/delivery.py builds it)."""
+
+    id = serializers.IntegerField(help_text="The event's id; a retry or a replay sends the same one.")
+    type = serializers.ChoiceField(choices=EVENT_TYPES)
+    sequence = serializers.IntegerField(help_text="Per organization; never lower than the one before.")
+    occurred_at = serializers.DateTimeField()
+    data = serializers.DictField(
+        help_text="`object`: the booking or connection as the API shows it; by type also `reason`, `sync_log`, "
+        "`error` or `drift`."
+    )
+
+
+DELIVERY = OpenApiCallback(
+    "event",
+    "{$request.body#/url}",
+    extend_schema(
+        request=WebhookEnvelopeSerializer,
+        responses={200: None},
+        summary="An event, POSTed to the subscription's URL",
+        description='Headers: `Webhook-Signature: t=<unix>,v1=<hex hmac-sha256 of "t.body">` (a second `v1=` '
+        f"while a secret rotates; accept a `t` within {TOLERANCE_SECONDS} s), `Webhook-Id`, `Webhook-Sequence`. "
+        "Answer 2xx within 10 s; anything else is retried (1 s doubling to 1 h, disabled after 24 h).",
+    ),
+)
+
+
 class SubscriptionApiView(ApiView):
     def subscription(self, pk) -> WebhookSubscription:
         return self.owned(subscriptions_of(self.organization_id), pk)
@@ -89,6 +116,8 @@ def _invalid(exc: SubscriptionError) -> serializers.ValidationError:
 
 
 class SubscriptionListCreateApi(SubscriptionApiView):
+    """Your organization's webhook subscriptions (the secret is never listed)."""
+
     @extend_schema(
         tags=TAG, operation_id="webhook_subscriptions_list", responses=SubscriptionOutputSerializer(many=True)
     )
@@ -100,6 +129,7 @@ class SubscriptionListCreateApi(SubscriptionApiView):
         operation_id="webhook_subscriptions_create",
         request=SubscriptionInputSerializer,
         responses={201: SubscriptionWithSecretSerializer},
+        callbacks=[DELIVERY],
         description="Register a URL for some event types; it gets the events from now on. " + SIGNING,
     )
     def post(self, request):
@@ -116,6 +146,8 @@ class SubscriptionListCreateApi(SubscriptionApiView):
 
 
 class SubscriptionDetailApi(SubscriptionApiView):
+    """One webhook subscription: its URL, event types, and how far delivery has got."""
+
     @extend_schema(tags=TAG, operation_id="webhook_subscriptions_retrieve", responses=SubscriptionOutputSerializer)
     def get(self, request, id):
         return Response(SubscriptionOutputSerializer(self.subscription(id)).data)
@@ -145,6 +177,8 @@ class SubscriptionDetailApi(SubscriptionApiView):
 
 
 class SubscriptionRotateSecretApi(SubscriptionApiView):
+    """A new signing secret, shown once; the old one keeps signing for a grace period."""
+
     class InputSerializer(serializers.Serializer):
         grace_seconds = serializers.IntegerField(
             required=False,
@@ -172,6 +206,8 @@ class SubscriptionRotateSecretApi(SubscriptionApiView):
 
 
 class SubscriptionReplayApi(SubscriptionApiView):
+    """Deliver again every event after a sequence number, in order."""
+
     class QuerySerializer(serializers.Serializer):
         since = serializers.IntegerField(
             min_value=0, max_value=MAX_ID, help_text="Re-deliver every event with a sequence number above this."
@@ -228,6 +264,8 @@ class DeliveryOutputSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionDeliveriesApi(SubscriptionApiView):
+    """The delivery log: every attempt with its status code, duration and the start of the answer."""
+
     @extend_schema(
         tags=TAG,
         operation_id="webhook_subscriptions_deliveries",

@@ -41,7 +41,9 @@ def test_a_private_or_loopback_url_is_refused_at_subscription(org_a, url):
     assert WebhookSubscription.objects.count() == 0
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com/", "hooks", "http:///x"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://example.com/", "hooks", "http:///x"]
+)
 def test_other_schemes_and_urls_without_a_host_are_refused(org_a, url):
     with pytest.raises(SubscriptionError):
         subscription_create(organization_id=org_a.pk, url=url, event_types=["booking.created"])

@@ -19,6 +19,7 @@ def test_alice_connects_a_unit_and_sees_only_whether_each_credential_is_set(alic
         "username": False,
         "password": False,
         "webhook_secret": False,
+        "feed_url": False,
     }
     assert "api_key" not in body and "k-123456" not in answer.content.decode()
     assert body["status"] == "active" and body["property_id"] == unit.property_id

@@ -77,7 +77,8 @@ class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in ("url", "event_types", "active", "description")}
         if change:
-            subscription_update(subscription=obj, **data)
+            # The form already wrote its values on ``obj``: the service compares with the stored row.
+            subscription_update(subscription=WebhookSubscription.objects.get(pk=obj.pk), **data)
             return
         organization = form.cleaned_data.get("organization") or request.user.organization
         created, secret = subscription_create(organization_id=organization.pk, **data)

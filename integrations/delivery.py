@@ -215,9 +215,13 @@ def subscription_deliver(
     delivered = 0
     try:
         for _ in range(EVENTS_PER_RUN):
-            subscription = WebhookSubscription.objects.get(pk=subscription_id)
+            subscription = WebhookSubscription.objects.filter(pk=subscription_id).first()
             now = clock()
-            if not subscription.active or (subscription.next_attempt_at and subscription.next_attempt_at > now):
+            if (
+                subscription is None
+                or not subscription.active
+                or (subscription.next_attempt_at and subscription.next_attempt_at > now)
+            ):
                 return RunOutcome(delivered)
             event = next_event(subscription)
             if event is None:

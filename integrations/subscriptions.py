@@ -63,19 +63,22 @@ def subscription_create(
 
 
 def subscription_update(*, subscription: WebhookSubscription, **changes) -> WebhookSubscription:
-    """Change url, event_types, active or description. Re-activating a disabled subscription clears
-    its failures and sends what it missed meanwhile."""
+    """Change url, event_types, active or description. Activating it, or pointing it at another URL,
+    clears its failures and tries at once (a disabled one then gets what it missed meanwhile)."""
     if "url" in changes:
         changes["url"] = url_check(changes["url"]) and changes["url"].strip()
     if "event_types" in changes:
         changes["event_types"] = sorted(set(changes["event_types"]))
+    retry_now = changes.get("active") or changes.get("url", subscription.url) != subscription.url
+    if retry_now:
+        changes.update(
+            disabled_at=None, disabled_reason="", failed_attempts=0, failing_since=None, next_attempt_at=None
+        )
     for name, value in changes.items():
         setattr(subscription, name, value)
-    if changes.get("active"):
-        subscription.disabled_at, subscription.disabled_reason = None, ""
-        subscription.failed_attempts, subscription.failing_since, subscription.next_attempt_at = 0, None, None
-    subscription.save()
-    if changes.get("active"):
+    # Only these columns: a delivery run may be moving the cursor meanwhile.
+    subscription.save(update_fields=[*changes, "updated_at"])
+    if retry_now:
         transaction.on_commit(lambda: subscription_kick(subscription_id=subscription.pk))
     return subscription
 

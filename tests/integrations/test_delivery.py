@@ -196,3 +196,40 @@ def test_one_run_at_a_time(subscribe, org_a, clock, sender):
     assert run(subscription, clock, sender).claimed is False
     clock.advance(31)  # the holder died: its claim runs out
     assert run(subscription, clock, sender).delivered == 1
+
+
+def test_a_new_url_is_tried_at_once(subscribe, org_a, clock, sender, public_dns):
+    subscription = subscribe("https://old.example.test/")
+    record(org_a)
+    sender.down = True
+    assert run(subscription, clock, sender).retry_in == 1.0
+    subscription.refresh_from_db()
+    sender.down = False
+    subscription_update(subscription=subscription, url="https://new.example.test/")
+    assert run(subscription, clock, sender).delivered == 1  # no wait for the old URL's backoff
+    assert sender.accepted == [("https://new.example.test/", 1)]
+
+
+def test_a_change_made_from_a_stale_copy_does_not_move_the_cursor(subscribe, org_a, sender):
+    subscription = subscribe("https://hooks.example.test/x")
+    stale = WebhookSubscription.objects.get(pk=subscription.pk)
+    record(org_a, 2)
+    run(subscription, send=sender)
+    subscription_update(subscription=stale, description="edited in another tab")
+    subscription.refresh_from_db()
+    assert subscription.delivered_sequence == 2 and subscription.description == "edited in another tab"
+
+
+def test_events_past_their_retention_are_pruned_with_their_log(subscribe, org_a, sender):
+    from django.utils import timezone
+
+    from integrations.models import WebhookEvent
+    from integrations.relay import EVENT_RETENTION, events_prune
+
+    subscription = subscribe("https://hooks.example.test/x")
+    old, new = record(org_a, 2)
+    run(subscription, send=sender)
+    WebhookEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - EVENT_RETENTION - dt.timedelta(hours=1))
+    assert events_prune() == 1
+    assert list(WebhookEvent.objects.values_list("pk", flat=True)) == [new.pk]
+    assert list(WebhookDelivery.objects.values_list("event_id", flat=True)) == [new.pk]

@@ -22,6 +22,7 @@ from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.staff_home.status import NEVER_CHECKED, Health, connection_health, local_time
 from pms_core.models import Booking, Property, Unit
 from pms_core.selectors import Night, calendar_nights, held_stays
+from pms_core.templatetags.amounts import amount
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 92
@@ -154,17 +155,22 @@ def _overbooked(unit: Unit, start: dt.date, end: dt.date) -> list[Booking]:
     return list(held_stays(unit=unit, start=start, end=end).filter(status=Booking.Status.OVERBOOKED))
 
 
-def _cell(night: Night, overbooked: list[Booking], start: dt.date, default_min_stay: int) -> Cell:
+def _cell(night: Night, overbooked: list[Booking], start: dt.date, unit: Unit) -> Cell:
     clashes = [b for b in overbooked if b.covers(night.date)]
+    shorter = night.max_stay is not None and night.max_stay != unit.default_max_stay  # a max stay of its own
     flags = {
         "overbooked": bool(clashes),
-        "restricted": night.min_stay > default_min_stay or night.closed_to_arrival or night.closed_to_departure,
+        "restricted": night.min_stay > unit.default_min_stay
+        or shorter
+        or night.closed_to_arrival
+        or night.closed_to_departure,
     }
     clash_text = "; ".join(f"OVERBOOKED #{b.pk} from {source_label(b.source)}" for b in clashes)
     stay = night.booking
     if stay is None:
         state = "stop_sell" if night.stop_sell else "open"
-        return Cell(night.date, state, title=clash_text or f"{state.replace('_', '-')}, {night.price}", **flags)
+        price = amount(night.price, unit.property.currency)
+        return Cell(night.date, state, title=clash_text or f"{state.replace('_', '-')}, {price}", **flags)
     state = "block" if stay.kind == Booking.Kind.BLOCK else "booked"
     label = ""
     if night.date in (stay.check_in, start):  # a stay is labelled on its first visible night
@@ -194,7 +200,7 @@ def property_calendar(*, property: Property, start: dt.date, days: int = DEFAULT
     for unit in property.units.order_by("name", "pk"):
         overbooked = _overbooked(unit, start, end)
         nights = calendar_nights(unit=unit, start=start, end=end)
-        cells = [_cell(night, overbooked, start, unit.default_min_stay) for night in nights]
+        cells = [_cell(night, overbooked, start, unit) for night in nights]
         rows.append(UnitRow(unit, cells, [_connection_sync(c) for c in _connections(unit)]))
     dates = [start + dt.timedelta(days=i) for i in range(days)]
     return PropertyCalendar(property=property, start=start, end=end, dates=dates, rows=rows)
@@ -256,6 +262,8 @@ def night_reasons(night: Night) -> list[str]:
         reasons.append("stop-sell")
     if night.min_stay > 1:
         reasons.append(f"min stay {night.min_stay} nights")
+    if night.max_stay is not None:
+        reasons.append(f"max stay {night.max_stay} nights")
     if night.closed_to_arrival:
         reasons.append("closed to arrival")
     if night.closed_to_departure:
@@ -281,6 +289,12 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
         own.append(f"connection {connection.status}: receives no updates")
     if not receives:
         own.append("import only: this platform reads our iCal export rather than receiving pushes")
+    elif night.max_stay is not None and Capability.PUSH_MAX_STAY not in capabilities:
+        own.append(f"max stay {night.max_stay} nights: this platform cannot carry it")
+    elif night.max_stay is not None and night.max_stay > (
+        ceiling := adapter_class(connection.platform_type).max_stay_ceiling
+    ):
+        own.append(f"max stay sent as {ceiling} nights, its longest")
     currency = connection.unit.property.currency
     rule = rule_of(connection)
     return PlatformNight(

@@ -7,6 +7,7 @@ offered (cancel, and the decisions on an overbooking) call the services.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -15,7 +16,7 @@ from django.utils.html import format_html
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
-from pms_core.services.catalog import unit_update
+from pms_core.services.catalog import unit_update, unit_validate
 from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
 from pms_core.services.stays import find_clash
 
@@ -96,10 +97,30 @@ class PropertyAdmin(OrganizationScopedAdmin):
     search_fields = ["name", "organization__name"]
 
 
+class UnitForm(forms.ModelForm):
+    """Refuses what the API refuses, on the field: a base price with more decimals than the property's
+    currency has (JPY 12000.50), a default max stay below the min stay."""
+
+    def clean(self):
+        data = super().clean()
+        prop = data.get("property") or getattr(self.instance, "property", None)
+        if prop is not None and data.get("base_price") is not None and data.get("default_min_stay"):
+            unit = Unit(
+                pk=self.instance.pk,
+                property=prop,
+                base_price=data["base_price"],
+                default_min_stay=data["default_min_stay"],
+                default_max_stay=data.get("default_max_stay"),
+            )
+            unit_validate(unit=unit)  # a ValidationError naming the field lands on that field
+        return data
+
+
 @admin.register(Unit)
 class UnitAdmin(OrganizationScopedAdmin):
+    form = UnitForm
     organization_field = "property__organization"
-    list_display = ["name", "property", "base_price", "default_min_stay", "max_guests"]
+    list_display = ["name", "property", "base_price", "default_min_stay", "default_max_stay", "max_guests"]
     list_filter = ["property__organization", "property"]
     list_select_related = ["property"]
     search_fields = ["name", "property__name"]
@@ -119,7 +140,16 @@ class UnitAdmin(OrganizationScopedAdmin):
 @admin.register(CalendarDay)
 class CalendarDayAdmin(ReadOnlyAdmin):
     organization_field = "unit__property__organization"
-    list_display = ["unit", "date", "price", "min_stay", "closed_to_arrival", "closed_to_departure", "stop_sell"]
+    list_display = [
+        "unit",
+        "date",
+        "price",
+        "min_stay",
+        "max_stay",
+        "closed_to_arrival",
+        "closed_to_departure",
+        "stop_sell",
+    ]
     list_filter = ["stop_sell", "closed_to_arrival", "closed_to_departure", "unit__property__organization", "unit"]
     list_select_related = ["unit__property"]
     search_fields = ["unit__name", "unit__property__name"]

@@ -58,7 +58,7 @@ def _check_prices_fit(prop: Property) -> None:
             raise ValidationError({"currency": f"a price of its units does not fit: {exc}"}) from None
 
 
-def _check_unit(unit: Unit) -> None:
+def unit_validate(*, unit: Unit) -> None:
     """Raises ``ValidationError`` naming the field: a base price with more decimals than the property's
     currency has, or a default maximum stay below the minimum stay (on the unit or on a stored night)."""
     try:
@@ -90,7 +90,7 @@ def _check_unit(unit: Unit) -> None:
 
 def unit_create(*, prop: Property, **fields) -> Unit:
     unit = Unit(property=prop, **fields)
-    _check_unit(unit)
+    unit_validate(unit=unit)
     unit.full_clean()
     unit.save()
     return unit
@@ -104,7 +104,7 @@ def unit_update(*, unit: Unit, **fields) -> Unit:
     )
     for name, value in fields.items():
         setattr(unit, name, value)
-    _check_unit(unit)
+    unit_validate(unit=unit)
     unit.full_clean()
     with transaction.atomic():
         unit.save()

@@ -250,6 +250,8 @@ SPECTACULAR_SETTINGS = {
         "SyncLogKindEnum": "channelmgr.models.SyncLog.Kind",
         "SyncLogStatusEnum": "channelmgr.models.SyncLog.Status",
         "ConnectionStatusEnum": "channelmgr.models.ChannelConnection.Status",
+        # A connection's platform_type and an inbound event's platform: one set, one name.
+        "PlatformEnum": "adapters.registry.choices",
         "WebhookEventTypeEnum": "integrations.events.EVENT_TYPES",
     },
 }

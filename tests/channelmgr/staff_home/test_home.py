@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channelmgr.inbound.acknowledgements import acknowledgement_expect
@@ -186,3 +186,23 @@ def test_the_connection_list_reads_health_in_words_and_times_in_the_property_zon
     page = client.get("/admin/channelmgr/channelconnection/").content.decode()
     assert ">healthy</span>" in page and "unknown" not in page
     assert "2027-01-15 10:30 CET (Europe/Berlin)" in page  # Villa Sonnenschein's clock, not UTC
+
+
+@given(
+    resolution=st.text(max_size=20),
+    action=st.text(
+        alphabet=st.characters(blacklist_characters="/?#%", blacklist_categories=["Cs", "Cc"]), min_size=1, max_size=12
+    ),
+    method=st.sampled_from(["get", "post"]),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_input_to_the_home_actions_is_refused_with_a_4xx_or_done_never_a_5xx(
+    client, alice_staff, overbooked, airbnb, resolution, action, method
+):
+    _first, second = overbooked
+    client.force_login(alice_staff)
+    call = getattr(client, method)
+    answer = call(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": resolution})
+    assert answer.status_code in (400, 405) or (resolution in ("cancel", "cancel_other", "move", "accept"))
+    assert call(f"/admin/home/connections/{airbnb.pk}/{action}/").status_code < 500
+    assert client.get("/admin/home.json").status_code == 200

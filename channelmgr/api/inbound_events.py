@@ -18,6 +18,7 @@ from channelmgr.accounts import redact, secrets_of
 from channelmgr.api.serializers import PlatformField
 from channelmgr.models import InboundEvent
 from pms_core.api.base import ApiView
+from pms_core.api.schema import error
 
 REDACTED = "[redacted]"
 # A key whose value is a credential or a signature, wherever it sits in a payload.
@@ -109,7 +110,10 @@ class InboundEventListApi(ApiView):
         operation_id="inbound_events_list",
         tags=["inbound-events"],
         parameters=[InboundEventFilterSerializer],
-        responses=InboundEventOutputSerializer(many=True),
+        responses={
+            200: InboundEventOutputSerializer(many=True),
+            403: error(403, "Not a staff user (or a session without CSRF token)."),
+        },
         description="Webhook deliveries from the platforms, newest first, for support staff (403 for other "
         "users). Staff see their organization's; superusers see all. Secrets are redacted.",
     )

@@ -241,7 +241,13 @@ def test_the_placeholder_secret_stops_a_release_at_the_migration_jobs_check(tmp_
     check = job["args"][0].split(" && ")[0]
     assert check.startswith("python manage.py check --deploy")
     env = {**config["data"], **{f"{name}_FILE": str(tmp_path / name) for name in secret["stringData"]}}
-    env.update(PATH=os.environ["PATH"], PROMETHEUS_MULTIPROC_DIR="", DJANGO_SETTINGS_MODULE="config.settings")
+    # An empty PROMETHEUS_MULTIPROC_DIR would put prometheus_client's gauge files in the working tree.
+    (tmp_path / "metrics").mkdir()
+    env.update(
+        PATH=os.environ["PATH"],
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
     refused = subprocess.run(
         [sys.executable, *check.split()[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )

@@ -5,6 +5,7 @@ the grouping window waits and goes out with the others of its window, never alon
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -90,10 +91,8 @@ def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
             connection=fewo, kind=DirtyRange.Kind.AVAILABILITY, start=dt.date(2027, 8, 1), end=dt.date(2027, 8, 5),
             closes=True,  # the leading edge: it goes at once, no debounce
         )  # fmt: skip
-        platform.add(responses.Response(method="PUT", url=responses.matchers.re.compile(f"{FEWO_BASE}/.*"), status=401))
-        platform.add(
-            responses.Response(method="POST", url=responses.matchers.re.compile(f"{FEWO_BASE}/.*"), status=401)
-        )
+        for method in ("PUT", "POST"):
+            platform.add(responses.Response(method=method, url=re.compile(re.escape(FEWO_BASE) + "/.*"), status=401))
         with pytest.raises(PlatformAPIError) as refused:
             push_connection(connection_id=fewo.pk, kind=DirtyRange.Kind.AVAILABILITY)
         assert refused.value.permanent

@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from alerts.models import Alert, AlertKind
+from alerts.tasks import alert_mail_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def alert_record(
     except Exception:  # an alert must never break the change it reports
         log.exception("could not record a %s alert for organization %s: %s", kind, organization_id, summary)
         return None
-    from alerts.tasks import alert_mail_enqueue
-
     transaction.on_commit(lambda: alert_mail_enqueue(organization_id=organization_id, kind=kind))
     return alert
 

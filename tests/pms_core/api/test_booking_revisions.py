@@ -128,3 +128,27 @@ def test_lists_take_page_size_up_to_500_and_refuse_anything_else_with_a_400(alic
         answer = alice_api.get(f"/bookings?page_size={bad}")
         assert answer.status_code == 400, bad
         assert "page_size" in answer.json()["fields"]
+
+
+def test_an_overbooked_import_and_its_resolution_are_revisions_too(alice_api, unit, day):
+    from pms_core.services import booking_create
+    from pms_core.services.overbookings import overbooking_resolve
+
+    direct = _book(alice_api, unit, day).json()
+    imported = booking_create(
+        unit=unit,
+        check_in=day(2),
+        check_out=day(5),
+        source="airbnb",
+        channel_booking_id="HM-1",
+        overbook_on_clash=True,
+        actor="airbnb",
+    )
+    overbooking_resolve(booking=imported, resolution="cancel_other", actor="staff:dora")
+    changes = [(r["booking_id"], r["change"], r["booking"]["status"]) for r in _feed(alice_api)]
+    assert changes == [
+        (direct["id"], "created", "confirmed"),
+        (imported.pk, "overbooked", "overbooked"),
+        (direct["id"], "cancelled", "cancelled"),
+        (imported.pk, "resolved", "confirmed"),
+    ]

@@ -119,7 +119,13 @@ def test_a_platform_without_a_limit_says_so(sandbox):
     body=st.one_of(
         st.dictionaries(
             st.sampled_from(["limit", "window", "burst"]),
-            st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=3)),
+            st.one_of(
+                st.none(),
+                st.booleans(),
+                st.integers(),
+                st.floats(allow_nan=False, allow_infinity=False),
+                st.text(max_size=3),
+            ),
         ),
         st.lists(st.integers(), max_size=2),
         st.text(max_size=5),

@@ -51,6 +51,13 @@ class BookingOutputSerializer(serializers.ModelSerializer):
     special_requests = serializers.ListField(
         child=serializers.CharField(), read_only=True, help_text="The guest's requests as the platform sent them."
     )
+    # Blank when the platform does not say (the schema lists "" beside the two models).
+    payment_model = serializers.ChoiceField(
+        choices=Booking.PaymentModel.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Who takes the guest's money: the platform or the property.",
+    )
 
     class Meta:
         model = Booking
@@ -84,7 +91,6 @@ class BookingOutputSerializer(serializers.ModelSerializer):
             "fees_amount": {"help_text": "Fees the platform reported (service, resort), in `currency`."},
             "adults": {"help_text": "Guests by type, where the platform says."},
             "sub_channel": {"help_text": "The brand it was sold on, e.g. Hotels.com through Expedia."},
-            "payment_model": {"help_text": "Who takes the guest's money: the platform or the property."},
             "platform_status": {"help_text": "The platform's own status word, e.g. `Commit` or `accepted`."},
         }
 

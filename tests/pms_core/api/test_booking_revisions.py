@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import time_machine
+from django.db import transaction
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -152,3 +154,13 @@ def test_an_overbooked_import_and_its_resolution_are_revisions_too(alice_api, un
         (direct["id"], "cancelled", "cancelled"),
         (imported.pk, "resolved", "confirmed"),
     ]
+
+
+def test_a_revision_rolls_back_with_its_change(unit, day):
+    from pms_core.services import booking_create
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        booking_create(unit=unit, check_in=day(1), check_out=day(3))
+        assert BookingRevision.objects.count() == 1  # written inside the change's transaction
+        raise RuntimeError("the caller's transaction fails after the change")
+    assert not BookingRevision.objects.exists()

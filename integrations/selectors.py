@@ -17,11 +17,20 @@ def deliveries_of(subscription: WebhookSubscription) -> QuerySet[WebhookDelivery
     return subscription.deliveries.select_related("event").order_by("-created_at", "-pk")
 
 
-def webhook_notices(*, organization_id: int) -> list[dict]:
+def webhook_notices(*, organization_id: int | None) -> list[dict]:
     """Subscriptions the system disabled because deliveries kept failing, newest first, for the staff
-    home page: ``{"subscription_id", "url", "disabled_at", "reason"}``."""
-    disabled = subscriptions_of(organization_id).filter(disabled_at__isnull=False).order_by("-disabled_at")
+    home page: ``{"organization_id", "subscription_id", "url", "disabled_at", "reason"}``. ``None`` is every
+    tenant (a superuser's home, as ``channelmgr.staff_home.selectors.organization_of`` gives it)."""
+    disabled = WebhookSubscription.objects.filter(disabled_at__isnull=False)
+    if organization_id is not None:
+        disabled = disabled.filter(organization_id=organization_id)
     return [
-        {"subscription_id": s.pk, "url": s.url, "disabled_at": s.disabled_at, "reason": s.disabled_reason}
-        for s in disabled
+        {
+            "organization_id": s.organization_id,
+            "subscription_id": s.pk,
+            "url": s.url,
+            "disabled_at": s.disabled_at,
+            "reason": s.disabled_reason,
+        }
+        for s in disabled.order_by("-disabled_at", "pk")
     ]

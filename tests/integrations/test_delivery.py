@@ -106,6 +106,8 @@ def test_a_subscription_failing_for_24_hours_is_disabled_and_its_organization_to
     assert "24 h" in subscription.disabled_reason
     (notice,) = webhook_notices(organization_id=org_a.pk)
     assert notice["subscription_id"] == subscription.pk
+    assert webhook_notices(organization_id=org_a.pk + 1000) == []  # another tenant's home shows nothing
+    assert webhook_notices(organization_id=None) == [notice]  # a superuser's home: every tenant
     assert 20 < len(sender.calls) < 60  # backoff, not a storm
     assert run(subscription, clock, sender).claimed is False  # a disabled subscription sends nothing
 

@@ -378,3 +378,24 @@ def test_a_platform_without_arrival_restrictions_ignores_them(monkeypatch):
     names = {s.name for s in settings_ignored("airbnb")}
 
     assert {"closed_to_arrival", "closed_to_departure"} <= names and "min_stay" not in names
+
+
+def test_the_admin_change_form_refuses_a_code_past_its_limit(staff, unit):
+    from channelmgr.services.connections import connection_create
+
+    connection = connection_create(
+        organization=unit.property.organization,
+        unit=unit,
+        platform_type="expedia",
+        platform_listing_id="3546",
+        credentials={"username": "sandbox-expedia", "password": "sandbox-expedia-pass"},
+    )
+    form = {"platform_listing_id": "3546", "platform_metadata": json.dumps({"rate_plan_id": "R" * 51})}
+
+    answer = staff.post(f"/admin/channelmgr/channelconnection/{connection.pk}/change/", {**form, **INLINE})
+
+    assert answer.status_code == 200
+    shown = " ".join(_errors(answer)["platform_metadata"])
+    assert "rate_plan_id" in shown and "50" in shown, shown
+    connection.refresh_from_db()
+    assert connection.platform_metadata == {}

@@ -159,3 +159,35 @@ def test_fuzzed_subscriptions_are_201_or_400_and_a_400_writes_nothing(alice_api,
     else:
         assert set(answer.json()["event_types"]) <= set(EVENT_TYPES)
         assert answer.json()["url"].startswith(("http://", "https://", "HTTP://"))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+patch_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": urls,
+        "event_types": event_types,
+        "active": json_values,
+        "description": json_values,
+        "secret": json_values,
+        "delivered_sequence": json_values,
+    },
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=patch_bodies)
+def test_fuzzed_changes_are_200_or_400_and_a_400_changes_nothing(alice_api, body):
+    pk = create(alice_api).json()["id"]
+    before = alice_api.get(f"/webhook-subscriptions/{pk}").json()
+    answer = alice_api.patch(f"/webhook-subscriptions/{pk}", body, format="json")
+    assert answer.status_code in (200, 400), answer.content
+    if answer.status_code == 400:
+        assert alice_api.get(f"/webhook-subscriptions/{pk}").json() == before
+    else:
+        assert set(answer.json()["event_types"]) <= set(EVENT_TYPES)
+        assert WebhookSubscription.objects.get(pk=pk).delivered_sequence == before["delivered_sequence"]

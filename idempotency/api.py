@@ -116,7 +116,7 @@ class IdempotentWrites:
         claim, self._idempotency_claim = self._idempotency_claim, None
         if claim is None:
             return response
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.streaming:  # a streamed body cannot be stored whole
             idempotency_release(claim=claim)
             return response
         if hasattr(response, "render"):

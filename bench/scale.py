@@ -227,6 +227,13 @@ class Capture:
 
         requests.Session.send = send
 
+    @classmethod
+    def of(cls, sandbox_url: str) -> Capture:
+        """The one capture of this process: each would wrap ``Session.send`` again."""
+        if not hasattr(cls, "_one"):
+            cls._one = cls(sandbox_url)
+        return cls._one
+
     def start(self) -> None:
         with self._lock:
             self.requests, self.send_seconds, self.sends = [], 0.0, 0
@@ -293,7 +300,7 @@ def throughput(scale: Scale, *, rounds: int, noops: int) -> Throughput:
     connections = scale.connections()[:C_CONNECTIONS]
     if len(connections) < C_CONNECTIONS:
         raise SystemExit(f"(c) needs {C_CONNECTIONS} connections: --scale-units must be at least {C_CONNECTIONS // 5}")
-    capture = Capture(scale.stack.sandbox_url)
+    capture = Capture.of(scale.stack.sandbox_url)
     broker = dramatiq.get_broker()
     finished = _Finished()
     broker.add_middleware(finished)
@@ -541,7 +548,7 @@ def profile_pushes(scale: Scale, *, per_platform: int = 4, top: int = 30) -> Pus
     from channelmgr.models import DirtyRange
     from channelmgr.sync.push import push_connection
 
-    capture = Capture(scale.stack.sandbox_url)
+    capture = Capture.of(scale.stack.sandbox_url)
     chosen = [(slug, unit[slug]) for unit in scale.units[-per_platform:] for slug in PLATFORMS]
     kind = DirtyRange.Kind.PRICING
     start = dt.date.today() + dt.timedelta(days=60)

@@ -9,7 +9,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self):
         from channelmgr import scheduler
-        from integrations import receivers, relay
+        from integrations import receivers, relay, tasks  # noqa: F401  (tasks declares the actors on the broker)
 
         receivers.connect()
         scheduler.jobs_register(relay.relay_webhooks, seconds=5, job_id="relay_webhooks")

@@ -45,13 +45,13 @@ USER 10001:10001
 
 # Static files are collected at build time into STATIC_ROOT (staticfiles/) and served by whitenoise.
 # The key and the Fernet key below exist only for this step: production settings refuse to start
-# without them, and collectstatic never reads a credential. Metrics stay off so the build writes no
-# sample files into the image.
+# without them, and collectstatic never reads a credential. Metrics stay in memory (the variable
+# unset, not empty: an empty one makes prometheus_client write sample files into the working
+# directory) so the build writes no sample files into the image.
 RUN DEBUG=False \
     SECRET_KEY=build-only-dummy-secret-key-never-used-at-runtime-0123456789 \
     FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1kdW1teS1rZXktbm90LXNlY3JldCE= \
-    PROMETHEUS_MULTIPROC_DIR= \
-    python manage.py collectstatic --noinput
+    env -u PROMETHEUS_MULTIPROC_DIR python manage.py collectstatic --noinput
 
 EXPOSE 8000
 

@@ -12,7 +12,7 @@ Redis. Prints, from one run:
     change to the second only), so a lag is an upper bound at most one poll late.
     (a) and (b) run on a stack of ``--units`` (10) units of one property, each connected to every platform
     we push to; the connections of one platform share one account (one OAuth token pair, one API key, one
-    username), at the platforms' real limits;
+    username), at the platforms' real limits; on Booking.com the units are room types of one hotel;
 (c) pushes per second from ONE worker process (this one: a ``dramatiq.Worker`` of 4 threads) across 50
     connections (10 units x 5 platforms), each push a month of prices, ÷ bare HTTP requests per second
     sending the very requests those pushes sent (captured) to the same sandbox endpoints from this process
@@ -447,7 +447,9 @@ def main() -> int:
 def latency(args, only: set[str], origins: list[str], database_url: str, redis_url: str) -> None:
     """(a) and (b), on a stack whose connections of one platform share one account, at the real limits."""
     print(f"starting the stack (sandbox, gunicorn, rundramatiq, scheduler; {args.units} units)...", flush=True)
-    stack = BenchStack(database_url=database_url, redis_url=redis_url, name="bench", units=args.units)
+    # The units are room types of one Booking.com hotel, so its pushes are account-batched (one request
+    # for every dirty room type of the hotel): a property's units on Booking.com as a hotel lists them.
+    stack = BenchStack(database_url=database_url, redis_url=redis_url, name="bench", units=args.units, hotel=True)
     try:
         began = time.monotonic()
         stack.start()

@@ -7,8 +7,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.price_rules import channel_price, rule_apply, rule_of
 from pms_core.services import calendar_set_prices
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +147,45 @@ def test_the_admin_form_refuses_an_absurd_rule_on_its_field(staff_client, connec
     page = answer.content.decode()
     assert "zero or less" in page and "errorlist" in page
     assert ChannelConnection.objects.get(pk=connection.pk).price_rule_amount is None
+
+
+# --- fuzzed through the API ------------------------------------------------------------------------
+
+RULE_FIELDS = ("price_rule_percent", "price_rule_amount", "price_rule_rounding")
+numbers = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=3, min_value=-20_000, max_value=20_000).map(str),
+    st.integers(-(10**6), 10**6).map(str),
+    st.sampled_from(["", "abc", "1e3", "-0", "NaN", "Infinity", "0.0001", "99999999999"]),
+    st.none(),
+)
+bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "price_rule_percent": numbers,
+        "price_rule_amount": numbers,
+        "price_rule_rounding": st.sampled_from(["none", "whole", "x9", "x99", "x7", "", None]),
+    },
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_any_rule_sent_is_stored_exactly_and_sane_or_refused_naming_its_field_with_nothing_saved(
+    alice_api, connection, body
+):
+    before = ChannelConnection.objects.filter(pk=connection.pk).values(*RULE_FIELDS).get()
+    answer = alice_api.patch(_url(connection), body, format="json")
+    after = ChannelConnection.objects.get(pk=connection.pk)
+    assert answer.status_code in (200, 400), answer.content
+    event(f"HTTP {answer.status_code}")
+    if answer.status_code == 400:
+        assert set(answer.json()["fields"]) <= set(body), answer.json()
+        assert ChannelConnection.objects.filter(pk=connection.pk).values(*RULE_FIELDS).get() == before
+        return
+    for name in ("price_rule_percent", "price_rule_amount"):
+        if name in body:
+            sent = body[name]
+            assert getattr(after, name) == (None if sent in (None, "") else Decimal(sent))  # "": cleared
+    price = channel_price(rule_of(after), after.unit.base_price, "EUR")
+    assert Decimal(0) < price <= after.unit.base_price * 100
+    assert rule_apply(rule_of(after), after.unit.base_price, "EUR") == price  # the rule itself, not the fallback

@@ -34,3 +34,21 @@ def webhook_notices(*, organization_id: int | None) -> list[dict]:
         }
         for s in disabled.order_by("-disabled_at", "pk")
     ]
+
+
+def webhook_staff_notices(organization_id: int | None) -> list:
+    """``webhook_notices`` as staff home notices, each linking to the subscription's admin page."""
+    from django.urls import reverse
+
+    from channelmgr.staff_home.notices import Notice
+
+    return [
+        Notice(
+            title=f"Webhook subscription {n['subscription_id']} was disabled",
+            detail=f"Deliveries to {n['url']} kept failing: {n['reason'] or 'no answer'}. Fix the receiver, "
+            "then activate the subscription again and replay what it missed.",
+            url=reverse("admin:integrations_webhooksubscription_change", args=[n["subscription_id"]]),
+            at=n["disabled_at"],
+        )
+        for n in webhook_notices(organization_id=organization_id)
+    ]

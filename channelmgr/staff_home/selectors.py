@@ -20,6 +20,7 @@ from adapters.base import Capability
 from channelmgr.inbound.acknowledgements import FALLBACK_AFTER, unacknowledged_bookings
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.staff_calendar.selectors import properties_for_staff, source_label
+from channelmgr.staff_home.notices import Notice, notices
 from channelmgr.staff_home.status import Health, age, connection_health, local_time, plain_error
 from pms_core.models import Booking, OutboxEvent, Property, Unit
 from pms_core.services.stays import find_clash
@@ -224,6 +225,7 @@ class Home:
     lag: list[Lag]
     properties: list[Property]
     generated_at: dt.datetime
+    notices: list[Notice] = field(default_factory=list)  # other apps' (``staff_home.notices``)
 
     @property
     def drifting(self) -> list[ConnectionRow]:
@@ -231,7 +233,7 @@ class Home:
 
     @property
     def all_right(self) -> bool:
-        return not (self.overbookings or self.to_fix or self.unacknowledged or self.drifting)
+        return not (self.overbookings or self.to_fix or self.unacknowledged or self.drifting or self.notices)
 
 
 def staff_home(user) -> Home:
@@ -247,6 +249,7 @@ def staff_home(user) -> Home:
         lag=sync_lag(organization_id),
         properties=list(properties_for_staff(user).order_by("name", "pk")),
         generated_at=timezone.now(),
+        notices=notices(organization_id),
     )
 
 
@@ -256,4 +259,5 @@ def home_counts(home: Home) -> dict[str, int]:
         "connections_to_fix": len(home.to_fix),
         "unacknowledged": len(home.unacknowledged),
         "drift": len(home.drifting),
+        "notices": len(home.notices),
     }

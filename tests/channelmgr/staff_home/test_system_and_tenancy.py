@@ -124,5 +124,5 @@ def test_a_staff_user_without_an_organization_sees_nothing(client, charlies):
     loner.user_permissions.set(Permission.objects.all())
     client.force_login(loner)
     body = client.get("/admin/home.json").json()
-    assert body["counts"] == {"overbookings": 0, "connections_to_fix": 0, "unacknowledged": 0, "drift": 0}
+    assert body["counts"] == {"overbookings": 0, "connections_to_fix": 0, "unacknowledged": 0, "drift": 0, "notices": 0}
     assert MARK not in body["html"].lower()

@@ -76,8 +76,8 @@ class PriceRule:
 def rule_of(connection) -> PriceRule:
     """The rule a ``ChannelConnection`` carries (the identity when it has none)."""
     return PriceRule(
-        percent=connection.price_rule_percent or Decimal(0),
-        amount=connection.price_rule_amount or Decimal(0),
+        percent=Decimal(connection.price_rule_percent or 0),
+        amount=Decimal(connection.price_rule_amount or 0),
         rounding=connection.price_rule_rounding or Rounding.NONE,
     )
 
@@ -106,6 +106,11 @@ def rule_apply(rule: PriceRule, base: Decimal, currency: str) -> Decimal:
 def sane(price: Decimal, base: Decimal) -> bool:
     """A price a platform may receive for ``base``: above zero, at most MAX_FACTOR times the base."""
     return Decimal(0) < price <= base * MAX_FACTOR
+
+
+def rule_set_aside(rule: PriceRule, base: Decimal, currency: str) -> bool:
+    """Whether ``channel_price`` sends ``base`` as it is because the rule gives no sane price for it."""
+    return not rule.is_identity and base > 0 and not sane(rule_apply(rule, base, currency), base)
 
 
 def channel_price(rule: PriceRule, base: Decimal, currency: str) -> Decimal:

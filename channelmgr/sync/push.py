@@ -36,7 +36,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
-from channelmgr.price_rules import channel_price, rule_of
+from channelmgr.price_rules import channel_price, rule_of, rule_set_aside
 from channelmgr.resilience.guard import Backpressure, Purpose
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account
 from channelmgr.services.connections_health import connection_record_failure, safe_message
@@ -216,6 +216,15 @@ def _price_ranges(connection, merged) -> list[PriceRange]:
         priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
         for run_start, run_end, (_date, price) in R.runs(priced, date_of=lambda n: n[0], key=lambda n: n[1]):
             result.append(PriceRange(range=DayRange(run_start, run_end), price=price, currency=currency))
+        aside = [n.date for n in nights if rule_set_aside(rule, n.price, currency)]
+        if aside:  # a price set after the rule was saved, which the rule would make absurd
+            log.warning(
+                "connection %s: its price rule (%s) gives no sane price for %s night(s) from %s; sent the PMS price",
+                connection.pk,
+                rule.describe(currency),
+                len(aside),
+                aside[0],
+            )
     return result
 
 

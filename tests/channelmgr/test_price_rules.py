@@ -19,6 +19,7 @@ from channelmgr.price_rules import (
     channel_price,
     price_rule_check,
     rule_apply,
+    rule_set_aside,
 )
 
 D = Decimal
@@ -160,3 +161,30 @@ def test_rounding_lands_on_its_promised_ending_exactly(case, percent, rounding):
         step = D(100) if quantum >= 1 else D(1)
         assert exact <= price < exact + step
         assert price <= 0 or price % step == (D(99) if quantum >= 1 else D("0.99"))
+
+
+# --- in the push ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_push_sends_each_night_through_the_rule_and_the_pms_price_where_the_rule_is_absurd(
+    org_a, unit, day, caplog
+):
+    """A discount of 50 was fine for the unit's 150; a night priced 40 later would go out at -10, so
+    that night goes out at 40 and the push says so."""
+    from channelmgr.models import ChannelConnection
+    from channelmgr.sync.push import _price_ranges
+    from pms_core.services import calendar_set_prices
+
+    connection = ChannelConnection.objects.create(
+        organization=org_a, unit=unit, platform_type="fewo_direkt", platform_listing_id="FW-1", price_rule_amount=-50
+    )
+    calendar_set_prices(unit=unit, start=day(2), end=day(3), price=D(40))
+    ranges = _price_ranges(connection, [(day(1), day(4))])
+    assert [(r.range.start, r.range.end, r.price) for r in ranges] == [
+        (day(1), day(2), D(100)),
+        (day(2), day(3), D(40)),
+        (day(3), day(4), D(100)),
+    ]
+    assert rule_set_aside(PriceRule(amount=D(-50)), D(40), "EUR") and not rule_set_aside(PriceRule(), D(40), "EUR")
+    assert "gives no sane price for 1 night(s)" in caplog.text

@@ -12,6 +12,9 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
+from adapters import registry
+from adapters.base import Capability
+
 log = logging.getLogger(__name__)
 
 
@@ -29,18 +32,33 @@ def _last_push_key(kind: str, connection_id: int) -> str:
     return f"push-last:{kind}:{connection_id}"
 
 
-def push_is_leading_edge(*, connection_id: int, kind: str) -> bool:
-    """True when no push of ``kind`` claimed this connection's nights within the last debounce period."""
+def push_edge(connection) -> str:
+    """Whose edge a push is on: its connection's, or where a platform batches listings
+    (``BATCH_LISTINGS``) its batch group's. A hotel's room types go out together, so a burst of bookings
+    across its rooms is one burst: the first goes at once, what follows is coalesced into the next push,
+    rather than each room taking the leading edge and the hotel's rate limit with it."""
+    platform = registry.adapters().get(connection.platform_type)
+    if platform is not None and Capability.BATCH_LISTINGS in platform.capabilities:
+        group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
+        return f"{connection.platform_type}:{group}"
+    return str(connection.pk)
+
+
+def push_is_leading_edge(*, connection_id: int, kind: str, edge: str | None = None) -> bool:
+    """True when no push of ``kind`` claimed this connection's nights (its ``edge``'s, when given) within
+    the last debounce period."""
     try:
-        last = cache.get(_last_push_key(kind, connection_id))
+        last = cache.get(_last_push_key(kind, edge or connection_id))
     except Exception:
         return True
     return last is None or time.time() - last >= settings.PUSH_DEBOUNCE_SECONDS
 
 
-def push_mark_sent(*, connection_id: int, kind: str) -> None:
+def push_mark_sent(*, connection_id: int, kind: str, edge: str | None = None) -> None:
     """A push is claiming this connection's nights now: changes in the next debounce period trail it."""
     try:
-        cache.set(_last_push_key(kind, connection_id), time.time(), timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60)
+        cache.set(
+            _last_push_key(kind, edge or connection_id), time.time(), timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60
+        )
     except Exception as exc:
         log.warning("could not record the push of connection %s: %s", connection_id, exc)

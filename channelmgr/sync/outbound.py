@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
-from channelmgr.sync.debounce import leading_key, push_is_leading_edge, scheduled_key
+from channelmgr.sync.debounce import leading_key, push_edge, push_is_leading_edge, scheduled_key
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
@@ -71,18 +71,21 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
     return touched
 
 
-def push_schedule(*, connection_id: int, kind: str, delay_seconds: float | None = None, closes: bool = False) -> bool:
+def push_schedule(
+    *, connection_id: int, kind: str, delay_seconds: float | None = None, closes: bool = False, edge: str | None = None
+) -> bool:
     """Schedule one push of ``kind`` for a connection; False if one is already scheduled.
 
     A change that closes nights (``closes``) is sent at once when the connection has been quiet for the
     debounce (the leading edge), even if a debounced push is already waiting: that one then finds little
     or nothing left. Otherwise one debounced push is scheduled. The flags live in the shared cache with a
     TTL, so a lost message only delays the push until the scheduler's sweep (``push_sweep``) notices
-    dirty ranges with nothing scheduled.
+    dirty ranges with nothing scheduled. ``edge``: the connection's ``push_edge`` (its batch group's, where
+    the platform batches listings), whose leading edge a close-out takes.
     """
-    if closes and delay_seconds is None and push_is_leading_edge(connection_id=connection_id, kind=kind):
+    if closes and delay_seconds is None and push_is_leading_edge(connection_id=connection_id, kind=kind, edge=edge):
         try:
-            first = cache.add(leading_key(kind, connection_id), 1, timeout=30)
+            first = cache.add(leading_key(kind, edge or connection_id), 1, timeout=30)
         except Exception:
             first = True
         if first:
@@ -139,5 +142,8 @@ def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.
             for kind in kinds
         ]
     )
+    edge = push_edge(connection) if closes else None
     for kind in kinds:
-        transaction.on_commit(lambda k=kind: push_schedule(connection_id=connection.pk, kind=k, closes=closes))
+        transaction.on_commit(
+            lambda k=kind: push_schedule(connection_id=connection.pk, kind=k, closes=closes, edge=edge)
+        )

@@ -42,7 +42,7 @@ from channelmgr.resilience.platform_calls import platform_call, rate_limit_accou
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
-from channelmgr.sync.debounce import push_is_leading_edge, push_mark_sent
+from channelmgr.sync.debounce import push_edge, push_is_leading_edge, push_mark_sent
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
@@ -120,13 +120,18 @@ def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[
     )
 
 
-def _wait_for_quiet(connection: ChannelConnection, kind: str, *, leading: bool = False) -> None:
+def _wait_for_quiet(
+    connection: ChannelConnection, kind: str, *, leading: bool = False, group: list[int] | None = None
+) -> None:
     """Debounce: while changes keep arriving, wait until they pause for PUSH_DEBOUNCE_SECONDS, but
     never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS.
 
     ``leading``: this push started on the leading edge (no push within the debounce before it), so a
-    change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``)."""
-    waiting = DirtyRange.objects.filter(connection=connection, kind=kind, claimed_by="").filter(_due(timezone.now()))
+    change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``). ``group``: the connections
+    whose changes this push carries (its batch group, where the platform batches listings)."""
+    waiting = DirtyRange.objects.filter(connection_id__in=group or [connection.pk], kind=kind, claimed_by="").filter(
+        _due(timezone.now())
+    )
     bounds = waiting.aggregate(
         newest=Max("created_at"), oldest=Min("created_at"), closing=Count("pk", filter=Q(closes=True))
     )
@@ -260,8 +265,11 @@ def push_connection(
     if KIND_CAPABILITY[kind] not in adapter_class(connection.platform_type).capabilities:
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
         return _skipped(sync_log, f"{adapter_class(connection.platform_type).display_name} takes no {kind} pushes")
-    _wait_for_quiet(connection, kind, leading=push_is_leading_edge(connection_id=connection.pk, kind=kind))
-    push_mark_sent(connection_id=connection.pk, kind=kind)
+    edge = push_edge(connection)
+    group = _batch_group_ids(connection) if batch else [connection.pk]
+    leading = push_is_leading_edge(connection_id=connection.pk, kind=kind, edge=edge)
+    _wait_for_quiet(connection, kind, leading=leading, group=group)
+    push_mark_sent(connection_id=connection.pk, kind=kind, edge=edge)
     claim = _claim(connection, kind)
     siblings = _batch_siblings(connection, kind) if batch else []
     if siblings:
@@ -365,6 +373,22 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
 # On a platform whose request carries several listings of one account (a Booking.com hotel's room
 # types), the push of one unit takes its siblings' due dirty ranges too: ten dirty rooms of a hotel
 # cost one rate-limit slot, not ten, so the worst-case lag is one slot and not a queue of them.
+
+
+def _batch_group_ids(connection: ChannelConnection) -> list[int]:
+    """This connection and the other active ones of its platform's batch group (any account: the
+    debounce is about the hotel's changes, the batch itself checks the account)."""
+    platform = adapter_class(connection.platform_type)
+    if Capability.BATCH_LISTINGS not in platform.capabilities:
+        return [connection.pk]
+    group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
+    others = ChannelConnection.objects.filter(
+        platform_type=connection.platform_type, status=ChannelConnection.Status.ACTIVE
+    ).values_list("pk", "platform_listing_id", "platform_metadata")
+    return [connection.pk] + [
+        pk for pk, listing, metadata in others
+        if pk != connection.pk and platform.batch_group(listing, metadata or {}) == group
+    ]  # fmt: skip
 
 
 def _batch_siblings(connection: ChannelConnection, kind: str) -> list[ChannelConnection]:

@@ -152,3 +152,29 @@ def test_any_set_of_dirty_rooms_goes_out_in_one_request_per_hotel(rooms, day, di
     assert sorted(sent) == expected and requests == (1 if carried else 0)
     left = set(DirtyRange.objects.values_list("connection_id", flat=True))
     assert left == {rooms[i].pk for i in dirty - carried}
+
+
+AVAIL = re.compile(r".*/hotels/ota/OTA_HotelAvailNotif$")
+AVAIL_OK = OK.replace("OTA_HotelRateAmountNotifRS", "OTA_HotelAvailNotifRS")
+
+
+def test_a_burst_of_close_outs_across_a_hotels_rooms_takes_one_leading_edge(rooms, day, settings):
+    """The hotel is pushed as one, so it has one leading edge: a booking of one room goes out at once, a
+    booking of another room right after is coalesced into the next push instead of spending a slot of
+    its own. A room of another hotel keeps its own edge."""
+    from channelmgr.resilience.guard import Backpressure
+
+    settings.PUSH_DEBOUNCE_SECONDS = 30.0  # everything below happens within one debounce
+    settings.PUSH_MAX_WAIT_SECONDS = 60.0
+    kind = DirtyRange.Kind.AVAILABILITY
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, AVAIL, body=AVAIL_OK, content_type="application/xml")
+        mark_dirty(connection=rooms[0], kinds=[kind], start=day(1), end=day(3), closes=True)
+        assert push_connection(connection_id=rooms[0].pk, kind=kind).status == "success"
+        mark_dirty(connection=rooms[1], kinds=[kind], start=day(5), end=day(7), closes=True)
+        with pytest.raises(Backpressure):
+            push_connection(connection_id=rooms[1].pk, kind=kind)
+        mark_dirty(connection=rooms[3], kinds=[kind], start=day(5), end=day(7), closes=True)
+        assert push_connection(connection_id=rooms[3].pk, kind=kind).status == "success"
+        assert len(http.calls) == 2
+    assert set(DirtyRange.objects.values_list("connection_id", flat=True)) == {rooms[1].pk}

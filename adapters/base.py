@@ -372,6 +372,9 @@ class Capability(StrEnum):
     # The platform answers which nightly prices it holds (``fetch_prices``): reconcile compares them
     # with what the push sends (the PMS price through the connection's price rule).
     READ_PRICES = "read_prices"
+    # The platform answers which restrictions it holds (``fetch_max_stays``): reconcile compares each
+    # night's maximum stay with what the push sends.
+    READ_RESTRICTIONS = "read_restrictions"
 
 
 @dataclass(frozen=True)
@@ -529,6 +532,11 @@ class PlatformAdapter:
     def fetch_prices(self, *, start: dt.date, end: dt.date) -> Mapping[dt.date, Decimal]:
         """With READ_PRICES: the nightly price the platform holds for each night of ``[start, end)`` it
         has one for (a night it has none for is left out)."""
+        raise NotImplementedError
+
+    def fetch_max_stays(self, *, start: dt.date, end: dt.date) -> Mapping[dt.date, int]:
+        """With READ_RESTRICTIONS: the maximum stay the platform holds for each night of ``[start, end)``
+        it has one for (a night it has none for is left out)."""
         raise NotImplementedError
 
     @classmethod

@@ -56,6 +56,7 @@ class ExpediaAdapter(PlatformAdapter):
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
             Capability.RATE_PLAN_RESTRICTIONS,
             Capability.READ_PRICES,  # PARR: reconcile compares the rates Expedia holds
+            Capability.READ_RESTRICTIONS,  # and the maximum stays it holds
         }
     )
     max_stay_ceiling = eqc.MAX_LOS  # EQC maxLOS is 1..28
@@ -207,6 +208,19 @@ class ExpediaAdapter(PlatformAdapter):
             root = eqc.post(self._url("parr"), body, endpoint="fetch_prices", context=self._context())
             prices |= parr.rates_from_answer(root, room=room, rate=rate)
         return prices
+
+    def fetch_max_stays(self, *, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+        """The maxLOS Expedia holds for our room type and rate plan (PARR restrictions), per night."""
+        hotel = eqc.hotel_id(self.account.listing_id)
+        room, rate = self._codes()
+        stays: dict[dt.date, int] = {}
+        for first, stop in parr.windows(start, end):
+            body = parr.rates_request(
+                hotel=hotel, room=room, rate=rate, start=first, end=stop, restrictions=True, **self._login()
+            )
+            root = eqc.post(self._url("parr"), body, endpoint="fetch_max_stays", context=self._context())
+            stays |= parr.max_stays_from_answer(root, room=room, rate=rate)
+        return stays
 
     # --- health -------------------------------------------------------------------------------
 

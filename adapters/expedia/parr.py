@@ -27,9 +27,18 @@ def windows(start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, dt.date]]:
 
 
 def rates_request(
-    *, hotel: str, room: str, rate: str, start: dt.date, end: dt.date, username: str, password: str
+    *,
+    hotel: str,
+    room: str,
+    rate: str,
+    start: dt.date,
+    end: dt.date,
+    username: str,
+    password: str,
+    restrictions: bool = False,
 ) -> bytes:
-    """Ask for the rates of nights ``[start, end)`` (at most MAX_DAYS) of one room type and rate plan."""
+    """Ask for the rates (or, with ``restrictions``, the restrictions) of nights ``[start, end)`` (at most
+    MAX_DAYS) of one room type and rate plan."""
     root = element(PAR_NS, "ProductAvailRateRetrievalRQ")
     sub(root, "Authentication", {"username": username, "password": password})
     sub(root, "Hotel", {"id": hotel})
@@ -42,8 +51,8 @@ def rates_request(
             "inventory": "false",
             "roomAvailStatus": "false",
             "rateAvailStatus": "false",
-            "restrictions": "false",
-            "rates": "true",
+            "restrictions": "true" if restrictions else "false",
+            "rates": "false" if restrictions else "true",
         },
     )
     sub(sub(retrieval, "RoomType", {"id": room}), "RatePlan", {"id": rate})
@@ -66,4 +75,18 @@ def rates_from_answer(root, *, room: str, rate: str) -> dict[dt.date, Decimal]:
                 amount = decimal_or_none(attr(per_day, "rate")) if attr(plan, "id") == rate else None
                 if amount is not None:
                     found[night] = amount
+    return found
+
+
+def max_stays_from_answer(root, *, room: str, rate: str) -> dict[dt.date, int]:
+    """Night -> the ``Restrictions@maxLOS`` of ``room``/``rate`` in a PARR answer; nights without one are
+    left out."""
+    found: dict[dt.date, int] = {}
+    for avail in children(child(root, "AvailRateList"), "AvailRate"):
+        night = date_or_none(attr(avail, "date"))
+        for room_type in children(avail, "RoomType") if night is not None else []:
+            for plan in children(room_type, "RatePlan") if attr(room_type, "id") == room else []:
+                stay = attr(child(plan, "Restrictions"), "maxLOS")
+                if attr(plan, "id") == rate and stay.isdigit():
+                    found[night] = int(stay)
     return found

@@ -37,11 +37,19 @@ class Drift:
     # Nights whose price on the platform is not what the push sends (the PMS price through the
     # connection's price rule); only where the platform answers what it holds (READ_PRICES).
     prices_differ: list[str] = field(default_factory=list)
+    # Nights whose maximum stay on the platform is not what the push sends (READ_RESTRICTIONS).
+    max_stays_differ: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
     def total(self) -> int:
-        return len(self.missing_in_pms) + len(self.differs) + self.unpushed_nights + len(self.prices_differ)
+        return (
+            len(self.missing_in_pms)
+            + len(self.differs)
+            + self.unpushed_nights
+            + len(self.prices_differ)
+            + len(self.max_stays_differ)
+        )
 
     def describe(self) -> str:
         if self.error:
@@ -57,6 +65,9 @@ class Drift:
             parts.append(f"{self.unpushed_nights} night(s) not yet pushed")
         if self.prices_differ:
             parts.append(f"{len(self.prices_differ)} night(s) priced differently: {', '.join(self.prices_differ[:5])}")
+        if self.max_stays_differ:
+            shown = ", ".join(self.max_stays_differ[:5])
+            parts.append(f"{len(self.max_stays_differ)} night(s) with another maximum stay: {shown}")
         return "; ".join(parts) or "in step"
 
 
@@ -96,6 +107,23 @@ def _prices_differ(connection: ChannelConnection, start: dt.date, end: dt.date) 
     ]
 
 
+def _max_stays_differ(connection: ChannelConnection, start: dt.date, end: dt.date) -> list[str]:
+    """Nights of ``[start, end)`` whose maximum stay on the platform is not what our push sends (ours, or
+    the platform's ceiling where ours is longer or unset). Nights still waiting for an availability push
+    are left out (counted as not yet pushed), and so are nights the platform holds none for."""
+    held = _politely(connection, lambda adapter: adapter.fetch_max_stays(start=start, end=end))
+    ceiling = adapter_class(connection.platform_type).max_stay_ceiling
+    waiting = DirtyRange.objects.filter(connection=connection, kind=DirtyRange.Kind.AVAILABILITY)
+    pending = list(waiting.filter(start__lt=end, end__gt=start).values_list("start", "end"))
+    return [
+        night.date.isoformat()
+        for night in calendar_nights(unit=connection.unit, start=start, end=end)
+        if night.date in held
+        and not any(s <= night.date < e for s, e in pending)
+        and held[night.date] != min(night.max_stay or ceiling, ceiling)
+    ]
+
+
 def _platform_bookings(connection: ChannelConnection):
     bookings, cursor = [], None
     for _ in range(MAX_PAGES):
@@ -127,6 +155,15 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
             drift.prices_differ = _prices_differ(connection, start, min(end, _end))  # what we push
         except PlatformAPIError as exc:
             drift.error = f"could not read prices: {safe_message(connection, exc)}"
+            return _remember(connection, drift)
+        except Backpressure as exc:
+            drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
+            return _remember(connection, drift)
+    if _reads_max_stays(connection):
+        try:
+            drift.max_stays_differ = _max_stays_differ(connection, start, min(end, _end))
+        except PlatformAPIError as exc:
+            drift.error = f"could not read restrictions: {safe_message(connection, exc)}"
             return _remember(connection, drift)
         except Backpressure as exc:
             drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
@@ -169,6 +206,11 @@ def _remember(connection: ChannelConnection, drift: Drift) -> Drift:
 def _reads_prices(connection: ChannelConnection) -> bool:
     capabilities = adapter_class(connection.platform_type).capabilities
     return Capability.READ_PRICES in capabilities and Capability.PUSH_PRICING in capabilities
+
+
+def _reads_max_stays(connection: ChannelConnection) -> bool:
+    capabilities = adapter_class(connection.platform_type).capabilities
+    return Capability.READ_RESTRICTIONS in capabilities and Capability.PUSH_MAX_STAY in capabilities
 
 
 def _fix(connection, remote, start, end) -> None:

@@ -126,7 +126,7 @@ class Expedia(Platform):
         rs = ElementMaker(namespace=AR_RS, nsmap={None: AR_RS})
         return Response.xml(200, self._finish(rs("AvailRateUpdateRS", rs("Success")), "AvailRateUpdateRS"))
 
-    # PARR (rates only: what reconcile reads)
+    # PARR (rates or restrictions: what reconcile reads)
 
     def product_avail_rate_retrieval(self, req: Request, account: str) -> Response:
         """The per-day rates of the asked room types and rate plans, night by night. As Expedia does,
@@ -143,6 +143,7 @@ class Expedia(Platform):
         first, last = date.fromisoformat(retrieval.get("from")), date.fromisoformat(retrieval.get("to"))
         one_plan = len(asked) == 1 and len(asked[0][1]) == 1
         last = min(last, first + timedelta(days=(365 if one_plan else 31) - 1))
+        restrictions = retrieval.get("restrictions") in ("true", "1")
         rs = ElementMaker(namespace=PAR, nsmap={None: PAR})
         with self.app.store.lock:
             listing = self.state.listings.get(hotel)
@@ -153,11 +154,15 @@ class Expedia(Platform):
             night = first
             while night <= last:
                 day = listing.days.get(night)
-                if day is not None and day.price is not None:
-                    rate = rs.Rate(rs.PerDay(rate=f"{day.price:f}"), currency=day.currency or listing.currency)
+                held = None  # what the plan holds that night: its rate, or (restrictions asked) its maxLOS
+                if restrictions and day is not None and day.max_stay is not None:
+                    held = rs.Restrictions(maxLOS=str(day.max_stay))
+                elif not restrictions and day is not None and day.price is not None:
+                    held = rs.Rate(rs.PerDay(rate=f"{day.price:f}"), currency=day.currency or listing.currency)
+                if held is not None:
                     types = [
                         rs.RoomType(
-                            *[rs.RatePlan(deepcopy(rate), id=plan) for plan in plans or [listing.rate_code()]], id=room
+                            *[rs.RatePlan(deepcopy(held), id=plan) for plan in plans or [listing.rate_code()]], id=room
                         )
                         for room, plans in rooms
                     ]

@@ -53,6 +53,7 @@ _PUSH = {
 }
 _RATE_PLANS = Capability.RATE_PLAN_RESTRICTIONS  # OTA's RatePlanCode, EQC's RatePlan@id
 _READS = Capability.READ_PRICES  # EQC PARR: reconcile compares the rates held
+_READS_RESTRICTIONS = Capability.READ_RESTRICTIONS  # EQC PARR: and the maximum stays held
 # What each platform can do, from docs/platforms.md: the tests skip by this table, not by the adapter.
 EXPECTED_CAPABILITIES = {
     "airbnb": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
@@ -64,7 +65,15 @@ EXPECTED_CAPABILITIES = {
         Capability.ACKNOWLEDGE,
         Capability.BATCH_LISTINGS,  # a hotel's room types in one OTA request
     },
-    "expedia": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.ACKNOWLEDGE, _READS},
+    "expedia": {
+        *_PUSH,
+        _RATE_PLANS,
+        Capability.WEBHOOKS,
+        Capability.PULL_BOOKINGS,
+        Capability.ACKNOWLEDGE,
+        _READS,
+        _READS_RESTRICTIONS,
+    },
     "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
     "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},
     "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
@@ -663,3 +672,15 @@ def test_a_price_with_more_decimals_than_its_currency_is_refused_before_sending(
         adapter.update_pricing(PricingUpdate(listing_id, (PriceRange(nights(0, 3), Decimal(amount), currency),)))
     assert caught.value.permanent and currency in str(caught.value)
     assert requests_total(sandbox, slug) == before
+
+
+def test_it_reads_back_the_maximum_stays_it_holds(sandbox, slug, listing_id, adapter):
+    needs(adapter, Capability.READ_RESTRICTIONS)
+    ceiling = EXPECTED_MAX_STAY_CEILING[slug]
+    update = AvailabilityUpdate(
+        listing_id,
+        (AvailabilityRange(nights(0, 2), available=True, max_stay=5), AvailabilityRange(nights(2, 3), available=True)),
+    )
+    adapter.update_availability(update)
+    held = adapter.fetch_max_stays(start=day(0), end=day(5))
+    assert held == {day(0): 5, day(1): 5, day(2): ceiling}

@@ -142,3 +142,32 @@ def test_the_ical_export_carries_no_amounts(sandbox, connected_unit):
     feed = Client().get(reverse("ical-export", kwargs={"token": export.token})).content.decode()
     assert "BEGIN:VEVENT" in feed
     assert "24000" not in feed and "JPY" not in feed  # neither the stay's total nor any currency
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_reports_a_maximum_stay_changed_on_the_platform(sandbox, connected_unit, worker):
+    """Expedia answers which maxLOS it holds (PARR): one changed there behind our back is drift."""
+    from adapters.base import AvailabilityRange, AvailabilityUpdate, DayRange
+    from channelmgr.accounts import account_for
+
+    unit, start = connected_unit, _start()
+    end = start + dt.timedelta(days=3)
+    body = {"values": [{"unit": unit.pk, "start": str(start), "end": str(end), "max_stay": 7}]}
+    assert _api(unit).post("/calendar", body, format="json").status_code == 200
+    expedia = ChannelConnection.objects.get(unit=unit, platform_type="expedia")
+
+    def held_on_expedia():
+        days = _calendars(sandbox, unit, ["expedia"], start, end)["expedia"]
+        return days and all(d["max_stay"] == 7 for d in days)
+
+    assert wait_for(held_on_expedia, timeout=30)
+    assert wait_for(lambda: "total drift: 0" in _reconcile(), timeout=30)
+
+    # Someone sets another maximum on the extranet for one night.
+    adapter = adapter_class("expedia")(account_for(expedia))
+    night = DayRange(start + dt.timedelta(days=1), start + dt.timedelta(days=2))
+    adapter.update_availability(
+        AvailabilityUpdate(expedia.platform_listing_id, (AvailabilityRange(night, True, 2, max_stay=12),))
+    )
+    report = _reconcile()
+    assert "1 night(s) with another maximum stay" in report and night.start.isoformat() in report

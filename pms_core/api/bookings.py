@@ -46,6 +46,20 @@ def bookings_of(organization_id: int | None):
 class BookingOutputSerializer(serializers.ModelSerializer):
     nights = serializers.IntegerField(read_only=True)
     total_amount = AmountField(currency_of=lambda booking, _context: booking.currency, read_only=True, allow_null=True)
+    taxes_amount = AmountField(
+        currency_of=lambda booking, _context: booking.currency,
+        max_digits=15,
+        read_only=True,
+        allow_null=True,
+        help_text="Taxes the platform reported for the stay, in `currency`.",
+    )
+    fees_amount = AmountField(
+        currency_of=lambda booking, _context: booking.currency,
+        max_digits=15,
+        read_only=True,
+        allow_null=True,
+        help_text="Fees the platform reported (service, resort), in `currency`.",
+    )
     # Not format "email" in the schema: it is often blank (blocks, platform bookings without one).
     guest_email = serializers.CharField(read_only=True)
     special_requests = serializers.ListField(
@@ -87,8 +101,6 @@ class BookingOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
         # Set by an import from the platform; null or blank where its format says nothing.
         extra_kwargs = {
-            "taxes_amount": {"help_text": "Taxes the platform reported for the stay, in `currency`."},
-            "fees_amount": {"help_text": "Fees the platform reported (service, resort), in `currency`."},
             "adults": {"help_text": "Guests by type, where the platform says."},
             "sub_channel": {"help_text": "The brand it was sold on, e.g. Hotels.com through Expedia."},
             "platform_status": {"help_text": "The platform's own status word, e.g. `Commit` or `accepted`."},

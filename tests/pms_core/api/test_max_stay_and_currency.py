@@ -179,3 +179,12 @@ def test_any_price_is_either_a_400_naming_it_or_stored_exactly_and_shown_with_th
             assert len(shown.partition(".")[2]) == places and ("." in shown) == (places > 0)
             assert stored is None or stored.price == expected  # None: the base price itself
         transaction.set_rollback(True)
+
+
+def test_a_platforms_taxes_and_fees_are_written_with_the_bookings_currencys_decimals(alice_api, unit, day):
+    booking = Booking.objects.create(
+        unit=unit, check_in=day(1), check_out=day(3), source="expedia", channel_booking_id="EX-1", currency="KWD",
+        total_amount=Decimal("120.5"), taxes_amount=Decimal("12.345"), fees_amount=Decimal("0"),
+    )  # fmt: skip
+    body = alice_api.get(f"/bookings/{booking.pk}").json()
+    assert (body["total_amount"], body["taxes_amount"], body["fees_amount"]) == ("120.500", "12.345", "0.000")

@@ -55,10 +55,12 @@ def push_is_leading_edge(*, connection_id: int, kind: str, edge: str | None = No
 
 
 def push_mark_sent(*, connection_id: int, kind: str, edge: str | None = None) -> None:
-    """A push is claiming this connection's nights now: changes in the next debounce period trail it."""
+    """A push is claiming this connection's nights now: changes in the next debounce period trail it, and
+    the leading push it may be is no longer on its way (for a batch group, no task clears that flag)."""
     try:
         cache.set(
             _last_push_key(kind, edge or connection_id), time.time(), timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60
         )
+        cache.delete(leading_key(kind, edge or connection_id))
     except Exception as exc:
         log.warning("could not record the push of connection %s: %s", connection_id, exc)

@@ -12,11 +12,13 @@ Invariants:
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 
 import pytest
 import responses
+import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -24,6 +26,7 @@ from lxml import etree
 from adapters.base import Capability
 from adapters.registry import adapter_class
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.debounce import push_edge
 from channelmgr.sync.outbound import mark_dirty
 from channelmgr.sync.push import push_connection
 from pms_core.models import Unit
@@ -42,6 +45,14 @@ def test_booking_com_declares_account_batching():
     assert Capability.BATCH_LISTINGS in adapter_class("booking_com").capabilities
     assert adapter_class("booking_com").listing_key("H1", {"room_id": "R1"}) == "H1/R1"
     assert adapter_class("airbnb").listing_key("L1", {"room_id": "R1"}) == "L1"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_edges():
+    """A hotel's push edge is named by its code, the same in every test: start each with none."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture
@@ -178,3 +189,24 @@ def test_a_burst_of_close_outs_across_a_hotels_rooms_takes_one_leading_edge(room
         assert push_connection(connection_id=rooms[3].pk, kind=kind).status == "success"
         assert len(http.calls) == 2
     assert set(DirtyRange.objects.values_list("connection_id", flat=True)) == {rooms[1].pk}
+
+
+def test_once_the_hotel_was_quiet_the_next_close_out_takes_the_leading_edge_again(rooms, day, settings, monkeypatch):
+    """The leading flag of a batch group is cleared by the push that claims it: a later booking of another
+    room, after a quiet spell, goes out at once rather than waiting out a debounce."""
+    import channelmgr.sync.outbound as outbound
+
+    settings.PUSH_DEBOUNCE_SECONDS = 1.0
+    kind = DirtyRange.Kind.AVAILABILITY
+    enqueued = []
+    monkeypatch.setattr(outbound, "push_enqueue", lambda **kw: enqueued.append(kw))
+    # Room 1 is booked: its close-out takes the hotel's leading edge, and the push claims it.
+    outbound.push_schedule(connection_id=rooms[0].pk, kind=kind, closes=True, edge=push_edge(rooms[0]))
+    mark_dirty(connection=rooms[0], kinds=[kind], start=day(1), end=day(3), closes=True)
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, AVAIL, body=AVAIL_OK, content_type="application/xml")
+        assert push_connection(connection_id=rooms[0].pk, kind=kind).status == "success"
+    # Quiet for longer than the debounce, then room 2 is booked.
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)):
+        outbound.push_schedule(connection_id=rooms[1].pk, kind=kind, closes=True, edge=push_edge(rooms[1]))
+    assert [kw["delay_seconds"] for kw in enqueued] == [0, 0]  # both on the leading edge, no debounce

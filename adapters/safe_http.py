@@ -46,6 +46,8 @@ def resolve(host: str, port: int) -> list[str]:
         # "No such name" will not fix itself; a failing resolver might.
         permanent = exc.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME))
         raise PlatformAPIError(f"cannot resolve {host}: {exc}", permanent=permanent, code="dns") from exc
+    except ValueError as exc:  # UnicodeError from the idna codec: an empty label or one over 63 characters
+        raise refused("url", f"{host} is not a valid host name") from exc
     return sorted({info[4][0] for info in infos})
 
 
@@ -59,7 +61,10 @@ def _literal(host: str) -> list[str]:
 
 def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> str:
     """The URL to request, or ``PlatformAPIError`` (permanent, code ``refused_url``) when it may not be."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError as exc:  # an unbalanced or non-IP "[...]" host
+        raise refused(what, "malformed URL (its host)") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise refused(what, f"scheme {scheme or '(none)'!r} is not http or https")

@@ -20,7 +20,10 @@ TIMEOUT = (3.05, 10.0)
 
 def feed_url(url: str) -> str:
     """``webcal://`` is the same feed over https."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # malformed: safe_http refuses it, naming no part of it
+        return url
     return parts._replace(scheme="https").geturl() if parts.scheme.lower() == "webcal" else url
 
 

@@ -65,7 +65,10 @@ def _validate_platform(platform_type: str, metadata: dict, feed_url: str | None)
         raise ValidationError({"platform_metadata": "feed_url is a credential: send it as the write-only feed_url"})
     if Capability.SNAPSHOT_FEED in platform.capabilities and feed_url is not None:
         # A feed is read whole from its URL, a credential (its token lets anyone read the calendar).
-        url = urlsplit(feed_url)
+        try:
+            url = urlsplit(feed_url)
+        except ValueError:  # an unbalanced or non-IP "[...]" host
+            url = urlsplit("")
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValidationError({"feed_url": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
 

@@ -191,3 +191,9 @@ def test_fuzzed_changes_are_200_or_400_and_a_400_changes_nothing(alice_api, body
     else:
         assert set(answer.json()["event_types"]) <= set(EVENT_TYPES)
         assert WebhookSubscription.objects.get(pk=pk).delivered_sequence == before["delivered_sequence"]
+
+
+def test_a_malformed_url_is_a_400_naming_the_field(alice_api):
+    answer = create(alice_api, url="http://[::1/hook")
+    assert answer.status_code == 400 and "url" in answer.json()["fields"]
+    assert WebhookSubscription.objects.count() == 0

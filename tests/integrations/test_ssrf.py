@@ -114,3 +114,19 @@ def test_a_public_receiver_gets_the_event(hook):
     responses.post(HOOK, body=b"thanks")
     assert subscription_deliver(subscription_id=hook.pk).delivered == 1
     assert WebhookDelivery.objects.get().response_excerpt == "thanks"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/hook",  # urlsplit: "Invalid IPv6 URL"
+        "http://[hooks.example.test]/hook",
+        "http://" + "a" * 64 + ".example.test/hook",  # a DNS label over 63 characters: the idna codec fails
+        "http://hooks..example.test/hook",
+    ],
+)
+def test_a_malformed_url_is_refused_naming_the_field_not_a_crash(org_a, url):
+    with pytest.raises(SubscriptionError) as caught:
+        subscription_create(organization_id=org_a.pk, url=url, event_types=["booking.created"])
+    assert caught.value.field == "url"
+    assert WebhookSubscription.objects.count() == 0

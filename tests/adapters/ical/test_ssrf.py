@@ -47,6 +47,12 @@ def test_it_refuses_other_schemes_and_urls_without_host(http, url):
     assert_refused(url)
 
 
+@pytest.mark.parametrize("url", ["webcal://[::1/feed.ics", "https://[feeds.example.test]/x.ics", "https://a..b/x.ics"])
+def test_it_refuses_a_malformed_url_rather_than_crashing(http, url):
+    assert assert_refused(url).code == "refused_url"
+    assert len(http.calls) == 0
+
+
 def test_it_refuses_a_hostname_that_resolves_to_loopback(http):
     assert "127.0.0.1" in assert_refused("http://localhost/feed.ics").args[0]
 

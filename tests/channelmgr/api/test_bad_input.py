@@ -108,3 +108,10 @@ def test_unit_and_platform_cannot_be_changed_by_an_update(alice_api, connection,
     _assert_rejected(answer, "platform_type")
     connection.refresh_from_db()
     assert connection.platform_type == "airbnb"
+
+
+@pytest.mark.parametrize("feed_url", ["https://[::1/cal.ics", "https://[feeds.example.test]/cal.ics"])
+def test_a_malformed_feed_url_is_a_400_not_a_crash(alice_api, unit, feed_url):
+    answer = _create(alice_api, unit=unit.pk, platform_type="ical", platform_listing_id="feed", feed_url=feed_url)
+    _assert_rejected(answer, "feed_url")
+    assert not ChannelConnection.objects.exists()

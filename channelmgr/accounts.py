@@ -78,7 +78,10 @@ def url_secrets(url: str) -> list[str]:
     path segment (``/calendar/ical/<token>.ics``)."""
     if not url:
         return []
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed (an unbalanced "[" host): a platform that reads no feed keeps it as sent
+        return [url]
     found = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
     found += [value for _name, value in parse_qsl(parts.query) if len(value) >= MIN_TOKEN]
     for segment in parts.path.split("/"):

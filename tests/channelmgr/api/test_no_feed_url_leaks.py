@@ -161,3 +161,21 @@ def test_redaction_covers_every_part_of_a_feed_url_a_message_could_quote(org_a, 
 def test_a_platform_call_log_line_masks_a_token_in_the_path_and_keeps_ordinary_segments():
     assert http._public_url(FEED_B) == "https://feeds.example.test/icalendar/[token].ics"
     assert http._public_url(FEED_A) == "https://feeds.example.test/calendar/ical/48213577.ics"
+
+
+def test_a_malformed_feed_url_is_redacted_whole_and_the_sync_log_still_reads(alice_api, connection):
+    """A platform that reads no feed keeps whatever feed_url it is sent; one urlsplit cannot parse (an
+    unbalanced "[" host) must neither crash redaction (the sync log API, the worker recording an error)
+    nor leak."""
+    malformed = f"https://[feeds.example.test/icalendar/{PATH_TOKEN}.ics"
+    assert (
+        alice_api.patch(f"/channel-connections/{connection.pk}", {"feed_url": malformed}, format="json").status_code
+        == 200
+    )
+    connection.refresh_from_db()
+    assert PATH_TOKEN not in redact(f"GET {malformed} failed", secrets_of(connection))
+    SyncLog.objects.create(
+        connection=connection, direction="outbound", kind="pricing", status="failed", error=f"GET {malformed}: 500"
+    )
+    answer = alice_api.get(f"/channel-connections/{connection.pk}/sync-logs")
+    assert answer.status_code == 200 and PATH_TOKEN not in answer.content.decode()

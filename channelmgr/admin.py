@@ -285,7 +285,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
     def short_last_error(self, connection):
         return truncatechars(connection.last_error, 80)
 
-    @admin.action(description="Test connection (health check)")
+    @admin.action(description="Test connection (health check)", permissions=["change"])
     def test_connections(self, request, queryset):
         for connection in queryset.exclude(status=ChannelConnection.Status.DELETED):
             result = connection_test(connection=connection)
@@ -294,7 +294,7 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
                 request, f"{connection}: {'healthy' if result.healthy else 'unhealthy'}: {result.message}", level
             )
 
-    @admin.action(description="Sync now (full)")
+    @admin.action(description="Sync now (full)", permissions=["change"])
     def sync_now(self, request, queryset):
         for connection in queryset.exclude(status=ChannelConnection.Status.DELETED):
             try:
@@ -304,19 +304,19 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
                 continue
             self.message_user(request, f"{connection}: sync queued ({len(logs)} sync logs).", messages.SUCCESS)
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset):
         for connection in queryset:
             connection_pause(connection=connection)
         self.message_user(request, f"Paused {queryset.count()} connection(s).", messages.SUCCESS)
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request, queryset):
         for connection in queryset:
             connection_resume(connection=connection)
         self.message_user(request, f"Resumed {queryset.count()} connection(s).", messages.SUCCESS)
 
-    @admin.action(description="Confirm the feed's held removal (release those blocks)")
+    @admin.action(description="Confirm the feed's held removal (release those blocks)", permissions=["change"])
     def confirm_ical_feed_change(self, request, queryset):
         feeds = queryset.filter(platform_type__in=registry.slugs(Capability.SNAPSHOT_FEED))
         for connection in feeds.exclude(status=ChannelConnection.Status.DELETED):
@@ -367,7 +367,9 @@ class UnitAdmin(BaseUnitAdmin):
             return ical_export_url(export)
         return format_html("{}<br><small>the URL it replaced answers until {}</small>", ical_export_url(export), until)
 
-    @admin.action(description="Rotate the iCal export URL (the old one answers for a grace period)")
+    @admin.action(
+        description="Rotate the iCal export URL (the old one answers for a grace period)", permissions=["change"]
+    )
     def rotate_ical_export(self, request, queryset):
         for unit in queryset:
             export = ical_export_rotate(unit=unit)

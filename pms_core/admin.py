@@ -217,6 +217,10 @@ class BookingAdmin(ReadOnlyAdmin):
             )
         return booking.status
 
+    def has_decide_permission(self, request) -> bool:
+        """The list actions change bookings: the rows are read-only here, the model permission decides."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_booking")
+
     def _resolve(self, request, queryset, resolution: str) -> None:
         done, problems = 0, []
         for booking in queryset:
@@ -241,23 +245,23 @@ class BookingAdmin(ReadOnlyAdmin):
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
 
-    @admin.action(description="Overbooking: accept it knowingly (it keeps its nights)")
+    @admin.action(description="Overbooking: accept it knowingly (it keeps its nights)", permissions=["decide"])
     def resolve_accept(self, request, queryset):
         self._resolve(request, queryset, Resolution.ACCEPT)
 
-    @admin.action(description="Overbooking: cancel the overbooked stay")
+    @admin.action(description="Overbooking: cancel the overbooked stay", permissions=["decide"])
     def resolve_cancel(self, request, queryset):
         self._resolve(request, queryset, Resolution.CANCEL)
 
-    @admin.action(description="Overbooking: cancel the stay it clashes with")
+    @admin.action(description="Overbooking: cancel the stay it clashes with", permissions=["decide"])
     def resolve_cancel_other(self, request, queryset):
         self._resolve(request, queryset, Resolution.CANCEL_OTHER)
 
-    @admin.action(description="Overbooking: move it to a free unit of the same property")
+    @admin.action(description="Overbooking: move it to a free unit of the same property", permissions=["decide"])
     def resolve_move(self, request, queryset):
         self._resolve(request, queryset, Resolution.MOVE)
 
-    @admin.action(description="Cancel selected direct bookings and blocks")
+    @admin.action(description="Cancel selected direct bookings and blocks", permissions=["decide"])
     def cancel_direct_bookings(self, request, queryset):
         cancelled = skipped = 0
         for booking in queryset:

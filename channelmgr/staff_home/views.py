@@ -7,6 +7,7 @@ call. Everything is scoped to the user's organization: another tenant's booking 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -75,8 +76,8 @@ def _back(request):
 
 @require_POST
 def overbooking_resolve_view(request, booking_id: int):
-    if not request.user.has_perm("pms_core.view_booking"):
-        raise Http404("no such overbooking")
+    if not request.user.has_perm("pms_core.change_booking"):
+        raise PermissionDenied("resolving an overbooking changes bookings")
     bookings = Booking.objects.filter(status=Booking.Status.OVERBOOKED)
     organization_id = organization_of(request.user)
     if organization_id is not None:
@@ -105,8 +106,10 @@ def overbooking_resolve_view(request, booking_id: int):
 def connection_action_view(request, connection_id: int, action: str):
     """Re-test or resume (POST), or reconnect: the platform's consent page for OAuth platforms, the
     connection's page (to replace its credentials) for the others."""
-    if action not in CONNECTION_ACTIONS or not request.user.has_perm("channelmgr.view_channelconnection"):
+    if action not in CONNECTION_ACTIONS:
         raise Http404("no such action")
+    if not request.user.has_perm("channelmgr.change_channelconnection"):
+        raise PermissionDenied(f"{action} changes the connection")
     connection = get_object_or_404(live_connections(organization_of(request.user)), pk=connection_id)
     if action == "reconnect":
         if oauth_supported(connection.platform_type):

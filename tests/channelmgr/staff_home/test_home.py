@@ -29,6 +29,15 @@ def alice_staff(org_a):
 
 
 @pytest.fixture
+def deciding_staff(alice_staff):
+    """Alice's staff allowed to change bookings and connections, as the home's actions require."""
+    alice_staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_booking", "change_channelconnection"])
+    )
+    return alice_staff
+
+
+@pytest.fixture
 def airbnb(unit):
     return ChannelConnection.objects.create(
         organization=unit.property.organization, unit=unit, platform_type="airbnb", platform_listing_id="AIR-1"
@@ -53,9 +62,9 @@ def test_the_bare_address_and_view_site_lead_to_the_staff_home(client, alice_sta
     assert 'id="staff-home"' in page and 'href="/admin/">View site' in page
 
 
-def test_the_home_shows_an_overbooking_and_resolving_it_frees_its_nights(client, alice_staff, overbooked):
+def test_the_home_shows_an_overbooking_and_resolving_it_frees_its_nights(client, deciding_staff, overbooked):
     first, second = overbooked
-    client.force_login(alice_staff)
+    client.force_login(deciding_staff)
     page = client.get("/admin/").content.decode()
     assert f'data-booking="{second.pk}"' in page and "Olga Overbooked" in page and 'value="cancel"' in page
     answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "cancel"})
@@ -65,9 +74,9 @@ def test_the_home_shows_an_overbooking_and_resolving_it_frees_its_nights(client,
     assert client.get("/admin/home.json").json()["counts"]["overbookings"] == 0
 
 
-def test_a_bad_resolution_is_refused_with_a_reason_and_changes_nothing(client, alice_staff, overbooked):
+def test_a_bad_resolution_is_refused_with_a_reason_and_changes_nothing(client, deciding_staff, overbooked):
     _first, second = overbooked
-    client.force_login(alice_staff)
+    client.force_login(deciding_staff)
     answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "shrug"})
     assert answer.status_code == 400 and b"resolution must be one of" in answer.content
     assert client.get(f"/admin/home/overbookings/{second.pk}/resolve/").status_code == 405
@@ -75,9 +84,9 @@ def test_a_bad_resolution_is_refused_with_a_reason_and_changes_nothing(client, a
     assert second.status == Booking.Status.OVERBOOKED
 
 
-def test_a_connection_needing_attention_shows_its_error_in_words_and_its_fixes(client, alice_staff, airbnb):
+def test_a_connection_needing_attention_shows_its_error_in_words_and_its_fixes(client, deciding_staff, airbnb):
     connection_mark_needs_attention(connection_id=airbnb.pk, error="401 invalid_token: the access token expired")
-    client.force_login(alice_staff)
+    client.force_login(deciding_staff)
     body = client.get("/admin/home.json").json()
     assert body["counts"]["connections_to_fix"] == 1
     html = body["html"]
@@ -88,9 +97,9 @@ def test_a_connection_needing_attention_shows_its_error_in_words_and_its_fixes(c
     )
 
 
-def test_resuming_from_the_home_puts_the_connection_back_to_work(client, alice_staff, airbnb):
+def test_resuming_from_the_home_puts_the_connection_back_to_work(client, deciding_staff, airbnb):
     connection_mark_needs_attention(connection_id=airbnb.pk, error="403 forbidden")
-    client.force_login(alice_staff)
+    client.force_login(deciding_staff)
     assert client.post(f"/admin/home/connections/{airbnb.pk}/resume/").status_code == 302
     airbnb.refresh_from_db()
     assert airbnb.status == ChannelConnection.Status.ACTIVE
@@ -197,12 +206,72 @@ def test_the_connection_list_reads_health_in_words_and_times_in_the_property_zon
 )
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_input_to_the_home_actions_is_refused_with_a_4xx_or_done_never_a_5xx(
-    client, alice_staff, overbooked, airbnb, resolution, action, method
+    client, deciding_staff, overbooked, airbnb, resolution, action, method
 ):
     _first, second = overbooked
-    client.force_login(alice_staff)
+    client.force_login(deciding_staff)
     call = getattr(client, method)
     answer = call(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": resolution})
     assert answer.status_code in (400, 405) or (resolution in ("cancel", "cancel_other", "move", "accept"))
     assert call(f"/admin/home/connections/{airbnb.pk}/{action}/").status_code < 500
     assert client.get("/admin/home.json").status_code == 200
+
+
+def test_a_staff_user_who_may_only_view_cannot_resolve_test_resume_or_reconnect(
+    client, alice_staff, overbooked, airbnb
+):
+    _first, second = overbooked
+    connection_mark_needs_attention(connection_id=airbnb.pk, error="403 forbidden")
+    client.force_login(alice_staff)  # view_* permissions only
+    html = client.get("/admin/home.json").json()["html"]
+    assert f'data-booking="{second.pk}"' in html  # she sees the overbooking and the connection ...
+    assert 'value="cancel"' not in html and "/resume/" not in html and "/reconnect/" not in html  # ... no buttons
+    for resolution in ("cancel", "cancel_other", "accept"):
+        answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": resolution})
+        assert answer.status_code == 403, resolution
+    for action in ("test", "resume", "reconnect"):
+        assert client.post(f"/admin/home/connections/{airbnb.pk}/{action}/").status_code == 403, action
+    assert client.get(f"/admin/home/connections/{airbnb.pk}/reconnect/").status_code == 403
+    second.refresh_from_db()
+    airbnb.refresh_from_db()
+    assert second.status == Booking.Status.OVERBOOKED and second.overbooking_accepted_at is None
+    assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
+
+
+def test_the_home_actions_refuse_a_post_without_the_csrf_token(overbooked, airbnb, deciding_staff):
+    from django.test import Client
+
+    _first, second = overbooked
+    connection_mark_needs_attention(connection_id=airbnb.pk, error="403 forbidden")
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(deciding_staff)
+    assert browser.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "cancel"}).status_code == 403
+    assert browser.post(f"/admin/home/connections/{airbnb.pk}/resume/").status_code == 403
+    second.refresh_from_db()
+    airbnb.refresh_from_db()
+    assert second.status == Booking.Status.OVERBOOKED
+    assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
+
+
+def test_the_admin_list_actions_that_change_things_are_not_offered_to_a_staff_user_who_may_only_view(
+    client, alice_staff, overbooked, airbnb
+):
+    _first, second = overbooked
+    connection_mark_needs_attention(connection_id=airbnb.pk, error="403 forbidden")
+    client.force_login(alice_staff)  # view_* permissions only
+    for action in ("resolve_cancel", "resolve_accept", "resolve_cancel_other", "resolve_move"):
+        client.post(
+            "/admin/pms_core/booking/", {"action": action, "_selected_action": [second.pk], "index": 0}, follow=True
+        )
+    for action in ("resume", "test_connections", "pause", "sync_now"):
+        client.post(
+            "/admin/channelmgr/channelconnection/",
+            {"action": action, "_selected_action": [airbnb.pk], "index": 0},
+            follow=True,
+        )
+    second.refresh_from_db()
+    airbnb.refresh_from_db()
+    assert second.status == Booking.Status.OVERBOOKED and second.overbooking_accepted_at is None
+    assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
+    page = client.get("/admin/pms_core/booking/").content.decode()
+    assert "resolve_cancel" not in page

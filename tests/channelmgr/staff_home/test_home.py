@@ -275,3 +275,12 @@ def test_the_admin_list_actions_that_change_things_are_not_offered_to_a_staff_us
     assert airbnb.status == ChannelConnection.Status.NEEDS_ATTENTION
     page = client.get("/admin/pms_core/booking/").content.decode()
     assert "resolve_cancel" not in page
+
+
+def test_a_notice_names_the_zone_of_its_time(client, alice_staff, monkeypatch):
+    from channelmgr.staff_home import notices
+
+    at = dt.datetime(2027, 1, 15, 9, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(notices, "_providers", {"test": lambda organization_id: [notices.Notice("Told", "why", at=at)]})
+    client.force_login(alice_staff)
+    assert "2027-01-15 09:30 UTC" in client.get("/admin/home.json").json()["html"]

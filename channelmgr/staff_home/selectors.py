@@ -237,17 +237,24 @@ class Home:
 
 
 def staff_home(user) -> Home:
-    """Everything the home page shows, for ``user``'s organization (a superuser: every tenant)."""
+    """Everything the home page shows, for ``user``'s organization (a superuser: every tenant).
+
+    A section shows only what the admin lets the user view (bookings, connections, properties), as the
+    admin's own pages and the calendar do: being staff alone shows nothing."""
     organization_id = organization_of(user)
-    connections = [connection_row(c) for c in live_connections(organization_id)]
+    bookings = user.has_perm("pms_core.view_booking")
+    linked = user.has_perm("channelmgr.view_channelconnection")
+    connections = [connection_row(c) for c in live_connections(organization_id)] if linked else []
     return Home(
-        overbookings=overbookings_waiting(organization_id),
+        overbookings=overbookings_waiting(organization_id) if bookings else [],
         # Needs attention or paused: each with its error in words and the actions that fix it.
         to_fix=[row for row in connections if row.connection.status != ChannelConnection.Status.ACTIVE],
-        unacknowledged=unacknowledged(organization_id),
+        unacknowledged=unacknowledged(organization_id) if bookings and linked else [],
         connections=connections,
-        lag=sync_lag(organization_id),
-        properties=list(properties_for_staff(user).order_by("name", "pk")),
+        lag=sync_lag(organization_id) if linked else [],
+        properties=(
+            list(properties_for_staff(user).order_by("name", "pk")) if user.has_perm("pms_core.view_property") else []
+        ),
         generated_at=timezone.now(),
         notices=notices(organization_id),
     )

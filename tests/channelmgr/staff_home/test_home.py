@@ -284,3 +284,28 @@ def test_a_notice_names_the_zone_of_its_time(client, alice_staff, monkeypatch):
     monkeypatch.setattr(notices, "_providers", {"test": lambda organization_id: [notices.Notice("Told", "why", at=at)]})
     client.force_login(alice_staff)
     assert "2027-01-15 09:30 UTC" in client.get("/admin/home.json").json()["html"]
+
+
+def test_a_staff_user_without_view_permissions_is_shown_none_of_what_they_may_not_view(
+    client, org_a, overbooked, airbnb, unit, day
+):
+    """The home shows what the admin would: bookings to who may view bookings, connections to who may view
+    connections, calendars to who may view properties (as the calendar page itself requires)."""
+    connection_mark_needs_attention(connection_id=airbnb.pk, error="403 forbidden")
+    expedia = ChannelConnection.objects.create(
+        organization=org_a, unit=unit, platform_type="expedia", platform_listing_id="3546"
+    )
+    booking = booking_create(unit=unit, check_in=day(10), check_out=day(12), source="expedia", channel_booking_id="E1")
+    acknowledgement_expect(connection=expedia, booking_id=booking.pk)
+    nobody = User.objects.create_user("no-perms", password="pw-no-perms-1", organization=org_a, is_staff=True)
+    client.force_login(nobody)
+    body = client.get("/admin/home.json").json()
+    assert body["counts"] == {"overbookings": 0, "connections_to_fix": 0, "unacknowledged": 0, "drift": 0, "notices": 0}
+    assert "Olga Overbooked" not in body["html"] and "AIR-1" not in body["html"] and "calendar-link" not in body["html"]
+    assert "Olga Overbooked" not in client.get("/admin/").content.decode()
+
+    nobody.user_permissions.set(Permission.objects.filter(codename__in=["view_booking", "view_channelconnection"]))
+    nobody = User.objects.get(pk=nobody.pk)  # permissions are cached on the instance
+    client.force_login(nobody)
+    counts = client.get("/admin/home.json").json()["counts"]
+    assert (counts["overbookings"], counts["connections_to_fix"], counts["unacknowledged"]) == (1, 1, 1)

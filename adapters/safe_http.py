@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -140,7 +141,7 @@ def read_body(response: requests.Response, *, max_bytes: int, max_seconds: float
     deadline = time.monotonic() + max_seconds
     body = bytearray()
     try:
-        for chunk in response.iter_content(CHUNK):
+        for chunk in _arriving(response):
             body += chunk
             if len(body) > max_bytes:
                 raise refused(what, f"the answer is larger than {max_bytes} bytes")
@@ -148,9 +149,16 @@ def read_body(response: requests.Response, *, max_bytes: int, max_seconds: float
                 raise PlatformAPIError(
                     f"{what}: download took longer than {max_seconds:.0f}s", permanent=False, code="timeout"
                 )
-    except requests.RequestException as exc:
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise PlatformAPIError(f"{what}: {type(exc).__name__} while reading", permanent=False) from exc
     return bytes(body)
+
+
+def _arriving(response: requests.Response) -> Iterator[bytes]:
+    """The (decoded) body as it arrives, one socket read at a time. Not ``iter_content``: it waits for a
+    whole chunk, so a peer sending a byte every few seconds would hold us hours past ``max_seconds``."""
+    while chunk := response.raw.read1(CHUNK, decode_content=True):
+        yield chunk
 
 
 @contextmanager

@@ -111,3 +111,46 @@ def test_the_private_network_switch_lets_a_local_feed_through(local_feed):
 def test_it_refuses_a_connection_that_landed_on_a_private_address(local_feed, public_dns):
     # DNS said public, the socket says loopback: a rebinding attack between the check and the connect.
     assert "connected to a non-public address" in str(assert_refused(local_feed.replace("127.0.0.1", "localhost")))
+
+
+@pytest.fixture
+def dripping_feed():
+    """A feed that declares 400 bytes and sends one every 50 ms (20 s in all), counting what it sent."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = {"bytes": 0, "done": threading.Event()}
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\nContent-Type: text/calendar\r\n\r\n")
+            try:
+                for _ in range(400):
+                    conn.sendall(b"X")
+                    sent["bytes"] += 1
+                    if sent["done"].wait(0.05):
+                        break
+            except OSError:  # the client hung up
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed.ics", sent
+    sent["done"].set()
+    thread.join(5)
+    listener.close()
+
+
+def test_the_time_cap_holds_against_a_feed_sent_a_byte_at_a_time(dripping_feed, monkeypatch):
+    """Reading stops once the cap has passed, not after a whole 16 KiB chunk (or the body) arrived: a
+    host sending a byte every few seconds would otherwise hold a worker for hours."""
+    import adapters.ical.fetch as fetch
+
+    url, sent = dripping_feed
+    monkeypatch.setattr(fetch, "MAX_SECONDS", 0.3)
+    with pytest.raises(PlatformAPIError) as caught:
+        fetch_feed(url, allow_private_network=True)
+    assert caught.value.code == "timeout" and not caught.value.permanent
+    assert sent["bytes"] < 400  # it gave up while the body was still arriving

@@ -119,6 +119,7 @@ def test_an_unacknowledged_booking_is_listed_until_the_platform_takes_the_acknow
     assert (
         body["counts"]["unacknowledged"] == 1 and f'class="unacknowledged" data-booking="{booking.pk}"' in body["html"]
     )
+    assert "Booking.com and Expedia" in body["html"]  # both fall back to e-mail; the page named only one
 
 
 def test_health_is_never_checked_then_healthy_after_a_success_and_unhealthy_with_why(airbnb):

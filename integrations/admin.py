@@ -87,7 +87,7 @@ class WebhookSubscriptionAdmin(OrganizationScopedAdmin):
             request, f"Secret for {created.url} (shown this once, store it now): {secret}", messages.WARNING
         )
 
-    @admin.action(description="Rotate the secret (the old one signs too for 24 h)")
+    @admin.action(description="Rotate the secret (the old one signs too for 24 h)", permissions=["change"])
     def rotate_secret(self, request, queryset):
         for subscription in queryset:
             secret = secret_rotate(subscription=subscription)

@@ -83,3 +83,21 @@ def test_the_delivery_log_is_read_only(client, staff_of_a, org_a):
     client.post(f"/admin/integrations/webhookdelivery/{delivery.pk}/delete/", {"post": "yes"})
     delivery.refresh_from_db()
     assert delivery.status_code == 500
+
+
+@pytest.mark.django_db
+def test_a_staff_user_who_may_only_view_cannot_rotate_a_secret(client, org_a):
+    """Rotating changes the subscription and shows the new secret: it needs the change permission."""
+    subscription, secret = subscription_create(
+        organization_id=org_a.pk, url="https://hooks.example.test/view-only", event_types=["booking.created"]
+    )
+    viewer = User.objects.create_user("viewer", password="pw-viewer-123", organization=org_a, is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_webhooksubscription"))
+    client.force_login(viewer)
+    answer = client.post(
+        "/admin/integrations/webhooksubscription/",
+        {"action": "rotate_secret", "_selected_action": [subscription.pk], "index": 0},
+        follow=True,
+    )
+    subscription.refresh_from_db()
+    assert subscription.secret == secret and "New secret" not in answer.content.decode()

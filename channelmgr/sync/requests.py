@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 from django.db import transaction
 
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync.dispatch import sync_request_enqueue
 from config.logging import get_correlation_id
+
+log = logging.getLogger(__name__)
 
 SYNC_TYPES = ("full", "availability", "pricing", "bookings")
 _KINDS = {
@@ -40,5 +46,20 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
                 details={"requested": sync_type},
             )
             logs.append(sync_log)
-            transaction.on_commit(lambda pk=sync_log.pk: sync_request_enqueue(sync_log_id=pk))
+            transaction.on_commit(lambda row=sync_log: _enqueue(row))
     return logs
+
+
+def _enqueue(sync_log: SyncLog) -> None:
+    """Hand the sync to a worker; with the broker unreachable no worker ever will, so the log ends now
+    with the reason instead of reading "running" for ever. What was marked dirty stays for the sweep."""
+    try:
+        sync_request_enqueue(sync_log_id=sync_log.pk)
+    except Exception as exc:
+        log.warning("requested sync %s could not be queued: %s", sync_log.pk, exc)
+        sync_log_finish(
+            sync_log=sync_log,
+            status=SyncLog.Status.FAILED,
+            started=time.monotonic(),
+            error=f"could not be queued: {type(exc).__name__}: {exc}",
+        )

@@ -78,3 +78,28 @@ def connection_for_sync(unit):
     return ChannelConnection.objects.create(
         organization=unit.property.organization, unit=unit, platform_type="fewo_direkt", platform_listing_id="FW-1"
     )
+
+
+def test_a_requested_sync_the_broker_cannot_take_ends_its_logs_with_the_reason(
+    client, connection_for_sync, monkeypatch
+):
+    """The broker down: no worker will ever carry the sync out, so its logs must not read "running" for ever,
+    and the API answers without a 5xx (what it marked dirty is still pushed by the scheduler's sweep)."""
+    import dramatiq
+
+    from pms_core.models import User
+
+    def broker_down(message, *, delay=None):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(dramatiq.get_broker(), "enqueue", broker_down)
+    owner = User.objects.create_user("owner", password="pw-owner-1234", organization=connection_for_sync.organization)
+    client.force_login(owner)
+    answer = client.post(
+        f"/channel-connections/{connection_for_sync.pk}/sync", {"sync_type": "full"}, content_type="application/json"
+    )
+    assert answer.status_code < 500, answer.content
+    logs = SyncLog.objects.filter(connection=connection_for_sync)
+    assert logs.count() == 3 and not logs.filter(status=SyncLog.Status.RUNNING).exists()
+    for log in logs:
+        assert log.status == SyncLog.Status.FAILED and log.finished_at and "could not be queued" in log.error

@@ -36,9 +36,11 @@ def organization_id(request: Request) -> int | None:
 def parse_id(value: object) -> int:
     """A path id as an int, or ``NotFound`` (ids beyond a bigint would crash the database driver)."""
     text = str(value)
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+    # Leading zeros off and the length first: int() refuses more than 4300 digits with a ValueError (a 500).
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or len(digits) > 19 or not 1 <= int(digits or "0") <= MAX_ID:
         raise exceptions.NotFound()
-    return int(text)
+    return int(digits)
 
 
 class RefuseReadOnly:

@@ -69,6 +69,11 @@ def test_charlie_sees_none_of_alices_revisions_and_cannot_acknowledge_them(alice
     assert BookingRevision.objects.get().acknowledged_at is None
 
 
+@pytest.mark.parametrize("pk", ["abc", "0", "99999999999999999999", "9" * 5000, "0" * 5000 + "77"])
+def test_an_id_that_is_no_revision_is_a_404_even_past_pythons_int_digit_limit(alice_api, pk):
+    assert alice_api.post(f"/booking-revisions/{pk}/ack").status_code == 404
+
+
 def test_a_refused_change_leaves_no_revision(alice_api, unit, day):
     _book(alice_api, unit, day)
     assert _book(alice_api, unit, day, 2, 3).status_code == 409  # the nights are taken: rolled back
@@ -126,7 +131,9 @@ def test_lists_take_page_size_up_to_500_and_refuse_anything_else_with_a_400(alic
     page = alice_api.get("/booking-revisions?page_size=2").json()
     assert (len(page["results"]), page["count"]) == (2, 3) and "page_size=2" in page["next"]
     assert len(alice_api.get("/bookings?page_size=500").json()["results"]) == 3
-    for bad in ("501", "0", "-1", "abc", "1.5", "", "１"):
+    assert len(alice_api.get(f"/bookings?page_size={'0' * 5000}2").json()["results"]) == 2
+    # 5000 digits: more than Python turns into an int (its 4300-digit limit), which was a 500.
+    for bad in ("501", "0", "-1", "abc", "1.5", "", "１", "9" * 5000, "1" + "0" * 4999, "0" * 5000 + "1000"):
         answer = alice_api.get(f"/bookings?page_size={bad}")
         assert answer.status_code == 400, bad
         assert "page_size" in answer.json()["fields"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,11 @@ from adapters import http
 from adapters.base import PlatformAPIError
 
 CHUNK = 16 * 1024
+# A checked exchange (connect, headers, body) is cut off by then, whatever the peer does: connect and read
+# timeouts bound each socket operation only, so a peer sending its headers a byte every few seconds would
+# hold a worker for hours. Above iCal's and webhooks' own caps, below a webhook run's 60 s lease.
+MAX_EXCHANGE_SECONDS = 45.0
+_exchange = threading.local()  # the sockets of the exchange this thread is in (see guarded_request)
 
 
 def refused(what: str, message: str) -> PlatformAPIError:
@@ -99,14 +105,38 @@ def _refuse_non_public(sock: socket.socket) -> socket.socket:
     return sock
 
 
+def _watch(sock) -> None:
+    """Put the socket an exchange waits on under its deadline (a pooled one too, when it is reused)."""
+    watched = getattr(_exchange, "sockets", None)
+    if watched is not None and sock is not None:
+        watched.append(sock)
+
+
+def _cut(watched: list, fired: threading.Event) -> None:
+    fired.set()
+    for sock in watched:
+        try:  # the plain socket's shutdown: the thread blocked reading it gets EOF at once
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class _CheckedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         return _refuse_non_public(super()._new_conn())
+
+    def getresponse(self, *args, **kwargs):
+        _watch(self.sock)
+        return super().getresponse(*args, **kwargs)
 
 
 class _CheckedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         return _refuse_non_public(super()._new_conn())
+
+    def getresponse(self, *args, **kwargs):
+        _watch(self.sock)
+        return super().getresponse(*args, **kwargs)
 
 
 class _CheckedHTTPPool(HTTPConnectionPool):
@@ -176,26 +206,46 @@ def guarded_request(
     """An open, streamed response from a checked URL whose peer is public and that is no redirect.
 
     Raises ``PlatformAPIError`` (permanent, ``refused_url``) for a refused URL, a private peer or a
-    redirect; transient for timeouts and connection errors. The caller reads the body with ``read_body``.
+    redirect; transient for timeouts and connection errors, and (code ``timeout``) when the exchange
+    through the checked session outlasts ``MAX_EXCHANGE_SECONDS``. The caller reads the body with ``read_body``.
     """
     target = checked_url(url, allow_private_network=allow_private_network, what=what)
     # Through a proxy the peer is the proxy, which is ours to trust.
     proxied = bool(requests.utils.get_environ_proxies(target))
+    _exchange.sockets = watched = []
+    fired = threading.Event()
+    deadline = threading.Timer(MAX_EXCHANGE_SECONDS, _cut, args=(watched, fired))
+    deadline.daemon = True
+    deadline.start()
     try:
-        response = http.request(
-            method,
-            target,
-            platform=platform,
-            endpoint=endpoint,
-            timeout=timeout,
-            stream=True,
-            raise_for_status=False,
-            session=None if allow_private_network or proxied else _checked_session,
-            **kwargs,
-        )
-    except NonPublicPeer as exc:
-        raise refused(what, f"connected to a non-public address {exc.address}") from None
-    with response:
-        if response.is_redirect or 300 <= response.status_code < 400:
-            raise refused(what, f"the answer was a redirect (HTTP {response.status_code}); use the final URL")
-        yield response
+        try:
+            response = http.request(
+                method,
+                target,
+                platform=platform,
+                endpoint=endpoint,
+                timeout=timeout,
+                stream=True,
+                raise_for_status=False,
+                session=None if allow_private_network or proxied else _checked_session,
+                **kwargs,
+            )
+        except NonPublicPeer as exc:
+            raise refused(what, f"connected to a non-public address {exc.address}") from None
+        with response:
+            if response.is_redirect or 300 <= response.status_code < 400:
+                raise refused(what, f"the answer was a redirect (HTTP {response.status_code}); use the final URL")
+            yield response
+            if fired.is_set():  # cut off, the peer's answer may have looked complete (EOF ends headers or body)
+                raise PlatformAPIError(
+                    f"{what}: no complete answer within {MAX_EXCHANGE_SECONDS:.0f}s", permanent=False, code="timeout"
+                )
+    except PlatformAPIError as exc:
+        if not fired.is_set() or exc.code == "timeout":
+            raise
+        raise PlatformAPIError(
+            f"{what}: no complete answer within {MAX_EXCHANGE_SECONDS:.0f}s", permanent=False, code="timeout"
+        ) from exc
+    finally:
+        deadline.cancel()
+        _exchange.sockets = None

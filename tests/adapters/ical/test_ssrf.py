@@ -154,3 +154,45 @@ def test_the_time_cap_holds_against_a_feed_sent_a_byte_at_a_time(dripping_feed, 
         fetch_feed(url, allow_private_network=True)
     assert caught.value.code == "timeout" and not caught.value.permanent
     assert sent["bytes"] < 400  # it gave up while the body was still arriving
+
+
+@pytest.fixture
+def dripping_headers():
+    """A host whose answer's headers come one byte every 50 ms (20 s in all), counting what it sent."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = {"bytes": 0, "done": threading.Event()}
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                for _ in range(400):
+                    conn.sendall(b"x")
+                    sent["bytes"] += 1
+                    if sent["done"].wait(0.05):
+                        break
+            except OSError:  # the client hung up
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/feed.ics", sent
+    sent["done"].set()
+    thread.join(5)
+    listener.close()
+
+
+def test_the_whole_exchange_is_cut_off_even_while_headers_still_trickle_in(dripping_headers, monkeypatch):
+    """Each socket read has its timeout, but the exchange as a whole has a deadline too: a host that
+    sends its headers a byte at a time cannot hold a worker."""
+    url, sent = dripping_headers
+    monkeypatch.setattr(safe_http, "is_public", lambda address: True)  # the checked session, on loopback
+    monkeypatch.setattr(safe_http, "MAX_EXCHANGE_SECONDS", 0.5)
+    with pytest.raises(PlatformAPIError) as caught:
+        fetch_feed(url)
+    assert caught.value.code == "timeout" and not caught.value.permanent
+    assert sent["bytes"] < 400  # it gave up while the headers were still arriving

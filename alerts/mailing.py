@@ -1,8 +1,9 @@
 """Sending the alert mails, grouped per organization and kind.
 
-The grouping rule: the first alert of a kind goes out at once; a mail opens a window of
-``ALERT_GROUP_MINUTES``, and every alert of that kind and organization that comes within it waits and
-goes out as one digest when the window closes (the sweep looks every minute). So an organization gets
+The grouping rule: the first alert of a kind goes out within a minute, with every repeat that came in
+the ``ALERT_GATHER_SECONDS`` after it grouped into it; a mail opens a window of ``ALERT_GROUP_MINUTES``,
+and every alert of that kind and organization that comes within it waits and goes out as one digest when
+the window closes (the sweep looks every minute). So an organization gets
 at most one mail per kind per window, and none is lost: an alert belongs to exactly one mail that was
 sent, or it is still pending. A failed send gives its alerts back for the next try.
 """
@@ -67,6 +68,8 @@ def _claim(organization_id: int, kind: str, now: dt.datetime) -> tuple[AlertMail
         closes = window_closes_at(organization_id=organization_id, kind=kind)
         if closes is not None and now < closes:
             return None  # held: they go together when the window closes
+        if now < pending[0].created_at + dt.timedelta(seconds=settings.ALERT_GATHER_SECONDS):
+            return None  # gathering: repeats of the next seconds go in this mail (the sweep sends it)
         recipients = alert_recipients(organization_id=organization_id, kind=kind)
         mail = AlertMail.objects.create(
             organization_id=organization_id,

@@ -342,6 +342,9 @@ if "@" not in DEFAULT_FROM_EMAIL:
     raise ImproperlyConfigured(f"DEFAULT_FROM_EMAIL: invalid value {DEFAULT_FROM_EMAIL!r}: expected an e-mail address")
 # After an alert mail, later alerts of the same kind for the same organization wait this long and go as one.
 ALERT_GROUP_MINUTES = positive_int("ALERT_GROUP_MINUTES", 15)
+# The first mail of a kind waits this long after its first alert, so repeats (one guest's booking
+# overbooking on three platforms at once) ride in it rather than in a digest a window later.
+ALERT_GATHER_SECONDS = 60
 
 # --- logging ------------------------------------------------------------------------------------
 

@@ -48,10 +48,10 @@ def _mails(kind: str) -> list:
     return [m for m in mail.outbox if AlertKind(kind).label in m.body]
 
 
-def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
+def test_three_kinds_three_mails_with_a_repeat_grouped_into_the_first(
     alert_worker, recipients, connections, unit, settings
 ):
-    settings.ALERT_GROUP_MINUTES = 60  # the repeat is still held when the acknowledgement alert goes out
+    settings.ALERT_GROUP_MINUTES = 60
     booking_com, fewo, airbnb = connections
     start = timezone.now()
     booking_create(unit=unit, check_in=dt.date(2027, 7, 11), check_out=dt.date(2027, 7, 13), guest_name="Direct")
@@ -71,9 +71,9 @@ def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
         overbooked = Booking.objects.get(source="booking_com", channel_booking_id="3001")
         assert overbooked.status == Booking.Status.OVERBOOKED
         alert_worker()
-        assert len(mail.outbox) == 1, [m.subject for m in mail.outbox]
+        assert len(mail.outbox) == 0  # gathering: a repeat of the next minute goes in this mail
 
-        # A repeat: Airbnb sells the same nights too. It is recorded, and waits for the window.
+        # A repeat: Airbnb sells the same nights too, seconds later.
         repeat, action = booking_import(
             connection=airbnb,
             data=BookingData(
@@ -84,7 +84,7 @@ def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
         )  # fmt: skip
         assert repeat.status == Booking.Status.OVERBOOKED
         alert_worker()
-        assert len(mail.outbox) == 1
+        assert len(mail.outbox) == 0
 
         # FeWo-direkt refuses the connection's key for good: the connection needs attention.
         DirtyRange.objects.create(
@@ -99,15 +99,24 @@ def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
         fewo.refresh_from_db()
         assert fewo.status == ChannelConnection.Status.NEEDS_ATTENTION
         alert_worker()
-        assert len(mail.outbox) == 2
+
+    # A minute later the scheduler's sweep mails both: the overbooking with its repeat, and the connection.
+    with time_machine.travel(start + dt.timedelta(seconds=90), tick=False):
+        alerts_sweep()
+        alert_worker()
+    assert len(mail.outbox) == 2, [m.subject for m in mail.outbox]
 
     # Half an hour later, 3001 still waits for its acknowledgement.
     with time_machine.travel(start + dt.timedelta(minutes=31), tick=False):
+        alerts_sweep()  # records it: the sweep after its gathering minute mails it
+        alert_worker()
+    with time_machine.travel(start + dt.timedelta(minutes=33), tick=False):
         alerts_sweep()
         alert_worker()
     assert len(mail.outbox) == 3, [m.subject for m in mail.outbox]
     [overbooking], [connection], [unacknowledged] = map(_mails, AlertKind.values)
-    assert f"#{overbooked.pk}" in overbooking.subject and "HM-REPEAT" not in overbooking.body
+    # The repeat is grouped into the first mail, not a mail of its own.
+    assert f"#{overbooked.pk}" in overbooking.body and "HM-REPEAT" in overbooking.body
     assert "FeWo" in connection.subject and "401" in connection.body
     assert f"#{overbooked.pk}" in unacknowledged.subject and "Booking.com" in unacknowledged.subject
     assert " CET" in unacknowledged.body or " CEST" in unacknowledged.body  # the property's zone, named
@@ -115,13 +124,11 @@ def test_three_kinds_three_mails_and_a_repeat_waits_for_its_window(
         assert sent.to == ["ops@alice.example"]  # charlie's recipient hears nothing of alice's trouble
         assert sent.from_email == settings.DEFAULT_FROM_EMAIL
 
-    # When the window closes the repeat goes out, in one digest: no alert is lost.
+    # When the window closes nothing more goes out: every alert was in exactly one mail.
     with time_machine.travel(start + dt.timedelta(minutes=61), tick=False):
         alerts_sweep()
         alert_worker()
-    assert len(mail.outbox) == 4
-    digest = mail.outbox[-1]
-    assert "HM-REPEAT" in digest.body and f"#{repeat.pk}" in digest.subject
+    assert len(mail.outbox) == 3
     assert not Alert.objects.filter(mail__isnull=True).exists()
     assert set(AlertMail.objects.values_list("status", flat=True)) == {AlertMail.Status.SENT}
 

@@ -56,7 +56,7 @@ def test_a_mail_stuck_in_sending_gives_its_alerts_back(org_a, recipients):
     stuck = AlertMail.objects.create(
         organization=org_a, kind=AlertKind.OVERBOOKING, created_at=claimed_at, subject="stuck"
     )
-    Alert.objects.update(mail=stuck)
+    Alert.objects.update(mail=stuck, created_at=claimed_at)
     alerts_sweep()
     assert AlertMail.objects.get(pk=stuck.pk).status == AlertMail.Status.FAILED
     sent = alert_mail_send(organization_id=org_a.pk, kind=AlertKind.OVERBOOKING)

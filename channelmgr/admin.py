@@ -6,6 +6,7 @@ replace each one (blank keeps it) and a box to clear it.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from django import forms
@@ -16,6 +17,7 @@ from django.utils.html import format_html
 
 from adapters import registry
 from adapters.base import Capability
+from channelmgr.accounts import secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, rule_of
 from channelmgr.services.connections import (
@@ -345,6 +347,28 @@ class InboundEventAdmin(ReadOnlyAdmin):
     list_filter = ["platform", "status", "kind"]
     search_fields = ["event_key", "channel_booking_id", "correlation_id"]
     date_hierarchy = "received_at"
+    # The payload and error as GET /inbound-events shows them: secret-named values and every known
+    # credential redacted, never the stored text.
+    exclude = ["payload", "error"]
+    readonly_fields = ["redacted_payload", "redacted_error"]
+
+    def _secrets(self, event) -> list[str]:
+        from channelmgr.api.inbound_events import platform_secrets
+
+        known = platform_secrets(event.platform)
+        return known + secrets_of(event.connection) if event.connection_id else known
+
+    @admin.display(description="payload (secrets redacted)")
+    def redacted_payload(self, event):
+        from channelmgr.api.inbound_events import redacted
+
+        return format_html("<pre>{}</pre>", json.dumps(redacted(event.payload, self._secrets(event)), indent=2))
+
+    @admin.display(description="error (secrets redacted)")
+    def redacted_error(self, event):
+        from channelmgr.api.inbound_events import redacted
+
+        return redacted(event.error, self._secrets(event))
 
 
 # The unit page also shows the unit's iCal export URL. pms_core knows nothing about channels, so the

@@ -108,3 +108,25 @@ def test_no_secret_of_the_connection_or_the_platform_is_shown(staff_api, connect
     assert event["payload"]["listing_id"] == "AIR-100"  # the rest is shown as stored
     assert event["payload"]["headers"] == {"X-Airbnb-Signature": "[redacted]", "Authorization": "[redacted]"}
     assert event["error"] == "platform said [redacted]"
+
+
+def test_the_admin_shows_an_event_redacted_as_the_api_does(client, admin_user, connection, monkeypatch):
+    """The admin's read-only event page showed the stored payload and error as they were."""
+    from django.conf import settings
+
+    platform_secret = "SECRET-platform-hook-5u7w9y"
+    monkeypatch.setitem(settings.PLATFORMS["airbnb"], "webhook_secrets", [platform_secret])
+    payload = {
+        "listing_id": "AIR-100",
+        "booking": {"guest": {"name": SECRETS["access_token"]}},
+        "headers": {"Authorization": "Bearer whatever-it-is"},
+        "notes": [f"echo {platform_secret}"],
+    }
+    event = _event("leaky-admin", connection=connection, payload=payload, error=f"said {SECRETS['refresh_token']}")
+    client.force_login(admin_user)
+    page = client.get(f"/admin/channelmgr/inboundevent/{event.pk}/change/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for secret in [SECRETS["access_token"], SECRETS["refresh_token"], platform_secret, "whatever-it-is"]:
+        assert secret not in text, f"{secret} leaked"
+    assert "AIR-100" in text

@@ -172,6 +172,8 @@ def production(image):
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ["REDIS_URL"],
+        # As the Secret ships it: empty, error tracking off (a random string is no DSN and stops start-up).
+        SENTRY_DSN=names["SENTRY_DSN"],
     )
     image.secrets.mkdir(mode=0o750)
     for name, value in values.items():

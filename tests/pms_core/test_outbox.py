@@ -20,7 +20,9 @@ def broker():
 
 @pytest.fixture
 def worker(broker):
-    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
+    # The outbox queue only: what earlier tests left in other queues (pushes to platforms that are not
+    # running here, retried with backoff) must not hold the one thread this test waits on.
+    worker = dramatiq.Worker(broker, queues={"outbox"}, worker_timeout=100, worker_threads=1)
     worker.start()
     yield worker
     worker.stop()

@@ -27,9 +27,11 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset).
+## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset). On embedded
+## defaults every worker has its own SQLite file, cache and broker, so it runs on two processes
+## (pytest-xdist); the services pass shares one Redis and runs in one.
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(DATABASE_URL),,-n 2)
 
 ## The tests that take minutes (real 60 s rate-limit windows), on the local Postgres and Redis.
 test-slow: venv

@@ -168,6 +168,24 @@ def _deferred_log(connection: ChannelConnection, kind: str) -> SyncLog | None:
     return SyncLog.objects.filter(pk=sync_log_id, connection=connection, status=SyncLog.Status.SKIPPED).first()
 
 
+def _sync_log_open(connection, kind: str, sync_log: SyncLog | None, details: dict) -> SyncLog:
+    """The push's row: the requested one, else the one a deferral left (it keeps its deferral count:
+    one push, one row), else a new one; running, with ``details``."""
+    sync_log = sync_log or _deferred_log(connection, kind)
+    if sync_log is None:
+        return SyncLog.objects.create(
+            connection=connection,
+            direction=SyncLog.Direction.OUTBOUND,
+            kind=kind,
+            correlation_id=get_correlation_id(),
+            details=details,
+        )
+    details = {**details, "deferrals": (sync_log.details or {}).get("deferrals", 0)}
+    SyncLog.objects.filter(pk=sync_log.pk).update(details=details, status=SyncLog.Status.RUNNING, error="")
+    sync_log.details = details
+    return sync_log
+
+
 def _release(claim: str) -> None:
     DirtyRange.objects.filter(claimed_by=claim).update(claimed_by="", claimed_at=None)
 
@@ -311,20 +329,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         "items": len(items),
         "correlation_ids": claim.correlation_ids[:50],
     }
-    if sync_log is None:
-        sync_log = _deferred_log(connection, kind)
-    if sync_log is None:
-        sync_log = SyncLog.objects.create(
-            connection=connection,
-            direction=SyncLog.Direction.OUTBOUND,
-            kind=kind,
-            correlation_id=get_correlation_id(),
-            details=details,
-        )
-    else:
-        details = {**details, "deferrals": (sync_log.details or {}).get("deferrals", 0)}
-        SyncLog.objects.filter(pk=sync_log.pk).update(details=details, status=SyncLog.Status.RUNNING, error="")
-        sync_log.details = details
+    sync_log = _sync_log_open(connection, kind, sync_log, details)
     started = time.monotonic()
     counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
     platform = connection.platform_type
@@ -431,19 +436,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
         "items": sum(len(items) for *_rest, items in parts),
         "correlation_ids": [cid for _o, claim, *_r in parts for cid in claim.correlation_ids][:50],
     }
-    sync_log = sync_log or _deferred_log(connection, kind)
-    if sync_log is None:
-        sync_log = SyncLog.objects.create(
-            connection=connection,
-            direction=SyncLog.Direction.OUTBOUND,
-            kind=kind,
-            correlation_id=get_correlation_id(),
-            details=details,
-        )
-    else:
-        details = {**details, "deferrals": (sync_log.details or {}).get("deferrals", 0)}
-        SyncLog.objects.filter(pk=sync_log.pk).update(details=details, status=SyncLog.Status.RUNNING, error="")
-        sync_log.details = details
+    sync_log = _sync_log_open(connection, kind, sync_log, details)
     claim_id = claims[0][1].id
     started = time.monotonic()
     counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES

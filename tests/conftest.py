@@ -11,6 +11,29 @@ import pytest
 
 CI = os.environ.get("CI", "").lower() == "true"
 
+# Tests whose outcome no database, cache or broker can change (adapters against `responses` and the
+# sandbox, the sandbox itself, money, static checks of the tree, the README, `make run`, which is embedded
+# by definition) run once, in the embedded pass. The services pass runs the rest: CI's two passes must
+# fit in 30 minutes.
+EMBEDDED_PASS_ONLY = (
+    "tests/adapters/",
+    "tests/sandbox/",
+    "tests/money/",
+    "tests/platforms/",
+    "tests/docs/",
+    "tests/quickstart/",
+    "tests/test_layering.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("DATABASE_URL"):
+        return
+    once = [item for item in items if item.nodeid.startswith(EMBEDDED_PASS_ONLY)]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if not item.nodeid.startswith(EMBEDDED_PASS_ONLY)]
+
 
 def need_service(reason: str):
     """Skip on a laptop, fail in CI: a missing service must never pass silently there."""

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -288,19 +289,45 @@ def push_connection(
     leading = push_is_leading_edge(connection_id=connection.pk, kind=kind, edge=edge)
     _wait_for_quiet(connection, kind, leading=leading, group=group)
     push_mark_sent(connection_id=connection.pk, kind=kind, edge=edge)
-    claim = _claim(connection, kind)
-    siblings = _batch_siblings(connection, kind) if batch else []
-    if siblings:
-        claims = [(connection, claim), *((other, _claim(other, kind, claim.id)) for other in siblings)]
-        claims = [(other, c) for other, c in claims if other.pk == connection.pk or c.ranges]
-        if len(claims) > 1:
-            ids = [cid for _other, c in claims for cid in c.correlation_ids]
-            with correlation(ids[0] if ids else get_correlation_id()):
-                return _push_batch(connection, kind, claims, sync_log)
-    # The push carries on the id of the first change it sends, so one booking can be followed from
-    # its webhook to every platform; the SyncLog lists every change the push coalesced.
-    with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
-        return _push_claimed(connection, kind, claim, sync_log)
+    with _one_push_per_group(kind, edge if len(group) > 1 else None):
+        claim = _claim(connection, kind)
+        siblings = _batch_siblings(connection, kind) if batch else []
+        if siblings:
+            claims = [(connection, claim), *((other, _claim(other, kind, claim.id)) for other in siblings)]
+            claims = [(other, c) for other, c in claims if other.pk == connection.pk or c.ranges]
+            if len(claims) > 1:
+                ids = [cid for _other, c in claims for cid in c.correlation_ids]
+                with correlation(ids[0] if ids else get_correlation_id()):
+                    return _push_batch(connection, kind, claims, sync_log)
+        # The push carries on the id of the first change it sends, so one booking can be followed from
+        # its webhook to every platform; the SyncLog lists every change the push coalesced.
+        with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
+            return _push_claimed(connection, kind, claim, sync_log)
+
+
+@contextmanager
+def _one_push_per_group(kind: str, edge: str | None):
+    """Two rooms' pushes of one hotel, due at the same moment on two worker threads, would each claim
+    part of the hotel and send two requests. One at a time: the second waits a moment, then finds its
+    nights carried by the first (or sends what came since). Without the cache, both go."""
+    if edge is None:
+        yield
+        return
+    key = f"push-group:{kind}:{edge}"
+    try:
+        taken = cache.add(key, 1, timeout=int(http.READ_TIMEOUT) + 30)
+    except Exception:
+        taken = None
+    if taken is False:
+        raise Backpressure(0.5, "group_push_in_progress")
+    try:
+        yield
+    finally:
+        if taken:
+            try:
+                cache.delete(key)
+            except Exception as exc:
+                log.warning("could not release the %s push of %s: %s", kind, edge, exc)
 
 
 def _skipped(sync_log: SyncLog | None, why: str) -> PushResult:

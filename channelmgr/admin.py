@@ -17,7 +17,6 @@ from django.utils.html import format_html
 
 from adapters import registry
 from adapters.base import Capability
-from channelmgr.accounts import secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, rule_of
 from channelmgr.services.connections import (
@@ -352,23 +351,17 @@ class InboundEventAdmin(ReadOnlyAdmin):
     exclude = ["payload", "error"]
     readonly_fields = ["redacted_payload", "redacted_error"]
 
-    def _secrets(self, event) -> list[str]:
-        from channelmgr.api.inbound_events import platform_secrets
-
-        known = platform_secrets(event.platform)
-        return known + secrets_of(event.connection) if event.connection_id else known
-
     @admin.display(description="payload (secrets redacted)")
     def redacted_payload(self, event):
-        from channelmgr.api.inbound_events import redacted
+        from channelmgr.api.inbound_events import event_secrets, redacted
 
-        return format_html("<pre>{}</pre>", json.dumps(redacted(event.payload, self._secrets(event)), indent=2))
+        return format_html("<pre>{}</pre>", json.dumps(redacted(event.payload, event_secrets(event)), indent=2))
 
     @admin.display(description="error (secrets redacted)")
     def redacted_error(self, event):
-        from channelmgr.api.inbound_events import redacted
+        from channelmgr.api.inbound_events import event_secrets, redacted
 
-        return redacted(event.error, self._secrets(event))
+        return redacted(event.error, event_secrets(event))
 
 
 # The unit page also shows the unit's iCal export URL. pms_core knows nothing about channels, so the

@@ -49,6 +49,12 @@ def platform_secrets(platform: str) -> list[str]:
     return [value for value in found if len(value) >= 4]
 
 
+def event_secrets(event: InboundEvent) -> list[str]:
+    """What must never show of an event: the platform's secrets and its connection's credentials."""
+    known = platform_secrets(event.platform)
+    return known + secrets_of(event.connection) if event.connection_id else known
+
+
 def redacted(value, secrets: list[str]):
     """``value`` (JSON) with secret-named keys and known secret values replaced."""
     if isinstance(value, dict):
@@ -85,15 +91,11 @@ class InboundEventOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def _secrets(self, event: InboundEvent) -> list[str]:
-        known = platform_secrets(event.platform)
-        return known + secrets_of(event.connection) if event.connection_id else known
-
     def get_error(self, event: InboundEvent) -> str:
-        return redacted(event.error, self._secrets(event))
+        return redacted(event.error, event_secrets(event))
 
     def get_payload(self, event: InboundEvent) -> dict:
-        return redacted(event.payload, self._secrets(event))
+        return redacted(event.payload, event_secrets(event))
 
 
 class InboundEventFilterSerializer(serializers.Serializer):

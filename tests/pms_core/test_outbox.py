@@ -4,6 +4,7 @@ import dramatiq
 import pytest
 from django.core.management import call_command
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
 
 from pms_core.models import OutboxEvent
 from pms_core.outbox import outbox_dispatch
@@ -40,13 +41,14 @@ def unreachable_broker(broker):
 
 def _drain(broker, worker):
     """Until the outbox queue is empty and the worker idle. The stub broker's join() also waits for
-    messages earlier tests' workers left unfinished, so on it this waits for the queue and the worker."""
-    if hasattr(broker, "queues"):
+    messages earlier tests' workers left unfinished, so on it this watches the outbox queues alone;
+    Redis's join() counts the named queue and its delay queue."""
+    if isinstance(broker, StubBroker):
         empty = lambda: all(q.qsize() == 0 for name, q in broker.queues.items() if name.startswith("outbox"))  # noqa: E731
         assert wait_for(empty, timeout=10)
-        worker.join()
     else:
         broker.join("outbox", timeout=10_000)
+    worker.join()
 
 
 def _wait_consumed(broker, worker, event_id):

@@ -160,9 +160,11 @@ _DRAMATIQ_MIDDLEWARE = [
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
-        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "BROKER": "config.dramatiq_broker.PromptRedisBroker",
         "OPTIONS": {
             "url": REDIS_URL,
+            # How often an idle worker looks for new messages: the latency of every hop (see the module).
+            "poll_ms": positive_int("DRAMATIQ_POLL_MS", 100),
             "namespace": read("DRAMATIQ_NAMESPACE", env.str, "channelmgr"),
             # A worker that dies (SIGKILL, OOM) stops heartbeating; after this its unacknowledged
             # messages go back on the queue, at the next maintenance run (chance per million commands).

@@ -126,19 +126,48 @@ def _grants(cache_backend, clock, purpose, platform="booking_com", most=50):
     return granted, None
 
 
-def test_a_backlog_of_pushes_leaves_the_pulls_their_share(cache_backend, clock):
+def _push_backlog(cache_backend, clock, seconds):
+    """Pushes sent as fast as the guard lets them for ``seconds``: (grant times, refusals' waits)."""
+    from channelmgr.resilience.guard import Purpose
+
+    started, granted, waits = clock(), [], []
+    while clock() - started < seconds:
+        try:
+            guarded_call(
+                platform="booking_com", account="acct", fn=lambda: "ok", clock=clock, cache=cache_backend,
+                purpose=Purpose.PUSH,
+            )  # fmt: skip
+        except Backpressure as exc:
+            waits.append((exc.reason, exc.delay_seconds))
+            clock.advance(min(max(exc.delay_seconds, 0.001), started + seconds - clock()))
+            continue
+        granted.append(clock() - started)
+    return granted, waits
+
+
+
+def test_pushes_on_a_long_window_are_paced_not_spent_in_one_burst(cache_backend, clock):
     from channelmgr.resilience.guard import Purpose, purpose_cap
 
     breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
-    assert (
-        _grants(cache_backend, clock, Purpose.PUSH)
-        == (purpose_cap(20, Purpose.PUSH), "push_share_used")
-        == (
-            15,
-            "push_share_used",
-        )
-    )
-    assert _grants(cache_backend, clock, Purpose.PULL) == (5, "rate_limited")
+    interval = 60.0 / purpose_cap(20, Purpose.PUSH)  # 4 s of Booking.com's 15 pushes a minute
+    granted, waits = _push_backlog(cache_backend, clock, 60.0)
+    # One at once, then one an interval (and its 5% margin): never a burst, never a wait of a minute.
+    assert granted[0] == 0.0
+    gaps = [b - a for a, b in zip(granted, granted[1:], strict=False)]
+    assert all(interval <= gap <= interval * 1.05 + 0.01 for gap in gaps), gaps
+    assert {reason for reason, _ in waits} == {"push_share_used"}
+    assert max(wait for _, wait in waits) <= interval * 1.05 + 0.001
+    assert len(granted) <= purpose_cap(20, Purpose.PUSH) == 15
+
+
+def test_a_backlog_of_pushes_leaves_the_pulls_their_share(cache_backend, clock):
+    from channelmgr.resilience.guard import Purpose
+
+    breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
+    granted, _ = _push_backlog(cache_backend, clock, 59.0)  # within one window of the first push
+    assert len(granted) == 15  # 0, 4.2, ... 58.8 s: the push share, paced
+    assert _grants(cache_backend, clock, Purpose.PULL) == (5, "rate_limited")  # the reserve of the 20
 
 
 def test_a_backlog_of_pulls_leaves_the_pushes_their_share(cache_backend, clock):
@@ -146,7 +175,9 @@ def test_a_backlog_of_pulls_leaves_the_pushes_their_share(cache_backend, clock):
 
     breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
     assert _grants(cache_backend, clock, Purpose.PULL) == (10, "pull_share_used")
-    assert _grants(cache_backend, clock, Purpose.PUSH) == (10, "rate_limited")
+    granted, waits = _push_backlog(cache_backend, clock, 59.0)
+    assert len(granted) == 10  # paced, until the account's 20 are spent
+    assert waits[-1][0] == "rate_limited"
 
 
 def test_a_platform_that_only_pushes_has_no_shares(cache_backend, clock):

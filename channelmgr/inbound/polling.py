@@ -33,6 +33,7 @@ from channelmgr.inbound.importer import (
 )
 from channelmgr.models import ChannelConnection, SyncLog
 from channelmgr.resilience.guard import Backpressure, Purpose
+from channelmgr.resilience.limiter import limiter_for
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
@@ -48,6 +49,12 @@ SINCE_OVERLAP = dt.timedelta(hours=1)
 TOKEN_REFRESH_MARGIN_SECONDS = 900  # the scheduler looks every 5 minutes: leave it three chances
 TOKEN_CLAIM_SECONDS = 120
 PULL_LOCK_SECONDS = 120  # longer than any pull; a crashed puller's lock expires
+# An acknowledgement is a request of its own on the account's budget, which on Booking.com (20 a minute)
+# the pulls share with the close-outs. While the account has used half its limit in the current window,
+# a pull leaves what it read unacknowledged for up to this long: the platform offers it again on the next
+# pull (it imports as unchanged) and one acknowledgement then carries it all. A follow-up pull sees to it
+# when no other pull comes. A quiet account acknowledges at once, as before.
+ACK_BATCH_SECONDS = 20
 
 
 def poll_interval(connection: ChannelConnection) -> float | None:
@@ -209,6 +216,7 @@ class PollResult:
     requests: int = 0
     actions: dict[str, int] = field(default_factory=dict)
     acknowledged: int = 0
+    acknowledgements_deferred: int = 0  # read while the account was busy: acknowledged by a later pull
     refused: list[str] = field(default_factory=list)
     held: str = ""  # why an iCal feed's removal was held back this poll
     complete: bool = True  # False when it stopped at MAX_PAGES and the next poll goes on
@@ -314,7 +322,9 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                 result.held = (hold or {}).get("reason", "")
         else:
             processed = _import_page(result.connections, page.bookings, result)
-            if acknowledges and processed:
+            if acknowledges and processed and not _acknowledge_now(connection):
+                result.acknowledgements_deferred += len(processed)
+            elif acknowledges and processed:
                 # No share: the acknowledgement completes a pull already spent, and refusing it would
                 # leave the reservations to be offered (and pulled) again and again.
                 booking_ids = [int(ours) for _data, ours in processed if ours.isdigit()]
@@ -324,6 +334,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                     acknowledgement_failed(booking_ids=booking_ids, error=safe_message(connection, exc))
                     raise
                 acknowledgement_done(booking_ids=booking_ids)
+                _acknowledgements_sent(connection)
                 result.requests += 1
                 result.acknowledged += len(processed)
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
@@ -332,6 +343,48 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         cursor = page.cursor
     result.complete = False
     log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
+
+
+def _ack_pending_key(connection: ChannelConnection) -> str:
+    return f"inbound:ack-pending-since:{connection.pk}"
+
+
+def _acknowledge_now(connection: ChannelConnection) -> bool:
+    """Whether a pull acknowledges what it read now, or leaves it to a later pull (``ACK_BATCH_SECONDS``).
+    The first pull that leaves some schedules that later pull. Without the cache: at once."""
+    limiter = limiter_for(
+        platform=connection.platform_type, account=rate_limit_account(connection), connection=connection
+    )
+    try:
+        if limiter.current_usage() * 2 < limiter.limit:
+            return True
+        now = time.time()
+        first = cache.add(_ack_pending_key(connection), now, timeout=ACK_BATCH_SECONDS * 10)
+        since = now if first else cache.get(_ack_pending_key(connection))
+    except Exception:
+        return True
+    if since is None or now - since >= ACK_BATCH_SECONDS:
+        return True
+    if first:
+        from channelmgr.inbound.tasks import acknowledge_pending
+
+        acknowledge_pending.send_with_options(args=(connection.pk,), delay=int(ACK_BATCH_SECONDS * 1000) + 100)
+    return False
+
+
+def _acknowledgements_sent(connection: ChannelConnection) -> None:
+    try:
+        cache.delete(_ack_pending_key(connection))
+    except Exception as exc:
+        log.warning("connection %s: could not clear its pending acknowledgements: %s", connection.pk, exc)
+
+
+def acknowledgements_pending(connection: ChannelConnection) -> bool:
+    """True while a pull of this connection left reservations to be acknowledged by a later one."""
+    try:
+        return cache.get(_ack_pending_key(connection)) is not None
+    except Exception:
+        return True
 
 
 def _import_page(connections, bookings, result: PollResult) -> list[tuple[BookingData, str]]:
@@ -364,6 +417,7 @@ def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, 
         "pages": result.pages,
         "actions": result.actions,
         "acknowledged": result.acknowledged,
+        **({"acknowledgements_deferred": result.acknowledgements_deferred} if result.acknowledgements_deferred else {}),
         "refused": result.refused[:20],
         **({"held": result.held} if result.held else {}),
     }

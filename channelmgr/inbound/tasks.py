@@ -1,4 +1,5 @@
-"""Inbound actors: import a webhook's booking, poll a connection, refresh an access token.
+"""Inbound actors: import a webhook's booking, poll a connection (and acknowledge what a busy account's
+pulls left), refresh an access token.
 
 Thin and idempotent: each takes an id, counts the delivery with ``attempt_begin`` (a worker killed
 mid-task gets its message redelivered outside dramatiq's retry count), and calls a service. A
@@ -15,7 +16,7 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 
 from adapters.base import PlatformAPIError, TokenRefreshError
-from channelmgr.inbound.polling import connection_poll, token_refresh_due
+from channelmgr.inbound.polling import acknowledgements_pending, connection_poll, token_refresh_due
 from channelmgr.inbound.processing import inbound_event_mark, inbound_event_process
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from channelmgr.resilience.attempts import attempt_begin, attempt_failed, attempt_refund
@@ -73,6 +74,16 @@ def poll_connection(connection_id: int) -> None:
         except Backpressure:
             attempt_refund()
             raise
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=3, min_backoff=5_000, max_backoff=60_000)
+def acknowledge_pending(connection_id: int) -> None:
+    """The pull that acknowledges what earlier pulls of a busy account read (``ACK_BATCH_SECONDS``):
+    the platform offers it again, and this pull acknowledges it all. Nothing to do if one already has."""
+    connection = ChannelConnection.objects.filter(pk=connection_id).first()
+    if connection is None or not acknowledgements_pending(connection):
+        return
+    poll_connection(connection_id)
 
 
 def poll_connection_now(*, connection_id: int, sync_log: SyncLog | None = None):

@@ -231,3 +231,57 @@ def test_one_pull_reads_every_hotel_of_an_account_and_imports_each_into_its_own_
     polled = ChannelConnection.objects.filter(pk__in=[h.pk for h in hotels]).values_list("last_polled_at", flat=True)
     assert all(polled)
     assert due_polls(timezone.now()) == []  # nobody is due again within the period
+
+
+# --- acknowledgements while the account is busy ------------------------------------------------
+
+
+def _busy(connection, grants):
+    from channelmgr.resilience.limiter import limiter_for
+    from channelmgr.resilience.platform_calls import rate_limit_account
+
+    limiter = limiter_for(platform="booking_com", account=rate_limit_account(connection), connection=connection)
+    for _ in range(grants):
+        assert limiter.acquire()
+
+
+def test_a_busy_account_acknowledges_in_one_request_what_its_pulls_read_over_a_while(booking_com, queue, monkeypatch):
+    """Half of Booking.com's 20 a minute spent: a pull leaves its reservations to a later pull (which the
+    platform offers them to again), schedules that pull once, and the pull after ACK_BATCH_SECONDS
+    acknowledges them all in one request."""
+    from django.core.cache import cache
+
+    from channelmgr.inbound import polling
+    from channelmgr.inbound.tasks import acknowledge_pending
+
+    pull, ack = queue
+    scheduled = []
+    monkeypatch.setattr(acknowledge_pending, "send_with_options", lambda **kw: scheduled.append(kw))
+    _busy(booking_com, 10)
+
+    poll_connection.fn(booking_com.pk)
+    poll_connection.fn(booking_com.pk)
+    assert (pull.call_count, ack.call_count) == (2, 0)
+    assert Booking.objects.filter(source="booking_com", channel_booking_id="3001").count() == 1
+    assert [kw["args"] for kw in scheduled] == [(booking_com.pk,)]  # one follow-up, not one per pull
+    assert scheduled[0]["delay"] > polling.ACK_BATCH_SECONDS * 1000
+    first = SyncLog.objects.filter(kind="bookings").order_by("pk").first()
+    assert (first.request_count, first.details["acknowledgements_deferred"]) == (1, 2)
+
+    # ACK_BATCH_SECONDS later, still busy: the follow-up pull acknowledges, and no later one is needed.
+    key = polling._ack_pending_key(booking_com)
+    cache.set(key, cache.get(key) - polling.ACK_BATCH_SECONDS)
+    acknowledge_pending.fn(booking_com.pk)
+    assert (pull.call_count, ack.call_count) == (3, 1)
+    assert b'ID="3001"' in ack.calls[0].request.body and b'ID="2999"' in ack.calls[0].request.body
+    assert not polling.acknowledgements_pending(booking_com)
+    acknowledge_pending.fn(booking_com.pk)
+    assert pull.call_count == 3
+
+
+def test_a_quiet_account_acknowledges_each_pull_at_once(booking_com, queue):
+    pull, ack = queue
+    _busy(booking_com, 3)  # with the two pulls and their acknowledgements: still under half of 20
+    poll_connection.fn(booking_com.pk)
+    poll_connection.fn(booking_com.pk)
+    assert (pull.call_count, ack.call_count) == (2, 2)

@@ -13,6 +13,7 @@ from adapters.registry import adapter_class
 from channelmgr.resilience.breaker import breaker_for
 from channelmgr.resilience.errors import Backpressure, CircuitOpenError
 from channelmgr.resilience.limiter import RateLimiter, limiter_for
+from channelmgr.resilience.pacer import Pacer
 
 __all__ = ["Backpressure", "Purpose", "guarded_call"]
 
@@ -32,14 +33,15 @@ class Purpose(StrEnum):
 # stay for pushes). A purpose alone leaves the rest of its reserve unused; that is the price of a pull
 # always finding a slot within a window, whatever backlog of pushes waits.
 RESERVED_SHARE = {Purpose.PULL: 0.25, Purpose.PUSH: 0.5}
-# Pushes take their share one grant per window/cap when that is a second or more (Booking.com: one
-# every 4 s of its 15 a minute), not all at once. A burst of bookings spent the whole share in its first
-# seconds and left every later close-out waiting out the rest of the minute (bench (b): p99 20-30 s);
-# paced, a change waits at most one interval, and the next push carries every change since (a hotel's
-# rooms go in one request). Pulls keep their burst: a ping's pull is one request, and going at once is
-# what imports the booking. On one-second windows (every other platform) nothing changes.
+# Pushes are paced where a platform's window is long (window / cap >= 1 s: Booking.com, one every 4 s of
+# its 15 a minute), on top of their share. The share alone let fifteen pushes go in the first seconds of a
+# busy minute and left every later close-out waiting out the window (bench (b): p99 20-30 s); paced, a
+# change waits at most one interval, and the next push carries every change since (a hotel's rooms go
+# in one request). ``PACE_BURST`` go at once after a quiet spell, so an isolated booking is not held back
+# by the one a few seconds before it. Pulls keep their burst: a ping's pull is what imports the booking.
 PACED = frozenset({Purpose.PUSH})
 PACE_MIN_INTERVAL_SECONDS = 1.0
+PACE_BURST = 2
 
 
 def purpose_cap(limit: int, purpose: Purpose) -> int:
@@ -56,13 +58,10 @@ def _shares_budget(platform: str) -> bool:
 def _share_limiter(limiter: RateLimiter, purpose: Purpose | None) -> RateLimiter | None:
     if purpose is None or not _shares_budget(limiter.platform):
         return None
-    limit, window = purpose_cap(limiter.limit, purpose), limiter.window
-    if purpose in PACED and window / limit >= PACE_MIN_INTERVAL_SECONDS:
-        limit, window = 1, window / limit
     return RateLimiter(
         f"{limiter.key}:{purpose}",
-        limit,
-        window,
+        purpose_cap(limiter.limit, purpose),
+        limiter.window,
         cache=limiter.cache,
         clock=limiter.clock,
         platform=limiter.platform,
@@ -70,10 +69,20 @@ def _share_limiter(limiter: RateLimiter, purpose: Purpose | None) -> RateLimiter
     )
 
 
-def share_limiters(limiter: RateLimiter) -> list[RateLimiter]:
-    """The purpose shares drawn beside ``limiter`` (none on a platform that only pushes): to reset them too."""
-    shares = (_share_limiter(limiter, purpose) for purpose in Purpose)
-    return [share for share in shares if share is not None]
+def _pacer(limiter: RateLimiter, purpose: Purpose | None) -> Pacer | None:
+    if purpose not in PACED or not _shares_budget(limiter.platform):
+        return None
+    interval = limiter.window / purpose_cap(limiter.limit, purpose)
+    if interval < PACE_MIN_INTERVAL_SECONDS:
+        return None
+    return Pacer(f"{limiter.key}:{purpose}:pace", interval, burst=PACE_BURST, cache=limiter.cache, clock=limiter.clock)
+
+
+def share_limiters(limiter: RateLimiter) -> list[RateLimiter | Pacer]:
+    """The purpose shares and pacers drawn beside ``limiter`` (none on a platform that only pushes): to
+    reset them too."""
+    drawn = [each(limiter, purpose) for purpose in Purpose for each in (_share_limiter, _pacer)]
+    return [one for one in drawn if one is not None]
 
 
 def guarded_call(
@@ -105,12 +114,21 @@ def guarded_call(
         admission = breaker.admit()
     except CircuitOpenError as exc:
         raise Backpressure(exc.retry_after, f"circuit_{exc.state}") from exc
+    # The pacer first: its refusal costs no grant of the share's window, and its grant can be given back.
+    pacer = _pacer(limiter, purpose)
+    if pacer is not None and not pacer.acquire():
+        breaker.release(admission)
+        raise Backpressure(pacer.time_until_available(), f"{purpose}_paced")
     share = _share_limiter(limiter, purpose)
     if share is not None and not share.acquire(blocking=False):
         breaker.release(admission)
+        if pacer is not None:
+            pacer.refund()
         raise Backpressure(share.time_until_available(), f"{purpose}_share_used")
     if not limiter.acquire(blocking=False):
         breaker.release(admission)
+        if pacer is not None:
+            pacer.refund()
         raise Backpressure(limiter.time_until_available(), "rate_limited")
     try:
         result = fn()

@@ -23,6 +23,14 @@ def is_redis(cache) -> bool:
     return isinstance(cache, RedisCache)
 
 
+def shared_client(cache: RedisCache):
+    """One ``redis.Redis`` per cache client (its pool and OPTIONS), kept for every limiter built on it."""
+    client = cache._cache  # noqa: SLF001 -- the RedisCache's own client
+    if client not in _CLIENTS:
+        _CLIENTS[client] = client.get_client(write=True)
+    return _CLIENTS[client]
+
+
 class RedisWindowLog:
     """At most ``limit`` grants counting at once; a grant counts for ``span`` seconds (window + margin).
 
@@ -57,10 +65,7 @@ class RedisWindowLog:
         # is built per platform call, and Redis takes any key.
         self.log_key = cache.make_key(f"{key}:log")
         self.pause_key = cache.make_key(f"{key}:pause-us")
-        client = cache._cache  # noqa: SLF001 -- the RedisCache's own client: its pool and OPTIONS
-        if client not in _CLIENTS:
-            _CLIENTS[client] = client.get_client(write=True)
-        self.redis = _CLIENTS[client]
+        self.redis = shared_client(cache)
         # Encoded once: a call then encodes only its time and its member.
         self._keys = (self.log_key.encode(), self.pause_key.encode())
         self._params = tuple(str(n).encode() for n in (limit, round(span * MICROSECONDS), ttl))

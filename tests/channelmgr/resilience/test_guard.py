@@ -139,7 +139,7 @@ def _push_backlog(cache_backend, clock, seconds):
             )  # fmt: skip
         except Backpressure as exc:
             waits.append((exc.reason, exc.delay_seconds))
-            clock.advance(min(max(exc.delay_seconds, 0.001), started + seconds - clock()))
+            clock.advance(max(min(exc.delay_seconds, started + seconds - clock()), 0.001))
             continue
         granted.append(clock() - started)
     return granted, waits
@@ -147,18 +147,44 @@ def _push_backlog(cache_backend, clock, seconds):
 
 
 def test_pushes_on_a_long_window_are_paced_not_spent_in_one_burst(cache_backend, clock):
-    from channelmgr.resilience.guard import Purpose, purpose_cap
+    from channelmgr.resilience.guard import PACE_BURST, Purpose, purpose_cap
 
     breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
     interval = 60.0 / purpose_cap(20, Purpose.PUSH)  # 4 s of Booking.com's 15 pushes a minute
-    granted, waits = _push_backlog(cache_backend, clock, 60.0)
-    # One at once, then one an interval (and its 5% margin): never a burst, never a wait of a minute.
-    assert granted[0] == 0.0
-    gaps = [b - a for a, b in zip(granted, granted[1:], strict=False)]
-    assert all(interval <= gap <= interval * 1.05 + 0.01 for gap in gaps), gaps
-    assert {reason for reason, _ in waits} == {"push_share_used"}
-    assert max(wait for _, wait in waits) <= interval * 1.05 + 0.001
-    assert len(granted) <= purpose_cap(20, Purpose.PUSH) == 15
+    granted, waits = _push_backlog(cache_backend, clock, 45.0)
+    # A small burst after the quiet spell, then one an interval: never fifteen at once, never a wait of
+    # the rest of the minute.
+    assert granted[:PACE_BURST] == [0.0] * PACE_BURST == [0.0, 0.0]
+    gaps = [b - a for a, b in zip(granted[PACE_BURST - 1 :], granted[PACE_BURST:], strict=False)]
+    assert gaps and all(abs(gap - interval) < 0.01 for gap in gaps), gaps
+    assert {reason for reason, _ in waits} == {"push_paced"}
+    assert max(wait for _, wait in waits) <= interval + 0.001
+
+
+def test_paced_pushes_still_keep_to_their_share_of_the_window(cache_backend, clock):
+    from channelmgr.resilience.guard import Purpose, purpose_cap
+
+    breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
+    granted, waits = _push_backlog(cache_backend, clock, 59.0)
+    assert len(granted) == purpose_cap(20, Purpose.PUSH) == 15
+    assert waits[-1][0] == "push_share_used"
+    # The share's refusal gave the pacer its grant back: the next push goes as soon as the window allows.
+    clock.advance(waits[-1][1])
+    assert _push_backlog(cache_backend, clock, 0.001)[0][0] == 0.0
+
+
+def test_a_push_refused_by_the_account_limit_gives_its_pace_back(cache_backend, clock):
+    from channelmgr.resilience.guard import PACE_BURST, Purpose
+
+    breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
+    limiter_for(platform="booking_com", account="acct", cache=cache_backend, clock=clock)
+    full = limiter_for(platform="booking_com", account="acct", cache=cache_backend, clock=clock)
+    for _ in range(20):
+        assert full.acquire()
+    for _ in range(5):  # refused by the account's limit, each time: the pace is not spent on them
+        assert _grants(cache_backend, clock, Purpose.PUSH) == (0, "rate_limited")
+    full.reset()
+    assert _grants(cache_backend, clock, Purpose.PUSH) == (PACE_BURST, "push_paced")
 
 
 def test_a_backlog_of_pushes_leaves_the_pulls_their_share(cache_backend, clock):
@@ -166,7 +192,7 @@ def test_a_backlog_of_pushes_leaves_the_pulls_their_share(cache_backend, clock):
 
     breaker_for("booking_com", cache=cache_backend, clock=clock).reset()
     granted, _ = _push_backlog(cache_backend, clock, 59.0)  # within one window of the first push
-    assert len(granted) == 15  # 0, 4.2, ... 58.8 s: the push share, paced
+    assert len(granted) == 15  # the push share, paced
     assert _grants(cache_backend, clock, Purpose.PULL) == (5, "rate_limited")  # the reserve of the 20
 
 
@@ -185,3 +211,15 @@ def test_a_platform_that_only_pushes_has_no_shares(cache_backend, clock):
 
     breaker_for("airbnb", cache=cache_backend, clock=clock).reset()
     assert _grants(cache_backend, clock, Purpose.PUSH, platform="airbnb") == (2, "rate_limited")
+
+
+def test_a_pacer_whose_cache_is_down_paces_nothing_and_the_limiter_still_counts(clock):
+    from channelmgr.resilience.pacer import Pacer
+
+    from .conftest import BrokenCache
+
+    pacer = Pacer("ratelimit:booking_com:acct:push:pace", 4.0, burst=2, cache=BrokenCache(), clock=clock)
+    assert all(pacer.acquire() for _ in range(5))
+    assert pacer.time_until_available() == 0.0
+    pacer.refund()
+    pacer.reset()

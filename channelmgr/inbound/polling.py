@@ -49,6 +49,7 @@ SINCE_OVERLAP = dt.timedelta(hours=1)
 TOKEN_REFRESH_MARGIN_SECONDS = 900  # the scheduler looks every 5 minutes: leave it three chances
 TOKEN_CLAIM_SECONDS = 120
 PULL_LOCK_SECONDS = 120  # longer than any pull; a crashed puller's lock expires
+PULL_IN_PROGRESS_RETRY_SECONDS = 0.3
 # An acknowledgement is a request of its own on the account's budget, which on Booking.com (20 a minute)
 # the pulls share with the close-outs. While the account has used half its limit in the current window,
 # a pull leaves what it read unacknowledged for up to this long: the platform offers it again on the next
@@ -156,7 +157,9 @@ def _one_pull_per_account(connection: ChannelConnection):
     except Exception:
         taken = True  # the cache is down: pull rather than not at all
     if not taken:
-        raise Backpressure(2.0, "pull_in_progress")
+        # A pull takes a tenth of a second or so: look again soon, since a ping waiting here is a booking
+        # the other platforms do not know of yet (bench (b): a 2 s wait was the slowest close-out).
+        raise Backpressure(PULL_IN_PROGRESS_RETRY_SECONDS, "pull_in_progress")
     try:
         yield
     finally:

@@ -285,3 +285,27 @@ def test_a_quiet_account_acknowledges_each_pull_at_once(booking_com, queue):
     poll_connection.fn(booking_com.pk)
     poll_connection.fn(booking_com.pk)
     assert (pull.call_count, ack.call_count) == (2, 2)
+
+
+def test_a_pull_of_an_account_already_being_pulled_waits_a_moment_and_sends_nothing(booking_com, queue):
+    """A ping's pull that finds the account's scheduled poll running looks again shortly (then finds itself
+    covered): two pulls side by side would spend the budget on the same reservations."""
+    from django.core.cache import cache
+
+    from channelmgr.inbound import polling
+    from channelmgr.resilience.guard import Backpressure
+    from channelmgr.resilience.platform_calls import rate_limit_account
+
+    pull, ack = queue
+    key = f"inbound:pulling:booking_com:{rate_limit_account(booking_com)}"
+    cache.add(key, 1, timeout=60)
+    try:
+        with pytest.raises(Backpressure) as deferred:
+            poll_connection.fn(booking_com.pk)
+    finally:
+        cache.delete(key)
+    assert deferred.value.reason == "pull_in_progress"
+    assert 0 < deferred.value.delay_seconds == polling.PULL_IN_PROGRESS_RETRY_SECONDS < 1
+    assert (pull.call_count, ack.call_count) == (0, 0)
+    poll_connection.fn(booking_com.pk)
+    assert pull.call_count == 1

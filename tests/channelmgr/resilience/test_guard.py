@@ -145,7 +145,6 @@ def _push_backlog(cache_backend, clock, seconds):
     return granted, waits
 
 
-
 def test_pushes_on_a_long_window_are_paced_not_spent_in_one_burst(cache_backend, clock):
     from channelmgr.resilience.guard import PACE_BURST, Purpose, purpose_cap
 

@@ -16,11 +16,7 @@
 -- A grant at t counts while now < t + span. Times are whole microseconds (16 digits) and are handed to
 -- Redis with %d: Lua's own number to string conversion (%.14g) would round them.
 
-local now = tonumber(ARGV[2])
-if not now then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-end
+-- `now`: see redis_now.lua, prepended.
 local limit, span = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local function us(value)

@@ -12,7 +12,8 @@ from pathlib import Path
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import NoScriptError
 
-SCRIPT = Path(__file__).with_name("limiter_redis.lua").read_text()
+# redis_now.lua first: it sets ``now`` for the script.
+SCRIPT = "".join(Path(__file__).with_name(n).read_text() for n in ("redis_now.lua", "limiter_redis.lua"))
 SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # noqa: S324 -- Redis names scripts by their SHA-1
 MICROSECONDS = 1_000_000
 # One client per cache client: limiter_for() builds a limiter per call, and redis.Redis() is not free.

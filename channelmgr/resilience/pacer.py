@@ -27,7 +27,8 @@ from channelmgr.resilience.limiter_redis import is_redis, shared_client
 
 log = logging.getLogger(__name__)
 
-SCRIPT = Path(__file__).with_name("pacer_redis.lua").read_text()
+# redis_now.lua first: it sets ``now`` for the script.
+SCRIPT = "".join(Path(__file__).with_name(n).read_text() for n in ("redis_now.lua", "pacer_redis.lua"))
 SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # noqa: S324 -- Redis names scripts by their SHA-1
 MICROSECONDS = 1_000_000
 _LOCK = threading.Lock()

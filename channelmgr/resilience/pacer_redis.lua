@@ -9,11 +9,7 @@
 --
 -- acquire -> {1, 0} or {0, microseconds to wait};  wait -> microseconds to wait;  refund -> 0
 
-local now = tonumber(ARGV[2])
-if not now then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-end
+-- `now`: see redis_now.lua, prepended.
 local interval, tolerance = tonumber(ARGV[3]), tonumber(ARGV[4])
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 if tat < now then

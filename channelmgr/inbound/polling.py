@@ -371,7 +371,10 @@ def _acknowledge_now(connection: ChannelConnection) -> bool:
     if first:
         from channelmgr.inbound.tasks import acknowledge_pending
 
-        acknowledge_pending.send_with_options(args=(connection.pk,), delay=int(ACK_BATCH_SECONDS * 1000) + 100)
+        try:
+            acknowledge_pending.send_with_options(args=(connection.pk,), delay=int(ACK_BATCH_SECONDS * 1000) + 100)
+        except Exception as exc:  # the broker is down: the account's next scheduled poll acknowledges them
+            log.warning("connection %s: could not schedule the acknowledging pull: %s", connection.pk, exc)
     return False
 
 

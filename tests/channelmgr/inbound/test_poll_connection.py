@@ -309,3 +309,19 @@ def test_a_pull_of_an_account_already_being_pulled_waits_a_moment_and_sends_noth
     assert (pull.call_count, ack.call_count) == (0, 0)
     poll_connection.fn(booking_com.pk)
     assert pull.call_count == 1
+
+
+def test_a_busy_pull_whose_follow_up_cannot_be_scheduled_still_imports(booking_com, queue, monkeypatch):
+    """The broker is down: the reservations are imported all the same, and the next pull acknowledges them."""
+    from channelmgr.inbound.tasks import acknowledge_pending
+
+    def broker_down(**kwargs):
+        raise ConnectionError("broker unreachable")
+
+    pull, ack = queue
+    monkeypatch.setattr(acknowledge_pending, "send_with_options", broker_down)
+    _busy(booking_com, 10)
+    poll_connection.fn(booking_com.pk)
+    assert (pull.call_count, ack.call_count) == (1, 0)
+    assert Booking.objects.filter(source="booking_com", channel_booking_id="3001").exists()
+    assert SyncLog.objects.get(kind="bookings").status == "success"

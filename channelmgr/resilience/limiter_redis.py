@@ -32,6 +32,16 @@ def shared_client(cache: RedisCache):
     return _CLIENTS[client]
 
 
+def run_script(redis, script: str, sha: str, keys: tuple, args: tuple):
+    """EVALSHA ``script`` (named by its ``sha``) on ``keys`` and ``args``: one round trip, and a second
+    only to load the script where Redis lacks it (restarted or flushed)."""
+    try:
+        return redis.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+    except NoScriptError:
+        redis.script_load(script)
+        return redis.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+
+
 class RedisWindowLog:
     """At most ``limit`` grants counting at once; a grant counts for ``span`` seconds (window + margin).
 
@@ -96,9 +106,4 @@ class RedisWindowLog:
 
     def _run(self, operation: bytes, *extra):
         now = b"" if self.server_clock else round(self.clock() * MICROSECONDS)
-        args = (*self._keys, operation, now, *self._params, *extra)
-        try:
-            return self.redis.execute_command("EVALSHA", SHA, 2, *args)
-        except NoScriptError:  # a restarted or flushed Redis: load it, once per server
-            self.redis.script_load(SCRIPT)
-            return self.redis.execute_command("EVALSHA", SHA, 2, *args)
+        return run_script(self.redis, SCRIPT, SHA, self._keys, (operation, now, *self._params, *extra))

@@ -21,9 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from redis.exceptions import NoScriptError
-
-from channelmgr.resilience.limiter_redis import is_redis, shared_client
+from channelmgr.resilience.limiter_redis import is_redis, run_script, shared_client
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,8 @@ class Pacer:
         self.tolerance = (self.burst - 1) * self.interval
         self.cache, self.clock = cache, clock
         self.redis = shared_client(cache) if is_redis(cache) else None
-        self.tat_key = cache.make_key(f"{key}:tat-us") if self.redis is not None else None
+        self.local_key = f"{key}:tat-us"  # the cache API adds its prefix; the script gets it made
+        self.tat_key = cache.make_key(self.local_key) if self.redis is not None else None
         self._params = (round(self.interval * MICROSECONDS), round(self.tolerance * MICROSECONDS))
 
     def acquire(self) -> bool:
@@ -55,23 +54,18 @@ class Pacer:
         self._safely(lambda: self._step(b"refund"), None)
 
     def reset(self) -> None:
-        self._safely(lambda: self.cache.delete(f"{self.key}:tat-us"), None)
+        self._safely(lambda: self.cache.delete(self.local_key), None)
 
     # --- storage ------------------------------------------------------------------------------
 
     def _step(self, operation: bytes):
         if self.redis is not None:
             now = b"" if self.clock is time.time else round(self.clock() * MICROSECONDS)
-            args = (self.tat_key, operation, now, *self._params)
-            try:
-                return self.redis.execute_command("EVALSHA", SHA, 1, *args)
-            except NoScriptError:
-                self.redis.script_load(SCRIPT)
-                return self.redis.execute_command("EVALSHA", SHA, 1, *args)
+            return run_script(self.redis, SCRIPT, SHA, (self.tat_key,), (operation, now, *self._params))
         return self._step_locally(operation)
 
     def _step_locally(self, operation: bytes):
-        key = f"{self.key}:tat-us"
+        key = self.local_key
         with _LOCK:
             now = self.clock()
             tat = max(self.cache.get(key) or now, now)

@@ -342,7 +342,7 @@ def report_sandbox(stack: Stack, before: dict[str, dict], after: dict[str, dict]
         refused = after[slug]["rate_limit_violations"] - before[slug]["rate_limit_violations"]
         parts.append(f"{slug} {total} ({writes} availability writes, {refused} refused with 429)")
     print(f"    sandbox requests during (b): {'; '.join(parts)}", flush=True)
-    # Where the budget went on the platforms we also pull from: the reads and acknowledgements beside the writes.
+    # Where the rest of each budget went: pulls, acknowledgements and price writes beside the availability writes.
     for slug in PLATFORMS:
         names = sorted(set(after[slug]["requests"]) | set(before[slug]["requests"]))
         counts = {n: after[slug]["requests"].get(n, 0) - before[slug]["requests"].get(n, 0) for n in names}

@@ -78,7 +78,9 @@ class ControlApi:
         listing_id = item["listing_id"]
         if not isinstance(listing_id, str) or not re.fullmatch(r"[\w.-]{1,64}", listing_id):
             raise Invalid("listing_id must be 1-64 letters, digits, '_', '-' or '.'")
-        self.app.platforms[slug].check_listing_id(listing_id)
+        # A room type of a hotel is named on the wire by its hotel's code: that is what the platform checks.
+        hotel = item.get("hotel")
+        self.app.platforms[slug].check_listing_id(hotel if isinstance(hotel, str) and hotel else listing_id)
         with self.app.store.lock:
             existed = listing_id in self.app.store[slug].listings
             listing = self.app.store[slug].listing_for_write(listing_id)

@@ -175,6 +175,19 @@ class PlatformState:
         """Listings spring into existence on the first valid write."""
         return self.listings.setdefault(listing_id, Listing(listing_id))
 
+    def room_listings(self, hotel: str) -> dict[str, Listing]:
+        """The room-type listings of ``hotel`` (``Listing.hotel``), by room code."""
+        return {code: item for item in self.listings.values() if item.hotel == hotel for code in item.room_codes or ()}
+
+    def knows_hotel(self, hotel: str) -> bool:
+        """A hotel is the account's when it is a listing itself or has room-type listings."""
+        return hotel in self.listings or any(item.hotel == hotel for item in self.listings.values())
+
+    def hotel_of(self, reservation: Reservation) -> str:
+        """The hotel a reservation is at: its listing's, where the listing is a room type of one."""
+        listing = self.listings.get(reservation.listing_id)
+        return listing.hotel_code if listing is not None else reservation.listing_id
+
     def of_listing(self, listing_id: str) -> list[Reservation]:
         return [r for r in self.reservations.values() if r.listing_id == listing_id]
 

@@ -119,7 +119,11 @@ class BookingCom(Platform):
         with self.app.store.lock:
             self.refresh_fallbacks()
             offered = sorted(
-                (r for r in self.state.reservations.values() if self._hotel(r) in hotel_ids and not r.acknowledged),
+                (
+                    r
+                    for r in self.state.reservations.values()
+                    if self.state.hotel_of(r) in hotel_ids and not r.acknowledged
+                ),
                 key=lambda r: (r.updated_at, r.id),
             )
             for reservation in offered:
@@ -161,11 +165,6 @@ class BookingCom(Platform):
             if not reservation.acknowledged and reservation.updated_at <= deadline:
                 reservation.fallback_email = True
 
-    def _hotel(self, reservation: Reservation) -> str:
-        """The hotel a reservation is at: its listing's, where the listing is a room type of one."""
-        listing = self.state.listings.get(reservation.listing_id)
-        return listing.hotel_code if listing is not None else reservation.listing_id
-
     def _hotel_reservation(self, r: Reservation) -> etree._Element:
         given, surname = r.given_and_surname()
         name = ([OTA("GivenName", given)] if given else []) + [OTA("Surname", surname)]
@@ -179,7 +178,7 @@ class BookingCom(Platform):
             OTA("GuestCounts", *ota_guest_counts(r)),
             OTA("TimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
             OTA("Total", *ota_taxes(r), AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
-            OTA("BasicPropertyInfo", HotelCode=self._hotel(r)),
+            OTA("BasicPropertyInfo", HotelCode=self.state.hotel_of(r)),
             *ota_special_requests(r),
         )
         profile = OTA("Profiles", OTA("ProfileInfo", OTA("Profile", customer, ProfileType="1")))
@@ -194,7 +193,7 @@ class BookingCom(Platform):
         )
 
     def notify(self, reservation: Reservation, event: str) -> None:
-        body = json.dumps({"hotel_id": self._hotel(reservation), "reservation_id": reservation.id}).encode()
+        body = json.dumps({"hotel_id": self.state.hotel_of(reservation), "reservation_id": reservation.id}).encode()
         self.app.webhooks.send(Webhook(self.slug, self.webhook_url(), body, {"Content-Type": "application/json"}))
 
 

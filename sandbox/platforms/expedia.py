@@ -117,14 +117,29 @@ class Expedia(Platform):
             raise Invalid(f"{len(blocks)} AvailRateUpdate elements, at most {MAX_UPDATES} per request")
         updates = [u for i, block in enumerate(blocks) for u in _block_updates(block, f"AvailRateUpdate[{i}]")]
         with self.app.store.lock:
-            listing = self.state.listings.get(hotel) or Listing(hotel)
-            _check_codes(listing, updates)
-            for nights, room, rate, changes in updates:
+            # A RoomType that names a room-type listing of the hotel writes that listing's calendar, any
+            # other the hotel's own; every code is checked before anything is written.
+            own = self.state.listings.get(hotel) or Listing(hotel)
+            targets = [self._room(hotel, room, own) for _, room, _, _ in updates]
+            for listing, update in zip(targets, updates, strict=True):
+                _check_codes(listing, [update])
+            for listing, (nights, room, rate, changes) in zip(targets, updates, strict=True):
                 listing.update(nights, **changes)
                 listing.last_room_code, listing.last_rate_code = room, rate or listing.last_rate_code
-            self.state.listings.setdefault(hotel, listing)
+            for listing in targets:
+                self.state.listings.setdefault(listing.listing_id, listing)
         rs = ElementMaker(namespace=AR_RS, nsmap={None: AR_RS})
         return Response.xml(200, self._finish(rs("AvailRateUpdateRS", rs("Success")), "AvailRateUpdateRS"))
+
+    def _room(self, hotel: str, room: str, own: Listing) -> Listing:
+        """The listing a RoomType of ``hotel`` writes: its room-type listing, else ``own``, the hotel's
+        (made on the first write). A hotel whose rooms are listings of their own refuses other codes."""
+        rooms = self.state.room_listings(hotel)
+        if room in rooms:
+            return rooms[room]
+        if rooms and hotel not in self.state.listings:
+            raise Invalid(f"The following RoomTypeIDs do not belong to the given hotel: {room}.", code=ERR_ROOM)
+        return own
 
     # PARR (rates or restrictions: what reconcile reads)
 
@@ -146,26 +161,29 @@ class Expedia(Platform):
         restrictions = retrieval.get("restrictions") in ("true", "1")
         rs = ElementMaker(namespace=PAR, nsmap={None: PAR})
         with self.app.store.lock:
-            listing = self.state.listings.get(hotel)
-            if listing is None:
+            if not self.state.knows_hotel(hotel):
                 raise Invalid(f"hotel {hotel} is not one of yours", code=ERR_HOTEL)
-            rooms = asked or [(listing.room_code(), [])]
+            if not asked:
+                listing = self.state.listings.get(hotel) or next(iter(self.state.room_listings(hotel).values()))
+                asked = [(listing.room_code(), [])]
+            # Each room type answers from its own calendar (a room-type listing's, else the hotel's).
+            own = self.state.listings.get(hotel) or Listing(hotel)
+            rooms = [(room, plans, self._room(hotel, room, own)) for room, plans in asked]
             avail = []
             night = first
             while night <= last:
-                day = listing.days.get(night)
-                held = None  # what the plan holds that night: its rate, or (restrictions asked) its maxLOS
-                if restrictions and day is not None and day.max_stay is not None:
-                    held = rs.Restrictions(maxLOS=str(day.max_stay))
-                elif not restrictions and day is not None and day.price is not None:
-                    held = rs.Rate(rs.PerDay(rate=f"{day.price:f}"), currency=day.currency or listing.currency)
-                if held is not None:
-                    types = [
-                        rs.RoomType(
-                            *[rs.RatePlan(deepcopy(held), id=plan) for plan in plans or [listing.rate_code()]], id=room
-                        )
-                        for room, plans in rooms
-                    ]
+                types = []
+                for room, plans, listing in rooms:
+                    day = listing.days.get(night)
+                    held = None  # what the plan holds that night: its rate, or (restrictions asked) its maxLOS
+                    if restrictions and day is not None and day.max_stay is not None:
+                        held = rs.Restrictions(maxLOS=str(day.max_stay))
+                    elif not restrictions and day is not None and day.price is not None:
+                        held = rs.Rate(rs.PerDay(rate=f"{day.price:f}"), currency=day.currency or listing.currency)
+                    if held is not None:
+                        plans = plans or [listing.rate_code()]
+                        types.append(rs.RoomType(*[rs.RatePlan(deepcopy(held), id=plan) for plan in plans], id=room))
+                if types:
                     avail.append(rs.AvailRate(*types, date=night.isoformat()))
                 night += timedelta(days=1)
         answer = rs.ProductAvailRateRetrievalRS(rs.AvailRateList(rs.Hotel(id=hotel), *avail))
@@ -177,10 +195,10 @@ class Expedia(Platform):
         root = self._validate(req)
         hotel = _hotel_id(root, BR, required=False)
         with self.app.store.lock:
-            if hotel is not None and hotel not in self.state.listings:
+            if hotel is not None and not self.state.knows_hotel(hotel):
                 raise Invalid(f"hotel {hotel} is not one of yours", code=ERR_HOTEL)
             chosen = self._select(root, hotel)[:MAX_BOOKINGS]
-            bookings = [_booking(r) for r in chosen]
+            bookings = [_booking(r, self.state.hotel_of(r)) for r in chosen]
             for reservation in chosen:
                 if reservation.br_status == "pending":
                     reservation.br_status = "retrieved"
@@ -191,7 +209,7 @@ class Expedia(Platform):
 
     def _select(self, root: etree._Element, hotel: str | None) -> list[Reservation]:
         params = root.find(f"{{{BR}}}ParamSet")
-        candidates = [r for r in self.state.reservations.values() if hotel is None or r.listing_id == hotel]
+        candidates = [r for r in self.state.reservations.values() if hotel is None or self.state.hotel_of(r) == hotel]
         single = params.find(f"{{{BR}}}Booking") if params is not None else None
         if single is not None:
             return [r for r in candidates if r.id == single.get("id")]
@@ -211,7 +229,7 @@ class Expedia(Platform):
         hotel = _hotel_id(root, BC_RQ, required=True)
         rs = ElementMaker(namespace=BC_RS, nsmap={None: BC_RS})
         with self.app.store.lock:
-            if hotel not in self.state.listings:
+            if not self.state.knows_hotel(hotel):
                 raise Invalid(f"hotel {hotel} is not one of yours", code=ERR_HOTEL)
             numbers = root.iterfind(f"{{{BC_RQ}}}BookingConfirmNumbers/{{{BC_RQ}}}BookingConfirmNumber")
             warnings = [w for n in numbers if (w := self._confirm(hotel, n, rs)) is not None]
@@ -224,7 +242,7 @@ class Expedia(Platform):
             raise Invalid("BookingConfirmNumber@confirmNumber is required")
         reservation = self.state.reservations.get(booking_id)
         attrs = {"bookingID": booking_id, "bookingType": booking_type, "confirmNumber": confirm_number}
-        if reservation is None or reservation.listing_id != hotel:
+        if reservation is None or self.state.hotel_of(reservation) != hotel:
             text = "Update refused. Hotel ID and Booking ID mismatch."
             return rs("Warning", text, code=WARN_MISMATCH, **attrs)
         if BOOKING_TYPES[reservation.last_change] != booking_type:
@@ -236,7 +254,13 @@ class Expedia(Platform):
     # SOAP notification
 
     def notify(self, reservation: Reservation, event: str) -> None:
-        envelope = notification(reservation, event, self.app.schemas, request_id=str(uuid.uuid4().int % 10**9))
+        envelope = notification(
+            reservation,
+            event,
+            self.app.schemas,
+            request_id=str(uuid.uuid4().int % 10**9),
+            hotel=self.state.hotel_of(reservation),
+        )
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{envelope.payload_name}"'}
         self.app.webhooks.send(Webhook(self.slug, self.webhook_url(), envelope.body, headers))
 
@@ -363,7 +387,7 @@ def _bool(raw: str | None, where: str) -> bool:
     return raw in ("true", "1")
 
 
-def _booking(r: Reservation) -> etree._Element:
+def _booking(r: Reservation, hotel: str) -> etree._Element:
     rs = ElementMaker(namespace=BR, nsmap={None: BR})
     given, surname = r.given_and_surname()
     guest = [rs("Name", givenName=given, surname=surname)]
@@ -380,7 +404,7 @@ def _booking(r: Reservation) -> etree._Element:
         attrs["confirmNumber"] = r.confirm_number
     return rs(
         "Booking",
-        rs("Hotel", id=r.listing_id),
+        rs("Hotel", id=hotel),
         rs(
             "RoomStay",
             rs("StayDate", arrival=r.check_in.isoformat(), departure=r.check_out.isoformat()),

@@ -34,10 +34,14 @@ class Envelope:
     body: bytes
 
 
-def notification(r: Reservation, event: str, schemas: SchemaLibrary, *, request_id: str) -> Envelope:
+def notification(
+    r: Reservation, event: str, schemas: SchemaLibrary, *, request_id: str, hotel: str | None = None
+) -> Envelope:
+    """``hotel``: the hotel code the booking is at (a room-type listing's hotel); default its listing."""
+    hotel = hotel or r.listing_id
     name = PAYLOADS[event]
-    payload = {"created": _new, "updated": _modified, "cancelled": _cancelled}[event](r, request_id)
-    header = _header(r, name, request_id)
+    payload = {"created": _new, "updated": _modified, "cancelled": _cancelled}[event](r, request_id, hotel)
+    header = _header(name, request_id, hotel)
     schemas.check_outbound(f"{SCHEMA_DIR}/{name}.xsd", payload)
     schemas.check_outbound(f"{SCHEMA_DIR}/SOAP_header.xsd", header)
     envelope = SOAP("Envelope", SOAP("Header", header), SOAP("Body", payload))
@@ -52,7 +56,7 @@ def nightly(r: Reservation) -> list[tuple[date, str]]:
     return [(night, f"{share if i < len(nights) - 1 else last:.2f}") for i, night in enumerate(nights)]
 
 
-def _header(r: Reservation, name: str, request_id: str):
+def _header(name: str, request_id: str, hotel: str):
     expires = checks.iso_instant(utcnow() + timedelta(minutes=30))
     return HDR(
         "Interface",
@@ -67,7 +71,7 @@ def _header(r: Reservation, name: str, request_id: str):
             ),
             HDR(
                 "PayloadDescriptor",
-                HDR("PayloadReference", SupplierHotelCode=r.listing_id, DistributorHotelId=r.listing_id),
+                HDR("PayloadReference", SupplierHotelCode=hotel, DistributorHotelId=hotel),
                 Name=name,
                 Version="2003A",
             ),
@@ -106,8 +110,8 @@ def _pos(r: Reservation):
     return OTA("POS", source)
 
 
-def _new(r: Reservation, request_id: str):
-    reservation = OTA("HotelReservation", *_reservation_parts(r), **_reservation_attrs(r))
+def _new(r: Reservation, request_id: str, hotel: str):
+    reservation = OTA("HotelReservation", *_reservation_parts(r, hotel), **_reservation_attrs(r))
     return OTA(
         "OTA_HotelResNotifRQ",
         _pos(r),
@@ -117,8 +121,8 @@ def _new(r: Reservation, request_id: str):
     )
 
 
-def _modified(r: Reservation, request_id: str):
-    modify = OTA("HotelResModify", *_reservation_parts(r), **_reservation_attrs(r))
+def _modified(r: Reservation, request_id: str, hotel: str):
+    modify = OTA("HotelResModify", *_reservation_parts(r, hotel), **_reservation_attrs(r))
     return OTA(
         "OTA_HotelResModifyNotifRQ",
         _pos(r),
@@ -128,7 +132,7 @@ def _modified(r: Reservation, request_id: str):
     )
 
 
-def _cancelled(r: Reservation, request_id: str):
+def _cancelled(r: Reservation, request_id: str, hotel: str):
     given, surname = r.given_and_surname()
     ids = [OTA("UniqueID", OTA("CompanyName", "Expedia"), Type="14", ID=r.id)]
     if r.confirm_number:
@@ -136,7 +140,7 @@ def _cancelled(r: Reservation, request_id: str):
     verification = OTA(
         "Verification",
         OTA("PersonName", *_name(given, surname)),
-        OTA("Vendor", r.listing_id, Code="3", CodeContext="HotelCode"),
+        OTA("Vendor", hotel, Code="3", CodeContext="HotelCode"),
         OTA("ReservationTimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
         OTA("AssociatedQuantity", Code="1", CodeContext="Number of rooms", Quantity="1"),
         OTA("AssociatedQuantity", Code="2", CodeContext="Number of guests", Quantity=str(r.guests)),
@@ -148,7 +152,7 @@ def _reservation_attrs(r: Reservation) -> dict:
     return {"RoomStayReservation": "true", "CreateDateTime": checks.iso_instant(r.updated_at), "CreatorID": "Expedia"}
 
 
-def _reservation_parts(r: Reservation) -> list:
+def _reservation_parts(r: Reservation, hotel: str) -> list:
     given, surname = r.given_and_surname()
     customer = [OTA("PersonName", *_name(given, surname))]
     customer += [OTA("Telephone", PhoneNumber=r.guest_phone)] if r.guest_phone else []
@@ -167,13 +171,13 @@ def _reservation_parts(r: Reservation) -> list:
         ids.append(OTA("HotelReservationID", ResID_Type="3", ResID_Value=r.confirm_number, ResID_Source=RECEIVER))
     return [
         OTA("UniqueID", Type="14", ID=r.id),
-        OTA("RoomStays", _room_stay(r)),
+        OTA("RoomStays", _room_stay(r, hotel)),
         OTA("ResGuests", guest),
         OTA("ResGlobalInfo", OTA("HotelReservationIDs", *ids)),
     ]
 
 
-def _room_stay(r: Reservation):
+def _room_stay(r: Reservation, hotel: str):
     nights = nightly(r)
     return OTA(
         "RoomStay",
@@ -183,7 +187,7 @@ def _room_stay(r: Reservation):
         OTA("GuestCounts", *_guest_counts(r), IsPerRoom="true"),
         OTA("TimeSpan", Start=r.check_in.isoformat(), End=r.check_out.isoformat()),
         OTA("Total", *_taxes(r), AmountAfterTax=f"{r.total:.2f}", CurrencyCode=r.currency),
-        OTA("BasicPropertyInfo", HotelCode=r.listing_id),
+        OTA("BasicPropertyInfo", HotelCode=hotel),
         OTA("ResGuestRPHs", OTA("ResGuestRPH", RPH="1")),
         *_special_requests(r),
     )

@@ -61,7 +61,7 @@ def apply_to(state: PlatformState, hotel: str, updates: list[AriChange]) -> None
 
     A message whose room code names a room-type listing of the hotel (``Listing.hotel``) writes that
     listing's calendar; any other writes the hotel's own."""
-    rooms = {code: item for item in state.listings.values() if item.hotel == hotel for code in item.room_codes or ()}
+    rooms = state.room_listings(hotel)
     hotel_listing = state.listings.get(hotel) or Listing(hotel)
     targets = []
     for update in updates:

@@ -1,4 +1,5 @@
 import pytest
+from lxml import etree
 
 from tests.sandbox.conftest import assert_valid, need_reference
 
@@ -97,3 +98,71 @@ def test_expedias_own_samples_are_accepted(sandbox):
     )
     answer = sandbox.post(AR, data=sample)
     assert answer.status_code == 200
+
+
+# A hotel whose room types are listings of their own (``hotel`` on the control API): one AR request
+# writes each RoomType's own calendar, whole or not at all.
+
+
+def _rooms(sandbox, hotel: str = "4720", rooms: tuple[str, ...] = ("R1", "R2", "R3")) -> None:
+    for room in rooms:
+        sandbox.listing("expedia", f"{hotel}.{room}", hotel=hotel, room_codes=[room])
+
+
+def _closed(room: str) -> str:
+    return f'<RoomType id="{room}"><Inventory totalInventoryAvailable="0"/></RoomType>'
+
+
+def test_one_request_writes_the_calendar_of_each_room_type_it_names(sandbox):
+    _rooms(sandbox)
+    body = update(
+        block("2027-09-01", "2027-09-01", _closed("R1"))
+        + block("2027-09-02", "2027-09-02", _closed("R3"))
+        + block("2027-09-03", "2027-09-03", RATE.replace('id="R1"', 'id="R2"')),
+        hotel="4720",
+    )
+    answer = sandbox.post(AR, data=body)
+    assert answer.status_code == 200 and b"<Success/>" in answer.content, answer.text
+
+    def closed(room):
+        return [
+            d["date"]
+            for d in sandbox.calendar("expedia", f"4720.{room}", "2027-09-01", "2027-09-04")
+            if not d["available"]
+        ]
+
+    assert (closed("R1"), closed("R2"), closed("R3")) == (["2027-09-01"], [], ["2027-09-02"])
+    assert sandbox.calendar("expedia", "4720.R2", "2027-09-03", "2027-09-04")[0]["price"] == "99.00"
+
+
+def test_a_room_code_the_hotel_lacks_refuses_the_whole_request(sandbox):
+    _rooms(sandbox)
+    body = update(
+        block("2027-09-01", "2027-09-01", _closed("R1")) + block("2027-09-02", "2027-09-02", _closed("R9")),
+        hotel="4720",
+    )
+    answer = sandbox.post(AR, data=body)
+    assert b'code="3203"' in answer.content
+    assert all(d["available"] for d in sandbox.calendar("expedia", "4720.R1", "2027-09-01", "2027-09-03"))
+
+
+def test_parr_answers_each_room_type_from_its_own_calendar(sandbox):
+    _rooms(sandbox, rooms=("R1", "R2"))
+    rate = '<RoomType id="{}"><RatePlan id="P1"><Rate currency="EUR"><PerDay rate="{}"/></Rate></RatePlan></RoomType>'
+    sandbox.post(
+        AR,
+        data=update(
+            block("2027-09-01", "2027-09-01", rate.format("R1", "110.00") + rate.format("R2", "120.00")), hotel="4720"
+        ),
+    )
+    ns = "http://www.expediaconnect.com/EQC/PAR/2013/07"
+    body = (
+        f'<ProductAvailRateRetrievalRQ xmlns="{ns}">{AUTH}<Hotel id="4720"/><ParamSet><AvailRateRetrieval '
+        'from="2027-09-01" to="2027-09-01"><RoomType id="R1"><RatePlan id="P1"/></RoomType><RoomType id="R2">'
+        '<RatePlan id="P1"/></RoomType></AvailRateRetrieval></ParamSet></ProductAvailRateRetrievalRQ>'
+    )
+    answer = sandbox.post("/expedia/eqc/parr", data=body.encode())
+    assert answer.status_code == 200, answer.text
+    root = etree.fromstring(answer.content)
+    rates = {room.get("id"): room.find(f".//{{{ns}}}PerDay").get("rate") for room in root.iter(f"{{{ns}}}RoomType")}
+    assert rates == {"R1": "110.00", "R2": "120.00"}

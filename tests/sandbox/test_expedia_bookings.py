@@ -134,3 +134,23 @@ def test_expedias_own_requests_are_accepted(sandbox):
         sample = sample.replace(b'username="testuser" password="testpass"', AUTH.split(" ", 1)[1][:-2].encode())
         answer = sandbox.post("/expedia/eqc/br", data=sample)
         assert b"<Bookings" in answer.content, answer.text
+
+
+def test_a_booking_of_a_room_type_is_retrieved_confirmed_and_notified_under_its_hotel(sandbox, receiver):
+    """A room-type listing (``hotel`` on the control API) is sold under its hotel's id: BR, BC and the
+    SOAP notification name the hotel, and the booking carries its room type."""
+    sandbox.listing("expedia", "4720.R2", hotel="4720", room_codes=["R2"])
+    bid = sandbox.book("expedia", "4720.R2", "2027-10-01", "2027-10-03").json()["id"]
+    root = retrieve(sandbox, '<Hotel id="4720"/>')
+    (booking,) = root.iter(f"{{{BR_NS}}}Booking")
+    assert booking.find(f"{{{BR_NS}}}Hotel").get("id") == "4720"
+    assert booking.find(f"{{{BR_NS}}}RoomStay").get("roomTypeID") == "R2"
+    assert b"Warning" not in confirm(sandbox, bid, hotel="4720")
+    payload = etree.fromstring(receiver.wait_for(1, "/webhooks/expedia")[0]["body"]).find(f"{SOAP}Body")[0]
+    assert payload.find(f".//{OTA}BasicPropertyInfo").get("HotelCode") == "4720"
+    assert payload.find(f".//{OTA}RoomType").get("RoomTypeCode") == "R2"
+
+
+def test_a_room_type_listing_needs_a_numeric_hotel(sandbox):
+    answer = sandbox.post("/_control/expedia/listings", json={"listing_id": "h.R1", "hotel": "h", "room_codes": ["R1"]})
+    assert answer.status_code == 400, answer.text

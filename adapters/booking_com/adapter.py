@@ -108,7 +108,9 @@ class BookingComAdapter(PlatformAdapter):
 
     @classmethod
     def batch_group(cls, listing_id, metadata) -> str:
-        return listing_id
+        # Room types ride together; a hotel mapped as one unit names no room of its own (in a room's
+        # batch it would be sent under that room's code), so it travels alone.
+        return listing_id if (metadata or {}).get("room_id") else f"{listing_id}#whole"
 
     def _post(self, operation: str, body: bytes, *, endpoint: str, context: str = ""):
         return ota.post(

@@ -57,10 +57,11 @@ class ExpediaAdapter(PlatformAdapter):
             Capability.RATE_PLAN_RESTRICTIONS,
             Capability.READ_PRICES,  # PARR: reconcile compares the rates Expedia holds
             Capability.READ_RESTRICTIONS,  # and the maximum stays it holds
+            Capability.BATCH_LISTINGS,  # AR: one Hotel, an AvailRateUpdate per room type
         }
     )
     max_stay_ceiling = eqc.MAX_LOS  # EQC maxLOS is 1..28
-    max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request (docs/platforms.md)
+    max_batch: ClassVar[int] = 200  # AvailRateUpdate elements per AR request, of any room types (docs/platforms.md)
     rate_limit = RateLimit(50, 1.0)
     # BR is a safety net behind the push notifications, so once a minute is plenty.
     polling = Polling(every_seconds=60)
@@ -104,42 +105,75 @@ class ExpediaAdapter(PlatformAdapter):
     def _login(self) -> dict[str, str]:
         return {"username": self.account.credentials.username, "password": self.account.credentials.password}
 
-    def _codes(self) -> tuple[str, str]:
-        metadata = self.account.metadata or {}
+    def _codes(self, metadata=None, listing_id: str = "") -> tuple[str, str]:
+        """(RoomType@id, RatePlan@id) of a listing's mapping (this connection's by default); a hotel
+        mapped as one unit is its own room type."""
+        metadata = metadata or self.account.metadata or {}
         return (
-            str(metadata.get("room_id") or self.account.listing_id),
+            str(metadata.get("room_id") or listing_id or self.account.listing_id),
             str(metadata.get("rate_plan_id") or DEFAULT_RATE_PLAN),
         )
 
-    def _context(self) -> str:
-        room, rate = self._codes()
-        return f"hotel {self.account.listing_id!r}, room type {room!r}, rate plan {rate!r}"
+    def _context(self, codes=None) -> str:
+        codes = codes or [self._codes()]
+        rooms = "; ".join(f"room type {room!r}, rate plan {rate!r}" for room, rate in codes)
+        return f"hotel {self.account.listing_id!r}, {rooms}"
+
+    # A unit is a room type of a hotel where its mapping names one (``room_id``): the hotel is the listing
+    # id. Several room types of one hotel are several connections, and one AR carries them all.
+    @classmethod
+    def listing_key(cls, listing_id, metadata) -> str:
+        room = (metadata or {}).get("room_id")
+        return f"{listing_id}/{room}" if room else listing_id
+
+    @classmethod
+    def booking_listing_key(cls, data) -> str:
+        return cls.listing_key(data.listing_id, {"room_id": data.room_type} if data.room_type else {})
+
+    @classmethod
+    def batch_group(cls, listing_id, metadata) -> str:
+        # Room types ride together; a hotel mapped as one unit names no room of its own (in a room's
+        # batch it would be sent under that room's code), so it travels alone.
+        return listing_id if (metadata or {}).get("room_id") else f"{listing_id}#whole"
 
     # --- outbound -----------------------------------------------------------------------------
 
     def update_availability(self, update: AvailabilityUpdate) -> int:
         """Raises ``InvalidUpdateError`` before any request if a value cannot be sent."""
-        hotel = eqc.hotel_id(update.listing_id)
-        room, rate = self._codes()
-        ranges = eqc.availability_updates(tuple(update.ranges))
-        bodies = [
-            eqc.availability_request(hotel=hotel, ranges=chunk, room=room, rate=rate, **self._login())
-            for chunk in batches(ranges, self.max_batch)
-        ]
-        for body in bodies:
-            eqc.post(self._url("ar"), body, endpoint="update_availability", context=self._context())
-        return len(bodies)
+        return self.update_availability_many([update])
 
     def update_pricing(self, update: PricingUpdate) -> int:
-        hotel = eqc.hotel_id(update.listing_id)
-        room, rate = self._codes()
-        prices = eqc.price_updates(tuple(update.ranges))
+        return self.update_pricing_many([update])
+
+    def update_availability_many(self, updates) -> int:
+        """Every room type's ranges in AR requests of up to ``max_batch`` AvailRateUpdates, one hotel each."""
+        return self._send_rooms(
+            updates,
+            lambda u: eqc.availability_updates(tuple(u.ranges)),
+            eqc.availability_request,
+            "update_availability",
+        )
+
+    def update_pricing_many(self, updates) -> int:
+        return self._send_rooms(
+            updates, lambda u: eqc.price_updates(tuple(u.ranges)), eqc.pricing_request, "update_pricing"
+        )
+
+    def _send_rooms(self, updates, items_of, request_of, endpoint: str) -> int:
+        # Every update is checked and every body built before the first request goes out.
+        by_hotel: dict[str, list] = {}
+        for update in updates:
+            room, rate = self._codes(update.metadata, update.listing_id if update.metadata else "")
+            by_hotel.setdefault(eqc.hotel_id(update.listing_id), []).extend(
+                (room, rate, item) for item in items_of(update)
+            )
         bodies = [
-            eqc.pricing_request(hotel=hotel, prices=chunk, room=room, rate=rate, **self._login())
-            for chunk in batches(prices, self.max_batch)
+            (request_of(hotel=hotel, items=chunk, **self._login()), sorted({(r, p) for r, p, _i in chunk}))
+            for hotel, triples in by_hotel.items()
+            for chunk in batches(triples, self.max_batch)
         ]
-        for body in bodies:
-            eqc.post(self._url("ar"), body, endpoint="update_pricing", context=self._context())
+        for body, codes in bodies:
+            eqc.post(self._url("ar"), body, endpoint=endpoint, context=self._context(codes))
         return len(bodies)
 
     # --- bookings -----------------------------------------------------------------------------

@@ -103,11 +103,13 @@ def _bool(value: bool) -> str:
 
 
 def availability_request(
-    *, hotel: str, ranges: Iterable[AvailabilityRange], room: str, rate: str, username: str, password: str
+    *, hotel: str, items: Iterable[tuple[str, str, AvailabilityRange]], username: str, password: str
 ) -> bytes:
+    """One AR of ``hotel``: an AvailRateUpdate per ``(room type, rate plan, range)``, so one request
+    carries several room types of the hotel."""
     root = _authenticated(AR_NS, "AvailRateUpdateRQ", username, password)
     sub(root, "Hotel", {"id": hotel})
-    for item in ranges:
+    for room, rate, item in items:
         update = sub(root, "AvailRateUpdate")
         _date_range(update, item)
         # Stop-sell closes the room type; availability is the inventory of one.
@@ -128,11 +130,12 @@ def availability_request(
 
 
 def pricing_request(
-    *, hotel: str, prices: Iterable[tuple[PriceRange, str, str]], room: str, rate: str, username: str, password: str
+    *, hotel: str, items: Iterable[tuple[str, str, tuple[PriceRange, str, str]]], username: str, password: str
 ) -> bytes:
+    """One AR of ``hotel``: an AvailRateUpdate per ``(room type, rate plan, (range, amount, currency))``."""
     root = _authenticated(AR_NS, "AvailRateUpdateRQ", username, password)
     sub(root, "Hotel", {"id": hotel})
-    for item, amount, currency in prices:
+    for room, rate, (item, amount, currency) in items:
         update = sub(root, "AvailRateUpdate")
         _date_range(update, item)
         plan = sub(sub(update, "RoomType", {"id": room}), "RatePlan", {"id": rate})
@@ -202,6 +205,7 @@ def booking_from_br(node) -> BookingData:
         platform="expedia",
         channel_booking_id=attr(node, "id"),
         listing_id=attr(child(node, "Hotel"), "id"),
+        room_type=attr(stay, "roomTypeID"),
         status=BookingStatus.CANCELLED if booking_type == "Cancel" else BookingStatus.CONFIRMED,
         check_in=check_in,
         check_out=check_out,

@@ -402,7 +402,12 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
     for data in bookings:
         # A room type of a hotel is its own unit (``listing_key``); a hotel mapped as one unit takes all.
         key = platform.booking_listing_key(data)
-        connection = by_key.get(key) or by_listing.get(data.listing_id, connections[0])
+        connection = by_key.get(key)
+        if connection is None and key != data.listing_id and _held_elsewhere(connections[0].platform_type, key):
+            # Another connection's room type of this hotel (Expedia's BR answers for the whole hotel):
+            # that connection's own pull imports and acknowledges it, on its own unit.
+            continue
+        connection = connection or by_listing.get(data.listing_id, connections[0])
         try:
             booking, action = booking_import(connection=connection, data=data)
         except (ValidationError, DomainError) as exc:
@@ -415,6 +420,14 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
                 acknowledgement_expect(connection=connection, booking_id=booking.pk)
             processed.append((data, str(booking.pk) if booking else data.channel_booking_id))
     return processed
+
+
+def _held_elsewhere(platform: str, key: str) -> bool:
+    return (
+        ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED)
+        .filter(platform_type=platform, listing_key=key)
+        .exists()
+    )
 
 
 def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, error: str = "") -> None:

@@ -51,7 +51,7 @@ def inbound_event_process(*, event_id: int) -> str:
     with correlation(event.correlation_id or None):
         notification = notification_from_json(event.payload)
         connection = event.connection or connection_for_listing(
-            platform=event.platform, listing_id=notification.listing_id
+            platform=event.platform, listing_id=notification.listing_id, booking=notification.booking
         )
         if connection is None or connection.status == ChannelConnection.Status.DELETED:
             inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="no live connection")

@@ -73,6 +73,7 @@ EXPECTED_CAPABILITIES = {
         Capability.ACKNOWLEDGE,
         _READS,
         _READS_RESTRICTIONS,
+        Capability.BATCH_LISTINGS,  # a hotel's room types in one AR request
     },
     "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
     "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},

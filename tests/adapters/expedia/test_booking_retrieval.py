@@ -60,6 +60,7 @@ def test_it_retrieves_the_listings_pending_bookings(adapter, http):
         platform="expedia",
         channel_booking_id="880001",
         listing_id="3546",
+        room_type="965645",
         status=BookingStatus.CONFIRMED,
         check_in=dt.date(2027, 7, 10),
         check_out=dt.date(2027, 7, 13),

@@ -627,7 +627,7 @@ HOTEL = globals().get("HOTEL", False)
 org = Organization.objects.create(name="E2E Ferienhaus GmbH")
 user = User.objects.create_superuser("e2e", password="e2e-password-123", organization=org, email="e2e@example.com")
 prop = Property.objects.create(organization=org, name="Haus am Deich", timezone="UTC", currency="EUR")
-units, unit_connections, unit_listings = [], {}, {}
+units, unit_connections, unit_listings, hotels = [], {}, {}, {}
 for i in range(UNITS):
     unit = Unit.objects.create(property=prop, name="Ganzes Haus" if i == 0 else f"Ganzes Haus {i + 1}",
                                base_price=Decimal("150.00"), default_min_stay=1)
@@ -636,11 +636,13 @@ for i in range(UNITS):
         fields = demo_connection(slug, unit.pk, settings.SANDBOX_URL)
         listing = {"listing_id": fields["platform_listing_id"]}
         if HOTEL and Capability.BATCH_LISTINGS in adapter_class(slug).capabilities:
-            # Unit i is room type "room-i" of hotel "e2e-hotel"; on the sandbox, a listing of its own.
+            # Unit i is room type "room-i" of the hotel named as the first unit's listing (each platform's
+            # own id format); on the sandbox, a listing of its own.
+            hotel = hotels.setdefault(slug, fields["platform_listing_id"])
             room = f"room-{i + 1}"
-            fields["platform_listing_id"] = "e2e-hotel"
+            fields["platform_listing_id"] = hotel
             fields["platform_metadata"] = {**fields.get("platform_metadata", {}), "room_id": room}
-            listing = {"listing_id": f"e2e-hotel.{room}", "hotel": "e2e-hotel", "room_codes": [room]}
+            listing = {"listing_id": f"{hotel}.{room}", "hotel": hotel, "room_codes": [room]}
         # The listing exists on the platform before we connect it (a poll of an unknown one is refused for good).
         answer = requests.post(f"{settings.SANDBOX_URL}/_control/{slug}/listings", json=listing, timeout=10)
         assert answer.status_code in (200, 201), (slug, answer.status_code, answer.text)

@@ -40,8 +40,10 @@ def refused(what: str, message: str) -> PlatformAPIError:
 
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    # An IPv6 address that carries an IPv4 one reaches that one: IPv4-mapped, or 6to4 (2002::/16, which
+    # Python counts as global whatever IPv4 address it wraps).
+    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped or ip.sixtofour) is not None:
+        ip = ip.ipv4_mapped or ip.sixtofour
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
 
 

@@ -78,6 +78,15 @@ def _pacer(limiter: RateLimiter, purpose: Purpose | None) -> Pacer | None:
     return Pacer(f"{limiter.key}:{purpose}:pace", interval, burst=PACE_BURST, cache=limiter.cache, clock=limiter.clock)
 
 
+def pushes_paced(connection) -> bool:
+    """True where this connection's pushes are paced (its account's push share leaves at least
+    ``PACE_MIN_INTERVAL_SECONDS`` between pushes: Booking.com), so a push is worth waiting for."""
+    if adapter_class(connection.platform_type).rate_limit is None:
+        return False
+    limiter = limiter_for(platform=connection.platform_type, account="", connection=connection)
+    return _pacer(limiter, Purpose.PUSH) is not None
+
+
 def share_limiters(limiter: RateLimiter) -> list[RateLimiter | Pacer]:
     """The purpose shares and pacers drawn beside ``limiter`` (none on a platform that only pushes): to
     reset them too."""

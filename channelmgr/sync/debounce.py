@@ -14,6 +14,7 @@ from django.core.cache import cache
 
 from adapters import registry
 from adapters.base import Capability
+from channelmgr.resilience.guard import pushes_paced
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +33,26 @@ def _last_push_key(kind: str, connection_id: int) -> str:
     return f"push-last:{kind}:{connection_id}"
 
 
-def push_edge(connection) -> str:
-    """Whose edge a push is on: its connection's, or where a platform batches listings
-    (``BATCH_LISTINGS``) its batch group's. A hotel's room types go out together, so a burst of bookings
-    across its rooms is one burst: the first goes at once, what follows is coalesced into the next push,
-    rather than each room taking the leading edge and the hotel's rate limit with it."""
+def batch_group_key(connection) -> str | None:
+    """The batch group a connection's pushes travel in (``BATCH_LISTINGS``: a hotel's room types), named
+    across platforms; None where its platform sends each listing alone."""
     platform = registry.adapters().get(connection.platform_type)
-    if platform is not None and Capability.BATCH_LISTINGS in platform.capabilities:
-        group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
-        return f"{connection.platform_type}:{group}"
+    if platform is None or Capability.BATCH_LISTINGS not in platform.capabilities:
+        return None
+    group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
+    return f"{connection.platform_type}:{group}"
+
+
+def push_edge(connection) -> str:
+    """Whose edge a push is on: its connection's, or its batch group's where the platform batches
+    listings and its pushes are paced (Booking.com's 15 a minute). There a hotel's room types go out
+    together, so a burst of bookings across its rooms is one burst: the first goes at once, what follows
+    is coalesced into the next push, rather than each room taking the leading edge and the hotel's rate
+    limit with it. Where pushes are plentiful (Expedia's 50 a second) each room keeps its own leading
+    edge, so a close-out never waits for a sibling's, and its push still carries what the siblings have due."""
+    group = batch_group_key(connection)
+    if group is not None and pushes_paced(connection):
+        return group
     return str(connection.pk)
 
 

@@ -43,7 +43,7 @@ from channelmgr.resilience.platform_calls import platform_call, rate_limit_accou
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
-from channelmgr.sync.debounce import push_edge, push_is_leading_edge, push_mark_sent
+from channelmgr.sync.debounce import batch_group_key, push_edge, push_is_leading_edge, push_mark_sent
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
 from pms_core.selectors import calendar_nights
@@ -289,7 +289,7 @@ def push_connection(
     leading = push_is_leading_edge(connection_id=connection.pk, kind=kind, edge=edge)
     _wait_for_quiet(connection, kind, leading=leading, group=group)
     push_mark_sent(connection_id=connection.pk, kind=kind, edge=edge)
-    with _one_push_per_group(kind, edge if len(group) > 1 else None):
+    with _one_push_per_group(kind, batch_group_key(connection) if len(group) > 1 else None):
         claim = _claim(connection, kind)
         siblings = _batch_siblings(connection, kind) if batch else []
         if siblings:
@@ -306,14 +306,14 @@ def push_connection(
 
 
 @contextmanager
-def _one_push_per_group(kind: str, edge: str | None):
+def _one_push_per_group(kind: str, group: str | None):
     """Two rooms' pushes of one hotel, due at the same moment on two worker threads, would each claim
     part of the hotel and send two requests. One at a time: the second waits a moment, then finds its
     nights carried by the first (or sends what came since). Without the cache, both go."""
-    if edge is None:
+    if group is None:
         yield
         return
-    key = f"push-group:{kind}:{edge}"
+    key = f"push-group:{kind}:{group}"
     try:
         taken = cache.add(key, 1, timeout=int(http.READ_TIMEOUT) + 30)
     except Exception:
@@ -327,7 +327,7 @@ def _one_push_per_group(kind: str, edge: str | None):
             try:
                 cache.delete(key)
             except Exception as exc:
-                log.warning("could not release the %s push of %s: %s", kind, edge, exc)
+                log.warning("could not release the %s push of %s: %s", kind, group, exc)
 
 
 def _skipped(sync_log: SyncLog | None, why: str) -> PushResult:

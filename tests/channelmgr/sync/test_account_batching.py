@@ -169,12 +169,20 @@ AVAIL = re.compile(r".*/hotels/ota/OTA_HotelAvailNotif$")
 AVAIL_OK = OK.replace("OTA_HotelRateAmountNotifRS", "OTA_HotelAvailNotifRS")
 
 
+def _paced(rooms: list[ChannelConnection]) -> list[ChannelConnection]:
+    """The rooms on Booking.com's own limit (20 a minute), where pushes are paced."""
+    ChannelConnection.objects.filter(pk__in=[r.pk for r in rooms]).update(rate_limit=None, rate_window=None)
+    return list(ChannelConnection.objects.filter(pk__in=[r.pk for r in rooms]).order_by("pk"))
+
+
 def test_a_burst_of_close_outs_across_a_hotels_rooms_takes_one_leading_edge(rooms, day, settings):
-    """The hotel is pushed as one, so it has one leading edge: a booking of one room goes out at once, a
-    booking of another room right after is coalesced into the next push instead of spending a slot of
-    its own. A room of another hotel keeps its own edge."""
+    """Where pushes are paced (Booking.com's own limit, 20 a minute), the hotel is pushed as one, so it has
+    one leading edge: a booking of one room goes out at once, a booking of another room right after is
+    coalesced into the next push instead of spending a slot of its own. A room of another hotel keeps its
+    own edge."""
     from channelmgr.resilience.guard import Backpressure
 
+    rooms = _paced(rooms)
     settings.PUSH_DEBOUNCE_SECONDS = 30.0  # everything below happens within one debounce
     settings.PUSH_MAX_WAIT_SECONDS = 60.0
     kind = DirtyRange.Kind.AVAILABILITY
@@ -191,11 +199,40 @@ def test_a_burst_of_close_outs_across_a_hotels_rooms_takes_one_leading_edge(room
     assert set(DirtyRange.objects.values_list("connection_id", flat=True)) == {rooms[1].pk}
 
 
+def test_where_pushes_are_plentiful_each_room_keeps_its_own_leading_edge(rooms, day, settings):
+    """With room in the limit (these connections: 500 a minute, no pacing, as Expedia's 50 a second),
+    a close-out never waits for a sibling room's: the second room's booking goes out at once too."""
+    from channelmgr.resilience.guard import pushes_paced
+
+    assert not pushes_paced(rooms[0])
+    settings.PUSH_DEBOUNCE_SECONDS = 30.0
+    settings.PUSH_MAX_WAIT_SECONDS = 60.0
+    kind = DirtyRange.Kind.AVAILABILITY
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, AVAIL, body=AVAIL_OK, content_type="application/xml")
+        mark_dirty(connection=rooms[0], kinds=[kind], start=day(1), end=day(3), closes=True)
+        assert push_connection(connection_id=rooms[0].pk, kind=kind).status == "success"
+        mark_dirty(connection=rooms[1], kinds=[kind], start=day(5), end=day(7), closes=True)
+        assert push_connection(connection_id=rooms[1].pk, kind=kind).status == "success"
+        assert len(http.calls) == 2
+    assert not DirtyRange.objects.exists()
+
+
+def test_pushes_are_paced_on_booking_coms_own_limit_and_not_on_expedias(rooms):
+    # Pinned: which platforms' room types share one leading edge follows from their published limits.
+    from channelmgr.resilience.guard import pushes_paced
+
+    booking = ChannelConnection(platform_type="booking_com", platform_listing_id="H1")
+    expedia = ChannelConnection(platform_type="expedia", platform_listing_id="1")
+    assert pushes_paced(booking) and not pushes_paced(expedia)
+
+
 def test_once_the_hotel_was_quiet_the_next_close_out_takes_the_leading_edge_again(rooms, day, settings, monkeypatch):
     """The leading flag of a batch group is cleared by the push that claims it: a later booking of another
     room, after a quiet spell, goes out at once rather than waiting out a debounce."""
     import channelmgr.sync.outbound as outbound
 
+    rooms = _paced(rooms)
     settings.PUSH_DEBOUNCE_SECONDS = 1.0
     kind = DirtyRange.Kind.AVAILABILITY
     enqueued = []

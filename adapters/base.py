@@ -553,7 +553,8 @@ class PlatformAdapter:
     @classmethod
     def batch_group(cls, listing_id: str, metadata: Mapping[str, object]) -> str:
         """With BATCH_LISTINGS: listings of one account with the same group travel in one request
-        (a hotel's room types share its hotel code)."""
+        (a hotel's room types share its hotel code). A group never spans listing ids: the push engine
+        looks for a listing's companions among the connections of the same listing id only."""
         return listing_id
 
     # inbound

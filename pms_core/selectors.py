@@ -30,10 +30,13 @@ def held_stays(*, unit: Unit, start: dt.date, end: dt.date):
     return Booking.objects.active().overlapping(start, end).filter(unit=unit).order_by("status", "check_in", "pk")
 
 
-def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date) -> list[Night]:
-    """One ``Night`` per date in ``[start, end)``: stored overrides over the unit's defaults."""
+def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date, holds: bool = True) -> list[Night]:
+    """One ``Night`` per date in ``[start, end)``: stored overrides over the unit's defaults.
+
+    ``holds=False`` skips reading the stays and blocks, for a reader of prices only: every night then
+    reads as not held (``booking`` None, ``available`` from stop-sell alone)."""
     overrides = {day.date: day for day in CalendarDay.objects.filter(unit=unit, date__gte=start, date__lt=end)}
-    stays = list(held_stays(unit=unit, start=start, end=end))
+    stays = list(held_stays(unit=unit, start=start, end=end)) if holds else []
     nights = []
     day = start
     while day < end:

@@ -236,7 +236,7 @@ def _price_ranges(connection, merged) -> list[PriceRange]:
     rule = rule_of(connection)
     result = []
     for start, end in merged:
-        nights = calendar_nights(unit=connection.unit, start=start, end=end)
+        nights = calendar_nights(unit=connection.unit, start=start, end=end, holds=False)  # prices only
         priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
         for run_start, run_end, (_date, price) in R.runs(priced, date_of=lambda n: n[0], key=lambda n: n[1]):
             result.append(PriceRange(range=DayRange(run_start, run_end), price=price, currency=currency))
@@ -388,14 +388,16 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         raise
+    # The bookkeeping of a push that went through commits once: its ranges clean, the connection and its
+    # row up to date.
     with transaction.atomic():
         DirtyRange.objects.filter(claimed_by=claim.id).delete()
         now = timezone.now()
         ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
     counter.labels(platform, "success").inc()
     if claim.oldest is not None:
-        metrics.SYNC_LAG.labels(platform).observe((timezone.now() - claim.oldest).total_seconds())
-    sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
+        metrics.SYNC_LAG.labels(platform).observe((now - claim.oldest).total_seconds())
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
 
@@ -414,8 +416,11 @@ def _batch_group_ids(connection: ChannelConnection) -> list[int]:
     if Capability.BATCH_LISTINGS not in platform.capabilities:
         return [connection.pk]
     group = platform.batch_group(connection.platform_listing_id, connection.platform_metadata or {})
+    # A group never spans listing ids (``batch_group``), so only the hotel's own connections are read.
     others = ChannelConnection.objects.filter(
-        platform_type=connection.platform_type, status=ChannelConnection.Status.ACTIVE
+        platform_type=connection.platform_type,
+        platform_listing_id=connection.platform_listing_id,
+        status=ChannelConnection.Status.ACTIVE,
     ).values_list("pk", "platform_listing_id", "platform_metadata")
     return [connection.pk] + [
         pk for pk, listing, metadata in others
@@ -433,6 +438,7 @@ def _batch_siblings(connection: ChannelConnection, kind: str) -> list[ChannelCon
     candidates = (
         ChannelConnection.objects.filter(
             platform_type=connection.platform_type,
+            platform_listing_id=connection.platform_listing_id,
             status=ChannelConnection.Status.ACTIVE,
             pk__in=dirty.values("connection_id"),
         )
@@ -507,11 +513,11 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
         ChannelConnection.objects.filter(pk__in=[other.pk for other, *_rest in parts]).update(
             last_push_at=now, last_sync_at=now, last_error=""
         )
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
     counter.labels(platform, "success").inc()
     for _other, claim, _merged, _items in parts:
         if claim.oldest is not None:
             metrics.SYNC_LAG.labels(platform).observe((now - claim.oldest).total_seconds())
-    sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
     items = details["items"]
     log.info("pushed %s to connections %s: %s ranges in %s requests", kind, details["batched"], items, requests)
     return PushResult("success", requests=requests, ranges=items)

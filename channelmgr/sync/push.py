@@ -38,7 +38,7 @@ from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.price_rules import channel_price, rule_of, rule_set_aside
-from channelmgr.resilience.guard import Backpressure, Purpose
+from channelmgr.resilience.guard import Backpressure, Purpose, pushes_paced
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
@@ -122,21 +122,30 @@ def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[
 
 
 def _wait_for_quiet(
-    connection: ChannelConnection, kind: str, *, leading: bool = False, group: list[int] | None = None
+    connection: ChannelConnection,
+    kind: str,
+    *,
+    leading: bool = False,
+    paced: bool = False,
+    group: list[int] | None = None,
 ) -> None:
     """Debounce: while changes keep arriving, wait until they pause for PUSH_DEBOUNCE_SECONDS, but
     never hold the oldest change back longer than PUSH_MAX_WAIT_SECONDS.
 
     ``leading``: this push started on the leading edge (no push within the debounce before it), so a
-    change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``). ``group``: the connections
-    whose changes this push carries (its batch group, where the platform batches listings)."""
+    change that closes nights goes out at once (``outbound.CLOSES_NIGHTS``). ``paced``: the connection's
+    pushes are paced (``guard.pushes_paced``: Booking.com), so a change that closes nights goes as soon as
+    the pacer lets it, leading edge or not: the pacer already spaces the pushes, and each carries every
+    change since, so waiting for a quiet spell as well only made a close-out in a steady stream of
+    bookings wait PUSH_MAX_WAIT_SECONDS. ``group``: the connections whose changes this push carries (its
+    batch group, where the platform batches listings)."""
     waiting = DirtyRange.objects.filter(connection_id__in=group or [connection.pk], kind=kind, claimed_by="").filter(
         _due(timezone.now())
     )
     bounds = waiting.aggregate(
         newest=Max("created_at"), oldest=Min("created_at"), closing=Count("pk", filter=Q(closes=True))
     )
-    if bounds["newest"] is None or (leading and bounds["closing"]):
+    if bounds["newest"] is None or ((leading or paced) and bounds["closing"]):
         return
     now = timezone.now()
     quiet_for = (now - bounds["newest"]).total_seconds()
@@ -287,7 +296,7 @@ def push_connection(
     edge = push_edge(connection)
     group = _batch_group_ids(connection) if batch else [connection.pk]
     leading = push_is_leading_edge(connection_id=connection.pk, kind=kind, edge=edge)
-    _wait_for_quiet(connection, kind, leading=leading, group=group)
+    _wait_for_quiet(connection, kind, leading=leading, paced=pushes_paced(connection), group=group)
     push_mark_sent(connection_id=connection.pk, kind=kind, edge=edge)
     with _one_push_per_group(kind, batch_group_key(connection) if len(group) > 1 else None):
         claim = _claim(connection, kind)

@@ -151,6 +151,16 @@ def test_a_leading_push_skips_the_debounce_only_for_close_outs(settings, unit, d
     _wait_for_quiet(connection, "availability", leading=True)
     with pytest.raises(Backpressure):
         _wait_for_quiet(connection, "availability", leading=False)
+    # Where pushes are paced, the pacer spaces them: a close-out goes without waiting for a quiet spell.
+    _wait_for_quiet(connection, "availability", leading=False, paced=True)
+
+
+def test_a_paced_push_still_debounces_a_change_that_closes_nothing(settings, unit, day, connections):
+    settings.PUSH_DEBOUNCE_SECONDS = 5.0
+    connection = connections["booking_com"]
+    DirtyRange.objects.create(connection=connection, kind="availability", start=day(1), end=day(2))
+    with pytest.raises(Backpressure):
+        _wait_for_quiet(connection, "availability", leading=False, paced=True)
 
 
 @pytest.mark.django_db

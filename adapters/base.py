@@ -600,3 +600,24 @@ class PlatformAdapter:
 
     def check_health(self) -> HealthResult:
         raise NotImplementedError
+
+
+class HotelRoomTypes:
+    """Mixed in (first) by an adapter whose listing is a hotel and whose units may be its room types
+    (the mapping's ``room_id``): the listing id is the hotel code, several room types of one hotel are
+    several connections, and one request carries them all (``BATCH_LISTINGS``)."""
+
+    @classmethod
+    def listing_key(cls, listing_id, metadata) -> str:
+        room = (metadata or {}).get("room_id")
+        return f"{listing_id}/{room}" if room else listing_id
+
+    @classmethod
+    def booking_listing_key(cls, data) -> str:
+        return cls.listing_key(data.listing_id, {"room_id": data.room_type} if data.room_type else {})
+
+    @classmethod
+    def batch_group(cls, listing_id, metadata) -> str:
+        # Room types ride together; a hotel mapped as one unit names no room of its own (in a room's
+        # batch it would be sent under that room's code), so it travels alone.
+        return listing_id if (metadata or {}).get("room_id") else f"{listing_id}#whole"

@@ -23,6 +23,7 @@ from adapters.base import (
     Capability,
     Demo,
     HealthResult,
+    HotelRoomTypes,
     Notification,
     NotificationKind,
     PlatformAdapter,
@@ -44,7 +45,7 @@ DEFAULT_RATE_PLAN = "BAR"
 PING_ECHO = "channel-manager health check"
 
 
-class BookingComAdapter(PlatformAdapter):
+class BookingComAdapter(HotelRoomTypes, PlatformAdapter):
     slug: ClassVar[str] = "booking_com"
     display_name: ClassVar[str] = "Booking.com"
     colour = "#003580"
@@ -94,23 +95,6 @@ class BookingComAdapter(PlatformAdapter):
         room = str(metadata.get("room_id") or listing_id or self.account.listing_id)
         rate = str(metadata.get("rate_plan_id") or DEFAULT_RATE_PLAN)
         return room, rate
-
-    # A unit is a room type of a hotel: the hotel code is the listing id, the room type its mapping's
-    # ``room_id``. Several units of one hotel are several connections, and one request carries them all.
-    @classmethod
-    def listing_key(cls, listing_id, metadata) -> str:
-        room = (metadata or {}).get("room_id")
-        return f"{listing_id}/{room}" if room else listing_id
-
-    @classmethod
-    def booking_listing_key(cls, data) -> str:
-        return cls.listing_key(data.listing_id, {"room_id": data.room_type} if data.room_type else {})
-
-    @classmethod
-    def batch_group(cls, listing_id, metadata) -> str:
-        # Room types ride together; a hotel mapped as one unit names no room of its own (in a room's
-        # batch it would be sent under that room's code), so it travels alone.
-        return listing_id if (metadata or {}).get("room_id") else f"{listing_id}#whole"
 
     def _post(self, operation: str, body: bytes, *, endpoint: str, context: str = ""):
         return ota.post(

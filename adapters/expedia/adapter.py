@@ -20,6 +20,7 @@ from adapters.base import (
     Capability,
     Demo,
     HealthResult,
+    HotelRoomTypes,
     MappingRule,
     Notification,
     PlatformAdapter,
@@ -37,7 +38,7 @@ from adapters.expedia import eqc, notifications, parr
 DEFAULT_RATE_PLAN = "BAR"
 
 
-class ExpediaAdapter(PlatformAdapter):
+class ExpediaAdapter(HotelRoomTypes, PlatformAdapter):
     slug: ClassVar[str] = "expedia"
     display_name: ClassVar[str] = "Expedia"
     colour = "#f5b400"
@@ -118,23 +119,6 @@ class ExpediaAdapter(PlatformAdapter):
         codes = codes or [self._codes()]
         rooms = "; ".join(f"room type {room!r}, rate plan {rate!r}" for room, rate in codes)
         return f"hotel {self.account.listing_id!r}, {rooms}"
-
-    # A unit is a room type of a hotel where its mapping names one (``room_id``): the hotel is the listing
-    # id. Several room types of one hotel are several connections, and one AR carries them all.
-    @classmethod
-    def listing_key(cls, listing_id, metadata) -> str:
-        room = (metadata or {}).get("room_id")
-        return f"{listing_id}/{room}" if room else listing_id
-
-    @classmethod
-    def booking_listing_key(cls, data) -> str:
-        return cls.listing_key(data.listing_id, {"room_id": data.room_type} if data.room_type else {})
-
-    @classmethod
-    def batch_group(cls, listing_id, metadata) -> str:
-        # Room types ride together; a hotel mapped as one unit names no room of its own (in a room's
-        # batch it would be sent under that room's code), so it travels alone.
-        return listing_id if (metadata or {}).get("room_id") else f"{listing_id}#whole"
 
     # --- outbound -----------------------------------------------------------------------------
 

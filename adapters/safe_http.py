@@ -34,16 +34,22 @@ MAX_EXCHANGE_SECONDS = 45.0
 _exchange = threading.local()  # the sockets of the exchange this thread is in (see guarded_request)
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def refused(what: str, message: str) -> PlatformAPIError:
     return PlatformAPIError(f"{what} refused: {message}", permanent=True, code="refused_url")
 
 
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    # An IPv6 address that carries an IPv4 one reaches that one: IPv4-mapped, or 6to4 (2002::/16, which
-    # Python counts as global whatever IPv4 address it wraps).
-    if isinstance(ip, ipaddress.IPv6Address) and (ip.ipv4_mapped or ip.sixtofour) is not None:
-        ip = ip.ipv4_mapped or ip.sixtofour
+    # An IPv6 address that carries an IPv4 one reaches that one: IPv4-mapped, 6to4 (2002::/16) or NAT64's
+    # well-known prefix (64:ff9b::/96); Python counts the last two as global whatever they wrap.
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif (ip.ipv4_mapped or ip.sixtofour) is not None:
+            ip = ip.ipv4_mapped or ip.sixtofour
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
 
 

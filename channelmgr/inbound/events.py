@@ -8,6 +8,7 @@ from adapters.base import BookingData, Notification, NotificationKind
 from adapters.registry import adapters
 from channelmgr.inbound.payloads import notification_to_json
 from channelmgr.models import ChannelConnection, InboundEvent
+from pms_core.models import Booking
 
 log = logging.getLogger(__name__)
 
@@ -15,18 +16,33 @@ log = logging.getLogger(__name__)
 def connection_for_listing(
     *, platform: str, listing_id: str, booking: BookingData | None = None
 ) -> ChannelConnection | None:
-    """The live (not deleted) connection of that platform listing, if any: where ``booking`` names a room
-    type of a hotel that a connection holds on its own (``listing_key``), that one."""
+    """The live (not deleted) connection a booking of that platform listing belongs to, if any.
+
+    Where the listing is a hotel whose units may be its room types, and ``booking`` names a room
+    (``booking_listing_key`` differs from the listing id), it is the connection holding that room type;
+    else the one holding the hotel as one unit; else the one whose unit already holds this booking (a
+    cancellation may name no room, or "0"); else none: a room type nobody mapped is no unit's, and a
+    sibling room must not take it. Any other listing: its connection, as before.
+    """
     if not listing_id:
         return None
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).select_related("unit")
     adapter = adapters().get(platform)
-    if booking is not None and adapter is not None:
-        key = adapter.booking_listing_key(booking)
-        held = live.filter(platform_type=platform, listing_key=key).first() if key != listing_id else None
+    key = adapter.booking_listing_key(booking) if booking is not None and adapter is not None else listing_id
+    if key == listing_id:
+        return live.filter(platform_type=platform, platform_listing_id=listing_id).order_by("pk").first()
+    for each in (key, listing_id):
+        held = live.filter(platform_type=platform, listing_key=each).first()
         if held is not None:
             return held
-    return live.filter(platform_type=platform, platform_listing_id=listing_id).order_by("pk").first()
+    unit_id = (
+        Booking.objects.filter(source=platform, channel_booking_id=booking.channel_booking_id)
+        .values_list("unit_id", flat=True)
+        .first()
+    )
+    if unit_id is None:
+        return None
+    return live.filter(platform_type=platform, platform_listing_id=listing_id, unit_id=unit_id).first()
 
 
 def inbound_event_store(*, notification: Notification, correlation_id: str) -> tuple[InboundEvent, bool]:
@@ -42,7 +58,9 @@ def inbound_event_store(*, notification: Notification, correlation_id: str) -> t
     if notification.kind == NotificationKind.IGNORED:
         status, error = InboundEvent.Status.IGNORED, "event type not handled"
     elif connection is None:
-        status, error = InboundEvent.Status.IGNORED, f"no connection for listing {notification.listing_id!r}"
+        room = notification.booking.room_type if notification.booking is not None else ""
+        where = f"listing {notification.listing_id!r}" + (f", room type {room!r}" if room else "")
+        status, error = InboundEvent.Status.IGNORED, f"no connection for {where}"
     event, created = InboundEvent.objects.get_or_create(
         platform=notification.platform,
         event_key=notification.event_key[:255],

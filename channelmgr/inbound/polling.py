@@ -24,6 +24,7 @@ from adapters.base import BookingData, Capability, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
+from channelmgr.inbound.events import connection_for_listing
 from channelmgr.inbound.importer import (
     ACKNOWLEDGEABLE,
     ICAL_HELD,
@@ -400,13 +401,17 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
     platform = adapter_class(connections[0].platform_type)
     processed = []
     for data in bookings:
-        # A room type of a hotel is its own unit (``listing_key``); a hotel mapped as one unit takes all.
+        # A room type of a hotel is its own unit (``listing_key``), whichever connection's pull read it
+        # (Expedia's BR answers for the whole hotel); a hotel mapped as one unit takes the rest.
         key = platform.booking_listing_key(data)
         connection = by_key.get(key)
-        if connection is None and key != data.listing_id and _held_elsewhere(connections[0].platform_type, key):
-            # Another connection's room type of this hotel (Expedia's BR answers for the whole hotel):
-            # that connection's own pull imports and acknowledges it, on its own unit.
-            continue
+        if connection is None and key != data.listing_id:
+            connection = connection_for_listing(platform=platform.slug, listing_id=data.listing_id, booking=data)
+            if connection is None:
+                # A room type no connection holds: no unit's, and never a sibling room's. Left
+                # unacknowledged, so the platform offers it again once it is mapped.
+                result.refused.append(f"{data.channel_booking_id}: room type {data.room_type!r} is mapped to no unit")
+                continue
         connection = connection or by_listing.get(data.listing_id, connections[0])
         try:
             booking, action = booking_import(connection=connection, data=data)
@@ -420,14 +425,6 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
                 acknowledgement_expect(connection=connection, booking_id=booking.pk)
             processed.append((data, str(booking.pk) if booking else data.channel_booking_id))
     return processed
-
-
-def _held_elsewhere(platform: str, key: str) -> bool:
-    return (
-        ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED)
-        .filter(platform_type=platform, listing_key=key)
-        .exists()
-    )
 
 
 def _finish(sync_log: SyncLog, status: str, started: float, result: PollResult, error: str = "") -> None:

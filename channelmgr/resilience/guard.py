@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
 
 from adapters.base import Capability, PlatformAPIError
 from adapters.registry import adapter_class
@@ -17,6 +20,7 @@ from channelmgr.resilience.pacer import Pacer
 
 __all__ = ["Backpressure", "Purpose", "guarded_call"]
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 TOO_MANY_REQUESTS = 429
 
@@ -81,9 +85,15 @@ def _pacer(limiter: RateLimiter, purpose: Purpose | None) -> Pacer | None:
 def pushes_paced(connection) -> bool:
     """True where this connection's pushes are paced (its account's push share leaves at least
     ``PACE_MIN_INTERVAL_SECONDS`` between pushes: Booking.com), so a push is worth waiting for."""
-    if adapter_class(connection.platform_type).rate_limit is None:
+    try:
+        if adapter_class(connection.platform_type).rate_limit is None:
+            return False
+        limiter = limiter_for(platform=connection.platform_type, account="", connection=connection)
+    except (KeyError, ImproperlyConfigured) as exc:
+        # Asked while a booking's changes are marked dirty on every connection of its unit: one bad
+        # override must not hold back the others. Its own push reports the error.
+        log.warning("connection %s: cannot tell whether its pushes are paced: %s", connection.pk, exc)
         return False
-    limiter = limiter_for(platform=connection.platform_type, account="", connection=connection)
     return _pacer(limiter, Purpose.PUSH) is not None
 
 

@@ -163,9 +163,10 @@ class Expedia(Platform):
         with self.app.store.lock:
             if not self.state.knows_hotel(hotel):
                 raise Invalid(f"hotel {hotel} is not one of yours", code=ERR_HOTEL)
-            if not asked:
-                listing = self.state.listings.get(hotel) or next(iter(self.state.room_listings(hotel).values()))
-                asked = [(listing.room_code(), [])]
+            if not asked:  # every room type of the hotel (EQC: all active products)
+                rooms = self.state.room_listings(hotel)
+                own = self.state.listings.get(hotel)
+                asked = [(code, []) for code in sorted(rooms)] + ([(own.room_code(), [])] if own else [])
             # Each room type answers from its own calendar (a room-type listing's, else the hotel's).
             own = self.state.listings.get(hotel) or Listing(hotel)
             rooms = [(room, plans, self._room(hotel, room, own)) for room, plans in asked]

@@ -35,6 +35,7 @@ def assert_refused(url, **kwargs):
         "http://224.0.0.1/feed.ics",
         "http://[2002:7f00:1::1]/feed.ics",  # 6to4: a relay hands it to 127.0.0.1
         "http://[2002:a9fe:a9fe::]/latest/meta-data/",  # 6to4 of 169.254.169.254
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64 of 169.254.169.254
     ],
 )
 def test_it_refuses_non_public_addresses(http, url):
@@ -44,6 +45,7 @@ def test_it_refuses_non_public_addresses(http, url):
 
 def test_a_6to4_address_of_a_public_ipv4_is_public():
     assert safe_http.is_public("2002:808:808::1")  # 8.8.8.8 behind 6to4: refused only where the IPv4 is
+    assert safe_http.is_public("64:ff9b::808:808")  # and behind NAT64
 
 
 @pytest.mark.parametrize(

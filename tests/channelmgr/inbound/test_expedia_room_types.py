@@ -14,7 +14,7 @@ import pytest
 from lxml import etree
 
 from channelmgr.inbound.tasks import import_platform_booking, poll_connection
-from channelmgr.models import InboundEvent
+from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
 from pms_core.models import Booking, Unit
 from tests.channelmgr.inbound.test_webhook_expedia import notification, post
 
@@ -83,7 +83,7 @@ def _confirmed(platform_http) -> list[str]:
     ]
 
 
-def test_a_pull_of_one_room_leaves_the_other_rooms_booking_to_that_rooms_own_pull(rooms, settings, platform_http, day):
+def test_a_pull_of_one_room_imports_each_booking_onto_the_unit_of_its_room_type(rooms, settings, platform_http, day):
     first, second = rooms
     _br(
         platform_http,
@@ -93,24 +93,72 @@ def test_a_pull_of_one_room_leaves_the_other_rooms_booking_to_that_rooms_own_pul
     )
 
     poll_connection.fn(first.pk)
-    assert list(Booking.objects.values_list("channel_booking_id", "unit_id")) == [("880001", first.unit_id)]
-    assert _confirmed(platform_http) == ["880001"]
 
-    poll_connection.fn(second.pk)
     assert dict(Booking.objects.values_list("channel_booking_id", "unit_id")) == {
         "880001": first.unit_id,
         "880002": second.unit_id,
     }
-    assert "880002" in _confirmed(platform_http)
+    assert sorted(_confirmed(platform_http)) == ["880001", "880002"]
 
 
-def test_a_room_type_no_connection_holds_goes_to_the_hotels_connection(connect, settings, platform_http, day):
-    hotel = connect("expedia", "3546")  # the hotel mapped as one unit
+def test_a_booking_of_a_paused_room_still_lands_on_that_rooms_unit(rooms, settings, platform_http, day):
+    first, second = rooms
+    ChannelConnection.objects.filter(pk=second.pk).update(status=ChannelConnection.Status.PAUSED)
+    _br(platform_http, settings, BOOKING.format(id="880004", room="965646", arrival=day(1), departure=day(3)))
+
+    poll_connection.fn(first.pk)
+
+    assert Booking.objects.get(channel_booking_id="880004").unit_id == second.unit_id
+
+
+def test_a_room_type_no_connection_holds_is_left_unconfirmed_not_put_on_a_sibling(rooms, settings, platform_http, day):
+    first, _second = rooms
+    _br(platform_http, settings, BOOKING.format(id="880005", room="777", arrival=day(5), departure=day(7)))
+
+    poll_connection.fn(first.pk)
+
+    assert not Booking.objects.filter(channel_booking_id="880005").exists()
+    assert "880005" not in _confirmed(platform_http)
+    log = SyncLog.objects.filter(connection=first, kind=SyncLog.Kind.BOOKINGS).latest("pk")
+    assert "room type '777' is mapped to no unit" in str(log.details["refused"])
+
+
+def test_a_room_type_no_connection_holds_goes_to_the_hotel_mapped_as_one_unit(
+    rooms, connect, settings, platform_http, day
+):
+    """Room types 965645 and 965646 are units of their own; the hotel itself is a third unit: another
+    room type's booking is that unit's, not a sibling room's."""
+    third = Unit.objects.create(property=rooms[0].unit.property, name="Rest of the hotel", base_price=Decimal("80"))
+    hotel = connect("expedia", "3546", unit=third)
     _br(platform_http, settings, BOOKING.format(id="880003", room="777", arrival=day(5), departure=day(7)))
 
-    poll_connection.fn(hotel.pk)
+    poll_connection.fn(rooms[0].pk)
 
     assert Booking.objects.get(channel_booking_id="880003").unit_id == hotel.unit_id
+
+
+def test_a_notification_of_an_unmapped_room_type_is_stored_as_ignored(client, settings, rooms, broker):
+    body = notification(settings).replace(b'RoomTypeCode="965645"', b'RoomTypeCode="777"')
+    assert post(client, body).status_code == 200
+    event = InboundEvent.objects.get()
+    assert event.status == InboundEvent.Status.IGNORED and event.connection_id is None
+    assert "room type '777'" in event.error
+
+
+def test_a_cancellation_naming_no_room_finds_the_unit_that_holds_the_booking(rooms, settings, platform_http, day):
+    first, second = rooms
+    _br(platform_http, settings, BOOKING.format(id="880006", room="965646", arrival=day(1), departure=day(3)))
+    poll_connection.fn(first.pk)
+    platform_http.reset()
+    cancel = BOOKING.format(id="880006", room="0", arrival=day(1), departure=day(3))
+    later = cancel.replace('type="Book"', 'type="Cancel"').replace("2027-06-01T10:00:00Z", "2027-06-02T10:00:00Z")
+    _br(platform_http, settings, later)
+
+    poll_connection.fn(first.pk)
+
+    booking = Booking.objects.get(channel_booking_id="880006")
+    assert booking.unit_id == second.unit_id and booking.status == Booking.Status.CANCELLED
+    assert _confirmed(platform_http) == ["880006"]
 
 
 def test_the_migration_gives_existing_room_type_connections_their_room_keys(connect, unit):

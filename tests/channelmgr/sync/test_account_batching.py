@@ -251,6 +251,9 @@ def test_pushes_are_paced_on_booking_coms_own_limit_and_not_on_expedias(rooms):
     booking = ChannelConnection(platform_type="booking_com", platform_listing_id="H1")
     expedia = ChannelConnection(platform_type="expedia", platform_listing_id="1")
     assert pushes_paced(booking) and not pushes_paced(expedia)
+    # A bad override (the model takes 0) must not stop the outbox marking a unit's other connections.
+    assert not pushes_paced(ChannelConnection(platform_type="booking_com", platform_listing_id="H1", rate_limit=0))
+    assert not pushes_paced(ChannelConnection(platform_type="no_such_platform", platform_listing_id="H1"))
 
 
 def test_once_the_hotel_was_quiet_the_next_close_out_takes_the_leading_edge_again(rooms, day, settings, monkeypatch):

@@ -27,7 +27,7 @@ class Night:
 def held_stays(*, unit: Unit, start: dt.date, end: dt.date):
     """The stays and blocks that hold a night of ``unit`` in ``[start, end)``: every active one, confirmed
     or overbooked. Everything that decides what a platform sees reads holds through here."""
-    return Booking.objects.active().overlapping(start, end).filter(unit=unit).order_by("status", "check_in", "pk")
+    return held_stays_many(unit_ids=[unit.pk], start=start, end=end)
 
 
 def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date, holds: bool = True) -> list[Night]:
@@ -35,12 +35,42 @@ def calendar_nights(*, unit: Unit, start: dt.date, end: dt.date, holds: bool = T
 
     ``holds=False`` skips reading the stays and blocks, for a reader of prices only: every night then
     reads as not held (``booking`` None, ``available`` from stop-sell alone)."""
-    overrides = {day.date: day for day in CalendarDay.objects.filter(unit=unit, date__gte=start, date__lt=end)}
-    stays = list(held_stays(unit=unit, start=start, end=end)) if holds else []
+    return calendar_nights_many(wanted=[(unit, start, end)], holds=holds)[0]
+
+
+def calendar_nights_many(*, wanted: list[tuple[Unit, dt.date, dt.date]], holds: bool = True) -> list[list[Night]]:
+    """``calendar_nights`` of each ``(unit, start, end)`` in ``wanted``, in that order, in two queries
+    (one without ``holds``) however many there are: a push of many connections reads them at once."""
+    if not wanted:
+        return []
+    units = {unit.pk for unit, _s, _e in wanted}
+    first, last = min(start for _u, start, _e in wanted), max(end for _u, _s, end in wanted)
+    overrides: dict[tuple[int, dt.date], CalendarDay] = {
+        (day.unit_id, day.date): day
+        for day in CalendarDay.objects.filter(unit_id__in=units, date__gte=first, date__lt=last)
+    }
+    stays_of: dict[int, list[Booking]] = {pk: [] for pk in units}
+    if holds:
+        for stay in held_stays_many(unit_ids=units, start=first, end=last):
+            stays_of[stay.unit_id].append(stay)
+    return [_nights(unit, start, end, overrides, stays_of[unit.pk]) for unit, start, end in wanted]
+
+
+def held_stays_many(*, unit_ids, start: dt.date, end: dt.date):
+    """``held_stays`` of several units at once."""
+    return (
+        Booking.objects.active()
+        .overlapping(start, end)
+        .filter(unit_id__in=unit_ids)
+        .order_by("status", "check_in", "pk")
+    )
+
+
+def _nights(unit: Unit, start: dt.date, end: dt.date, overrides, stays: list[Booking]) -> list[Night]:
     nights = []
     day = start
     while day < end:
-        row = overrides.get(day)
+        row = overrides.get((unit.pk, day))
         taken = next((stay for stay in stays if stay.covers(day)), None)
         stop_sell = bool(row and row.stop_sell)
         nights.append(

@@ -62,7 +62,12 @@ def connection_record_success(*, connection_id: int, **fields) -> None:
 
     A connection that needs attention stays unhealthy: a pull that works says nothing of the refused
     push that flagged it. It recovers through ``connection_recover`` (a re-test, a resume)."""
-    ChannelConnection.objects.filter(pk=connection_id).exclude(
+    connections_record_success(connection_ids=[connection_id], **fields)
+
+
+def connections_record_success(*, connection_ids: list[int], **fields) -> None:
+    """``connection_record_success`` of several connections, in one statement."""
+    ChannelConnection.objects.filter(pk__in=connection_ids).exclude(
         status__in=[ChannelConnection.Status.DELETED, ChannelConnection.Status.NEEDS_ATTENTION]
     ).update(healthy=True, **fields)
 

@@ -59,20 +59,36 @@ def push_edge(connection) -> str:
 def push_is_leading_edge(*, connection_id: int, kind: str, edge: str | None = None) -> bool:
     """True when no push of ``kind`` claimed this connection's nights (its ``edge``'s, when given) within
     the last debounce period."""
+    return bool(push_leading_edges(kind=kind, edges=[edge or str(connection_id)]))
+
+
+def push_leading_edges(*, kind: str, edges: list[str]) -> set[str]:
+    """Those of ``edges`` on their leading edge (``push_is_leading_edge``), in one read of the cache."""
     try:
-        last = cache.get(_last_push_key(kind, edge or connection_id))
+        last = cache.get_many([_last_push_key(kind, edge) for edge in edges])
     except Exception:
-        return True
-    return last is None or time.time() - last >= settings.PUSH_DEBOUNCE_SECONDS
+        return set(edges)
+    now = time.time()
+    return {
+        edge
+        for edge in edges
+        if (at := last.get(_last_push_key(kind, edge))) is None or now - at >= settings.PUSH_DEBOUNCE_SECONDS
+    }
 
 
 def push_mark_sent(*, connection_id: int, kind: str, edge: str | None = None) -> None:
     """A push is claiming this connection's nights now: changes in the next debounce period trail it, and
     the leading push it may be is no longer on its way (for a batch group, no task clears that flag)."""
+    push_mark_sent_many(kind=kind, edges=[edge or str(connection_id)])
+
+
+def push_mark_sent_many(*, kind: str, edges: list[str]) -> None:
+    """``push_mark_sent`` of several edges, in two calls to the cache."""
     try:
-        cache.set(
-            _last_push_key(kind, edge or connection_id), time.time(), timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60
+        now = time.time()
+        cache.set_many(
+            {_last_push_key(kind, edge): now for edge in edges}, timeout=int(settings.PUSH_MAX_WAIT_SECONDS) + 60
         )
-        cache.delete(leading_key(kind, edge or connection_id))
+        cache.delete_many([leading_key(kind, edge) for edge in edges])
     except Exception as exc:
-        log.warning("could not record the push of connection %s: %s", connection_id, exc)
+        log.warning("could not record the %s push of %s: %s", kind, ", ".join(edges), exc)

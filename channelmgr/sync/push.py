@@ -46,7 +46,7 @@ from channelmgr.sync import ranges as R
 from channelmgr.sync.debounce import batch_group_key, push_edge, push_is_leading_edge, push_mark_sent
 from channelmgr.sync.dispatch import push_enqueue
 from config.logging import correlation, get_correlation_id
-from pms_core.selectors import calendar_nights
+from pms_core.selectors import Night, calendar_nights_many
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +82,30 @@ class Claim:
 def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Claim:
     claim_id = claim_id or uuid.uuid4().hex
     now = timezone.now()
-    mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(_due(now))
+    mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(due(now))
     # Unclaimed rows, and rows of a push that died (its claim is stale), in one statement.
     mine.filter(Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)).update(
         claimed_by=claim_id, claimed_at=now
     )
-    rows = list(
+    rows = (
         DirtyRange.objects.filter(claimed_by=claim_id, connection=connection)
         .order_by("created_at")
         .values_list("start", "end", "created_at", "correlation_id")
     )
-    correlation_ids = list(dict.fromkeys(cid for *_rest, cid in rows if cid))
+    return claim_of(claim_id, list(rows))
+
+
+def claim_of(claim_id: str, rows: list[tuple[dt.date, dt.date, dt.datetime, str]]) -> Claim:
+    """The ``Claim`` of one connection's claimed rows ``(start, end, created_at, correlation_id)``, oldest first."""
     return Claim(
         id=claim_id,
         ranges=R.merge((start, end) for start, end, _c, _id in rows),
         oldest=rows[0][2] if rows else None,
-        correlation_ids=correlation_ids,
+        correlation_ids=list(dict.fromkeys(cid for *_rest, cid in rows if cid)),
     )
 
 
-def _due(now: dt.datetime) -> Q:
+def due(now: dt.datetime) -> Q:
     return Q(not_before__isnull=True) | Q(not_before__lte=now)
 
 
@@ -140,27 +144,40 @@ def _wait_for_quiet(
     bookings wait PUSH_MAX_WAIT_SECONDS. ``group``: the connections whose changes this push carries (its
     batch group, where the platform batches listings)."""
     waiting = DirtyRange.objects.filter(connection_id__in=group or [connection.pk], kind=kind, claimed_by="").filter(
-        _due(timezone.now())
+        due(timezone.now())
     )
-    bounds = waiting.aggregate(
-        newest=Max("created_at"), oldest=Min("created_at"), closing=Count("pk", filter=Q(closes=True))
-    )
+    wait = quiet_wait(waiting.aggregate(**WAITING_BOUNDS), leading=leading, paced=paced, now=timezone.now())
+    if wait:
+        raise Backpressure(wait, "debounce")
+
+
+# What ``quiet_wait`` needs of the waiting (due, unclaimed) dirty ranges: an aggregate, or one per
+# connection with ``values("connection_id").annotate(...)``.
+WAITING_BOUNDS = {
+    "newest": Max("created_at"),
+    "oldest": Min("created_at"),
+    "closing": Count("pk", filter=Q(closes=True)),
+}
+
+
+def quiet_wait(bounds: dict, *, leading: bool, paced: bool, now: dt.datetime) -> float:
+    """Seconds a push must still wait for its changes to pause (``WAITING_BOUNDS`` of them); 0: go now."""
     if bounds["newest"] is None or ((leading or paced) and bounds["closing"]):
-        return
-    now = timezone.now()
+        return 0.0
     quiet_for = (now - bounds["newest"]).total_seconds()
     waited = (now - bounds["oldest"]).total_seconds()
     if quiet_for < settings.PUSH_DEBOUNCE_SECONDS and waited < settings.PUSH_MAX_WAIT_SECONDS:
-        raise Backpressure(settings.PUSH_DEBOUNCE_SECONDS - quiet_for, "debounce")
+        return settings.PUSH_DEBOUNCE_SECONDS - quiet_for
+    return 0.0
 
 
-def _deferred_key(connection: ChannelConnection, kind: str) -> str:
-    return f"push-deferred-log:{kind}:{connection.pk}"
+def deferred_key(connection_id: int, kind: str) -> str:
+    return f"push-deferred-log:{kind}:{connection_id}"
 
 
 def _remember_deferred(connection: ChannelConnection, kind: str, sync_log_id: int) -> None:
     try:
-        cache.set(_deferred_key(connection, kind), sync_log_id, timeout=3600)
+        cache.set(deferred_key(connection.pk, kind), sync_log_id, timeout=3600)
     except Exception as exc:  # the retry then writes a row of its own: untidy, not wrong
         log.warning("could not remember the deferred push of connection %s: %s", connection.pk, exc)
 
@@ -168,9 +185,9 @@ def _remember_deferred(connection: ChannelConnection, kind: str, sync_log_id: in
 def _deferred_log(connection: ChannelConnection, kind: str) -> SyncLog | None:
     """The row of this connection's push that was deferred last (rate limit, open breaker), if any."""
     try:
-        sync_log_id = cache.get(_deferred_key(connection, kind))
+        sync_log_id = cache.get(deferred_key(connection.pk, kind))
         if sync_log_id is not None:
-            cache.delete(_deferred_key(connection, kind))
+            cache.delete(deferred_key(connection.pk, kind))
     except Exception:
         return None
     if sync_log_id is None:
@@ -178,7 +195,7 @@ def _deferred_log(connection: ChannelConnection, kind: str) -> SyncLog | None:
     return SyncLog.objects.filter(pk=sync_log_id, connection=connection, status=SyncLog.Status.SKIPPED).first()
 
 
-def _sync_log_open(connection, kind: str, sync_log: SyncLog | None, details: dict) -> SyncLog:
+def push_log_open(connection, kind: str, sync_log: SyncLog | None, details: dict) -> SyncLog:
     """The push's row: the requested one, else the one a deferral left (it keeps its deferral count:
     one push, one row), else a new one; running, with ``details``."""
     sync_log = sync_log or _deferred_log(connection, kind)
@@ -196,11 +213,26 @@ def _sync_log_open(connection, kind: str, sync_log: SyncLog | None, details: dic
     return sync_log
 
 
-def _release(claim: str) -> None:
-    DirtyRange.objects.filter(claimed_by=claim).update(claimed_by="", claimed_at=None)
+def release_claim(claim: str, connection_id: int | None = None) -> None:
+    """Give the claimed ranges back (only ``connection_id``'s, when given), dirty for the next push."""
+    claimed = DirtyRange.objects.filter(claimed_by=claim)
+    if connection_id is not None:
+        claimed = claimed.filter(connection_id=connection_id)
+    claimed.update(claimed_by="", claimed_at=None)
 
 
-def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
+def push_items(connection, kind: str, merged, nights: list[list[Night]] | None = None) -> list:
+    """What a push of ``kind`` sends for the ``merged`` ranges: ``nights`` holds each range's nights, read
+    here when not given (a drain reads many connections' at once)."""
+    if nights is None:
+        wanted = [(connection.unit, start, end) for start, end in merged]
+        nights = calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY)
+    if kind == DirtyRange.Kind.AVAILABILITY:
+        return _availability_ranges(connection, nights)
+    return _price_ranges(connection, nights)
+
+
+def _availability_ranges(connection, nights_of_ranges: list[list[Night]]) -> list[AvailabilityRange]:
     """A platform without ``PUSH_RESTRICTIONS`` gets open/closed only: a stop-sell night is closed there,
     and nights that differ only in restrictions travel as one range."""
     capabilities = adapter_class(connection.platform_type).capabilities
@@ -219,8 +251,7 @@ def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
     else:
         key = lambda n: n.available and not n.stop_sell  # noqa: E731
     result = []
-    for start, end in merged:
-        nights = calendar_nights(unit=connection.unit, start=start, end=end)
+    for nights in nights_of_ranges:
         for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=key):
             if restrictions:
                 result.append(
@@ -239,13 +270,12 @@ def _availability_ranges(connection, merged) -> list[AvailabilityRange]:
     return result
 
 
-def _price_ranges(connection, merged) -> list[PriceRange]:
+def _price_ranges(connection, nights_of_ranges: list[list[Night]]) -> list[PriceRange]:
     """The nights' prices as this platform receives them: the PMS price through the connection's rule."""
     currency = connection.unit.property.currency
     rule = rule_of(connection)
     result = []
-    for start, end in merged:
-        nights = calendar_nights(unit=connection.unit, start=start, end=end, holds=False)  # prices only
+    for nights in nights_of_ranges:
         priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
         for run_start, run_end, (_date, price) in R.runs(priced, date_of=lambda n: n[0], key=lambda n: n[1]):
             result.append(PriceRange(range=DayRange(run_start, run_end), price=price, currency=currency))
@@ -355,26 +385,43 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
                 sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=time.monotonic(), error="nothing to push"
             )
         return PushResult("nothing")
-    items = (
-        _availability_ranges(connection, merged)
-        if kind == DirtyRange.Kind.AVAILABILITY
-        else _price_ranges(connection, merged)
-    )
+    items = push_items(connection, kind, merged)
     details = {
         "ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]],
         "items": len(items),
         "correlation_ids": claim.correlation_ids[:50],
     }
-    sync_log = _sync_log_open(connection, kind, sync_log, details)
+    sync_log = push_log_open(connection, kind, sync_log, details)
     started = time.monotonic()
-    counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
+    requests = push_send(connection, kind, items, claim, merged, sync_log, started)
+    # The bookkeeping of a push that went through commits once: its ranges clean, the connection and its
+    # row up to date.
+    with transaction.atomic():
+        DirtyRange.objects.filter(claimed_by=claim.id).delete()
+        now = timezone.now()
+        ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
+        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
+    push_observe(connection, kind, claim, now)
+    log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
+    return PushResult("success", requests=requests, ranges=len(items))
+
+
+def _counter(kind: str):
+    return metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
+
+
+def push_send(connection, kind: str, items, claim: Claim, merged, sync_log: SyncLog, started: float) -> int:
+    """Send one connection's ``items``; returns the requests made. When that fails, the push's claimed
+    ranges (of this connection only) are given back and its row says why, then the error is raised:
+    ``Backpressure`` (a deferral, kept on this row) or ``PlatformAPIError`` (a transient one also pushes
+    the nights again once a late write can no longer land)."""
     platform = connection.platform_type
     # Network calls happen outside any transaction: a slow platform must not hold row locks.
     try:
         with metrics.track_sync_operation(f"push_{kind}", platform):
-            requests = _send(connection, kind, items)
+            return _send(connection, kind, items)
     except Backpressure as exc:
-        _release(claim.id)
+        release_claim(claim.id, connection.pk)
         # A deferral is not a failure, and not a sync of its own: the retry carries on this row.
         error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
         deferrals = {"deferrals": (sync_log.details or {}).get("deferrals", 0) + 1}
@@ -384,31 +431,26 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         _remember_deferred(connection, kind, sync_log.pk)
         raise
     except PlatformAPIError as exc:
-        _release(claim.id)
+        release_claim(claim.id, connection.pk)
         if not exc.permanent:
             _recheck_later(connection, kind, merged)
-        counter.labels(platform, "failed").inc()
+        _counter(kind).labels(platform, "failed").inc()
         error = safe_message(connection, exc)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         connection_record_failure(connection=connection, exc=exc)
         raise
     except Exception as exc:
-        _release(claim.id)
+        release_claim(claim.id, connection.pk)
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         raise
-    # The bookkeeping of a push that went through commits once: its ranges clean, the connection and its
-    # row up to date.
-    with transaction.atomic():
-        DirtyRange.objects.filter(claimed_by=claim.id).delete()
-        now = timezone.now()
-        ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
-        sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
-    counter.labels(platform, "success").inc()
+
+
+def push_observe(connection, kind: str, claim: Claim, now: dt.datetime) -> None:
+    """The metrics of one connection's push that went through."""
+    _counter(kind).labels(connection.platform_type, "success").inc()
     if claim.oldest is not None:
-        metrics.SYNC_LAG.labels(platform).observe((now - claim.oldest).total_seconds())
-    log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
-    return PushResult("success", requests=requests, ranges=len(items))
+        metrics.SYNC_LAG.labels(connection.platform_type).observe((now - claim.oldest).total_seconds())
 
 
 # --- account batching -----------------------------------------------------------------------------
@@ -443,7 +485,7 @@ def _batch_siblings(connection: ChannelConnection, kind: str) -> list[ChannelCon
     platform = adapter_class(connection.platform_type)
     if Capability.BATCH_LISTINGS not in platform.capabilities:
         return []
-    dirty = DirtyRange.objects.filter(kind=kind, claimed_by="").filter(_due(timezone.now()))
+    dirty = DirtyRange.objects.filter(kind=kind, claimed_by="").filter(due(timezone.now()))
     candidates = (
         ChannelConnection.objects.filter(
             platform_type=connection.platform_type,
@@ -468,26 +510,25 @@ def _batch_siblings(connection: ChannelConnection, kind: str) -> list[ChannelCon
 def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Claim]], sync_log) -> PushResult:
     """Send every claimed connection's nights in requests of up to ``max_batch`` items, each request
     one guarded call on ``connection`` (the account's limit, breaker and token are shared)."""
-    build = _availability_ranges if kind == DirtyRange.Kind.AVAILABILITY else _price_ranges
     parts = []
     for other, claim in claims:
         merged = R.clip(claim.ranges, *sync_window(other))
-        parts.append((other, claim, merged, build(other, merged) if merged else []))
+        parts.append((other, claim, merged, push_items(other, kind, merged) if merged else []))
     details = {
         "batched": [other.pk for other, *_rest in parts],
         "items": sum(len(items) for *_rest, items in parts),
         "correlation_ids": [cid for _o, claim, *_r in parts for cid in claim.correlation_ids][:50],
     }
-    sync_log = _sync_log_open(connection, kind, sync_log, details)
+    sync_log = push_log_open(connection, kind, sync_log, details)
     claim_id = claims[0][1].id
     started = time.monotonic()
-    counter = metrics.AVAILABILITY_UPDATES if kind == DirtyRange.Kind.AVAILABILITY else metrics.PRICING_UPDATES
+    counter = _counter(kind)
     platform = connection.platform_type
     try:
         with metrics.track_sync_operation(f"push_{kind}", platform):
             requests = _send_batch(connection, kind, [(other, items) for other, _c, _m, items in parts if items])
     except Backpressure as exc:
-        _release(claim_id)
+        release_claim(claim_id)
         deferrals = {"deferrals": (sync_log.details or {}).get("deferrals", 0) + 1}
         error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
         sync_log_finish(
@@ -496,7 +537,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
         _remember_deferred(connection, kind, sync_log.pk)
         raise
     except PlatformAPIError as exc:
-        _release(claim_id)
+        release_claim(claim_id)
         counter.labels(platform, "failed").inc()
         error = safe_message(connection, exc)
         if exc.permanent:
@@ -512,7 +553,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
         connection_record_failure(connection=connection, exc=exc)
         raise
     except Exception as exc:
-        _release(claim_id)
+        release_claim(claim_id)
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         raise

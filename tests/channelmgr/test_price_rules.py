@@ -172,15 +172,15 @@ def test_the_push_sends_each_night_through_the_rule_and_the_pms_price_where_the_
 ):
     """A discount of 50 was fine for the unit's 150; a night priced 40 later would go out at -10, so
     that night goes out at 40 and the push says so."""
-    from channelmgr.models import ChannelConnection
-    from channelmgr.sync.push import _price_ranges
+    from channelmgr.models import ChannelConnection, DirtyRange
+    from channelmgr.sync.push import push_items
     from pms_core.services import calendar_set_prices
 
     connection = ChannelConnection.objects.create(
         organization=org_a, unit=unit, platform_type="fewo_direkt", platform_listing_id="FW-1", price_rule_amount=-50
     )
     calendar_set_prices(unit=unit, start=day(2), end=day(3), price=D(40))
-    ranges = _price_ranges(connection, [(day(1), day(4))])
+    ranges = push_items(connection, DirtyRange.Kind.PRICING, [(day(1), day(4))])
     assert [(r.range.start, r.range.end, r.price) for r in ranges] == [
         (day(1), day(2), D(100)),
         (day(2), day(3), D(40)),

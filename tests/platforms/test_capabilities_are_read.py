@@ -10,8 +10,8 @@ import datetime as dt
 import pytest
 
 from adapters.base import Capability
-from channelmgr.models import ChannelConnection
-from channelmgr.sync.push import _availability_ranges
+from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.sync.push import push_items
 from pms_core.services import calendar_set_restrictions
 
 
@@ -27,12 +27,15 @@ def test_a_platform_without_restrictions_gets_stop_sell_as_closed_and_no_restric
     plain = ChannelConnection(unit=unit, platform_type="seaside", platform_listing_id="sea-1")
     full = ChannelConnection(unit=unit, platform_type="airbnb", platform_listing_id="ab-1")
 
-    told = [(r.range.start, r.range.end, r.available, r.min_stay) for r in _availability_ranges(plain, [(start, end)])]
+    told = [
+        (r.range.start, r.range.end, r.available, r.min_stay)
+        for r in push_items(plain, DirtyRange.Kind.AVAILABILITY, [(start, end)])
+    ]
     assert told == [
         (start, start + dt.timedelta(days=2), True, 1),
         (start + dt.timedelta(days=2), start + dt.timedelta(days=3), False, 1),
         (start + dt.timedelta(days=3), end, True, 1),
     ]
-    restricted = _availability_ranges(full, [(start, end)])
+    restricted = push_items(full, DirtyRange.Kind.AVAILABILITY, [(start, end)])
     assert [r.min_stay for r in restricted][:1] == [4]
     assert any(r.stop_sell for r in restricted)

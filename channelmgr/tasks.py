@@ -18,6 +18,7 @@ from channelmgr.resilience.attempts import attempt_begin, attempt_refund
 from channelmgr.resilience.guard import Backpressure
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import dispatch
+from channelmgr.sync.drain import push_drain
 from channelmgr.sync.outbound import outbox_event_apply, push_deferred, push_started
 from channelmgr.sync.push import push_connection
 from config.logging import correlation
@@ -68,6 +69,18 @@ def update_channel_pricing(connection_id: int) -> None:
     _push(connection_id, DirtyRange.Kind.PRICING, "update_channel_pricing")
 
 
+@dramatiq.actor(queue_name="push", max_retries=5, min_backoff=1_000, max_backoff=60_000)
+def drain_channel_pushes(kind: str, connection_ids: list[int]) -> None:
+    """Push ``kind`` to many connections in one message (a backlog: the sweep, a full sync). What the
+    drain cannot push itself gets a push of its own (``update_channel_*``)."""
+    if not attempt_begin(actor_name="drain_channel_pushes"):
+        return  # the ranges stay dirty; the scheduler's sweep starts a fresh message later
+    if kind not in DirtyRange.Kind.values:
+        log.error("drain of an unknown push kind %r dropped", kind)
+        return
+    push_drain(kind=kind, connection_ids=[int(pk) for pk in connection_ids])
+
+
 @dramatiq.actor(queue_name="push", max_retries=5, min_backoff=2_000, max_backoff=120_000)
 def run_sync_request(sync_log_id: int) -> None:
     """Carry out a requested sync and finish its SyncLog."""
@@ -101,5 +114,6 @@ dispatch.actors_register(
         DirtyRange.Kind.AVAILABILITY: update_channel_availability,
         DirtyRange.Kind.PRICING: update_channel_pricing,
     },
+    drain=drain_channel_pushes,
     sync_request=run_sync_request,
 )

@@ -7,6 +7,7 @@ does in every process, web and worker alike.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 
@@ -15,13 +16,19 @@ class Actor(Protocol):
 
 
 _push_actors: dict[str, Actor] = {}
+_drain_actor: Actor | None = None
 _sync_request_actor: Actor | None = None
+# The most connections a drain message carries: enough to share its costs (the message, the statements),
+# few enough that a backlog's drains run side by side on a worker's threads and processes.
+DRAIN_SIZE = 16
 
 
-def actors_register(*, push: dict[str, Actor], sync_request: Actor) -> None:
-    """Register the push actor of each dirty-range kind, and the actor that carries out a requested sync."""
-    global _sync_request_actor
+def actors_register(*, push: dict[str, Actor], drain: Actor, sync_request: Actor) -> None:
+    """Register the push actor of each dirty-range kind, the drain actor (many connections' pushes of one
+    kind), and the actor that carries out a requested sync."""
+    global _drain_actor, _sync_request_actor
     _push_actors.update(push)
+    _drain_actor = drain
     _sync_request_actor = sync_request
 
 
@@ -31,6 +38,20 @@ def push_enqueue(*, connection_id: int, kind: str, delay_seconds: float) -> None
     No delay goes straight onto the queue: even a delay of 0 would take the broker's delay queue."""
     delay = int(delay_seconds * 1000) if delay_seconds > 0 else None
     _registered(_push_actors.get(kind), f"push of {kind}").send_with_options(args=(connection_id,), delay=delay)
+
+
+def push_enqueue_many(*, connection_ids: list[int], kind: str, delay_seconds: float) -> None:
+    """Send pushes of ``kind`` to many connections: drains (``sync.drain``) of up to ``DRAIN_SIZE``
+    connections each, of even size (50 go as 13, 13, 12, 12, not 16, 16, 16, 2: the drains of a backlog
+    run side by side, so the largest one sets the pace); a single connection gets its own push."""
+    if len(connection_ids) == 1:
+        push_enqueue(connection_id=connection_ids[0], kind=kind, delay_seconds=delay_seconds)
+        return
+    delay = int(delay_seconds * 1000) if delay_seconds > 0 else None
+    drain = _registered(_drain_actor, "drain of pushes")
+    drains = math.ceil(len(connection_ids) / DRAIN_SIZE)
+    for i in range(drains):
+        drain.send_with_options(args=(kind, connection_ids[i::drains]), delay=delay)
 
 
 def sync_request_enqueue(*, sync_log_id: int) -> None:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.debounce import leading_key, push_edge, push_is_leading_edge, scheduled_key
-from channelmgr.sync.dispatch import push_enqueue
+from channelmgr.sync.dispatch import push_enqueue, push_enqueue_many
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
@@ -103,10 +103,16 @@ def push_schedule(
 
 def push_started(*, connection_id: int, kind: str) -> None:
     """Clear the flags before claiming, so a change that arrives during the push schedules the next."""
+    push_started_many(connection_ids=[connection_id], kind=kind)
+
+
+def push_started_many(*, connection_ids: list[int], kind: str) -> None:
+    """``push_started`` of several connections, in one call to the cache."""
+    keys = [key(kind, pk) for pk in connection_ids for key in (scheduled_key, leading_key)]
     try:
-        cache.delete_many([scheduled_key(kind, connection_id), leading_key(kind, connection_id)])
+        cache.delete_many(keys)
     except Exception as exc:
-        log.warning("could not clear push flag for connection %s: %s", connection_id, exc)
+        log.warning("could not clear the push flags of connections %s: %s", connection_ids, exc)
 
 
 def push_deferred(*, connection_id: int, kind: str, delay_seconds: float) -> None:
@@ -127,12 +133,41 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
         .values_list("connection_id", "kind")
         .distinct()
     )
-    return sum(push_schedule(connection_id=cid, kind=kind) for cid, kind in pending)
+    by_kind: dict[str, list[int]] = {}
+    for connection_id, kind in pending:
+        by_kind.setdefault(kind, []).append(connection_id)
+    return sum(push_schedule_many(connection_ids=ids, kind=kind) for kind, ids in by_kind.items())
 
 
-def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.date, closes: bool = False) -> None:
+def push_schedule_many(*, connection_ids: list[int], kind: str) -> int:
+    """Schedule one debounced push of ``kind`` for each of ``connection_ids`` that has none waiting, as
+    drains of several connections (``push_enqueue_many``): a backlog (the sweep, a full sync) costs one
+    message per ``DRAIN_SIZE`` connections, not one each. Returns how many were scheduled."""
+    delay = settings.PUSH_DEBOUNCE_SECONDS
+    scheduled = []
+    for connection_id in connection_ids:
+        try:
+            if not cache.add(scheduled_key(kind, connection_id), 1, timeout=int(delay) + 300):
+                continue
+        except Exception as exc:  # cache down: push without debounce rather than not at all
+            log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
+        scheduled.append(connection_id)
+    push_enqueue_many(connection_ids=scheduled, kind=kind, delay_seconds=delay)
+    return len(scheduled)
+
+
+def mark_dirty(
+    *,
+    connection: ChannelConnection,
+    kinds,
+    start: dt.date,
+    end: dt.date,
+    closes: bool = False,
+    schedule: bool = True,
+) -> None:
     """Mark ``[start, end)`` dirty for ``kinds`` and schedule the pushes once the transaction commits.
-    ``closes``: the change closes these nights (``CLOSES_NIGHTS``), so it takes the leading edge."""
+    ``closes``: the change closes these nights (``CLOSES_NIGHTS``), so it takes the leading edge.
+    ``schedule=False``: the caller schedules them itself (``push_schedule_many``, for many connections)."""
     correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         [
@@ -142,6 +177,8 @@ def mark_dirty(*, connection: ChannelConnection, kinds, start: dt.date, end: dt.
             for kind in kinds
         ]
     )
+    if not schedule:
+        return
     edge = push_edge(connection) if closes else None
     for kind in kinds:
         transaction.on_commit(

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange
-from channelmgr.sync.outbound import mark_dirty
+from channelmgr.sync.outbound import mark_dirty, push_schedule_many
 from channelmgr.sync.push import push_connection
 
 
@@ -27,12 +27,17 @@ class Command(BaseCommand):
             if not connections.exists():
                 raise CommandError(f"no active connection with id {connection}")
         kinds = [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]
+        queued = []
         for conn in connections.select_related("unit__property"):
             start, _ = sync_window(conn)
-            mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days))
+            # Queued, the pushes go as drains of many connections (one message per DRAIN_SIZE), not one each.
+            mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days), schedule=now)
             if now:
                 for kind in kinds:
                     result = push_connection(connection_id=conn.pk, kind=kind)
                     self.stdout.write(f"connection {conn.pk} {kind}: {result.status}, {result.requests} request(s)")
             else:
+                queued.append(conn.pk)
                 self.stdout.write(f"connection {conn.pk}: full push queued")
+        for kind in kinds if queued else []:
+            push_schedule_many(connection_ids=queued, kind=kind)

@@ -1,0 +1,295 @@
+"""The drain: many connections' pushes of one kind in one message, for a backlog (the sweep, a full sync).
+
+A push of its own costs one connection a broker message and about eleven statements for the one request it
+usually makes, several times the request itself. A drain shares those costs: it reads its connections in
+one statement, finds which are due in one aggregate, claims all their due ranges in one statement, reads
+every unit's nights in one or two queries, sends each connection its requests, and records every push that
+went through in one transaction. Each request still passes the connection's rate limiter and breaker.
+
+The drain takes the common case only. A connection that needs more goes to a push of its own
+(``push_connection``, which keeps every rule it has): a room type whose hotel has other connections to
+batch with, a platform that takes no push of this kind, a change still inside its debounce (sent with the
+wait), a deferral (limiter, breaker) and a failure (the push's own retries). Nothing claimed is lost:
+whatever the drain did not push goes back to dirty.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from adapters.base import Capability, PlatformAPIError
+from adapters.registry import adapter_class
+from channelmgr.accounts import sync_window
+from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
+from channelmgr.resilience.guard import Backpressure, pushes_paced
+from channelmgr.services.connections_health import connections_record_success
+from channelmgr.sync import ranges as R
+from channelmgr.sync.debounce import push_edge, push_leading_edges, push_mark_sent_many
+from channelmgr.sync.dispatch import push_enqueue
+from channelmgr.sync.outbound import push_deferred, push_started_many
+from channelmgr.sync.push import (
+    KIND_CAPABILITY,
+    STALE_CLAIM,
+    WAITING_BOUNDS,
+    Claim,
+    claim_of,
+    deferred_key,
+    due,
+    push_items,
+    push_log_open,
+    push_observe,
+    push_send,
+    quiet_wait,
+    release_claim,
+)
+from config.logging import correlation, get_correlation_id
+from pms_core.selectors import calendar_nights_many
+
+log = logging.getLogger(__name__)
+# A connection whose drained push failed for a reason that may pass gets its own push this much later;
+# that push then retries with its actor's backoff.
+RETRY_ALONE_SECONDS = 1.0
+
+
+@dataclass
+class DrainResult:
+    pushed: list[int] = field(default_factory=list)  # their nights went out
+    nothing: list[int] = field(default_factory=list)  # claimed nothing to send (or only nights out of the window)
+    alone: dict[int, float] = field(default_factory=dict)  # handed to a push of their own, with its delay
+    requests: int = 0
+
+
+@dataclass
+class _Work:
+    connection: ChannelConnection
+    claim: Claim
+    merged: list[tuple[dt.date, dt.date]]
+    items: list = field(default_factory=list)
+    sync_log: SyncLog | None = None
+
+
+def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
+    """Push ``kind`` to each of ``connection_ids`` (see the module); returns what became of each."""
+    result = DrainResult()
+    push_started_many(connection_ids=connection_ids, kind=kind)
+    connections = list(
+        ChannelConnection.objects.select_related("unit__property")
+        .filter(pk__in=connection_ids, status=ChannelConnection.Status.ACTIVE)
+        .order_by("pk")
+    )
+    common = _common(connections, kind, result)
+    ready = _ready(common, kind, result)
+    if ready:
+        claim_id = uuid.uuid4().hex
+        try:
+            _push_ready(ready, kind, claim_id, result)
+        except BaseException:
+            release_claim(claim_id)  # whatever is still claimed stays dirty for the next push
+            raise
+    for connection_id, delay in result.alone.items():
+        push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
+    return result
+
+
+def _common(connections: list[ChannelConnection], kind: str, result: DrainResult) -> list[ChannelConnection]:
+    """The connections the drain pushes itself; the others get a push of their own, now."""
+    batching = {c.platform_type for c in connections if Capability.BATCH_LISTINGS in _capabilities(c)}
+    shared = set()
+    if batching:
+        # A listing with several active connections is a hotel's room types: they travel in one batch.
+        shared = set(
+            ChannelConnection.objects.filter(
+                platform_type__in=batching,
+                platform_listing_id__in={c.platform_listing_id for c in connections if c.platform_type in batching},
+                status=ChannelConnection.Status.ACTIVE,
+            )
+            .values_list("platform_type", "platform_listing_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+            .values_list("platform_type", "platform_listing_id")
+        )
+    common = []
+    for connection in connections:
+        if KIND_CAPABILITY[kind] not in _capabilities(connection) or (
+            (connection.platform_type, connection.platform_listing_id) in shared
+        ):
+            result.alone[connection.pk] = 0.0
+        else:
+            common.append(connection)
+    return common
+
+
+def _capabilities(connection: ChannelConnection):
+    return adapter_class(connection.platform_type).capabilities
+
+
+def _ready(connections: list[ChannelConnection], kind: str, result: DrainResult) -> list[ChannelConnection]:
+    """Those of ``connections`` whose waiting changes may go now (``push.quiet_wait``); the others wait
+    in a push of their own, sent with the rest of their wait."""
+    if not connections:
+        return []
+    now = timezone.now()
+    bounds = {
+        row["connection_id"]: row
+        for row in DirtyRange.objects.filter(connection__in=connections, kind=kind, claimed_by="")
+        .filter(due(now))
+        .values("connection_id")
+        .annotate(**WAITING_BOUNDS)
+    }
+    edges = {connection.pk: push_edge(connection) for connection in connections}
+    leading = push_leading_edges(kind=kind, edges=list(set(edges.values())))
+    ready = []
+    for connection in connections:
+        row = bounds.get(connection.pk)
+        if row is None:
+            continue  # nothing due: pushed meanwhile, or waiting for a late write's recheck
+        wait = quiet_wait(row, leading=edges[connection.pk] in leading, paced=pushes_paced(connection), now=now)
+        if wait:
+            push_deferred(connection_id=connection.pk, kind=kind, delay_seconds=wait)
+            result.alone[connection.pk] = wait
+        else:
+            ready.append(connection)
+    if ready:
+        push_mark_sent_many(kind=kind, edges=list({edges[c.pk] for c in ready}))
+    return ready
+
+
+def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) -> dict[int, Claim]:
+    """Claim the due ranges of every connection in one statement; each connection's ``Claim``."""
+    now = timezone.now()
+    DirtyRange.objects.filter(connection__in=connections, kind=kind).filter(due(now)).filter(
+        Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
+    ).update(claimed_by=claim_id, claimed_at=now)
+    rows: dict[int, list] = {connection.pk: [] for connection in connections}
+    for connection_id, *row in (
+        DirtyRange.objects.filter(claimed_by=claim_id)
+        .order_by("connection_id", "created_at")
+        .values_list("connection_id", "start", "end", "created_at", "correlation_id")
+    ):
+        rows[connection_id].append(tuple(row))
+    return {pk: claim_of(claim_id, claimed) for pk, claimed in rows.items()}
+
+
+def _push_ready(ready: list[ChannelConnection], kind: str, claim_id: str, result: DrainResult) -> None:
+    claims = _claim_many(ready, kind, claim_id)
+    work = []
+    for connection in ready:
+        claim = claims[connection.pk]
+        merged = R.clip(claim.ranges, *sync_window(connection))
+        if merged:
+            work.append(_Work(connection, claim, merged))
+        else:
+            result.nothing.append(connection.pk)  # its rows are deleted with the successes'
+    wanted = [(w.connection.unit, start, end) for w in work for start, end in w.merged]
+    nights = iter(calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY))
+    for w in work:
+        w.items = push_items(w.connection, kind, w.merged, [next(nights) for _range in w.merged])
+    _open_logs(work, kind)
+    done = []
+    for w in work:
+        with correlation(w.claim.correlation_ids[0] if w.claim.correlation_ids else get_correlation_id()):
+            started = time.monotonic()
+            try:
+                requests = push_send(w.connection, kind, w.items, w.claim, w.merged, w.sync_log, started)
+            except Backpressure as exc:
+                push_deferred(connection_id=w.connection.pk, kind=kind, delay_seconds=exc.delay_seconds)
+                result.alone[w.connection.pk] = exc.delay_seconds
+                continue
+            except PlatformAPIError as exc:
+                if not exc.permanent:  # a refusal for good needs a person, not a retry
+                    result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
+                continue
+            except Exception:
+                log.exception("drained %s push of connection %s failed", kind, w.connection.pk)
+                result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
+                continue
+        done.append((w, requests, int((time.monotonic() - started) * 1000)))
+        result.requests += requests
+    _finish(done, kind, claim_id, result)
+
+
+def _open_logs(work: list[_Work], kind: str) -> None:
+    """Every push's SyncLog row, running, in one statement. A connection whose last push was deferred
+    carries on that push's row (one push, one row), as ``push.push_log_open`` does."""
+    try:
+        deferred = cache.get_many([deferred_key(w.connection.pk, kind) for w in work])
+    except Exception:
+        deferred = {}
+    fresh = []
+    for w in work:
+        details = {
+            "ranges": [[s.isoformat(), e.isoformat()] for s, e in w.merged[:50]],
+            "items": len(w.items),
+            "correlation_ids": w.claim.correlation_ids[:50],
+            "drained": True,
+        }
+        if deferred_key(w.connection.pk, kind) in deferred:
+            w.sync_log = push_log_open(w.connection, kind, None, details)
+            continue
+        w.sync_log = SyncLog(
+            connection=w.connection,
+            direction=SyncLog.Direction.OUTBOUND,
+            kind=kind,
+            correlation_id=(w.claim.correlation_ids[:1] or [get_correlation_id()])[0],
+            details=details,
+        )
+        fresh.append(w.sync_log)
+    SyncLog.objects.bulk_create(fresh)
+
+
+def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result: DrainResult) -> None:
+    """Record every push that went through, in one transaction: its ranges clean, its connection and its
+    row up to date (``push._push_claimed`` does the same for one)."""
+    result.pushed = [w.connection.pk for w, _r, _ms in done]
+    clean = result.pushed + result.nothing
+    now = timezone.now()
+    with transaction.atomic():
+        if clean:
+            DirtyRange.objects.filter(claimed_by=claim_id, connection_id__in=clean).delete()
+        if done:
+            ChannelConnection.objects.filter(pk__in=result.pushed).update(
+                last_push_at=now, last_sync_at=now, last_error=""
+            )
+            _close_logs([(w.sync_log.pk, ms, requests) for w, requests, ms in done], now)
+            connections_record_success(connection_ids=[w.connection.pk for w, requests, _ms in done if requests])
+    for w, requests, _ms in done:
+        push_observe(w.connection, kind, w.claim, now)
+        log.info(
+            "pushed %s to connection %s: %s ranges in %s requests (drained)",
+            kind,
+            w.connection.pk,
+            len(w.items),
+            requests,
+        )
+
+
+def _close_logs(rows: list[tuple[int, int, int]], now) -> None:
+    """Mark the rows ``(pk, duration_ms, request_count)`` succeeded, in one UPDATE ... FROM (VALUES ...).
+    ``bulk_update`` builds a CASE expression per field and row, which cost a drain more CPU than its
+    requests did. Both Postgres and SQLite name a VALUES list's columns column1, column2, ..."""
+    q, column = db.ops.quote_name, lambda name: db.ops.quote_name(SyncLog._meta.get_field(name).column)
+    table = q(SyncLog._meta.db_table)
+    values = ", ".join(["(CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer))"] * len(rows))
+    # Only the model's own (quoted) table and column names are formatted in; every value is a parameter.
+    sets = ", ".join(
+        [
+            f"{column('status')} = %s",
+            f"{column('finished_at')} = %s",
+            f"{column('error')} = ''",
+            f"{column('duration_ms')} = v.column2",
+            f"{column('request_count')} = v.column3",
+        ]
+    )
+    sql = f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v WHERE {table}.{column('id')} = v.column1"  # noqa: S608
+    with db.cursor() as cursor:
+        cursor.execute(sql, [SyncLog.Status.SUCCESS, now, *(value for row in rows for value in row)])

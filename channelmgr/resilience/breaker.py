@@ -38,11 +38,13 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class Admission:
-    """One admitted call: ``closed`` traffic, a half-open ``probe``, or ``unguarded`` (cache down)."""
+    """One admitted call: ``closed`` traffic, a half-open ``probe``, or ``unguarded`` (cache down).
+    ``failures``: closed traffic that saw failures counted when admitted, which its success resets."""
 
     kind: str
     round: str = ""
     slot: int = -1
+    failures: bool = True
 
 
 class CircuitBreaker:
@@ -177,10 +179,13 @@ class CircuitBreaker:
 
     def _admit(self) -> Admission:
         now = self.clock()
-        opened_at = self.cache.get(self._key("opened"))
+        # One read for both: a success resets the failures only where there were some, so the common
+        # call (closed, no failures) costs one round trip, not two.
+        values = self.cache.get_many([self._key("opened"), self._key("failures")])
+        opened_at = values.get(self._key("opened"))
         state = self._state(opened_at, now)
         if state == CLOSED:
-            return Admission("closed")
+            return Admission("closed", failures=bool(values.get(self._key("failures"))))
         if state == OPEN:
             raise CircuitOpenError(self.name, OPEN, opened_at + self.timeout_seconds - now)
         round_ = _round(opened_at)
@@ -193,7 +198,8 @@ class CircuitBreaker:
 
     def _success(self, admission: Admission) -> None:
         if admission.kind == "closed":
-            self.cache.delete(self._key("failures"))
+            if admission.failures:
+                self.cache.delete(self._key("failures"))
         elif admission.kind == "probe":
             successes = self._count(self._successes_key(admission.round))
             if successes >= self.success_threshold and self._is_current(admission) and self._leave(admission.round):

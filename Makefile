@@ -27,11 +27,13 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py run_embedded --host $(HOST) --port $(PORT) --sandbox-port $(SANDBOX_PORT)
 
-## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset). On embedded
-## defaults every worker has its own SQLite file, cache and broker, so it runs on two processes
-## (pytest-xdist); the services pass shares one Redis and runs in one.
+## The test suite on whatever DATABASE_URL / REDIS_URL say (embedded defaults when unset), on two
+## processes (pytest-xdist). On embedded defaults every worker has its own SQLite file, cache and broker;
+## on the services each has its own test database and Redis database (tests/xdist_workers.py), and takes
+## whole files, so an e2e module's stack starts once.
+XDIST_SERVICES = --dist loadfile -p tests.xdist_workers
 test: venv
-	$(PY) -m pytest $(if $(DATABASE_URL),,-n 2)
+	$(PY) -m pytest -n 2 $(if $(DATABASE_URL),$(XDIST_SERVICES))
 
 ## The tests that take minutes (real 60 s rate-limit windows), on the local Postgres and Redis.
 test-slow: venv
@@ -41,7 +43,7 @@ test-slow: venv
 ## The same suite against the local Postgres and Redis services.
 test-services: venv
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} \
-	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) -m pytest
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) -m pytest -n 2 $(XDIST_SERVICES)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -20,6 +20,7 @@ from __future__ import annotations
 import cProfile
 import datetime as dt
 import io
+import math
 import os
 import pstats
 import signal
@@ -276,7 +277,8 @@ def replay(captured: list[tuple[str, str, dict, bytes | None]], threads: int) ->
 
 @dataclass
 class Throughput:
-    push_rates: list[float]
+    push_rates: list[float]  # drains (``push_enqueue_many``), as a backlog is dispatched
+    alone_rates: list[float]  # one message a connection, as a single change is (context)
     http_rates: list[float]
     requests_per_push: float
     refused: int
@@ -293,9 +295,14 @@ def throughput(scale: Scale, *, rounds: int, noops: int) -> Throughput:
     """Pushes per second from one worker (this process, ``THREADS`` threads) over ``C_CONNECTIONS``
     connections, ÷ bare HTTP requests per second sending the same requests with as many threads. Each
     round pushes every connection a month of prices once; rounds alternate with the replays, after a
-    warm-up round of each, and the best of each side is compared."""
+    warm-up round of each, and the best of each side is compared.
+
+    The pushes are dispatched as the engine dispatches a backlog (the sweep, a full sync):
+    ``push_enqueue_many``, drains of ``DRAIN_SIZE`` connections. Each round also pushes them one message a
+    connection, as a single change goes, for context."""
     import channelmgr.tasks as tasks
     from channelmgr.models import DirtyRange
+    from channelmgr.sync.dispatch import DRAIN_SIZE, push_enqueue_many
 
     connections = scale.connections()[:C_CONNECTIONS]
     if len(connections) < C_CONNECTIONS:
@@ -328,12 +335,21 @@ def throughput(scale: Scale, *, rounds: int, noops: int) -> Throughput:
         if noops:
             noop_rate = noops / timed(lambda: [noop.send(i) for i in range(noops)] and noops)
 
-        def push_round() -> tuple[float, list]:
+        def drains() -> int:
+            push_enqueue_many(connection_ids=connections, kind=DirtyRange.Kind.PRICING, delay_seconds=0)
+            return math.ceil(len(connections) / DRAIN_SIZE)
+
+        def alone() -> int:
+            for pk in connections:
+                tasks.update_channel_pricing.send(pk)
+            return len(connections)
+
+        def push_round(enqueue: Callable[[], int] = drains) -> tuple[float, float, list]:
             _make_dirty(connections, [DirtyRange.Kind.PRICING], dt.date.today() + dt.timedelta(days=20), C_DAYS)
             failed_before = finished.failed
             capture.start()
             cpu = time.process_time()
-            seconds = timed(lambda: [tasks.update_channel_pricing.send(pk) for pk in connections] and len(connections))
+            seconds = timed(enqueue)
             cpu = time.process_time() - cpu
             captured = capture.stop()
             if finished.failed != failed_before or _dirty_left(connections):
@@ -344,14 +360,17 @@ def throughput(scale: Scale, *, rounds: int, noops: int) -> Throughput:
             return len(connections) / seconds, cpu / len(connections), captured
 
         push_round()  # warm-up: connections, caches, imports
-        push_rates, http_rates, push_cpu, http_cpu, refused, sent = [], [], [], [], 0, 0
+        push_round(alone)
+        push_rates, alone_rates, http_rates, push_cpu, http_cpu, refused, sent = [], [], [], [], [], 0, 0
         for i in range(rounds + 1):
+            alone_rate, _cpu, _captured = push_round(alone)
             rate, cpu, captured = push_round()
             cpu_before = time.process_time()
             seconds, bad = replay(captured, THREADS)
             if i == 0:
                 continue  # the replay's warm-up
             push_rates.append(rate)
+            alone_rates.append(alone_rate)
             push_cpu.append(cpu)
             http_rates.append(len(captured) / seconds)
             http_cpu.append((time.process_time() - cpu_before) / (len(captured) + THREADS))
@@ -361,6 +380,7 @@ def throughput(scale: Scale, *, rounds: int, noops: int) -> Throughput:
         worker.stop()
     return Throughput(
         push_rates,
+        alone_rates,
         http_rates,
         sent / (len(connections) * rounds),
         refused,
@@ -418,8 +438,8 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
     enqueued to the last dirty range pushed, and each process's peak RSS."""
     from django.utils import timezone
 
-    import channelmgr.tasks as tasks
     from channelmgr.models import DirtyRange
+    from channelmgr.sync.dispatch import push_enqueue_many
 
     stack = scale.stack
     connections = scale.connections(units)
@@ -443,9 +463,9 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
         sandbox = stack.procs["sandbox"].pid
         sandbox_before = cpu_seconds(sandbox)
         began = time.perf_counter()
-        for pk in connections:
-            tasks.update_channel_availability.send(pk)
-            tasks.update_channel_pricing.send(pk)
+        # As ``manage.py sync`` queues a full sync: drains of many connections.
+        for kind in (DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING):
+            push_enqueue_many(connection_ids=connections, kind=kind, delay_seconds=0)
 
         def finished() -> bool:
             if not _dirty_left(connections) and not _running(connections):
@@ -634,6 +654,81 @@ def profile_pushes(scale: Scale, *, per_platform: int = 4, top: int = 30) -> Pus
         profile=_trim(out.getvalue()),
         async_commit_seconds=async_commit_seconds,
     )
+
+
+@dataclass
+class DrainCost:
+    pushes: int
+    drain_size: int
+    cpu_ms: float  # this process's CPU time a push
+    steps: dict[str, float]  # CPU ms a push in each step of the drain (and in the calls inside its sends)
+
+
+# The steps of a drain (``channelmgr.sync.drain``) and the calls inside its sends, timed one by one.
+_DRAIN_STEPS = {
+    "the connections' debounce state": ("channelmgr.sync.drain", "_ready"),
+    "claiming their ranges": ("channelmgr.sync.drain", "_claim_many"),
+    "reading their units' nights": ("channelmgr.sync.drain", "calendar_nights_many"),
+    "the items to send": ("channelmgr.sync.drain", "push_items"),
+    "opening their SyncLog rows": ("channelmgr.sync.drain", "_open_logs"),
+    "sending (all of it)": ("channelmgr.sync.drain", "push_send"),
+    "  the HTTP request (requests)": ("requests", "Session.request"),
+    "  the breaker's admit": ("channelmgr.resilience.breaker", "CircuitBreaker.admit"),
+    "  the limiter's acquire": ("channelmgr.resilience.limiter", "RateLimiter.acquire"),
+    "recording the pushes": ("channelmgr.sync.drain", "_finish"),
+}
+
+
+def drain_cost(scale: Scale, *, rounds: int = 3) -> DrainCost:
+    """Drains of ``DRAIN_SIZE`` over the ``C_CONNECTIONS`` connections of (c), one at a time in this thread,
+    a month of prices each: this process's CPU time a push, and in each step (``_DRAIN_STEPS``). The best of
+    ``rounds`` rounds, after a warm-up."""
+    import importlib
+
+    from channelmgr.models import DirtyRange
+    from channelmgr.sync.dispatch import DRAIN_SIZE
+    from channelmgr.sync.drain import push_drain
+
+    connections = scale.connections()[:C_CONNECTIONS]
+    kind = DirtyRange.Kind.PRICING
+    start = dt.date.today() + dt.timedelta(days=90)
+    spent: dict[str, float] = {}
+    originals = []
+    for label, (module, path) in _DRAIN_STEPS.items():
+        owner = importlib.import_module(module)
+        *outer, name = path.split(".")
+        for attribute in outer:
+            owner = getattr(owner, attribute)
+        original = getattr(owner, name)
+        originals.append((owner, name, original))
+
+        def timed(*args, _label=label, _original=original, **kwargs):
+            began = time.process_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] = spent.get(_label, 0.0) + time.process_time() - began
+
+        setattr(owner, name, timed)
+    best: tuple[float, dict[str, float]] | None = None
+    try:
+        for i in range(rounds + 1):
+            _make_dirty(connections, [kind], start, C_DAYS)
+            spent.clear()
+            began = time.process_time()
+            for first in range(0, len(connections), DRAIN_SIZE):
+                push_drain(kind=kind, connection_ids=connections[first : first + DRAIN_SIZE])
+            cpu = time.process_time() - began
+            if _dirty_left(connections):
+                raise SystemExit("(p) a drain left dirty ranges: the engine did not push every connection")
+            if i and (best is None or cpu < best[0]):
+                best = (cpu, dict(spent))
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    per = 1000 / len(connections)
+    cpu, steps = best
+    return DrainCost(len(connections), DRAIN_SIZE, cpu * per, {k: steps.get(k, 0.0) * per for k in _DRAIN_STEPS})
 
 
 def _trim(text: str) -> str:

@@ -20,7 +20,7 @@ _drain_actor: Actor | None = None
 _sync_request_actor: Actor | None = None
 # The most connections a drain message carries: enough to share its costs (the message, the statements),
 # few enough that a backlog's drains run side by side on a worker's threads and processes.
-DRAIN_SIZE = 16
+DRAIN_SIZE = 25
 
 
 def actors_register(*, push: dict[str, Actor], drain: Actor, sync_request: Actor) -> None:

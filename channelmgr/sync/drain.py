@@ -3,8 +3,9 @@
 A push of its own costs one connection a broker message and about eleven statements for the one request it
 usually makes, several times the request itself. A drain shares those costs: it reads its connections in
 one statement, finds which are due in one aggregate, claims all their due ranges in one statement, reads
-every unit's nights in one or two queries, sends each connection its requests, and records every push that
-went through in one transaction. Each request still passes the connection's rate limiter and breaker.
+every unit's nights in one or two queries (again for those not yet sent, once its sends have taken longer
+than ``FRESH_READ_SECONDS``), sends each connection its requests, and records every push that went
+through in one transaction. Each request still passes the connection's rate limiter and breaker.
 
 The drain takes the common case only. A connection that needs more goes to a push of its own
 (``push_connection``, which keeps every rule it has): a room type whose hotel has other connections to
@@ -33,6 +34,7 @@ from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure, pushes_paced
 from channelmgr.services.connections_health import connections_record_success
+from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
 from channelmgr.sync.debounce import push_edge, push_leading_edges, push_mark_sent_many
 from channelmgr.sync.dispatch import push_enqueue
@@ -59,6 +61,10 @@ log = logging.getLogger(__name__)
 # A connection whose drained push failed for a reason that may pass gets its own push this much later;
 # that push then retries with its actor's backoff.
 RETRY_ALONE_SECONDS = 1.0
+# A drain reads its connections' nights again when its sends so far took longer than this: a change made
+# since then (a close-out pushed by a push of its own) must not be overwritten with the older state. A
+# push of its own reads right before its request; this keeps a drain's window about as short.
+FRESH_READ_SECONDS = 0.2
 
 
 @dataclass
@@ -74,7 +80,7 @@ class _Work:
     connection: ChannelConnection
     claim: Claim
     merged: list[tuple[dt.date, dt.date]]
-    items: list = field(default_factory=list)
+    items: list | None = None
     sync_log: SyncLog | None = None
 
 
@@ -89,16 +95,32 @@ def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
     )
     common = _common(connections, kind, result)
     ready = _ready(common, kind, result)
-    if ready:
-        claim_id = uuid.uuid4().hex
-        try:
-            _push_ready(ready, kind, claim_id, result)
-        except BaseException:
-            release_claim(claim_id)  # whatever is still claimed stays dirty for the next push
-            raise
-    for connection_id, delay in result.alone.items():
-        push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
+    try:
+        if ready:
+            claim_id = uuid.uuid4().hex
+            opened: list[SyncLog] = []
+            try:
+                _push_ready(ready, kind, claim_id, result, opened)
+            except BaseException as exc:
+                _interrupted(claim_id, opened, exc)
+                raise
+    finally:
+        for connection_id, delay in result.alone.items():
+            push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
     return result
+
+
+def _interrupted(claim_id: str, opened: list[SyncLog], exc: BaseException) -> None:
+    """A drain stopped part way (its bookkeeping failed, the worker shuts down, its time limit): whatever
+    is still claimed is dirty again for the next push, and no row it opened stays running. Pushes that had
+    gone out are sent again by the retry: the current state, twice, is harmless."""
+    try:
+        release_claim(claim_id)
+        SyncLog.objects.filter(pk__in=[row.pk for row in opened], status=SyncLog.Status.RUNNING).update(
+            status=SyncLog.Status.FAILED, finished_at=timezone.now(), error=f"drain interrupted: {type(exc).__name__}"
+        )
+    except Exception:  # the database is what failed: the stale claim is taken over after STALE_CLAIM
+        log.exception("could not give back the claims of interrupted drain %s", claim_id)
 
 
 def _common(connections: list[ChannelConnection], kind: str, result: DrainResult) -> list[ChannelConnection]:
@@ -141,8 +163,9 @@ def _ready(connections: list[ChannelConnection], kind: str, result: DrainResult)
     now = timezone.now()
     bounds = {
         row["connection_id"]: row
-        for row in DirtyRange.objects.filter(connection__in=connections, kind=kind, claimed_by="")
+        for row in DirtyRange.objects.filter(connection__in=connections, kind=kind)
         .filter(due(now))
+        .filter(_unclaimed(now))
         .values("connection_id")
         .annotate(**WAITING_BOUNDS)
     }
@@ -164,12 +187,17 @@ def _ready(connections: list[ChannelConnection], kind: str, result: DrainResult)
     return ready
 
 
+def _unclaimed(now) -> Q:
+    """Ranges nobody is pushing: never claimed, or claimed by a push that died (``STALE_CLAIM`` ago)."""
+    return Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
+
+
 def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) -> dict[int, Claim]:
     """Claim the due ranges of every connection in one statement; each connection's ``Claim``."""
     now = timezone.now()
-    DirtyRange.objects.filter(connection__in=connections, kind=kind).filter(due(now)).filter(
-        Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
-    ).update(claimed_by=claim_id, claimed_at=now)
+    DirtyRange.objects.filter(connection__in=connections, kind=kind).filter(due(now)).filter(_unclaimed(now)).update(
+        claimed_by=claim_id, claimed_at=now
+    )
     rows: dict[int, list] = {connection.pk: [] for connection in connections}
     for connection_id, *row in (
         DirtyRange.objects.filter(claimed_by=claim_id)
@@ -180,7 +208,9 @@ def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) 
     return {pk: claim_of(claim_id, claimed) for pk, claimed in rows.items()}
 
 
-def _push_ready(ready: list[ChannelConnection], kind: str, claim_id: str, result: DrainResult) -> None:
+def _push_ready(
+    ready: list[ChannelConnection], kind: str, claim_id: str, result: DrainResult, opened: list[SyncLog]
+) -> None:
     claims = _claim_many(ready, kind, claim_id)
     work = []
     for connection in ready:
@@ -190,13 +220,22 @@ def _push_ready(ready: list[ChannelConnection], kind: str, claim_id: str, result
             work.append(_Work(connection, claim, merged))
         else:
             result.nothing.append(connection.pk)  # its rows are deleted with the successes'
-    wanted = [(w.connection.unit, start, end) for w in work for start, end in w.merged]
-    nights = iter(calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY))
-    for w in work:
-        w.items = push_items(w.connection, kind, w.merged, [next(nights) for _range in w.merged])
+    _read(work, kind, claim_id, result)
+    work = [w for w in work if w.items is not None]
     _open_logs(work, kind)
+    opened.extend(w.sync_log for w in work)
     done = []
-    for w in work:
+    read_at = time.monotonic()
+    for i, w in enumerate(work):
+        if w.items is None:
+            continue  # handed off when its nights were read again
+        if time.monotonic() - read_at > FRESH_READ_SECONDS:
+            # The sends so far took a while: a change since (a booking's close-out, pushed by a push of
+            # its own) must not be overwritten with what was read before it.
+            _read([x for x in work[i:] if x.items is not None], kind, claim_id, result)
+            read_at = time.monotonic()
+            if w.items is None:
+                continue
         with correlation(w.claim.correlation_ids[0] if w.claim.correlation_ids else get_correlation_id()):
             started = time.monotonic()
             try:
@@ -216,6 +255,31 @@ def _push_ready(ready: list[ChannelConnection], kind: str, claim_id: str, result
         done.append((w, requests, int((time.monotonic() - started) * 1000)))
         result.requests += requests
     _finish(done, kind, claim_id, result)
+
+
+def _read(work: list[_Work], kind: str, claim_id: str, result: DrainResult) -> None:
+    """Read the nights of every connection in ``work`` (one or two statements) and build what each sends.
+    A connection whose items cannot be built (a price its rule cannot express, say) is handed to a push of
+    its own (``items`` None), which fails or succeeds on its own: one bad connection must not hold back
+    the drain."""
+    wanted = [(w.connection.unit, start, end) for w in work for start, end in w.merged]
+    nights = iter(calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY))
+    for w in work:
+        of_ranges = [next(nights) for _range in w.merged]
+        try:
+            w.items = push_items(w.connection, kind, w.merged, of_ranges)
+        except Exception:
+            log.exception("drained %s push of connection %s: its items could not be built", kind, w.connection.pk)
+            w.items = None
+            release_claim(claim_id, w.connection.pk)
+            if w.sync_log is not None:
+                sync_log_finish(
+                    sync_log=w.sync_log,
+                    status=SyncLog.Status.SKIPPED,
+                    started=time.monotonic(),
+                    error="handed to a push of its own",
+                )
+            result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
 
 
 def _open_logs(work: list[_Work], kind: str) -> None:
@@ -279,7 +343,7 @@ def _close_logs(rows: list[tuple[int, int, int]], now) -> None:
     requests did. Both Postgres and SQLite name a VALUES list's columns column1, column2, ..."""
     q, column = db.ops.quote_name, lambda name: db.ops.quote_name(SyncLog._meta.get_field(name).column)
     table = q(SyncLog._meta.db_table)
-    values = ", ".join(["(CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer))"] * len(rows))
+    values = ", ".join(["(CAST(%s AS bigint), CAST(%s AS integer), CAST(%s AS integer))"] * len(rows))  # pk: bigint
     # Only the model's own (quoted) table and column names are formatted in; every value is a parameter.
     sets = ", ".join(
         [
@@ -292,4 +356,5 @@ def _close_logs(rows: list[tuple[int, int, int]], now) -> None:
     )
     sql = f"UPDATE {table} SET {sets} FROM (VALUES {values}) AS v WHERE {table}.{column('id')} = v.column1"  # noqa: S608
     with db.cursor() as cursor:
-        cursor.execute(sql, [SyncLog.Status.SUCCESS, now, *(value for row in rows for value in row)])
+        finished_at = db.ops.adapt_datetimefield_value(now)  # as the ORM stores it (naive UTC text on SQLite)
+        cursor.execute(sql, [SyncLog.Status.SUCCESS, finished_at, *(value for row in rows for value in row)])

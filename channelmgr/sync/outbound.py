@@ -8,11 +8,13 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.debounce import leading_key, push_edge, push_is_leading_edge, scheduled_key
 from channelmgr.sync.dispatch import push_enqueue, push_enqueue_many
+from channelmgr.sync.push import STALE_CLAIM
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
@@ -124,12 +126,14 @@ def push_deferred(*, connection_id: int, kind: str, delay_seconds: float) -> Non
 
 
 def push_sweep(*, older_than_seconds: float = 30) -> int:
-    """Schedule a push for every connection with dirty ranges nobody is pushing; returns how many."""
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    """Schedule a push for every connection with dirty ranges nobody is pushing (or whose push died with
+    them claimed); returns how many."""
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds)
     pending = (
-        DirtyRange.objects.filter(
-            created_at__lte=cutoff, claimed_by="", connection__status=ChannelConnection.Status.ACTIVE
-        )
+        DirtyRange.objects.filter(created_at__lte=cutoff, connection__status=ChannelConnection.Status.ACTIVE)
+        # Nobody's: never claimed, or claimed by a push or drain that died (its claim is taken over).
+        .filter(Q(claimed_by="") | Q(claimed_at__lt=now - STALE_CLAIM))
         .values_list("connection_id", "kind")
         .distinct()
     )

@@ -78,6 +78,10 @@ def _listing(call, pattern=FEWO) -> str:
     return pattern.match(call.request.url).group(1)
 
 
+def _listing_of(request, pattern=FEWO) -> str:
+    return pattern.match(request.url).group(1)
+
+
 def test_a_drain_pushes_every_connection_the_current_state_and_leaves_nothing_dirty(unit, day):
     connections = _fewo(_units(unit, 4))
     booking_create(unit=connections[1].unit, check_in=day(2), check_out=day(4))
@@ -103,6 +107,108 @@ def test_a_drain_pushes_every_connection_the_current_state_and_leaves_nothing_di
     )
     assert all(log.details["drained"] and log.finished_at for log in logs)
     assert ChannelConnection.objects.filter(pk__in=[c.pk for c in connections], last_push_at__isnull=True).count() == 0
+
+
+def test_a_close_out_made_while_a_drain_sends_is_not_overwritten_with_what_it_read_before(unit, day, monkeypatch):
+    """A booking lands on the last connection's unit while the drain is still sending to the first: by the
+    time the drain reaches it, what it read is older than ``FRESH_READ_SECONDS`` (0 here), so it reads
+    again and sends the nights closed. (The booking's own push would have sent them closed already; the
+    drain must not reopen them after it.)"""
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "FRESH_READ_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 3))
+    _dirty(connections, AVAILABILITY, day(1), day(6))
+    booked = []
+
+    def answer(request):
+        if _listing_of(request) == "L-0" and not booked:
+            booked.append(booking_create(unit=connections[2].unit, check_in=day(2), check_out=day(4)))
+        return 200, {}, "{}"
+
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=answer)
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+        sent = {_listing(call): json.loads(call.request.body)["entries"] for call in http.calls}
+    assert booked and sorted(result.pushed) == sorted(c.pk for c in connections)
+    assert [(e["from"], e["status"]) for e in sent["L-2"]] == [
+        ("2027-07-01", "AVAILABLE"),
+        ("2027-07-02", "UNAVAILABLE"),
+        ("2027-07-04", "AVAILABLE"),
+    ]
+
+
+def test_a_connection_whose_items_cannot_be_built_goes_alone_and_the_others_go_through(unit, day, monkeypatch):
+    import channelmgr.sync.drain as drain
+
+    connections = _fewo(_units(unit, 3))
+    bad = connections[1]
+    _dirty(connections, PRICING, day(1), day(4))
+    build = drain.push_items
+
+    def push_items(connection, *args, **kwargs):
+        if connection.pk == bad.pk:
+            raise ValueError("a price its rule cannot express")
+        return build(connection, *args, **kwargs)
+
+    monkeypatch.setattr(drain, "push_items", push_items)
+    with responses.RequestsMock() as http:
+        http.add(responses.PUT, FEWO_RATES, json={})
+        result = push_drain(kind=PRICING, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections if c.pk != bad.pk)
+    assert result.alone == {bad.pk: RETRY_ALONE_SECONDS}  # its own push fails or succeeds on its own
+    assert DirtyRange.objects.filter(connection=bad, claimed_by="").exists()
+    assert not DirtyRange.objects.exclude(claimed_by="").exists()
+    assert not SyncLog.objects.filter(status=SyncLog.Status.RUNNING).exists()
+
+
+def test_an_interrupted_drain_leaves_nothing_claimed_no_row_running_and_still_hands_off(
+    unit, day, settings, monkeypatch
+):
+    """Its bookkeeping fails after the requests went out (or the worker stops it): the claims go back,
+    its rows say so, and the connections it had handed off still get their pushes."""
+    import channelmgr.sync.drain as drain
+
+    connections = _fewo(_units(unit, 3))
+    settings.PUSH_DEBOUNCE_SECONDS = 30.0
+    _dirty(connections[:1], PRICING, day(1), day(4))  # still inside its debounce: handed off
+    DirtyRange.objects.update(created_at=timezone.now())
+    settled = connections[1:]
+    _dirty(settled, PRICING, day(1), day(4))
+    DirtyRange.objects.filter(connection__in=settled).update(created_at=timezone.now() - dt.timedelta(seconds=40))
+    handed = []
+    monkeypatch.setattr(drain, "push_enqueue", lambda **kw: handed.append(kw["connection_id"]))
+
+    def finish(*_args):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(drain, "_finish", finish)
+    with responses.RequestsMock() as http, pytest.raises(RuntimeError):
+        http.add(responses.PUT, FEWO_RATES, json={})
+        push_drain(kind=PRICING, connection_ids=[c.pk for c in connections])
+    assert handed == [connections[0].pk]
+    assert not DirtyRange.objects.exclude(claimed_by="").exists()
+    assert DirtyRange.objects.filter(connection__in=settled).count() == 2  # dirty for the retry
+    rows = SyncLog.objects.filter(connection__in=settled)
+    assert {(r.status, r.error) for r in rows} == {(SyncLog.Status.FAILED, "drain interrupted: RuntimeError")}
+
+
+def test_ranges_claimed_by_a_push_that_died_are_swept_and_drained(unit, day, monkeypatch):
+    from channelmgr.sync import dispatch
+    from channelmgr.sync.outbound import push_sweep
+
+    connections = _fewo(_units(unit, 2))
+    _dirty(connections, PRICING, day(1), day(4))
+    long_ago = timezone.now() - dt.timedelta(minutes=11)
+    DirtyRange.objects.update(claimed_by="dead-worker", claimed_at=long_ago, created_at=long_ago)
+    drains, alone = _Recorder(), _Recorder()
+    monkeypatch.setattr(dispatch, "_drain_actor", drains)
+    monkeypatch.setattr(dispatch, "_push_actors", {PRICING: alone})
+    assert push_sweep() == 2 and [sorted(args[1]) for args, _d in drains.sent] == [sorted(c.pk for c in connections)]
+    with responses.RequestsMock() as http:
+        http.add(responses.PUT, FEWO_RATES, json={})
+        result = push_drain(kind=PRICING, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections) and not DirtyRange.objects.exists()
 
 
 def test_the_drains_statements_do_not_grow_with_its_connections(unit, day):

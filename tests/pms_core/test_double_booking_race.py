@@ -1,26 +1,46 @@
-"""50 guests try to book the same nights at the same moment; the database lets exactly one through."""
+"""32 guests try to book the same nights at the same moment; the database lets exactly one through.
+
+Each guest opens its database connection before the race starts. The services pass runs on two processes,
+and the other one may hold many of the server's connections for a while (an e2e stack): a guest that finds
+none free waits for one, with a deadline, rather than fail the race before it starts."""
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, Organization, Property, Unit
 from pms_core.services import booking_create
 
 ROUNDS = 20
-THREADS = 50
+THREADS = 32  # beside the other test process's connections, within the server's 100
+CONNECT_DEADLINE_SECONDS = 120
+
+
+def _connect() -> None:
+    deadline = time.monotonic() + CONNECT_DEADLINE_SECONDS
+    while True:
+        try:
+            connection.ensure_connection()
+            return
+        except OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # a connection of the other test process's to be given back
 
 
 def _race(unit, check_in, check_out):
-    barrier = threading.Barrier(THREADS)
+    # Broken, not hung, if a guest never connects.
+    barrier = threading.Barrier(THREADS, timeout=CONNECT_DEADLINE_SECONDS + 30)
     outcomes = []
     lock = threading.Lock()
 
     def guest(n):
         try:
+            _connect()
             barrier.wait()
             booking_create(unit=unit, check_in=check_in, check_out=check_out, guest_name=f"guest {n}")
             result = "booked"
@@ -42,7 +62,7 @@ def _race(unit, check_in, check_out):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_exactly_one_of_fifty_simultaneous_bookings_wins_every_round(day):
+def test_exactly_one_of_many_simultaneous_bookings_wins_every_round(day):
     org = Organization.objects.create(name="Race")
     prop = Property.objects.create(organization=org, name="Contested")
     for round_no in range(ROUNDS):

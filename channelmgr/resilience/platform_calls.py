@@ -33,13 +33,19 @@ def rate_limit_account(connection: ChannelConnection) -> str:
 
 
 def platform_call(
-    connection: ChannelConnection, call: Callable[[PlatformAdapter], T], *, purpose: Purpose | None = None
+    connection: ChannelConnection,
+    call: Callable[[PlatformAdapter], T],
+    *,
+    purpose: Purpose | None = None,
+    refresh_token: bool = True,
 ) -> T:
     """Run ``call(adapter)`` as one guarded request; refresh an expired token once and retry.
 
     A platform that declares no ``rate_limit`` (a feed) is called unguarded: it has no shared limit,
     and each feed lives on its own host, so one breaker for every feed would let one broken feed stop
     them all. ``purpose`` (push or pull) draws on that purpose's share of the limit (see ``guard``).
+    ``refresh_token=False`` raises the expired token's error instead: a refresh writes to the database,
+    which a caller sending from several threads keeps to its own.
     """
     if adapter_class(connection.platform_type).rate_limit is None:
         return call(adapter_for(connection))
@@ -47,7 +53,7 @@ def platform_call(
     try:
         return _guarded(connection, call, purpose)
     except PlatformAPIError as exc:
-        if exc.code != "token_expired":
+        if exc.code != "token_expired" or not refresh_token:
             raise
     token_refresh(connection=connection, expired_token=used_token)
     connection.refresh_from_db()

@@ -16,14 +16,18 @@ whatever the drain did not push goes back to dirty.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection as db
+from django.db import connections as db_connections
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -47,10 +51,11 @@ from channelmgr.sync.push import (
     claim_of,
     deferred_key,
     due,
+    push_failed,
     push_items,
     push_log_open,
     push_observe,
-    push_send,
+    push_request,
     quiet_wait,
     release_claim,
 )
@@ -65,6 +70,11 @@ RETRY_ALONE_SECONDS = 1.0
 # since then (a close-out pushed by a push of its own) must not be overwritten with the older state. A
 # push of its own reads right before its request; this keeps a drain's window about as short.
 FRESH_READ_SECONDS = 0.2
+# A drain sends one connection at a time while the platform answers quickly (the CPU is then what bounds
+# it, and threads only add to it); once a request takes longer than this, the platform's latency bounds
+# it, and the rest go ``DRAIN_SENDS`` at a time.
+SLOW_REQUEST_SECONDS = 0.02
+DRAIN_SENDS = 4
 
 
 @dataclass
@@ -226,35 +236,87 @@ def _push_ready(
     opened.extend(w.sync_log for w in work)
     done = []
     read_at = time.monotonic()
-    for i, w in enumerate(work):
-        if w.items is None:
-            continue  # handed off when its nights were read again
+    waiting = work
+    wave_size = 1  # one at a time, until a request shows the platform is slow to answer
+    while waiting:
         if time.monotonic() - read_at > FRESH_READ_SECONDS:
             # The sends so far took a while: a change since (a booking's close-out, pushed by a push of
             # its own) must not be overwritten with what was read before it.
-            _read([x for x in work[i:] if x.items is not None], kind, claim_id, result)
+            _read(waiting, kind, claim_id, result)
             read_at = time.monotonic()
-            if w.items is None:
-                continue
-        with correlation(w.claim.correlation_ids[0] if w.claim.correlation_ids else get_correlation_id()):
-            started = time.monotonic()
-            try:
-                requests = push_send(w.connection, kind, w.items, w.claim, w.merged, w.sync_log, started)
-            except Backpressure as exc:
-                push_deferred(connection_id=w.connection.pk, kind=kind, delay_seconds=exc.delay_seconds)
-                result.alone[w.connection.pk] = exc.delay_seconds
-                continue
-            except PlatformAPIError as exc:
-                if not exc.permanent:  # a refusal for good needs a person, not a retry
-                    result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
-                continue
-            except Exception:
-                log.exception("drained %s push of connection %s failed", kind, w.connection.pk)
-                result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
-                continue
-        done.append((w, requests, int((time.monotonic() - started) * 1000)))
-        result.requests += requests
+            waiting = [w for w in waiting if w.items is not None]
+        wave, waiting = waiting[:wave_size], waiting[wave_size:]
+        for w, (requests, exc, started, finished) in zip(wave, _send_wave(wave, kind), strict=True):
+            if exc is None:
+                done.append((w, requests, int((finished - started) * 1000)))
+                result.requests += requests
+                if finished - started > SLOW_REQUEST_SECONDS:
+                    wave_size = DRAIN_SENDS
+            else:
+                _failed(w, kind, exc, started, result)
     _finish(done, kind, claim_id, result)
+
+
+def _send_wave(wave: list[_Work], kind: str) -> list[tuple[int, Exception | None, float, float]]:
+    """Send each connection of ``wave`` its requests: in this thread when it is one, else side by side on
+    the process's senders. Per connection: (requests made, the error or None, started, finished)."""
+    if len(wave) == 1:
+        return [_send_one(wave[0], kind, refresh_token=True)]
+    return list(_senders().map(lambda w: contextvars.copy_context().run(_send_apart, w, kind), wave))
+
+
+def _send_apart(w: _Work, kind: str) -> tuple[int, Exception | None, float, float]:
+    try:
+        # No statement on a sender: a token refresh writes, so an expired token goes to its own push.
+        return _send_one(w, kind, refresh_token=False)
+    finally:
+        db_connections.close_all()  # none is opened here; were one ever, it must not outlive the send
+
+
+def _send_one(w: _Work, kind: str, *, refresh_token: bool) -> tuple[int, Exception | None, float, float]:
+    with correlation(_correlation_of(w)):
+        started = time.monotonic()
+        try:
+            requests = push_request(w.connection, kind, w.items, refresh_token=refresh_token)
+        except Exception as exc:
+            return 0, exc, started, time.monotonic()
+        return requests, None, started, time.monotonic()
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _senders() -> ThreadPoolExecutor:
+    """The process's sending threads: started on first use (after a worker process forks), then kept."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=DRAIN_SENDS, thread_name_prefix="drain-send")
+        return _pool
+
+
+def _failed(w: _Work, kind: str, exc: Exception, started: float, result: DrainResult) -> None:
+    """A connection whose requests failed: its push's bookkeeping (``push_failed``), then a push of its own
+    for whatever may pass (with its wait after a deferral), none after a refusal for good."""
+    with correlation(_correlation_of(w)):
+        if isinstance(exc, PlatformAPIError) and exc.code == "token_expired":
+            # Its own push refreshes the token and carries on this row, as after any deferral.
+            exc = Backpressure(0.0, "token expired")
+        push_failed(w.connection, kind, exc, w.claim, w.merged, w.sync_log, started)
+        if isinstance(exc, Backpressure):
+            push_deferred(connection_id=w.connection.pk, kind=kind, delay_seconds=exc.delay_seconds)
+            result.alone[w.connection.pk] = exc.delay_seconds
+        elif isinstance(exc, PlatformAPIError):
+            if not exc.permanent:  # a refusal for good needs a person, not a retry
+                result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
+        else:
+            log.error("drained %s push of connection %s failed", kind, w.connection.pk, exc_info=exc)
+            result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
+
+
+def _correlation_of(w: _Work) -> str:
+    return w.claim.correlation_ids[0] if w.claim.correlation_ids else get_correlation_id()
 
 
 def _read(work: list[_Work], kind: str, claim_id: str, result: DrainResult) -> None:

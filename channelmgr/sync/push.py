@@ -291,7 +291,7 @@ def _price_ranges(connection, nights_of_ranges: list[list[Night]]) -> list[Price
     return result
 
 
-def _send(connection, kind, items) -> int:
+def _send(connection, kind, items, *, refresh_token: bool = True) -> int:
     """Send ``items`` in chunks of the platform's batch size; returns requests made."""
     listing = connection.platform_listing_id
     requests = 0
@@ -302,7 +302,7 @@ def _send(connection, kind, items) -> int:
         else:
             update = PricingUpdate(listing_id=listing, ranges=tuple(chunk))
             call = lambda a, u=update: a.update_pricing(u)  # noqa: E731
-        requests += platform_call(connection, call, purpose=Purpose.PUSH) or 1
+        requests += platform_call(connection, call, purpose=Purpose.PUSH, refresh_token=refresh_token) or 1
     return requests
 
 
@@ -412,16 +412,29 @@ def _counter(kind: str):
 
 def push_send(connection, kind: str, items, claim: Claim, merged, sync_log: SyncLog, started: float) -> int:
     """Send one connection's ``items``; returns the requests made. When that fails, the push's claimed
-    ranges (of this connection only) are given back and its row says why, then the error is raised:
-    ``Backpressure`` (a deferral, kept on this row) or ``PlatformAPIError`` (a transient one also pushes
-    the nights again once a late write can no longer land)."""
-    platform = connection.platform_type
-    # Network calls happen outside any transaction: a slow platform must not hold row locks.
+    ranges (of this connection only) are given back and its row says why (``push_failed``), then the
+    error is raised."""
     try:
-        with metrics.track_sync_operation(f"push_{kind}", platform):
-            return _send(connection, kind, items)
-    except Backpressure as exc:
-        release_claim(claim.id, connection.pk)
+        return push_request(connection, kind, items)
+    except Exception as exc:
+        push_failed(connection, kind, exc, claim, merged, sync_log, started)
+        raise
+
+
+def push_request(connection, kind: str, items, *, refresh_token: bool = True) -> int:
+    """The requests of one connection's push and nothing else. With ``refresh_token=False`` it makes no
+    statement (an expired token is raised, not refreshed), so a drain may send from several threads."""
+    # Network calls happen outside any transaction: a slow platform must not hold row locks.
+    with metrics.track_sync_operation(f"push_{kind}", connection.platform_type):
+        return _send(connection, kind, items, refresh_token=refresh_token)
+
+
+def push_failed(connection, kind: str, exc: Exception, claim: Claim, merged, sync_log: SyncLog, started) -> None:
+    """The bookkeeping of a push whose requests failed with ``exc``: its claimed ranges (of this connection
+    only) are dirty again and its row says why. ``Backpressure`` is a deferral, kept on this row; a
+    transient ``PlatformAPIError`` also pushes the nights again once a late write can no longer land."""
+    release_claim(claim.id, connection.pk)
+    if isinstance(exc, Backpressure):
         # A deferral is not a failure, and not a sync of its own: the retry carries on this row.
         error = f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
         deferrals = {"deferrals": (sync_log.details or {}).get("deferrals", 0) + 1}
@@ -429,21 +442,16 @@ def push_send(connection, kind: str, items, claim: Claim, merged, sync_log: Sync
             sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=started, error=error, details=deferrals
         )
         _remember_deferred(connection, kind, sync_log.pk)
-        raise
-    except PlatformAPIError as exc:
-        release_claim(claim.id, connection.pk)
+    elif isinstance(exc, PlatformAPIError):
         if not exc.permanent:
             _recheck_later(connection, kind, merged)
-        _counter(kind).labels(platform, "failed").inc()
+        _counter(kind).labels(connection.platform_type, "failed").inc()
         error = safe_message(connection, exc)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         connection_record_failure(connection=connection, exc=exc)
-        raise
-    except Exception as exc:
-        release_claim(claim.id, connection.pk)
+    else:
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
-        raise
 
 
 def push_observe(connection, kind: str, claim: Claim, now: dt.datetime) -> None:

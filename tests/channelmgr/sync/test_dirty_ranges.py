@@ -174,7 +174,7 @@ def test_a_deferred_push_keeps_one_sync_log_row_with_its_deferral_count(settings
     DirtyRange.objects.create(connection=connection, kind="availability", start=day(1), end=day(3))
     answers = [Backpressure(2.0, "rate_limited"), Backpressure(1.0, "circuit_open"), 1]
 
-    def send(connection, kind, items):
+    def send(connection, kind, items, **_options):
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer

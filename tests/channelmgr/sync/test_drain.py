@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from decimal import Decimal
 
 import pytest
@@ -25,9 +26,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.base import PlatformAPIError
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
-from channelmgr.sync.drain import RETRY_ALONE_SECONDS, push_drain
+from channelmgr.sync.drain import DRAIN_SENDS, RETRY_ALONE_SECONDS, push_drain
 from channelmgr.sync.outbound import mark_dirty
+from channelmgr.sync.push import deferred_key
 from pms_core.models import CalendarDay, Unit
 from pms_core.services import booking_create
 
@@ -275,6 +278,93 @@ def test_a_full_limiter_defers_its_connection_to_a_push_of_its_own(unit, day):
     assert DirtyRange.objects.filter(connection=deferred, claimed_by="").exists()
     row = SyncLog.objects.get(connection=deferred)
     assert row.status == SyncLog.Status.SKIPPED and row.details["deferrals"] == 1
+
+
+def test_a_quick_platform_gets_one_request_at_a_time_from_the_drains_own_thread(unit, day):
+    """Locally the CPU bounds a drain, and threads would only add to it."""
+    connections = _fewo(_units(unit, 4))
+    _dirty(connections, AVAILABILITY, day(1), day(4))
+    threads = set()
+
+    def answer(_request):
+        threads.add(threading.current_thread())
+        return 200, {}, "{}"
+
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=answer)
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+    assert len(result.pushed) == 4 and threads == {threading.current_thread()}
+
+
+def test_a_slow_platform_gets_several_requests_in_flight_at_once(unit, day, monkeypatch):
+    """Once a request shows the platform is slow to answer, the rest go ``DRAIN_SENDS`` at a time: each
+    answer after the first waits (with a deadline) until that many requests are in flight together, which
+    would fail every push were they sent one after another."""
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "SLOW_REQUEST_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 1 + 2 * DRAIN_SENDS))
+    _dirty(connections, AVAILABILITY, day(1), day(4))
+    together = threading.Barrier(DRAIN_SENDS, timeout=30)
+
+    def answer(request):
+        if _listing_of(request) != "L-0":
+            together.wait()  # BrokenBarrierError (a failed push) if they went one at a time
+        return 200, {}, "{}"
+
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=answer)
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections) and not result.alone
+    assert SyncLog.objects.filter(status=SyncLog.Status.SUCCESS).count() == len(connections)
+    assert not DirtyRange.objects.exists()
+
+
+def test_a_failure_on_a_sender_thread_is_recorded_by_the_drain_like_any_other(unit, day, monkeypatch):
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "SLOW_REQUEST_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 3))
+    failed = connections[2]
+    _dirty(connections, AVAILABILITY, day(1), day(4))
+    with responses.RequestsMock() as http:
+        http.add(responses.PUT, re.compile(r".*/v1/listings/L-2/availability$"), status=503)
+        http.add(responses.PUT, FEWO, json={})
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections[:2])
+    assert result.alone == {failed.pk: RETRY_ALONE_SECONDS}
+    assert SyncLog.objects.get(connection=failed).status == SyncLog.Status.FAILED
+    assert DirtyRange.objects.filter(connection=failed, claimed_by="").exists()
+    assert not DirtyRange.objects.exclude(claimed_by="").exists()
+
+
+def test_an_expired_token_goes_to_a_push_of_its_own_on_the_same_row(unit, day, monkeypatch):
+    """A token refresh writes to the database, which a drain keeps out of its sender threads: the
+    connection whose token expired goes to its own push (which refreshes it), on this push's row."""
+    import channelmgr.sync.drain as drain
+
+    connections = _fewo(_units(unit, 3))
+    expired = connections[1]
+    _dirty(connections, PRICING, day(1), day(4))
+    send = drain.push_request
+
+    def push_request(connection, kind, items, *, refresh_token=True):
+        if connection.pk == expired.pk:
+            raise PlatformAPIError("HTTP 401 invalid_token", permanent=False, status=401, code="token_expired")
+        return send(connection, kind, items, refresh_token=refresh_token)
+
+    monkeypatch.setattr(drain, "push_request", push_request)
+    with responses.RequestsMock() as http:
+        http.add(responses.PUT, FEWO_RATES, json={})
+        result = push_drain(kind=PRICING, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections if c.pk != expired.pk)
+    assert result.alone == {expired.pk: 0.0}
+    assert DirtyRange.objects.filter(connection=expired, claimed_by="").exists()
+    row = SyncLog.objects.get(connection=expired)
+    assert row.status == SyncLog.Status.SKIPPED and "token expired" in row.error
+    assert cache.get(deferred_key(expired.pk, PRICING)) == row.pk  # its own push carries on this row
+    expired.refresh_from_db()
+    assert expired.healthy is not False and expired.status == ChannelConnection.Status.ACTIVE  # not a failure
 
 
 def test_a_change_inside_its_debounce_waits_in_a_push_of_its_own(unit, day, settings):

@@ -29,7 +29,7 @@ from django.core.cache import cache
 from django.db import connection as db
 from django.db import connections as db_connections
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from adapters.base import Capability, PlatformAPIError
@@ -45,7 +45,6 @@ from channelmgr.sync.dispatch import push_enqueue
 from channelmgr.sync.outbound import push_deferred, push_started_many
 from channelmgr.sync.push import (
     KIND_CAPABILITY,
-    STALE_CLAIM,
     WAITING_BOUNDS,
     Claim,
     claim_of,
@@ -53,13 +52,15 @@ from channelmgr.sync.push import (
     due,
     push_failed,
     push_items,
+    push_log_details,
     push_log_open,
     push_observe,
     push_request,
     quiet_wait,
     release_claim,
+    unclaimed,
 )
-from config.logging import correlation, get_correlation_id
+from config.logging import correlation
 from pms_core.selectors import calendar_nights_many
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def _ready(connections: list[ChannelConnection], kind: str, result: DrainResult)
         row["connection_id"]: row
         for row in DirtyRange.objects.filter(connection__in=connections, kind=kind)
         .filter(due(now))
-        .filter(_unclaimed(now))
+        .filter(unclaimed(now))
         .values("connection_id")
         .annotate(**WAITING_BOUNDS)
     }
@@ -197,15 +198,10 @@ def _ready(connections: list[ChannelConnection], kind: str, result: DrainResult)
     return ready
 
 
-def _unclaimed(now) -> Q:
-    """Ranges nobody is pushing: never claimed, or claimed by a push that died (``STALE_CLAIM`` ago)."""
-    return Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
-
-
 def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) -> dict[int, Claim]:
     """Claim the due ranges of every connection in one statement; each connection's ``Claim``."""
     now = timezone.now()
-    DirtyRange.objects.filter(connection__in=connections, kind=kind).filter(due(now)).filter(_unclaimed(now)).update(
+    DirtyRange.objects.filter(connection__in=connections, kind=kind).filter(due(now)).filter(unclaimed(now)).update(
         claimed_by=claim_id, claimed_at=now
     )
     rows: dict[int, list] = {connection.pk: [] for connection in connections}
@@ -274,7 +270,7 @@ def _send_apart(w: _Work, kind: str) -> tuple[int, Exception | None, float, floa
 
 
 def _send_one(w: _Work, kind: str, *, refresh_token: bool) -> tuple[int, Exception | None, float, float]:
-    with correlation(_correlation_of(w)):
+    with correlation(w.claim.correlation_id):
         started = time.monotonic()
         try:
             requests = push_request(w.connection, kind, w.items, refresh_token=refresh_token)
@@ -299,7 +295,7 @@ def _senders() -> ThreadPoolExecutor:
 def _failed(w: _Work, kind: str, exc: Exception, started: float, result: DrainResult) -> None:
     """A connection whose requests failed: its push's bookkeeping (``push_failed``), then a push of its own
     for whatever may pass (with its wait after a deferral), none after a refusal for good."""
-    with correlation(_correlation_of(w)):
+    with correlation(w.claim.correlation_id):
         if isinstance(exc, PlatformAPIError) and exc.code == "token_expired":
             # Its own push refreshes the token and carries on this row, as after any deferral.
             exc = Backpressure(0.0, "token expired")
@@ -313,10 +309,6 @@ def _failed(w: _Work, kind: str, exc: Exception, started: float, result: DrainRe
         else:
             log.error("drained %s push of connection %s failed", kind, w.connection.pk, exc_info=exc)
             result.alone[w.connection.pk] = RETRY_ALONE_SECONDS
-
-
-def _correlation_of(w: _Work) -> str:
-    return w.claim.correlation_ids[0] if w.claim.correlation_ids else get_correlation_id()
 
 
 def _read(work: list[_Work], kind: str, claim_id: str, result: DrainResult) -> None:
@@ -353,12 +345,7 @@ def _open_logs(work: list[_Work], kind: str) -> None:
         deferred = {}
     fresh = []
     for w in work:
-        details = {
-            "ranges": [[s.isoformat(), e.isoformat()] for s, e in w.merged[:50]],
-            "items": len(w.items),
-            "correlation_ids": w.claim.correlation_ids[:50],
-            "drained": True,
-        }
+        details = {**push_log_details(w.merged, w.items, w.claim), "drained": True}
         if deferred_key(w.connection.pk, kind) in deferred:
             w.sync_log = push_log_open(w.connection, kind, None, details)
             continue
@@ -366,7 +353,7 @@ def _open_logs(work: list[_Work], kind: str) -> None:
             connection=w.connection,
             direction=SyncLog.Direction.OUTBOUND,
             kind=kind,
-            correlation_id=(w.claim.correlation_ids[:1] or [get_correlation_id()])[0],
+            correlation_id=w.claim.correlation_id,
             details=details,
         )
         fresh.append(w.sync_log)

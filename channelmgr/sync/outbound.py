@@ -8,13 +8,12 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.debounce import leading_key, push_edge, push_is_leading_edge, scheduled_key
 from channelmgr.sync.dispatch import push_enqueue, push_enqueue_many
-from channelmgr.sync.push import STALE_CLAIM
+from channelmgr.sync.push import unclaimed
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
@@ -132,8 +131,7 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
     cutoff = now - dt.timedelta(seconds=older_than_seconds)
     pending = (
         DirtyRange.objects.filter(created_at__lte=cutoff, connection__status=ChannelConnection.Status.ACTIVE)
-        # Nobody's: never claimed, or claimed by a push or drain that died (its claim is taken over).
-        .filter(Q(claimed_by="") | Q(claimed_at__lt=now - STALE_CLAIM))
+        .filter(unclaimed(now))  # a push or drain that died with them claimed gives them up
         .values_list("connection_id", "kind")
         .distinct()
     )

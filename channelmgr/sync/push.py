@@ -78,15 +78,19 @@ class Claim:
     oldest: dt.datetime | None
     correlation_ids: list[str]
 
+    @property
+    def correlation_id(self) -> str:
+        """The id its push carries on: its first change's (so one booking can be followed from its webhook
+        to every platform), else the current one."""
+        return self.correlation_ids[0] if self.correlation_ids else get_correlation_id()
+
 
 def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Claim:
     claim_id = claim_id or uuid.uuid4().hex
     now = timezone.now()
     mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(due(now))
     # Unclaimed rows, and rows of a push that died (its claim is stale), in one statement.
-    mine.filter(Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)).update(
-        claimed_by=claim_id, claimed_at=now
-    )
+    mine.filter(unclaimed(now)).update(claimed_by=claim_id, claimed_at=now)
     rows = (
         DirtyRange.objects.filter(claimed_by=claim_id, connection=connection)
         .order_by("created_at")
@@ -107,6 +111,11 @@ def claim_of(claim_id: str, rows: list[tuple[dt.date, dt.date, dt.datetime, str]
 
 def due(now: dt.datetime) -> Q:
     return Q(not_before__isnull=True) | Q(not_before__lte=now)
+
+
+def unclaimed(now: dt.datetime) -> Q:
+    """Ranges nobody is pushing: never claimed, or claimed by a push that died (``STALE_CLAIM`` ago)."""
+    return Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
 
 
 def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[dt.date, dt.date]]) -> None:
@@ -193,6 +202,15 @@ def _deferred_log(connection: ChannelConnection, kind: str) -> SyncLog | None:
     if sync_log_id is None:
         return None
     return SyncLog.objects.filter(pk=sync_log_id, connection=connection, status=SyncLog.Status.SKIPPED).first()
+
+
+def push_log_details(merged, items, claim: Claim) -> dict:
+    """What a push's SyncLog row says it carries: the ranges, the items sent and the changes coalesced."""
+    return {
+        "ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]],
+        "items": len(items),
+        "correlation_ids": claim.correlation_ids[:50],
+    }
 
 
 def push_log_open(connection, kind: str, sync_log: SyncLog | None, details: dict) -> SyncLog:
@@ -340,7 +358,7 @@ def push_connection(
                     return _push_batch(connection, kind, claims, sync_log)
         # The push carries on the id of the first change it sends, so one booking can be followed from
         # its webhook to every platform; the SyncLog lists every change the push coalesced.
-        with correlation(claim.correlation_ids[0] if claim.correlation_ids else get_correlation_id()):
+        with correlation(claim.correlation_id):
             return _push_claimed(connection, kind, claim, sync_log)
 
 
@@ -386,12 +404,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
             )
         return PushResult("nothing")
     items = push_items(connection, kind, merged)
-    details = {
-        "ranges": [[s.isoformat(), e.isoformat()] for s, e in merged[:50]],
-        "items": len(items),
-        "correlation_ids": claim.correlation_ids[:50],
-    }
-    sync_log = push_log_open(connection, kind, sync_log, details)
+    sync_log = push_log_open(connection, kind, sync_log, push_log_details(merged, items, claim))
     started = time.monotonic()
     requests = push_send(connection, kind, items, claim, merged, sync_log, started)
     # The bookkeeping of a push that went through commits once: its ranges clean, the connection and its

@@ -39,5 +39,6 @@ class Command(BaseCommand):
             else:
                 queued.append(conn.pk)
                 self.stdout.write(f"connection {conn.pk}: full push queued")
-        for kind in kinds if queued else []:
-            push_schedule_many(connection_ids=queued, kind=kind)
+        if queued:
+            for kind in kinds:
+                push_schedule_many(connection_ids=queued, kind=kind)

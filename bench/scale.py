@@ -249,7 +249,7 @@ class Capture:
 def replay(captured: list[tuple[str, str, dict, bytes | None]], threads: int) -> tuple[float, int]:
     """Send ``captured`` again with bare ``requests`` (one Session per thread, ``threads`` threads);
     returns (seconds, answers that were not 2xx)."""
-    import requests
+    from adapters.http import _Session
 
     local = threading.local()
     headers_to_drop = {"content-length"}  # requests computes it again
@@ -257,9 +257,10 @@ def replay(captured: list[tuple[str, str, dict, bytes | None]], threads: int) ->
     def send(item) -> int:
         session = getattr(local, "session", None)
         if session is None:
-            # A plain Session, as the adapters' own (adapters.http): it reads proxy settings from the
-            # environment on every request too.
-            session = local.session = requests.Session()
+            # The adapters' own Session class (adapters.http), so both sides pay the same for a request:
+            # a plain Session reads the proxy settings from the environment on every request, which the
+            # adapters' reads once per origin.
+            session = local.session = _Session()  # noqa: SLF001
         method, url, headers, body = item
         headers = {k: v for k, v in headers.items() if k.lower() not in headers_to_drop}
         return session.request(method, url, headers=headers, data=body, timeout=30).status_code
@@ -671,7 +672,7 @@ _DRAIN_STEPS = {
     "reading their units' nights": ("channelmgr.sync.drain", "calendar_nights_many"),
     "the items to send": ("channelmgr.sync.drain", "push_items"),
     "opening their SyncLog rows": ("channelmgr.sync.drain", "_open_logs"),
-    "sending (all of it)": ("channelmgr.sync.drain", "push_send"),
+    "sending (all of it)": ("channelmgr.sync.drain", "push_request"),
     "  the HTTP request (requests)": ("requests", "Session.request"),
     "  the breaker's admit": ("channelmgr.resilience.breaker", "CircuitBreaker.admit"),
     "  the limiter's acquire": ("channelmgr.resilience.limiter", "RateLimiter.acquire"),

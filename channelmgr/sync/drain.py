@@ -3,9 +3,10 @@
 A push of its own costs one connection a broker message and about eleven statements for the one request it
 usually makes, several times the request itself. A drain shares those costs: it reads its connections in
 one statement, finds which are due in one aggregate, claims all their due ranges in one statement, reads
-every unit's nights in one or two queries (again for those not yet sent, once its sends have taken longer
-than ``FRESH_READ_SECONDS``), sends each connection its requests, and records every push that went
-through in one transaction. Each request still passes the connection's rate limiter and breaker.
+every unit's nights in one or two queries (again, just before they go, for the next few once its sends
+have taken longer than ``FRESH_READ_SECONDS``), sends each connection its requests, and records every
+push that went through in one transaction. Each request still passes the connection's rate limiter and
+breaker.
 
 The drain takes the common case only. A connection that needs more goes to a push of its own
 (``push_connection``, which keeps every rule it has): a room type whose hotel has other connections to
@@ -93,6 +94,7 @@ class _Work:
     merged: list[tuple[dt.date, dt.date]]
     items: list | None = None
     sync_log: SyncLog | None = None
+    read_at: float = 0.0  # time.monotonic() when its nights were read
 
 
 def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
@@ -231,17 +233,25 @@ def _push_ready(
     _open_logs(work, kind)
     opened.extend(w.sync_log for w in work)
     done = []
-    read_at = time.monotonic()
     waiting = work
     wave_size = 1  # one at a time, until a request shows the platform is slow to answer
+    sent_since_read = 0
     while waiting:
-        if time.monotonic() - read_at > FRESH_READ_SECONDS:
+        wave = waiting[:wave_size]
+        if any(time.monotonic() - w.read_at > FRESH_READ_SECONDS for w in wave):
             # The sends so far took a while: a change since (a booking's close-out, pushed by a push of
-            # its own) must not be overwritten with what was read before it.
-            _read(waiting, kind, claim_id, result)
-            read_at = time.monotonic()
-            waiting = [w for w in waiting if w.items is not None]
-        wave, waiting = waiting[:wave_size], waiting[wave_size:]
+            # its own) must not be overwritten with what was read before it. Read again what goes out
+            # next, as many as went out since the last read: reading every connection still waiting made
+            # a long drain (a full sync's year of nights) read the same nights over and over.
+            ahead = max(wave_size, sent_since_read)
+            chunk = waiting[:ahead]
+            _read(chunk, kind, claim_id, result)
+            chunk = [w for w in chunk if w.items is not None]
+            waiting = chunk + waiting[ahead:]
+            wave = chunk[:wave_size]
+            sent_since_read = 0
+        waiting = waiting[len(wave) :]
+        sent_since_read += len(wave)
         for w, (requests, exc, started, finished) in zip(wave, _send_wave(wave, kind), strict=True):
             if exc is None:
                 done.append((w, requests, int((finished - started) * 1000)))
@@ -316,10 +326,12 @@ def _read(work: list[_Work], kind: str, claim_id: str, result: DrainResult) -> N
     A connection whose items cannot be built (a price its rule cannot express, say) is handed to a push of
     its own (``items`` None), which fails or succeeds on its own: one bad connection must not hold back
     the drain."""
+    read_at = time.monotonic()
     wanted = [(w.connection.unit, start, end) for w in work for start, end in w.merged]
     nights = iter(calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY))
     for w in work:
         of_ranges = [next(nights) for _range in w.merged]
+        w.read_at = read_at
         try:
             w.items = push_items(w.connection, kind, w.merged, of_ranges)
         except Exception:

@@ -141,6 +141,30 @@ def test_a_close_out_made_while_a_drain_sends_is_not_overwritten_with_what_it_re
     ]
 
 
+def test_a_long_drain_reads_each_connection_again_once_not_every_waiting_one_each_time(unit, day, monkeypatch):
+    """Reading again is for what goes out next: a drain whose every send outlasts ``FRESH_READ_SECONDS``
+    (0 here) reads each connection's nights at most twice, not once per send before it (quadratic: a full
+    sync's year of nights read over and over)."""
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "FRESH_READ_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 6))
+    _dirty(connections, AVAILABILITY, day(1), day(6))
+    read = []
+    nights_many = drain.calendar_nights_many
+
+    def calendar_nights_many(*, wanted, **kwargs):
+        read.extend(u.pk for u, _start, _end in wanted)
+        return nights_many(wanted=wanted, **kwargs)
+
+    monkeypatch.setattr(drain, "calendar_nights_many", calendar_nights_many)
+    with responses.RequestsMock() as http:
+        http.add(responses.PUT, FEWO, json={})
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+    assert sorted(result.pushed) == sorted(c.pk for c in connections)
+    assert sorted(read) == sorted(2 * [c.unit_id for c in connections])
+
+
 def test_a_connection_whose_items_cannot_be_built_goes_alone_and_the_others_go_through(unit, day, monkeypatch):
     import channelmgr.sync.drain as drain
 

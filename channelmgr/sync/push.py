@@ -293,11 +293,15 @@ def _price_ranges(connection, nights_of_ranges: list[list[Night]]) -> list[Price
     currency = connection.unit.property.currency
     rule = rule_of(connection)
     result = []
+    identity = rule.is_identity  # the common case, and a year of nights a full sync: asked once
     for nights in nights_of_ranges:
-        priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
+        if identity:
+            priced = [(n.date, n.price) for n in nights]
+        else:
+            priced = [(n.date, channel_price(rule, n.price, currency)) for n in nights]
         for run_start, run_end, (_date, price) in R.runs(priced, date_of=lambda n: n[0], key=lambda n: n[1]):
             result.append(PriceRange(range=DayRange(run_start, run_end), price=price, currency=currency))
-        aside = [n.date for n in nights if rule_set_aside(rule, n.price, currency)]
+        aside = [] if identity else [n.date for n in nights if rule_set_aside(rule, n.price, currency)]
         if aside:  # a price set after the rule was saved, which the rule would make absurd
             log.warning(
                 "connection %s: its price rule (%s) gives no sane price for %s night(s) from %s; sent the PMS price",

@@ -31,11 +31,15 @@ def runs(
 ) -> list[tuple[dt.date, dt.date, T]]:
     """Consecutive dates whose ``key`` is equal, as ``(start, end, first item)``; gaps split runs."""
     result: list[tuple[dt.date, dt.date, T]] = []
+    run: list | None = None  # the open run: [start, end, first item, its key]
     for item in items:
-        day = date_of(item)
-        if result and result[-1][1] == day and key(result[-1][2]) == key(item):
-            start, _end, first = result[-1]
-            result[-1] = (start, day + ONE_DAY, first)
-        else:
-            result.append((day, day + ONE_DAY, item))
+        day, value = date_of(item), key(item)
+        if run is not None and run[1] == day and run[3] == value:
+            run[1] = day + ONE_DAY
+            continue
+        if run is not None:
+            result.append((run[0], run[1], run[2]))
+        run = [day, day + ONE_DAY, item, value]
+    if run is not None:
+        result.append((run[0], run[1], run[2]))
     return result

@@ -18,11 +18,14 @@ Redis. Prints, from one run:
     a backlog (``push_enqueue_many``: drains of up to ``DRAIN_SIZE`` connections a message; one message a
     connection, as a single change goes, is printed beside it), ÷ bare HTTP requests per second
     sending the very requests those pushes sent (captured) to the same sandbox endpoints from this process
-    with ``requests`` and 4 threads. The best of ``--rounds`` (3) rounds of each, after a warm-up; a no-op
-    actor's rate on the same broker is printed beside it as context;
+    through the adapters' own ``requests`` Session class and 4 threads. The best of ``--rounds`` (3)
+    rounds of each, after a warm-up; a no-op actor's rate on the same broker is printed beside it as
+    context;
 (d) a full sync (availability and prices, 365 nights) of N and of 2N units (``--scale-units`` N, 50) with
     5 channels each on fresh ``rundramatiq`` processes of 4 threads: the time ratio 2N ÷ N on one process,
-    each run's peak RSS per process, and the speed-up of 2N units from 1 to 2 worker processes;
+    each run's peak RSS per process, and the speed-up of 2N units from 1 to 2 worker processes; then the
+    speed-up of N units with every platform answering after 100 ms, where the platforms bound the run and
+    not this machine's two cores;
 (p) (only when asked for) the cost of single pushes: wall time against the time inside HTTP, Postgres
     and Redis calls (with their counts) and cProfile's top functions.
     (c), (d) and (p) run on a stack of their own with 2N units whose limits are raised on both sides (the
@@ -416,6 +419,7 @@ def report_lags(load: list[Booked], isolated: list[Booked], *, timeout: float, i
 SECTIONS = ("a", "b", "c", "d", "p")
 DEFAULT_SECTIONS = "a,b,c,d"
 SCALE_TIME_RATIO_TARGET = 2.1
+SLOW_PLATFORM_MS = 100  # (d) the platforms' latency of the run bound by them, not by the CPU
 SPEED_UP_TARGET = 1.7
 THROUGHPUT_TARGET = 0.5
 
@@ -639,11 +643,37 @@ def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
                 f"(target >= {SPEED_UP_TARGET}x: {_verdict(speed_up >= SPEED_UP_TARGET)})",
                 flush=True,
             )
+            latency_speed_up(scale, n)
     except BaseException:
         print(scale.stack.logs_tail(30), file=sys.stderr)
         raise
     finally:
         scale.stack.stop()
+
+
+def latency_speed_up(scale, units: int) -> None:
+    """The speed-up from 1 to 2 worker processes where the platforms, not the CPU, bound the run: every
+    platform answers after ``SLOW_PLATFORM_MS``. On two cores the CPU-bound speed-up above cannot pass
+    (CPU of all the stack's processes) / 2; this shows whether anything else (a lock, the broker, the
+    database) keeps two processes from working as two."""
+    from bench import scale as S
+
+    for slug in PLATFORMS:
+        scale.stack.sandbox(
+            "POST", f"/_control/{slug}/faults", json={"latency_ms": SLOW_PLATFORM_MS}
+        ).raise_for_status()
+    try:
+        one, two = (S.full_sync(scale, units, processes) for processes in (1, 2))
+    finally:
+        for slug in PLATFORMS:
+            scale.stack.sandbox("DELETE", f"/_control/{slug}/faults")
+    print(
+        f"    every platform answering after {SLOW_PLATFORM_MS} ms, {units} units: 1 process {one.seconds:.1f}s "
+        f"(worker CPU {one.cpu_seconds:.1f}s), 2 processes {two.seconds:.1f}s: speed-up "
+        f"{one.seconds / two.seconds:.2f}x"
+        + (f", {one.failures + two.failures} pushes FAILED" if one.failures + two.failures else ""),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

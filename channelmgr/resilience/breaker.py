@@ -126,6 +126,17 @@ class CircuitBreaker:
         if admission.kind == "probe":
             self._safely(lambda a: self.cache.delete(self._probe_key(a.round, a.slot)), admission)
 
+    def closed_keys(self) -> tuple[str, str]:
+        """The cache keys (as stored) of the time it opened and of its failures: a step on Redis that
+        admits closed traffic together with its rate limits checks that the first is absent and reads the
+        second (``guard``)."""
+        return self.cache.make_key(self._key("opened")), self.cache.make_key(self._key("failures"))
+
+    @staticmethod
+    def closed_admission(failures: int) -> Admission:
+        """The admission of a call let in while the breaker was closed with ``failures`` counted."""
+        return Admission("closed", failures=bool(failures))
+
     # --- state ---------------------------------------------------------------------------------
 
     def get_state(self) -> str:

@@ -13,9 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from adapters.base import Capability, PlatformAPIError
 from adapters.registry import adapter_class
-from channelmgr.resilience.breaker import breaker_for
+from channelmgr.resilience.breaker import Admission, CircuitBreaker, breaker_for
 from channelmgr.resilience.errors import Backpressure, CircuitOpenError
-from channelmgr.resilience.limiter import RateLimiter, limiter_for
+from channelmgr.resilience.limiter import CONTENDED_RETRIES, RateLimiter, limiter_for
+from channelmgr.resilience.limiter_redis import admit_together, is_redis, shared_client
 from channelmgr.resilience.pacer import Pacer
 
 __all__ = ["Backpressure", "Purpose", "guarded_call"]
@@ -104,6 +105,57 @@ def share_limiters(limiter: RateLimiter) -> list[RateLimiter | Pacer]:
     return [one for one in drawn if one is not None]
 
 
+def _admit_at_once(breaker: CircuitBreaker, drawn: list[tuple[RateLimiter, str]]) -> Admission | None:
+    """On Redis, the breaker's check and a grant of every limiter in ``drawn`` in one round trip (one
+    script: ``limiter_redis.admit_together``), all or none: a request otherwise paid a round trip for each.
+
+    Raises ``Backpressure`` when a limiter is full. None: take the long way (``_admit_step_by_step``),
+    which knows what to do when the breaker is not closed, the cache is not Redis or fails, or a busy
+    process keeps giving its grants back."""
+    logs = [one.redis_log for one, _reason in drawn]
+    if any(log is None or log.redis is not logs[0].redis for log in logs) or not is_redis(breaker.cache):
+        return None
+    for _attempt in range(CONTENDED_RETRIES + 1):
+        try:
+            if shared_client(breaker.cache) is not logs[0].redis:
+                return None
+            outcome = admit_together(logs, breaker.closed_keys())
+        except Exception:  # the long way has every fallback for a cache that fails
+            return None
+        if not outcome.breaker_closed:
+            return None
+        if outcome.granted:
+            for (one, _reason), used in zip(drawn, outcome.used, strict=True):
+                one.count_grant(used)
+            return breaker.closed_admission(outcome.failures)
+        if outcome.wait is not None:
+            one, reason = drawn[outcome.refused_by]
+            one.count_refusal()
+            raise Backpressure(max(0.0, outcome.wait), reason)
+    return None
+
+
+def _admit_step_by_step(
+    breaker: CircuitBreaker, pacer: Pacer | None, drawn: list[tuple[RateLimiter, str]], purpose: Purpose | None
+) -> Admission:
+    # The breaker goes first: an open breaker must not spend the limiter's capacity.
+    try:
+        admission = breaker.admit()
+    except CircuitOpenError as exc:
+        raise Backpressure(exc.retry_after, f"circuit_{exc.state}") from exc
+    # The pacer first: its refusal costs no grant of the share's window, and its grant can be given back.
+    if pacer is not None and not pacer.acquire():
+        breaker.release(admission)
+        raise Backpressure(pacer.time_until_available(), f"{purpose}_paced")
+    for one, reason in drawn:
+        if not one.acquire(blocking=False):
+            breaker.release(admission)
+            if pacer is not None:
+                pacer.refund()
+            raise Backpressure(one.time_until_available(), reason)
+    return admission
+
+
 def guarded_call(
     *,
     platform: str,
@@ -128,27 +180,12 @@ def guarded_call(
     """
     breaker = breaker_for(platform, cache=cache, clock=clock)
     limiter = limiter_for(platform=platform, account=account, connection=connection, cache=cache, clock=clock)
-    # The breaker goes first: an open breaker must not spend the limiter's capacity.
-    try:
-        admission = breaker.admit()
-    except CircuitOpenError as exc:
-        raise Backpressure(exc.retry_after, f"circuit_{exc.state}") from exc
-    # The pacer first: its refusal costs no grant of the share's window, and its grant can be given back.
     pacer = _pacer(limiter, purpose)
-    if pacer is not None and not pacer.acquire():
-        breaker.release(admission)
-        raise Backpressure(pacer.time_until_available(), f"{purpose}_paced")
     share = _share_limiter(limiter, purpose)
-    if share is not None and not share.acquire(blocking=False):
-        breaker.release(admission)
-        if pacer is not None:
-            pacer.refund()
-        raise Backpressure(share.time_until_available(), f"{purpose}_share_used")
-    if not limiter.acquire(blocking=False):
-        breaker.release(admission)
-        if pacer is not None:
-            pacer.refund()
-        raise Backpressure(limiter.time_until_available(), "rate_limited")
+    drawn = [(one, reason) for one, reason in ((share, f"{purpose}_share_used"), (limiter, "rate_limited")) if one]
+    admission = _admit_at_once(breaker, drawn) if pacer is None else None
+    if admission is None:
+        admission = _admit_step_by_step(breaker, pacer, drawn, purpose)
     try:
         result = fn()
     except PlatformAPIError as exc:

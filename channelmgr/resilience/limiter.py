@@ -33,7 +33,7 @@ _last_warning: dict[str, float] = {}  # per limiter key: limiter_for() builds a 
 # A contended attempt (a racing claim won, or this process stalled and gave its grant back) says
 # nothing about capacity, so it is tried again at once, even by a non-blocking acquire(): refusing
 # would hand the caller a wait of 0.0 while the platform is far below its limit.
-_CONTENDED_RETRIES = 5
+CONTENDED_RETRIES = 5
 
 
 class RateLimiter:
@@ -119,7 +119,7 @@ class RateLimiter:
                 return True
             if wait is None:
                 contended += 1
-                if contended <= _CONTENDED_RETRIES:
+                if contended <= CONTENDED_RETRIES:
                     continue
                 # Still contended: this process is too busy to keep a grant on time. Back off a little,
                 # and say so to time_until_available().
@@ -158,6 +158,21 @@ class RateLimiter:
         """Forget every grant (tests, and an operator clearing a limit that was changed)."""
         self._backoff_until = -math.inf
         self._safely(lambda storage: storage.reset())
+
+    @property
+    def redis_log(self) -> RedisWindowLog | None:
+        """The shared log on Redis (None over any other cache): for a step that takes grants in several
+        logs at once (``guard``)."""
+        return self._storage if isinstance(self._storage, RedisWindowLog) else None
+
+    def count_grant(self, used: int) -> None:
+        """Count a grant that such a step took in this limiter's log, as ``acquire`` counts its own."""
+        if self.platform:
+            metrics.update_rate_limiter_usage(self.platform, self.account, used)
+        self._record("granted", 0.0)
+
+    def count_refusal(self) -> None:
+        self._record("rejected", None)
 
     # --- storage --------------------------------------------------------------------------------
 

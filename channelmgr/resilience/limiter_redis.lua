@@ -12,16 +12,9 @@
 -- acquire -> {1, 0, grants in the span}  or  {0, microseconds to wait, grants in the span}
 -- state   -> {microseconds to wait, grants in (now - span, now]}
 -- pause   -> the end of the pause in microseconds
---
--- A grant at t counts while now < t + span. Times are whole microseconds (16 digits) and are handed to
--- Redis with %d: Lua's own number to string conversion (%.14g) would round them.
 
--- `now`: see redis_now.lua, prepended.
+-- `now`: see redis_now.lua; us, paused_until, log_wait, log_used, log_grant: see window_log.lua.
 local limit, span = tonumber(ARGV[3]), tonumber(ARGV[4])
-
-local function us(value)
-  return string.format('%d', value)
-end
 
 if ARGV[1] == 'pause' then
   local pause = tonumber(ARGV[6])
@@ -29,38 +22,24 @@ if ARGV[1] == 'pause' then
   return now + pause
 end
 
-local paused = tonumber(redis.call('GET', KEYS[2]))
-if paused and paused <= now then
-  paused = nil
-end
-
--- The (used - limit + 1)-th oldest grant still counting is the one whose end frees a grant.
-local function wait(used)
-  if used < limit then
-    return 0
-  end
-  local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. us(now - span), '+inf', 'WITHSCORES', 'LIMIT', used - limit, 1)
-  return tonumber(oldest[2]) + span - now
-end
+local paused = paused_until(KEYS[2])
 
 if ARGV[1] == 'state' then
   local used = redis.call('ZCOUNT', KEYS[1], '(' .. us(now - span), '+inf')
   local in_window = redis.call('ZCOUNT', KEYS[1], '(' .. us(now - span), us(now))
-  local until_free = wait(used)
+  local until_free = log_wait(KEYS[1], used, limit, span)
   if paused then
     until_free = math.max(until_free, paused - now)
   end
   return {until_free, in_window}
 end
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', us(now - span))
-local used = redis.call('ZCARD', KEYS[1])
+local used = log_used(KEYS[1], span)
 if paused then
   return {0, paused - now, used}
 end
 if used >= limit then
-  return {0, wait(used), used}
+  return {0, log_wait(KEYS[1], used, limit, span), used}
 end
-redis.call('ZADD', KEYS[1], us(now), ARGV[6])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+log_grant(KEYS[1], ARGV[6], ARGV[5])
 return {1, 0, used + 1}

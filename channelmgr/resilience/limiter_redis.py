@@ -7,14 +7,22 @@ import math
 import random
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import NoScriptError
 
-# redis_now.lua first: it sets ``now`` for the script.
-SCRIPT = "".join(Path(__file__).with_name(n).read_text() for n in ("redis_now.lua", "limiter_redis.lua"))
-SHA = hashlib.sha1(SCRIPT.encode()).hexdigest()  # noqa: S324 -- Redis names scripts by their SHA-1
+
+def _script(name: str) -> tuple[str, str]:
+    """The script ``name`` after redis_now.lua (it sets ``now``) and window_log.lua (the log's steps), and
+    its SHA-1, by which Redis names it."""
+    text = "".join(Path(__file__).with_name(n).read_text() for n in ("redis_now.lua", "window_log.lua", name))
+    return text, hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 -- Redis's name for it, not security
+
+
+SCRIPT, SHA = _script("limiter_redis.lua")
+GUARD_SCRIPT, GUARD_SHA = _script("guard_redis.lua")
 MICROSECONDS = 1_000_000
 # One client per cache client: limiter_for() builds a limiter per call, and redis.Redis() is not free.
 _CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -107,3 +115,40 @@ class RedisWindowLog:
     def _run(self, operation: bytes, *extra):
         now = b"" if self.server_clock else round(self.clock() * MICROSECONDS)
         return run_script(self.redis, SCRIPT, SHA, self._keys, (operation, now, *self._params, *extra))
+
+
+@dataclass(frozen=True)
+class Together:
+    """What ``admit_together`` found: granted in every log, or why not."""
+
+    granted: bool
+    breaker_closed: bool = True
+    refused_by: int | None = None  # the index of the full (or paused) log
+    wait: float | None = None  # seconds until it has room; None: contended, try again at once
+    failures: int = 0  # the breaker's count of consecutive failures
+    used: tuple[int, ...] = ()  # each log's grants counting, this one's included
+
+
+def admit_together(logs: list[RedisWindowLog], breaker_keys: tuple[str, str]) -> Together:
+    """One EVALSHA of ``guard_redis.lua``: the breaker whose cache keys are ``breaker_keys`` is closed and
+    every one of ``logs`` (on one Redis, one clock) has room, then a grant in each; else nothing. A grant
+    whose reply took longer than the smallest ``stall`` is withdrawn from every log, as ``attempt`` does."""
+    first = logs[0]
+    member = random.getrandbits(64)
+    sent = first.clock()
+    now = b"" if first.server_clock else round(sent * MICROSECONDS)
+    keys = (*(key.encode() for key in breaker_keys), *(key for log in logs for key in log._keys))  # noqa: SLF001
+    args = (member, now, *(param for log in logs for param in log._params))  # noqa: SLF001
+    reply = run_script(first.redis, GUARD_SCRIPT, GUARD_SHA, keys, args)
+    if reply[0] == -1:
+        return Together(False, breaker_closed=False)
+    if reply[0] == 0:
+        return Together(False, refused_by=reply[1] - 1, wait=reply[2] / MICROSECONDS)
+    stall = min(log.stall for log in logs)
+    if stall > 0 and first.clock() - sent > stall:
+        pipe = first.redis.pipeline(transaction=False)
+        for log in logs:
+            pipe.zrem(log.log_key, member)
+        pipe.execute()
+        return Together(False)
+    return Together(True, failures=int(reply[1]), used=tuple(int(n) for n in reply[2:]))

@@ -222,3 +222,86 @@ def test_a_pacer_whose_cache_is_down_paces_nothing_and_the_limiter_still_counts(
     assert pacer.time_until_available() == 0.0
     pacer.refund()
     pacer.reset()
+
+
+def test_a_success_after_a_failure_clears_it(cache_backend, clock):
+    """The breaker counts consecutive failures: a success in between (let in on the one-step path on
+    Redis, which reads the count with the grant) starts the count again."""
+    with pytest.raises(PlatformAPIError):
+        call(cache_backend, clock, fn=raising(TRANSIENT))
+    clock.advance(1.1)
+    assert call(cache_backend, clock) == "ok"
+    clock.advance(1.1)
+    with pytest.raises(PlatformAPIError):
+        call(cache_backend, clock, fn=raising(TRANSIENT))
+    clock.advance(1.1)
+    assert call(cache_backend, clock) == "ok", "one failure since the success: the breaker is still closed"
+
+
+@pytest.fixture
+def expedia_small(settings):
+    """Expedia (pulled and pushed to, so its requests draw on a purpose's share too) at 4 a second: the
+    push share is 3, and pushes are not paced (one every 1/3 s)."""
+    settings.PLATFORMS = {
+        **settings.PLATFORMS,
+        "expedia": {**settings.PLATFORMS["expedia"], "rate_limit": 4, "rate_window": 1.0},
+    }
+
+
+def _push(platform, cache_backend, clock, fn=lambda: "ok"):
+    from channelmgr.resilience.guard import Purpose
+
+    return guarded_call(
+        platform=platform, account="acct", fn=fn, clock=clock, cache=cache_backend, purpose=Purpose.PUSH
+    )
+
+
+@pytest.mark.parametrize("cache_backend", ["redis"], indirect=True)
+def test_on_redis_a_request_is_admitted_in_one_round_trip(cache_backend, clock, expedia_small, monkeypatch):
+    """The breaker's check, the push share's grant and the account's: one script call, not one each."""
+    import redis
+
+    from channelmgr.resilience.guard import Purpose, _pacer, _share_limiter
+
+    limiter = limiter_for(platform="expedia", account="acct", cache=cache_backend, clock=clock)
+    assert _pacer(limiter, Purpose.PUSH) is None and _share_limiter(limiter, Purpose.PUSH) is not None
+    _push("expedia", cache_backend, clock)  # loads the script into Redis
+    sent = []
+    execute = redis.Redis.execute_command
+    monkeypatch.setattr(
+        redis.Redis, "execute_command", lambda self, *a, **kw: sent.append(a[0]) or execute(self, *a, **kw)
+    )
+    _push("expedia", cache_backend, clock, fn=lambda: sent.append("the request"))
+    assert sent == ["EVALSHA", "the request"]
+    monkeypatch.undo()
+    assert limiter.current_usage() == 2
+    assert _share_limiter(limiter, Purpose.PUSH).current_usage() == 2
+
+
+@pytest.mark.parametrize("cache_backend", ["redis"], indirect=True)
+def test_on_redis_an_account_without_room_takes_no_grant_of_the_share_either(cache_backend, clock, expedia_small):
+    """All or none: a push the account refuses leaves the push share as it was (step by step, the share's
+    grant was spent before the account said no, and a window's pushes lost a slot)."""
+    from channelmgr.resilience.guard import Purpose, _share_limiter
+
+    limiter = limiter_for(platform="expedia", account="acct", cache=cache_backend, clock=clock)
+    for _ in range(4):
+        assert limiter.acquire()
+    with pytest.raises(Backpressure) as deferred:
+        _push("expedia", cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.reason == "rate_limited"
+    assert deferred.value.delay_seconds == pytest.approx(1.05)
+    assert _share_limiter(limiter, Purpose.PUSH).current_usage() == 0
+
+
+@pytest.mark.parametrize("cache_backend", ["redis"], indirect=True)
+def test_on_redis_a_full_share_refuses_before_the_account_is_spent(cache_backend, clock, expedia_small):
+    from channelmgr.resilience.guard import Purpose, _share_limiter
+
+    limiter = limiter_for(platform="expedia", account="acct", cache=cache_backend, clock=clock)
+    for _ in range(3):
+        _push("expedia", cache_backend, clock)
+    with pytest.raises(Backpressure) as deferred:
+        _push("expedia", cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.reason == "push_share_used"
+    assert (limiter.current_usage(), _share_limiter(limiter, Purpose.PUSH).current_usage()) == (3, 3)

@@ -33,3 +33,39 @@ def hammer(redis_url: str, key: str, limit: int, window: float, threads: int, re
     for worker in workers:
         worker.join()
     return grants
+
+
+def hammer_guard(redis_url: str, account: str, limit: int, window: float, threads: int, ready, seconds: float):
+    """Threads send guarded Expedia requests (half pushes, half pulls: each draws on its purpose's share
+    and on the account) at ``limit`` a ``window``; returns each request's (time, purpose)."""
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["REDIS_URL"] = redis_url
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from channelmgr.resilience.guard import Backpressure, Purpose, guarded_call
+
+    settings.PLATFORMS["expedia"] = {**settings.PLATFORMS["expedia"], "rate_limit": limit, "rate_window": window}
+    sent, lock = [], threading.Lock()
+
+    def run(purpose):
+        def request():
+            with lock:
+                sent.append((time.time(), str(purpose)))
+
+        while time.time() < end_at:
+            try:
+                guarded_call(platform="expedia", account=account, fn=request, purpose=purpose)
+            except Backpressure as exc:
+                time.sleep(min(max(exc.delay_seconds, 0.001), 0.05))
+
+    ready.wait(timeout=300)
+    end_at = time.time() + seconds
+    workers = [threading.Thread(target=run, args=(list(Purpose)[i % 2],)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sent

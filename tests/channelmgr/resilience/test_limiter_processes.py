@@ -53,3 +53,27 @@ def test_ten_per_second_holds_across_four_processes_and_runs_near_the_limit():
 def test_twenty_per_minute_holds_across_four_processes_for_three_windows():
     grants = hammer_from_processes(limit=20, window=60.0, seconds=WINDOWS * 60 + 5)
     assert_limit_held_and_used(grants, limit=20, window=60.0)
+
+
+def test_guarded_pushes_and_pulls_keep_the_account_and_each_share_across_four_processes():
+    """Through the guard (on Redis one script grants in a purpose's share and in the account together):
+    the account's limit holds in every window, and so does each purpose's cap, with both hammering."""
+    from channelmgr.resilience.guard import Purpose, purpose_cap
+
+    from ._hammer import hammer_guard
+
+    limit, window = 12, 1.0
+    account = f"test-guard-procs-{uuid.uuid4().hex[:10]}"
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(PROCESSES) as pool:
+        ready = manager.Barrier(PROCESSES)
+        args = (REDIS_URL, account, limit, window, THREADS, ready, WINDOWS + 0.5)
+        results = pool.starmap(hammer_guard, [args] * PROCESSES)
+    flush_prefix(redis_client_or_skip(), f"cm:1:ratelimit:expedia:{account}")
+    sent = sorted(request for requests in results for request in requests)
+    assert_limit_held_and_used([t for t, _purpose in sent], limit=limit, window=window)
+    for purpose in Purpose:
+        times = [t for t, of in sent if of == str(purpose)]
+        cap = purpose_cap(limit, purpose)
+        tightest = min(later - earlier for earlier, later in zip(times, times[cap:], strict=False))
+        assert tightest >= window, f"{cap + 1} {purpose} requests within {tightest:.4f}s"

@@ -674,8 +674,8 @@ _DRAIN_STEPS = {
     "opening their SyncLog rows": ("channelmgr.sync.drain", "_open_logs"),
     "sending (all of it)": ("channelmgr.sync.drain", "push_request"),
     "  the HTTP request (requests)": ("requests", "Session.request"),
-    "  the breaker's admit": ("channelmgr.resilience.breaker", "CircuitBreaker.admit"),
-    "  the limiter's acquire": ("channelmgr.resilience.limiter", "RateLimiter.acquire"),
+    "  breaker+limiters, one step": ("channelmgr.resilience.guard", "_admit_at_once"),
+    "  breaker+limiters, step by step": ("channelmgr.resilience.guard", "_admit_step_by_step"),
     "recording the pushes": ("channelmgr.sync.drain", "_finish"),
 }
 

@@ -430,7 +430,9 @@ class FullSync:
     failures: int
     peak_rss_mb: list[float]  # per process of the worker's group: the dramatiq parent and its workers
     cpu_seconds: float  # user + system time of the worker's processes: less noisy than the wall clock
-    sandbox_cpu_seconds: float  # the sandbox's (one process): near ``seconds``, it is what bounds the run
+    sandbox_cpu_seconds: float  # the sandbox's (one process)
+    machine_busy: float = 0.0  # the share of the machine's cores busy during the run (every process)
+    machine_steal: float = 0.0  # the share taken by the hypervisor for other guests (a VM's noise)
 
 
 def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800) -> FullSync:
@@ -461,6 +463,7 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
             connections, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], dt.date.today(), FULL_SYNC_DAYS
         )
         cpu_before = cpu_seconds(proc.pid)
+        machine_before = machine_cpu()
         sandbox = stack.procs["sandbox"].pid
         sandbox_before = cpu_seconds(sandbox)
         began = time.perf_counter()
@@ -483,11 +486,24 @@ def full_sync(scale: Scale, units: int, processes: int, *, timeout: float = 1800
         rss = peak_rss_mb(proc.pid)
         cpu = cpu_seconds(proc.pid) - cpu_before
         sandbox_cpu = cpu_seconds(sandbox) - sandbox_before
+        busy, steal = (after - before for after, before in zip(machine_cpu(), machine_before, strict=True))
         stats_after = stack.all_stats()
     finally:
         _terminate(stack, name)
     requests = sum(stats_after[s]["requests_total"] - stats_before[s]["requests_total"] for s in PLATFORMS)
-    return FullSync(units, processes, seconds, requests, _failures_since(connections, since), rss, cpu, sandbox_cpu)
+    cores = os.cpu_count() or 1
+    return FullSync(
+        units,
+        processes,
+        seconds,
+        requests,
+        _failures_since(connections, since),
+        rss,
+        cpu,
+        sandbox_cpu,
+        machine_busy=busy / (seconds * cores),
+        machine_steal=steal / (seconds * cores),
+    )
 
 
 def _first_failure(connection_ids: list[int], since) -> str:
@@ -532,6 +548,15 @@ def peak_rss_mb(group: int) -> list[float]:
         except (OSError, ValueError, IndexError):
             continue
     return sorted(peaks, reverse=True)
+
+
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy (every process, Postgres and Redis included) and had
+    stolen by its hypervisor, from /proc/stat's first line."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
 
 
 def cpu_seconds(group: int) -> float:

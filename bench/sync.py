@@ -627,7 +627,8 @@ def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
                     f"    {units:4} units, {processes} process{'es' if processes > 1 else ''}: {run.seconds:7.1f}s, "
                     f"{run.requests} requests ({run.requests / run.seconds:.0f}/s), peak RSS per process "
                     f"{_mb(run.peak_rss_mb)}, CPU: worker {run.cpu_seconds:.1f}s, "
-                    f"sandbox {run.sandbox_cpu_seconds:.1f}s"
+                    f"sandbox {run.sandbox_cpu_seconds:.1f}s; the machine's {os.cpu_count()} cores "
+                    f"{run.machine_busy:.0%} busy (stolen by the hypervisor: {run.machine_steal:.0%})"
                     + (f", {run.failures} pushes FAILED" if run.failures else ""),
                     flush=True,
                 )

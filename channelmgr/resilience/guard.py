@@ -115,6 +115,7 @@ def _admit_at_once(breaker: CircuitBreaker, drawn: list[tuple[RateLimiter, str]]
     logs = [one.redis_log for one, _reason in drawn]
     if any(log is None or log.redis is not logs[0].redis for log in logs) or not is_redis(breaker.cache):
         return None
+    started = drawn[-1][0].clock()
     for _attempt in range(CONTENDED_RETRIES + 1):
         try:
             if shared_client(breaker.cache) is not logs[0].redis:
@@ -126,7 +127,7 @@ def _admit_at_once(breaker: CircuitBreaker, drawn: list[tuple[RateLimiter, str]]
             return None
         if outcome.granted:
             for (one, _reason), used in zip(drawn, outcome.used, strict=True):
-                one.count_grant(used)
+                one.count_grant(used, one.clock() - started)
             return breaker.closed_admission(outcome.failures)
         if outcome.wait is not None:
             one, reason = drawn[outcome.refused_by]

@@ -24,7 +24,8 @@ for i = 1, n do
   used[i] = log_used(log_key, span)
   local paused = paused_until(pause_key)
   if paused then
-    return {0, i, paused - now}
+    -- As the limiter's own wait: the end of the pause, or later if the window is full then too.
+    return {0, i, math.max(paused - now, log_wait(log_key, used[i], limit, span))}
   end
   if used[i] >= limit then
     return {0, i, log_wait(log_key, used[i], limit, span)}

@@ -165,11 +165,12 @@ class RateLimiter:
         logs at once (``guard``)."""
         return self._storage if isinstance(self._storage, RedisWindowLog) else None
 
-    def count_grant(self, used: int) -> None:
-        """Count a grant that such a step took in this limiter's log, as ``acquire`` counts its own."""
+    def count_grant(self, used: int, waited: float) -> None:
+        """Count a grant that such a step took in this limiter's log after ``waited`` seconds, as
+        ``acquire`` counts its own."""
         if self.platform:
             metrics.update_rate_limiter_usage(self.platform, self.account, used)
-        self._record("granted", 0.0)
+        self._record("granted", waited)
 
     def count_refusal(self) -> None:
         self._record("rejected", None)

@@ -77,6 +77,8 @@ FRESH_READ_SECONDS = 0.2
 # it, and the rest go ``DRAIN_SENDS`` at a time.
 SLOW_REQUEST_SECONDS = 0.02
 DRAIN_SENDS = 4
+# A drain that reads again reads at most this many connections ahead of its sends.
+READ_AHEAD = 2 * DRAIN_SENDS
 
 
 @dataclass
@@ -243,7 +245,8 @@ def _push_ready(
             # its own) must not be overwritten with what was read before it. Read again what goes out
             # next, as many as went out since the last read: reading every connection still waiting made
             # a long drain (a full sync's year of nights) read the same nights over and over.
-            ahead = max(wave_size, sent_since_read)
+            # At most a few waves: a long read would make the first of them late again.
+            ahead = max(wave_size, min(sent_since_read, READ_AHEAD))
             chunk = waiting[:ahead]
             _read(chunk, kind, claim_id, result)
             chunk = [w for w in chunk if w.items is not None]

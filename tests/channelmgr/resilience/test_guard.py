@@ -305,3 +305,16 @@ def test_on_redis_a_full_share_refuses_before_the_account_is_spent(cache_backend
         _push("expedia", cache_backend, clock, fn=pytest.fail)
     assert deferred.value.reason == "push_share_used"
     assert (limiter.current_usage(), _share_limiter(limiter, Purpose.PUSH).current_usage()) == (3, 3)
+
+
+def test_an_account_paused_and_full_waits_for_the_later_of_the_two(cache_backend, clock, expedia_small):
+    """A 429's pause that ends before the window frees a grant: the wait is until the window frees one
+    (waking at the end of the pause would only be refused again)."""
+    limiter = limiter_for(platform="expedia", account="acct", cache=cache_backend, clock=clock)
+    for _ in range(4):
+        assert limiter.acquire()
+    limiter.pause(0.5)
+    with pytest.raises(Backpressure) as deferred:
+        _push("expedia", cache_backend, clock, fn=pytest.fail)
+    assert deferred.value.reason == "rate_limited"
+    assert deferred.value.delay_seconds == pytest.approx(1.05)

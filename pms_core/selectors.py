@@ -39,6 +39,9 @@ class _Override(NamedTuple):
     closed_to_departure: bool
 
 
+_NO_OVERRIDE = _Override(None, None, None, False, False, False)  # a night with no CalendarDay row
+
+
 def held_stays(*, unit: Unit, start: dt.date, end: dt.date):
     """The stays and blocks that hold a night of ``unit`` in ``[start, end)``: every active one, confirmed
     or overbooked. Everything that decides what a platform sees reads holds through here."""
@@ -99,32 +102,19 @@ def _nights(unit: Unit, start: dt.date, end: dt.date, overrides, stays: list[Boo
     nights = []
     day = start
     while day < end:
-        row = overrides.get((pk, day))
+        row = overrides.get((pk, day), _NO_OVERRIDE)
         taken = holder.get(day)
-        if row is None:
-            night = Night(
-                date=day,
-                available=taken is None,
-                price=base_price,
-                min_stay=min_stay,
-                max_stay=max_stay,
-                closed_to_arrival=False,
-                closed_to_departure=False,
-                stop_sell=False,
-                booking=taken,
-            )
-        else:
-            night = Night(
-                date=day,
-                available=taken is None and not row.stop_sell,
-                price=base_price if row.price is None else row.price,
-                min_stay=min_stay if row.min_stay is None else row.min_stay,
-                max_stay=max_stay if row.max_stay is None else row.max_stay,
-                closed_to_arrival=bool(row.closed_to_arrival),
-                closed_to_departure=bool(row.closed_to_departure),
-                stop_sell=bool(row.stop_sell),
-                booking=taken,
-            )
+        night = Night(
+            date=day,
+            available=taken is None and not row.stop_sell,
+            price=base_price if row.price is None else row.price,
+            min_stay=min_stay if row.min_stay is None else row.min_stay,
+            max_stay=max_stay if row.max_stay is None else row.max_stay,
+            closed_to_arrival=bool(row.closed_to_arrival),
+            closed_to_departure=bool(row.closed_to_departure),
+            stop_sell=bool(row.stop_sell),
+            booking=taken,
+        )
         nights.append(night)
         day += _ONE_DAY
     return nights

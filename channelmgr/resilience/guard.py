@@ -115,12 +115,13 @@ def _admit_at_once(breaker: CircuitBreaker, drawn: list[tuple[RateLimiter, str]]
     logs = [one.redis_log for one, _reason in drawn]
     if any(log is None or log.redis is not logs[0].redis for log in logs) or not is_redis(breaker.cache):
         return None
+    if shared_client(breaker.cache) is not logs[0].redis:
+        return None
+    keys = breaker.closed_keys()
     started = drawn[-1][0].clock()
     for _attempt in range(CONTENDED_RETRIES + 1):
         try:
-            if shared_client(breaker.cache) is not logs[0].redis:
-                return None
-            outcome = admit_together(logs, breaker.closed_keys())
+            outcome = admit_together(logs, keys)
         except Exception:  # the long way has every fallback for a cache that fails
             return None
         if not outcome.breaker_closed:

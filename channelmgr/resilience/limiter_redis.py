@@ -113,8 +113,12 @@ class RedisWindowLog:
         self.redis.delete(self.log_key, self.pause_key)
 
     def _run(self, operation: bytes, *extra):
-        now = b"" if self.server_clock else round(self.clock() * MICROSECONDS)
-        return run_script(self.redis, SCRIPT, SHA, self._keys, (operation, now, *self._params, *extra))
+        return run_script(self.redis, SCRIPT, SHA, self._keys, (operation, self.now_arg(), *self._params, *extra))
+
+    def now_arg(self, at: float | None = None) -> bytes | int:
+        """The scripts' ``now`` (redis_now.lua): empty for the server's clock, else ``at`` (or the clock)
+        in microseconds."""
+        return b"" if self.server_clock else round((self.clock() if at is None else at) * MICROSECONDS)
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def admit_together(logs: list[RedisWindowLog], breaker_keys: tuple[str, str]) ->
     first = logs[0]
     member = random.getrandbits(64)
     sent = first.clock()
-    now = b"" if first.server_clock else round(sent * MICROSECONDS)
+    now = first.now_arg(sent)
     keys = (*(key.encode() for key in breaker_keys), *(key for log in logs for key in log._keys))  # noqa: SLF001
     args = (member, now, *(param for log in logs for param in log._params))  # noqa: SLF001
     reply = run_script(first.redis, GUARD_SCRIPT, GUARD_SHA, keys, args)

@@ -17,10 +17,12 @@ Redis. Prints, from one run:
     connections (10 units x 5 platforms), each push a month of prices, dispatched as the engine dispatches
     a backlog (``push_enqueue_many``: drains of up to ``DRAIN_SIZE`` connections a message; one message a
     connection, as a single change goes, is printed beside it), ÷ bare HTTP requests per second
-    sending the very requests those pushes sent (captured) to the same sandbox endpoints from this process
-    through the adapters' own ``requests`` Session class and 4 threads. The best of ``--rounds`` (3)
-    rounds of each, after a warm-up; a no-op actor's rate on the same broker is printed beside it as
-    context;
+    sending the very requests those pushes sent (captured, ``C_REPLAYS`` times over, so that both sides
+    are timed over intervals of about the same length) to the same sandbox endpoints from this process
+    through the adapters' own ``requests`` Session class and 4 threads. A round of pushes is timed from
+    the first message a worker thread starts (an idle consumer's pickup is (b)'s latency, not
+    throughput). The best of ``--rounds`` (3) rounds of each, after a warm-up, and the median of the
+    rounds' own ratios; a no-op actor's rate on the same broker is printed beside it as context;
 (d) a full sync (availability and prices, 365 nights) of N and of 2N units (``--scale-units`` N, 50) with
     5 channels each on fresh ``rundramatiq`` processes of 4 threads: the time ratio 2N ÷ N on one process,
     each run's peak RSS per process, and the speed-up of 2N units from 1 to 2 worker processes; then the
@@ -607,8 +609,11 @@ def engine(args, only: set[str], database_url: str, redis_url: str) -> None:
                 f"{_verdict(got.ratio >= THROUGHPUT_TARGET)})\n"
                 f"    one message a connection (as a single change goes): {alone:.1f} pushes/s = "
                 f"{alone / http:.3f}\n"
-                f"    best of {args.rounds} rounds; each round pushes/s / requests/s: {rounds}{noop}; this "
-                f"process's CPU: {got.push_cpu_ms:.1f} ms a drained push, {got.http_cpu_ms:.1f} ms a bare request"
+                f"    best of {args.rounds} rounds; each round pushes/s / requests/s: {rounds} (median of the rounds' "
+                f"ratios: {got.paired_ratio:.3f}){noop}; this "
+                f"process's CPU: {got.push_cpu_ms:.1f} ms a drained push, {got.http_cpu_ms:.1f} ms a bare request; "
+                f"timed from the first message started (an idle consumer's pickup, not counted: median "
+                f"{got.pickup_ms:.0f} ms)"
                 + (f"; {got.refused} replayed requests were not answered 2xx" if got.refused else ""),
                 flush=True,
             )

@@ -75,7 +75,16 @@ def calendar_nights_many(*, wanted: list[tuple[Unit, dt.date, dt.date]], holds: 
     if holds:
         for stay in held_stays_many(unit_ids=units, start=first, end=last):
             stays_of[stay.unit_id].append(stay)
-    return [_nights(unit, start, end, overrides, stays_of[unit.pk]) for unit, start, end in wanted]
+    # A unit's connections want the same nights (a full sync: a year on each of its platforms): each
+    # range is built once, and every caller gets a list of its own (Night is frozen).
+    built: dict[tuple[int, dt.date, dt.date], list[Night]] = {}
+    result = []
+    for unit, start, end in wanted:
+        nights = built.get((unit.pk, start, end))
+        if nights is None:
+            nights = built[(unit.pk, start, end)] = _nights(unit, start, end, overrides, stays_of[unit.pk])
+        result.append(list(nights))
+    return result
 
 
 def held_stays_many(*, unit_ids, start: dt.date, end: dt.date):

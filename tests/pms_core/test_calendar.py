@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from pms_core.models import Booking, CalendarDay, OutboxEvent
-from pms_core.selectors import calendar_nights
+from pms_core.selectors import calendar_nights, calendar_nights_many
 from pms_core.services import (
     booking_create,
     calendar_block,
@@ -13,6 +13,24 @@ from pms_core.services import (
     calendar_set_restrictions,
     calendar_unblock,
 )
+
+
+def test_nights_of_many_ranges_read_at_once_are_each_ranges_own(unit, villa, day):
+    """A drain asks for one unit's nights once per connection: the same range may come several times, and
+    each caller gets its own list, equal to reading that range alone."""
+    from pms_core.models import Unit
+
+    other = Unit.objects.create(property=villa, name="Annex", base_price=Decimal("90.00"), default_min_stay=1)
+    calendar_set_prices(unit=unit, start=day(2), end=day(4), price=Decimal("99.00"))
+    calendar_set_restrictions(unit=other, start=day(3), end=day(5), stop_sell=True)
+    calendar_block(unit=unit, start=day(4), end=day(6), note="owner")
+    wanted = [(unit, day(1), day(7)), (other, day(1), day(7)), (unit, day(1), day(7)), (unit, day(3), day(5))]
+    many = calendar_nights_many(wanted=wanted)
+    assert many == [calendar_nights(unit=u, start=start, end=end) for u, start, end in wanted]
+    assert many[0] is not many[2]
+    many[0].clear()  # one caller's list is its own
+    assert len(many[2]) == 6
+    assert [n.available for n in many[2]] == [True, True, True, False, False, True]
 
 
 def test_only_days_that_differ_from_the_unit_are_stored(unit, day):

@@ -97,6 +97,7 @@ class _Work:
     items: list | None = None
     sync_log: SyncLog | None = None
     read_at: float = 0.0  # time.monotonic() when its nights were read
+    nights: list | None = None  # what ``items`` were built from
 
 
 def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
@@ -106,7 +107,7 @@ def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
     connections = list(
         ChannelConnection.objects.select_related("unit__property")
         .filter(pk__in=connection_ids, status=ChannelConnection.Status.ACTIVE)
-        .order_by("pk")
+        .order_by("unit_id", "pk")  # a unit's connections side by side: a read again takes its nights once
     )
     common = _common(connections, kind, result)
     ready = _ready(common, kind, result)
@@ -335,6 +336,9 @@ def _read(work: list[_Work], kind: str, claim_id: str, result: DrainResult) -> N
     for w in work:
         of_ranges = [next(nights) for _range in w.merged]
         w.read_at = read_at
+        if w.items is not None and of_ranges == w.nights:
+            continue  # read again and unchanged (the common case): the same nights make the same items
+        w.nights = of_ranges
         try:
             w.items = push_items(w.connection, kind, w.merged, of_ranges)
         except Exception:

@@ -43,15 +43,22 @@ def push_enqueue(*, connection_id: int, kind: str, delay_seconds: float) -> None
 def push_enqueue_many(*, connection_ids: list[int], kind: str, delay_seconds: float) -> None:
     """Send pushes of ``kind`` to many connections: drains (``sync.drain``) of up to ``DRAIN_SIZE``
     connections each, of even size (50 go as 13, 13, 12, 12, not 16, 16, 16, 2: the drains of a backlog
-    run side by side, so the largest one sets the pace); a single connection gets its own push."""
+    run side by side, so the largest one sets the pace); a single connection gets its own push.
+
+    Each drain takes a run of ``connection_ids`` as given: callers list a unit's connections together
+    (``push_sweep``, ``manage.py sync``), so one drain reads a unit's nights once for all its platforms."""
     if len(connection_ids) == 1:
         push_enqueue(connection_id=connection_ids[0], kind=kind, delay_seconds=delay_seconds)
         return
     delay = int(delay_seconds * 1000) if delay_seconds > 0 else None
     drain = _registered(_drain_actor, "drain of pushes")
     drains = math.ceil(len(connection_ids) / DRAIN_SIZE)
+    size, larger = divmod(len(connection_ids), drains)  # the first ``larger`` drains take one more
+    first = 0
     for i in range(drains):
-        drain.send_with_options(args=(kind, connection_ids[i::drains]), delay=delay)
+        last = first + size + (i < larger)
+        drain.send_with_options(args=(kind, connection_ids[first:last]), delay=delay)
+        first = last
 
 
 def sync_request_enqueue(*, sync_log_id: int) -> None:

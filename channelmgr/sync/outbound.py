@@ -133,6 +133,7 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
         DirtyRange.objects.filter(created_at__lte=cutoff, connection__status=ChannelConnection.Status.ACTIVE)
         .filter(unclaimed(now))  # a push or drain that died with them claimed gives them up
         .values_list("connection_id", "kind")
+        .order_by("connection__unit_id", "connection_id")  # a unit's connections in one drain (dispatch)
         .distinct()
     )
     by_kind: dict[str, list[int]] = {}

@@ -28,7 +28,8 @@ class Command(BaseCommand):
                 raise CommandError(f"no active connection with id {connection}")
         kinds = [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]
         queued = []
-        for conn in connections.select_related("unit__property"):
+        # By unit: a unit's connections go in one drain, which reads its nights once for all of them.
+        for conn in connections.select_related("unit__property").order_by("unit_id", "pk"):
             start, _ = sync_window(conn)
             # Queued, the pushes go as drains of many connections (one message per DRAIN_SIZE), not one each.
             mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days), schedule=now)

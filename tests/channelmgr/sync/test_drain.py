@@ -141,6 +141,38 @@ def test_a_close_out_made_while_a_drain_sends_is_not_overwritten_with_what_it_re
     ]
 
 
+def test_nights_read_again_build_items_again_only_where_they_changed(unit, day, monkeypatch):
+    """Reading again is for a change since: where the nights read again are the ones read before, the items
+    built from them stand; where a booking changed them, they are built again (and sent closed)."""
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "FRESH_READ_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 3))
+    _dirty(connections, AVAILABILITY, day(1), day(6))
+    built = []
+    build = drain.push_items
+
+    def push_items(connection, *args, **kwargs):
+        built.append(connection.platform_listing_id)
+        return build(connection, *args, **kwargs)
+
+    def answer(request):
+        if _listing_of(request) == "L-0" and not built.count("booked"):
+            built.append("booked")
+            booking_create(unit=connections[2].unit, check_in=day(2), check_out=day(4))
+        return 200, {}, "{}"
+
+    monkeypatch.setattr(drain, "push_items", push_items)
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=answer)
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+        sent = {_listing(call): json.loads(call.request.body)["entries"] for call in http.calls}
+    assert sorted(result.pushed) == sorted(c.pk for c in connections)
+    assert built == ["L-0", "L-1", "L-2", "booked", "L-2"]
+    assert [e["status"] for e in sent["L-1"]] == ["AVAILABLE"]
+    assert [(e["from"], e["status"]) for e in sent["L-2"]][1] == ("2027-07-02", "UNAVAILABLE")
+
+
 def test_a_long_drain_reads_each_connection_again_once_not_every_waiting_one_each_time(unit, day, monkeypatch):
     """Reading again is for what goes out next: a drain whose every send outlasts ``FRESH_READ_SECONDS``
     (0 here) reads each connection's nights at most twice, not once per send before it (quadratic: a full
@@ -218,6 +250,56 @@ def test_an_interrupted_drain_leaves_nothing_claimed_no_row_running_and_still_ha
     assert DirtyRange.objects.filter(connection__in=settled).count() == 2  # dirty for the retry
     rows = SyncLog.objects.filter(connection__in=settled)
     assert {(r.status, r.error) for r in rows} == {(SyncLog.Status.FAILED, "drain interrupted: RuntimeError")}
+
+
+def test_the_sweep_lists_a_units_connections_together(unit, day, monkeypatch):
+    """Connections made platform by platform (each unit's FeWo-direkt, then each one's Airbnb) are swept
+    unit by unit, so a drain holds a unit's connections together and reads its nights once."""
+    from channelmgr.sync import dispatch
+    from channelmgr.sync.outbound import push_sweep
+
+    units = _units(unit, 3)
+    fewo = _fewo(units)
+    airbnb = [
+        ChannelConnection.objects.create(
+            organization=u.property.organization, unit=u, platform_type="airbnb", platform_listing_id=f"A-{i}"
+        )
+        for i, u in enumerate(units)
+    ]
+    _dirty(fewo + airbnb, PRICING, day(1), day(4))
+    DirtyRange.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    drains, alone = _Recorder(), _Recorder()
+    monkeypatch.setattr(dispatch, "_drain_actor", drains)
+    monkeypatch.setattr(dispatch, "_push_actors", {PRICING: alone})
+    assert push_sweep() == 6
+    assert [pk for args, _d in drains.sent for pk in args[1]] == [
+        c.pk for pair in zip(fewo, airbnb, strict=True) for c in pair
+    ]
+
+
+def test_a_queued_full_sync_lists_a_units_connections_together(unit, monkeypatch):
+    """``manage.py sync`` queues every active connection's full push, unit by unit, as the sweep does."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from channelmgr.sync import dispatch
+
+    units = _units(unit, 2)
+    fewo = _fewo(units)
+    airbnb = [
+        ChannelConnection.objects.create(
+            organization=u.property.organization, unit=u, platform_type="airbnb", platform_listing_id=f"A-{i}"
+        )
+        for i, u in enumerate(units)
+    ]
+    drains, alone = _Recorder(), _Recorder()
+    monkeypatch.setattr(dispatch, "_drain_actor", drains)
+    monkeypatch.setattr(dispatch, "_push_actors", {AVAILABILITY: alone, PRICING: alone})
+    call_command("sync", "--days", "30", stdout=StringIO())
+    by_unit = [c.pk for pair in zip(fewo, airbnb, strict=True) for c in pair]
+    assert not alone.sent
+    assert [(args[0], list(args[1])) for args, _d in drains.sent] == [(AVAILABILITY, by_unit), (PRICING, by_unit)]
 
 
 def test_ranges_claimed_by_a_push_that_died_are_swept_and_drained(unit, day, monkeypatch):
@@ -544,7 +626,9 @@ def test_a_backlog_goes_as_drains_of_even_size_each_connection_once(monkeypatch,
     dispatch.push_enqueue_many(connection_ids=ids, kind=PRICING, delay_seconds=delay)
     sizes = [len(args[1]) for args, _delay in drains.sent]
     assert not alone.sent and max(sizes) <= dispatch.DRAIN_SIZE and max(sizes) - min(sizes) <= 1
-    assert sorted(pk for args, _delay in drains.sent for pk in args[1]) == ids
+    # Runs of the list as given, in order: a caller that lists a unit's connections together keeps them
+    # together (one read of its nights).
+    assert [pk for args, _delay in drains.sent for pk in args[1]] == ids
     assert {args[0] for args, _delay in drains.sent} == {PRICING}
     assert {d for _args, d in drains.sent} == {int(delay * 1000) if delay else None}
 

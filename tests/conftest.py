@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from decimal import Decimal
 
 import pytest
@@ -55,6 +56,37 @@ def services(why: str = "runs in the services pass") -> tuple[str, str]:
     except ServiceMissing as exc:
         need_service(str(exc))
     return database_url, redis_url
+
+
+@pytest.fixture(scope="session")
+def _test_database_alone_at_teardown(django_db_setup, django_db_blocker):
+    """Before pytest-django drops the test database: end any other session still on it. Only this process
+    uses it (every e2e stack has a database of its own), so such a session is a connection a thread of a
+    test kept (``CONN_MAX_AGE``), and Postgres refuses to drop a database in use: the services pass left
+    its test database behind. Which one it was is a warning in the summary, for whoever wants to find that thread."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            if connections[alias].vendor != "postgresql":
+                continue
+            with connections[alias].cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, application_name, state, left(query, 160) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                for pid, application, state, query in cursor.fetchall():
+                    warnings.warn(
+                        f"ended a session left on the test database: {application!r} {state} {query!r}", stacklevel=1
+                    )
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.fixture(autouse=True)
+def _database_tests_end_alone(request):
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("_test_database_alone_at_teardown")
 
 
 @pytest.fixture

@@ -252,13 +252,8 @@ def test_an_interrupted_drain_leaves_nothing_claimed_no_row_running_and_still_ha
     assert {(r.status, r.error) for r in rows} == {(SyncLog.Status.FAILED, "drain interrupted: RuntimeError")}
 
 
-def test_the_sweep_lists_a_units_connections_together(unit, day, monkeypatch):
-    """Connections made platform by platform (each unit's FeWo-direkt, then each one's Airbnb) are swept
-    unit by unit, so a drain holds a unit's connections together and reads its nights once."""
-    from channelmgr.sync import dispatch
-    from channelmgr.sync.outbound import push_sweep
-
-    units = _units(unit, 3)
+def _platform_by_platform(units: list[Unit]) -> tuple[list[ChannelConnection], list[ChannelConnection]]:
+    """Each unit's FeWo-direkt connection, then each one's Airbnb: a unit's connections' ids are apart."""
     fewo = _fewo(units)
     airbnb = [
         ChannelConnection.objects.create(
@@ -266,15 +261,28 @@ def test_the_sweep_lists_a_units_connections_together(unit, day, monkeypatch):
         )
         for i, u in enumerate(units)
     ]
+    return fewo, airbnb
+
+
+def _unit_by_unit(*platforms: list[ChannelConnection]) -> list[int]:
+    return [c.pk for of_unit in zip(*platforms, strict=True) for c in of_unit]
+
+
+def test_the_sweep_lists_a_units_connections_together(unit, day, monkeypatch):
+    """Connections made platform by platform (each unit's FeWo-direkt, then each one's Airbnb) are swept
+    unit by unit, so a drain holds a unit's connections together and reads its nights once."""
+    from channelmgr.sync import dispatch
+    from channelmgr.sync.outbound import push_sweep
+
+    units = _units(unit, 3)
+    fewo, airbnb = _platform_by_platform(units)
     _dirty(fewo + airbnb, PRICING, day(1), day(4))
     DirtyRange.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
     drains, alone = _Recorder(), _Recorder()
     monkeypatch.setattr(dispatch, "_drain_actor", drains)
     monkeypatch.setattr(dispatch, "_push_actors", {PRICING: alone})
     assert push_sweep() == 6
-    assert [pk for args, _d in drains.sent for pk in args[1]] == [
-        c.pk for pair in zip(fewo, airbnb, strict=True) for c in pair
-    ]
+    assert [pk for args, _d in drains.sent for pk in args[1]] == _unit_by_unit(fewo, airbnb)
 
 
 def test_a_queued_full_sync_lists_a_units_connections_together(unit, monkeypatch):
@@ -286,18 +294,12 @@ def test_a_queued_full_sync_lists_a_units_connections_together(unit, monkeypatch
     from channelmgr.sync import dispatch
 
     units = _units(unit, 2)
-    fewo = _fewo(units)
-    airbnb = [
-        ChannelConnection.objects.create(
-            organization=u.property.organization, unit=u, platform_type="airbnb", platform_listing_id=f"A-{i}"
-        )
-        for i, u in enumerate(units)
-    ]
+    fewo, airbnb = _platform_by_platform(units)
     drains, alone = _Recorder(), _Recorder()
     monkeypatch.setattr(dispatch, "_drain_actor", drains)
     monkeypatch.setattr(dispatch, "_push_actors", {AVAILABILITY: alone, PRICING: alone})
     call_command("sync", "--days", "30", stdout=StringIO())
-    by_unit = [c.pk for pair in zip(fewo, airbnb, strict=True) for c in pair]
+    by_unit = _unit_by_unit(fewo, airbnb)
     assert not alone.sent
     assert [(args[0], list(args[1])) for args, _d in drains.sent] == [(AVAILABILITY, by_unit), (PRICING, by_unit)]
 

@@ -80,10 +80,10 @@ def calendar_nights_many(*, wanted: list[tuple[Unit, dt.date, dt.date]], holds: 
     built: dict[tuple[int, dt.date, dt.date], list[Night]] = {}
     result = []
     for unit, start, end in wanted:
-        nights = built.get((unit.pk, start, end))
-        if nights is None:
-            nights = built[(unit.pk, start, end)] = _nights(unit, start, end, overrides, stays_of[unit.pk])
-        result.append(list(nights))
+        key = (unit.pk, start, end)
+        if key not in built:
+            built[key] = _nights(unit, start, end, overrides, stays_of[unit.pk])
+        result.append(list(built[key]))
     return result
 
 

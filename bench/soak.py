@@ -190,6 +190,9 @@ class Soak:
         self.http.trust_env = False
         self.log_file = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.began = time.monotonic()
+        # Our limiter's windows run on the wall clock (Redis's), the sandbox's on its monotonic clock: a
+        # step of the wall clock between them is reported, since it alone can make a violation.
+        self.wall_offset = time.time() - time.monotonic()
         self.episodes = self._fault_plan()
         self.op_index = -1
         self.final_state: dict = {}
@@ -707,6 +710,7 @@ class Soak:
         stays = [b for b in bookings if b["kind"] == "reservation"]
         blocks = [b for b in bookings if b["kind"] == "block"]
         by_class = Counter(c for d in drift for c in d["classes"])
+        stats = self.stack.all_stats()
         return {
             "seed": self.config.seed,
             "operations": self.config.operations,
@@ -732,9 +736,15 @@ class Soak:
             "inbound_unreflected": self.unreflected(reservations, bookings),
             # Requests a platform refused because our limiter let too many through (injected 429s are
             # faults, not counted here): 0 however many processes send.
-            "rate_limit_violations": {
-                slug: stats.get("rate_limit_violations", 0) for slug, stats in self.stack.all_stats().items()
+            "rate_limit_violations": {slug: stats.get("rate_limit_violations", 0) for slug, stats in stats.items()},
+            # What each refused request found in the platform's window: enough to tell our limiter letting
+            # one too many through from a step of the wall clock or a request counted late.
+            "rate_limit_refusals": {
+                slug: stats.get("rate_limit_refusals", [])
+                for slug, stats in stats.items()
+                if stats.get("rate_limit_violations")
             },
+            "wall_clock_step_seconds": round(time.time() - time.monotonic() - self.wall_offset, 3),
             "faults": [
                 {
                     "platform": e.slug,
@@ -879,7 +889,12 @@ def format_report(mode: str, quiet: bool, waited: float, pending: dict, drift: l
         f"platform reservations not reflected in the PMS: {len(summary['inbound_unreflected'])}",
         f"rate-limit violations (requests over a platform's limit): {sum(summary['rate_limit_violations'].values())}"
         + f" {summary['rate_limit_violations']}",
+        f"the wall clock moved {summary.get('wall_clock_step_seconds', 0):+.3f}s against the monotonic clock "
+        "during the run (our limiter's windows run on the first, the sandbox's on the second)",
     ]
+    for slug, refusals in summary.get("rate_limit_refusals", {}).items():
+        lines.append(f"    {slug} refused (the last {len(refusals)}):")
+        lines.extend(f"      {json.dumps(r)}" for r in refusals)
     for item in summary["inbound_unreflected"][:10]:
         lines.append(f"    {json.dumps(item)}")
     if drift:

@@ -152,11 +152,14 @@ class ControlApi:
     # state
 
     def stats(self, req: Request, slug: str) -> Response:
-        """The counters, and which request names ("<METHOD> <route>") are the platform's availability and
-        price writes (`"writes": {"availability": ..., "pricing": ...}`; `{}` where it takes none)."""
+        """The counters, which request names ("<METHOD> <route>") are the platform's availability and price
+        writes (`"writes": {"availability": ..., "pricing": ...}`; `{}` where it takes none), and the last
+        refusals of its rate limit (`SlidingWindowLimiter.refusals`)."""
         writes = self.app.platforms[slug].writes()
+        refusals = self.app.limiter.refusals(slug)
         with self.app.store.lock:
-            return Response.json(200, {**self.app.store[slug].stats.as_dict(), "writes": writes})
+            stats = self.app.store[slug].stats.as_dict()
+        return Response.json(200, {**stats, "writes": writes, "rate_limit_refusals": refusals})
 
     def reservations(self, req: Request, slug: str) -> Response:
         platform = self.app.platforms[slug]

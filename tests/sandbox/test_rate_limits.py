@@ -149,3 +149,46 @@ def test_any_body_is_either_a_valid_limit_or_a_400_that_changes_nothing(sandbox,
     else:
         assert answer.status_code == 400 and answer.json()["error"]
         assert limit == {"limit": 10, "window": 1.0}
+
+
+def test_the_window_reads_its_clock_under_its_lock():
+    """Two requests racing: one that read the clock first and took the lock last would put an older time
+    behind a newer one, and the window, which only looks at its oldest, kept that request too long."""
+    held, made = [], []
+
+    def clock() -> float:
+        if made:
+            held.append(made[0]._lock.locked())  # noqa: SLF001
+        return 0.0
+
+    made.append(SlidingWindowLimiter({"airbnb": (2, 1.0)}, clock=clock))
+    made[0].hit("airbnb", "a")
+    assert held == [True]
+
+
+def test_a_refusal_is_recorded_with_what_its_window_held():
+    clock = [100.0]
+    limiter = SlidingWindowLimiter({"airbnb": (2, 10.0)}, clock=lambda: clock[0])
+    limiter.hit("airbnb", "a")
+    clock[0] = 103.0
+    limiter.hit("airbnb", "a")
+    clock[0] = 104.5
+    assert limiter.hit("airbnb", "b") is None  # another account's window
+    assert limiter.refusals("airbnb") == []
+    assert limiter.hit("airbnb", "a") == 6
+    (refusal,) = limiter.refusals("airbnb")
+    assert refusal["account"] == "a" and refusal["counted"] == 2 and refusal["retry_after"] == 6
+    assert (refusal["oldest_age"], refusal["newest_age"]) == (4.5, 1.5)
+    # The test's clock stood still for 4.5 s of its own while the wall clock barely moved: that is a
+    # step of the wall clock against it of about -4.5 s, which the record says.
+    assert -4.6 < refusal["wall_clock_step"] < -4.4
+    limiter.reset()
+    assert limiter.refusals("airbnb") == []
+
+
+def test_the_stats_list_the_refusals(tuned_sandbox):
+    sandbox = tuned_sandbox(rate_limits={"fewo_direkt": (1, 30.0)})
+    assert _pings(sandbox, 3) == [200, 429, 429]
+    refusals = sandbox.stats("fewo_direkt")["rate_limit_refusals"]
+    assert [r["counted"] for r in refusals] == [1, 1] and all(r["retry_after"] >= 1 for r in refusals)
+    assert sandbox.stats("airbnb")["rate_limit_refusals"] == []

@@ -56,6 +56,7 @@ from channelmgr.sync.push import (
     push_log_details,
     push_log_open,
     push_observe,
+    push_recheck_in_flight,
     push_request,
     quiet_wait,
     release_claim,
@@ -381,7 +382,8 @@ def _open_logs(work: list[_Work], kind: str) -> None:
 
 def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result: DrainResult) -> None:
     """Record every push that went through, in one transaction: its ranges clean, its connection and its
-    row up to date (``push._push_claimed`` does the same for one)."""
+    row up to date, and its nights due once more where another push of its connection is in flight
+    (``push.push_recheck_in_flight``); ``push._push_claimed`` does the same for one."""
     result.pushed = [w.connection.pk for w, _r, _ms in done]
     clean = result.pushed + result.nothing
     now = timezone.now()
@@ -394,6 +396,7 @@ def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result
             )
             _close_logs([(w.sync_log.pk, ms, requests) for w, requests, ms in done], now)
             connections_record_success(connection_ids=[w.connection.pk for w, requests, _ms in done if requests])
+            push_recheck_in_flight([(w.connection, w.merged) for w, _r, _ms in done], kind, claim_id, now)
     for w, requests, _ms in done:
         push_observe(w.connection, kind, w.claim, now)
         log.info(

@@ -56,6 +56,9 @@ STALE_CLAIM = dt.timedelta(minutes=10)
 # gave up, overwriting what a successful retry sent meanwhile. So those nights are pushed once more when
 # such a late write can no longer land: after the read timeout, with a margin.
 LATE_WRITE_SECONDS = http.READ_TIMEOUT + 5
+# The soonest a push goes again after finding another push of its connection in flight
+# (``push_recheck_in_flight``).
+IN_FLIGHT_RECHECK_SECONDS = 1.0
 KIND_CAPABILITY = {
     DirtyRange.Kind.AVAILABILITY: Capability.PUSH_AVAILABILITY,
     DirtyRange.Kind.PRICING: Capability.PUSH_PRICING,
@@ -118,9 +121,15 @@ def unclaimed(now: dt.datetime) -> Q:
     return Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
 
 
-def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[dt.date, dt.date]]) -> None:
-    """Push ``ranges`` once more after LATE_WRITE_SECONDS: the failed request may still land."""
-    not_before = timezone.now() + dt.timedelta(seconds=LATE_WRITE_SECONDS)
+def _recheck_later(
+    connection: ChannelConnection,
+    kind: str,
+    ranges: list[tuple[dt.date, dt.date]],
+    delay_seconds: float = LATE_WRITE_SECONDS,
+) -> None:
+    """Push ``ranges`` once more after ``delay_seconds`` (LATE_WRITE_SECONDS: the failed request may still
+    land)."""
+    not_before = timezone.now() + dt.timedelta(seconds=delay_seconds)
     correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         DirtyRange(
@@ -129,9 +138,45 @@ def _recheck_later(connection: ChannelConnection, kind: str, ranges: list[tuple[
         for s, e in ranges
     )
     # Its own message, past any debounce flag; the scheduler's sweep is the fallback if it is lost.
-    transaction.on_commit(
-        lambda: push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=LATE_WRITE_SECONDS + 1)
+    transaction.on_commit(lambda: push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=delay_seconds + 1))
+
+
+def push_recheck_in_flight(
+    pushed: list[tuple[ChannelConnection, list[tuple[dt.date, dt.date]]]], kind: str, claim_id: str, now: dt.datetime
+) -> None:
+    """Of the pushes ``pushed`` (each connection with the ranges it just sent, under ``claim_id``), push
+    again those whose connection has another push of ``kind`` in flight.
+
+    Nothing stops two pushes of one connection from running at once: a drain or a long push (several
+    requests, a token refresh, a slow platform) holds its nights while a booking's close-out goes out in a
+    push of its own. The one in flight may have read the nights before the change the other carries and
+    land after it, reopening nights a guest holds, with nothing dirty left to correct it. Whichever of the
+    two finishes first sees the other still claiming, so its nights go out once more after the other is
+    likely done: soon after a push that has only just claimed, later after one that has been at it a
+    while (a long drain, or a push that died and whose claim goes stale), at most LATE_WRITE_SECONDS."""
+    ids = [connection.pk for connection, ranges in pushed if ranges]
+    if not ids:
+        return
+    in_flight = dict(
+        DirtyRange.objects.filter(connection_id__in=ids, kind=kind, claimed_at__gte=now - STALE_CLAIM)
+        .exclude(claimed_by__in=["", claim_id])
+        .values("connection_id")
+        .annotate(since=Min("claimed_at"))
+        .values_list("connection_id", "since")
     )
+    for connection, ranges in pushed:
+        since = in_flight.get(connection.pk)
+        if since is not None and ranges:
+            age = (now - since).total_seconds()
+            delay = min(LATE_WRITE_SECONDS, max(IN_FLIGHT_RECHECK_SECONDS, age))
+            log.info(
+                "connection %s: another %s push has been in flight for %.1fs; pushing again in %.1fs",
+                connection.pk,
+                kind,
+                age,
+                delay,
+            )
+            _recheck_later(connection, kind, ranges, delay_seconds=delay)
 
 
 def _wait_for_quiet(
@@ -418,6 +463,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         now = timezone.now()
         ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
+        push_recheck_in_flight([(connection, merged)], kind, claim.id, now)
     push_observe(connection, kind, claim, now)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
@@ -589,6 +635,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
             last_push_at=now, last_sync_at=now, last_error=""
         )
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
+        push_recheck_in_flight([(other, merged) for other, _c, merged, _items in parts], kind, claim_id, now)
     counter.labels(platform, "success").inc()
     for _other, claim, _merged, _items in parts:
         if claim.oldest is not None:

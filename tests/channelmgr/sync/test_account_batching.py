@@ -276,3 +276,27 @@ def test_once_the_hotel_was_quiet_the_next_close_out_takes_the_leading_edge_agai
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)):
         outbound.push_schedule(connection_id=rooms[1].pk, kind=kind, closes=True, edge=push_edge(rooms[1]))
     assert [kw["delay_seconds"] for kw in enqueued] == [0, 0]  # both on the leading edge, no debounce
+
+
+def test_a_batched_room_whose_own_push_is_still_in_flight_goes_again_after_it(rooms, day):
+    """Room 2 has a push of its own in flight (say, a long one) when room 1's push carries room 2's newer
+    changes along: that push may land after this one with what it read before. Room 2's nights go out once
+    more; room 1's and room 3's, with nothing else in flight, do not."""
+    from django.utils import timezone
+
+    for connection in rooms[:3]:
+        mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=day(1), end=day(3))
+    DirtyRange.objects.create(
+        connection=rooms[1],
+        kind=DirtyRange.Kind.PRICING,
+        start=day(5),
+        end=day(6),
+        claimed_by="room-2s-own-push",
+        claimed_at=timezone.now(),
+    )
+    with responses.RequestsMock() as http:
+        http.add(responses.POST, RATES, body=OK, content_type="application/xml")
+        assert push_connection(connection_id=rooms[0].pk, kind=DirtyRange.Kind.PRICING).status == "success"
+        assert sorted(_rooms_in(http.calls[0])) == ["H1/R1", "H1/R2", "H1/R3"]
+    again = DirtyRange.objects.filter(not_before__gt=timezone.now())
+    assert [(r.connection_id, r.start, r.end) for r in again] == [(rooms[1].pk, day(1), day(3))]

@@ -91,6 +91,7 @@ OPERATIONS = {
     "unblock": 3,
     "price": 8,
     "restriction": 9,
+    "full_sync": 3,
 }
 
 CLASSES = {
@@ -419,6 +420,13 @@ class Soak:
             else:
                 value = rng.choice((True, True, False, None))
             self.set_calendar(op, [{"unit": unit, "start": start.isoformat(), "end": end.isoformat(), name: value}])
+        elif op == "full_sync":
+            # An operator's full sync of one connection: a push of its whole sync window (several requests
+            # on some platforms, retried through the faults), still on its way while the bookings around it
+            # close nights in pushes of their own. The last of them to land must carry the current state.
+            connection = self.stack.unit_connection(unit, rng.choice(PLATFORMS))
+            body = {"sync_type": rng.choice(("availability", "full"))}
+            self.call(op, "POST", f"/channel-connections/{connection}/sync", body, api=True)
         else:  # pragma: no cover - OPERATIONS and this method are kept in step
             raise ValueError(op)
 

@@ -1,9 +1,10 @@
 """A short convergence soak (``bench/soak.py``) on the services stack: 150 seeded operations (overlapping
 guest bookings on every platform, modifications, cancellations, direct bookings, blocks, price and
-restriction changes) under 503 bursts, 429s, timeouts and a 20 s outage of one platform; once quiet,
-every unit x platform x night of the window must match the PMS, with no drift. The stack runs two
-gunicorn workers and two rundramatiq processes on one Postgres and one Redis: they must behave as one,
-so no platform ever sees more requests than its limit.
+restriction changes, full syncs of a connection still on their way while close-outs overtake them)
+under 503 bursts, 429s, timeouts and a 20 s outage of one platform; once quiet, every unit x platform x
+night of the window must match the PMS, with no drift. The stack runs two gunicorn workers and two
+rundramatiq processes on one Postgres and one Redis: they must behave as one, so no platform ever sees
+more requests than its limit.
 
 The soak starts a stack of its own (two units), so it never disturbs the shared ``stack`` fixture's unit.
 ``SOAK_SEED`` picks another seed; a failure's report names the artifact directory with the operation log.

@@ -229,7 +229,8 @@ class DirtyRange(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_by = models.CharField(max_length=32, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    # Not to be pushed before this: the re-check after a push that failed in flight (see push.py).
+    # Not to be pushed before this: the push once more after one that failed in flight, or that another
+    # push of the connection overlapped (see push.py).
     not_before = models.DateTimeField(null=True, blank=True)
     # A new or moved stay closed these nights: pushed on the leading edge, with no debounce (push.py).
     closes = models.BooleanField(default=False)

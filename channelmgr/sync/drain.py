@@ -51,12 +51,13 @@ from channelmgr.sync.push import (
     claim_of,
     deferred_key,
     due,
+    push_again_if_overlapped,
+    push_again_later,
     push_failed,
     push_items,
     push_log_details,
     push_log_open,
     push_observe,
-    push_recheck_in_flight,
     push_request,
     quiet_wait,
     release_claim,
@@ -115,11 +116,11 @@ def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
     try:
         if ready:
             claim_id = uuid.uuid4().hex
-            opened: list[SyncLog] = []
+            opened: list[_Work] = []
             try:
                 _push_ready(ready, kind, claim_id, result, opened)
             except BaseException as exc:
-                _interrupted(claim_id, opened, exc)
+                _interrupted(kind, claim_id, opened, result.pushed, exc)
                 raise
     finally:
         for connection_id, delay in result.alone.items():
@@ -127,15 +128,20 @@ def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
     return result
 
 
-def _interrupted(claim_id: str, opened: list[SyncLog], exc: BaseException) -> None:
+def _interrupted(kind: str, claim_id: str, opened: list[_Work], pushed: list[int], exc: BaseException) -> None:
     """A drain stopped part way (its bookkeeping failed, the worker shuts down, its time limit): whatever
     is still claimed is dirty again for the next push, and no row it opened stays running. Pushes that had
-    gone out are sent again by the retry: the current state, twice, is harmless."""
+    gone out are sent again by the retry: the current state, twice, is harmless. A request still on its
+    way may land after that retry, with no claim left for it to find (``push_again_if_overlapped``), so
+    those nights go once more when a late write no longer can, as after a push that failed in flight."""
     try:
         release_claim(claim_id)
-        SyncLog.objects.filter(pk__in=[row.pk for row in opened], status=SyncLog.Status.RUNNING).update(
+        SyncLog.objects.filter(pk__in=[w.sync_log.pk for w in opened], status=SyncLog.Status.RUNNING).update(
             status=SyncLog.Status.FAILED, finished_at=timezone.now(), error=f"drain interrupted: {type(exc).__name__}"
         )
+        for w in opened:
+            if w.connection.pk not in pushed:
+                push_again_later(w.connection, kind, w.merged)
     except Exception:  # the database is what failed: the stale claim is taken over after STALE_CLAIM
         log.exception("could not give back the claims of interrupted drain %s", claim_id)
 
@@ -221,7 +227,7 @@ def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) 
 
 
 def _push_ready(
-    ready: list[ChannelConnection], kind: str, claim_id: str, result: DrainResult, opened: list[SyncLog]
+    ready: list[ChannelConnection], kind: str, claim_id: str, result: DrainResult, opened: list[_Work]
 ) -> None:
     claims = _claim_many(ready, kind, claim_id)
     work = []
@@ -235,7 +241,7 @@ def _push_ready(
     _read(work, kind, claim_id, result)
     work = [w for w in work if w.items is not None]
     _open_logs(work, kind)
-    opened.extend(w.sync_log for w in work)
+    opened.extend(work)
     done = []
     waiting = work
     wave_size = 1  # one at a time, until a request shows the platform is slow to answer
@@ -383,7 +389,7 @@ def _open_logs(work: list[_Work], kind: str) -> None:
 def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result: DrainResult) -> None:
     """Record every push that went through, in one transaction: its ranges clean, its connection and its
     row up to date, and its nights due once more where another push of its connection is in flight
-    (``push.push_recheck_in_flight``); ``push._push_claimed`` does the same for one."""
+    (``push.push_again_if_overlapped``); ``push._push_claimed`` does the same for one."""
     result.pushed = [w.connection.pk for w, _r, _ms in done]
     clean = result.pushed + result.nothing
     now = timezone.now()
@@ -396,7 +402,7 @@ def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result
             )
             _close_logs([(w.sync_log.pk, ms, requests) for w, requests, ms in done], now)
             connections_record_success(connection_ids=[w.connection.pk for w, requests, _ms in done if requests])
-            push_recheck_in_flight([(w.connection, w.merged) for w, _r, _ms in done], kind, claim_id, now)
+            push_again_if_overlapped([(w.connection, w.merged) for w, _r, _ms in done], kind, claim_id, now)
     for w, requests, _ms in done:
         push_observe(w.connection, kind, w.claim, now)
         log.info(

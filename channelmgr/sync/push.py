@@ -57,7 +57,7 @@ STALE_CLAIM = dt.timedelta(minutes=10)
 # such a late write can no longer land: after the read timeout, with a margin.
 LATE_WRITE_SECONDS = http.READ_TIMEOUT + 5
 # The soonest a push goes again after finding another push of its connection in flight
-# (``push_recheck_in_flight``).
+# (``push_again_if_overlapped``).
 IN_FLIGHT_RECHECK_SECONDS = 1.0
 KIND_CAPABILITY = {
     DirtyRange.Kind.AVAILABILITY: Capability.PUSH_AVAILABILITY,
@@ -121,19 +121,27 @@ def unclaimed(now: dt.datetime) -> Q:
     return Q(claimed_by="", claimed_at__isnull=True) | Q(claimed_at__lt=now - STALE_CLAIM)
 
 
-def _recheck_later(
+def push_again_later(
     connection: ChannelConnection,
     kind: str,
     ranges: list[tuple[dt.date, dt.date]],
+    *,
     delay_seconds: float = LATE_WRITE_SECONDS,
+    closes: bool = False,
 ) -> None:
-    """Push ``ranges`` once more after ``delay_seconds`` (LATE_WRITE_SECONDS: the failed request may still
-    land)."""
+    """Push ``ranges`` once more, no sooner than ``delay_seconds`` from now: by default once a failed
+    request can no longer land (LATE_WRITE_SECONDS)."""
     not_before = timezone.now() + dt.timedelta(seconds=delay_seconds)
     correlation_id = get_correlation_id()
     DirtyRange.objects.bulk_create(
         DirtyRange(
-            connection=connection, kind=kind, start=s, end=e, not_before=not_before, correlation_id=correlation_id
+            connection=connection,
+            kind=kind,
+            start=s,
+            end=e,
+            not_before=not_before,
+            correlation_id=correlation_id,
+            closes=closes,
         )
         for s, e in ranges
     )
@@ -141,42 +149,51 @@ def _recheck_later(
     transaction.on_commit(lambda: push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=delay_seconds + 1))
 
 
-def push_recheck_in_flight(
+def push_again_if_overlapped(
     pushed: list[tuple[ChannelConnection, list[tuple[dt.date, dt.date]]]], kind: str, claim_id: str, now: dt.datetime
 ) -> None:
     """Of the pushes ``pushed`` (each connection with the ranges it just sent, under ``claim_id``), push
-    again those whose connection has another push of ``kind`` in flight.
+    once more the nights another push of the connection and ``kind`` still claims.
 
     Nothing stops two pushes of one connection from running at once: a drain or a long push (several
     requests, a token refresh, a slow platform) holds its nights while a booking's close-out goes out in a
-    push of its own. The one in flight may have read the nights before the change the other carries and
-    land after it, reopening nights a guest holds, with nothing dirty left to correct it. Whichever of the
-    two finishes first sees the other still claiming, so its nights go out once more after the other is
-    likely done: soon after a push that has only just claimed, later after one that has been at it a
-    while (a long drain, or a push that died and whose claim goes stale), at most LATE_WRITE_SECONDS."""
+    push of its own. The one that read first may land last, reopening nights a guest holds, with nothing
+    dirty left to correct it. Whichever of the two finishes first sees the other still claiming, so the
+    nights both carry go out once more after the other is likely done: after as long again as it has been
+    at it (at least IN_FLIGHT_RECHECK_SECONDS), so a push that died with its claim is asked after less and
+    less often until its claim goes stale and is taken over (``STALE_CLAIM``)."""
     ids = [connection.pk for connection, ranges in pushed if ranges]
     if not ids:
         return
-    in_flight = dict(
+    theirs: dict[int, list[tuple[dt.date, dt.date, dt.datetime]]] = {}
+    for connection_id, start, end, claimed_at in (
         DirtyRange.objects.filter(connection_id__in=ids, kind=kind, claimed_at__gte=now - STALE_CLAIM)
         .exclude(claimed_by__in=["", claim_id])
-        .values("connection_id")
-        .annotate(since=Min("claimed_at"))
-        .values_list("connection_id", "since")
-    )
+        .values_list("connection_id", "start", "end", "claimed_at")
+    ):
+        theirs.setdefault(connection_id, []).append((start, end, claimed_at))
     for connection, ranges in pushed:
-        since = in_flight.get(connection.pk)
-        if since is not None and ranges:
-            age = (now - since).total_seconds()
-            delay = min(LATE_WRITE_SECONDS, max(IN_FLIGHT_RECHECK_SECONDS, age))
-            log.info(
-                "connection %s: another %s push has been in flight for %.1fs; pushing again in %.1fs",
-                connection.pk,
-                kind,
-                age,
-                delay,
-            )
-            _recheck_later(connection, kind, ranges, delay_seconds=delay)
+        claimed = theirs.get(connection.pk)
+        if not claimed or not ranges:
+            continue
+        # Only the nights both pushes carry can be overwritten with an older read.
+        shared = R.merge(part for start, end, _at in claimed for part in R.clip(ranges, start, end))
+        if not shared:
+            continue
+        since = min(at for _s, _e, at in claimed)
+        age = (now - since).total_seconds()
+        stale_in = (since + STALE_CLAIM - now).total_seconds()
+        delay = max(IN_FLIGHT_RECHECK_SECONDS, min(age, stale_in + 1))
+        log.info(
+            "connection %s: another %s push has been in flight for %.1fs; pushing %s again in %.1fs",
+            connection.pk,
+            kind,
+            age,
+            ", ".join(f"{start}..{end}" for start, end in shared),
+            delay,
+        )
+        # As a close-out: the nights may be a guest's, reopened.
+        push_again_later(connection, kind, shared, delay_seconds=delay, closes=True)
 
 
 def _wait_for_quiet(
@@ -463,7 +480,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         now = timezone.now()
         ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
-        push_recheck_in_flight([(connection, merged)], kind, claim.id, now)
+        push_again_if_overlapped([(connection, merged)], kind, claim.id, now)
     push_observe(connection, kind, claim, now)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
@@ -507,7 +524,7 @@ def push_failed(connection, kind: str, exc: Exception, claim: Claim, merged, syn
         _remember_deferred(connection, kind, sync_log.pk)
     elif isinstance(exc, PlatformAPIError):
         if not exc.permanent:
-            _recheck_later(connection, kind, merged)
+            push_again_later(connection, kind, merged)
         _counter(kind).labels(connection.platform_type, "failed").inc()
         error = safe_message(connection, exc)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
@@ -619,7 +636,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
             return _push_each_alone(kind, [other for other, *_rest in parts])
         for other, _c, merged, _items in parts:
             if merged:
-                _recheck_later(other, kind, merged)
+                push_again_later(other, kind, merged)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         connection_record_failure(connection=connection, exc=exc)
         raise
@@ -635,7 +652,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
             last_push_at=now, last_sync_at=now, last_error=""
         )
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
-        push_recheck_in_flight([(other, merged) for other, _c, merged, _items in parts], kind, claim_id, now)
+        push_again_if_overlapped([(other, merged) for other, _c, merged, _items in parts], kind, claim_id, now)
     counter.labels(platform, "success").inc()
     for _other, claim, _merged, _items in parts:
         if claim.oldest is not None:

@@ -1,4 +1,4 @@
-"""Two pushes of one connection in flight at once (``push.push_recheck_in_flight``).
+"""Two pushes of one connection in flight at once (``push.push_again_if_overlapped``).
 
 Invariant: once every due push has run, a platform shows the current state of each night, whatever order
 two overlapping pushes of one connection landed in. A drain, or a long push, may have read a night before
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.sync.drain import push_drain
 from channelmgr.sync.outbound import mark_dirty
-from channelmgr.sync.push import IN_FLIGHT_RECHECK_SECONDS, LATE_WRITE_SECONDS, push_connection
+from channelmgr.sync.push import IN_FLIGHT_RECHECK_SECONDS, STALE_CLAIM, push_connection
 from pms_core.models import Booking, Unit
 from pms_core.selectors import calendar_nights
 from pms_core.services import booking_cancel, booking_create
@@ -142,14 +142,15 @@ def test_a_push_with_no_other_in_flight_is_not_sent_again(fewo, unit, day):
     [
         (0.0, IN_FLIGHT_RECHECK_SECONDS),  # it has only just claimed: it is likely done in a moment
         (8.0, 8.0),  # at it for a while (a long drain): as long again
-        (300.0, LATE_WRITE_SECONDS),  # dead, or stuck on a slow platform: no sooner than a late write
+        (590.0, 11.0),  # dead, most likely: just after its claim goes stale and is taken over
     ],
 )
 def test_a_push_that_finishes_while_another_claims_its_connection_goes_again_after_it(
     fewo, unit, day, claimed_seconds_ago, again_after
 ):
     """This push may be the older one: the other, still claiming, may carry a change this one read before
-    and land before it. Its nights go out once more, later the longer the other has been at it."""
+    and land before it. The nights both carry go out once more, later the longer the other has been at
+    it; the others cannot be overwritten."""
     _dirty(fewo, day(1), day(6))
     now = timezone.now()
     DirtyRange.objects.create(
@@ -164,7 +165,7 @@ def test_a_push_that_finishes_while_another_claims_its_connection_goes_again_aft
         http.add(responses.PUT, FEWO, json={})
         assert push_connection(connection_id=fewo.pk, kind=AVAILABILITY).status == "success"
     (again,) = _due_later(fewo)
-    assert (again.start, again.end) == (day(1), day(6))
+    assert (again.start, again.end, again.closes) == (day(3), day(4), True)
     wait = (again.not_before - timezone.now()).total_seconds()
     assert again_after - 1.0 < wait <= again_after + 0.5  # + the time the push itself took
 
@@ -198,14 +199,14 @@ def test_a_drain_that_finishes_while_a_push_of_its_own_claims_a_connection_sends
     _dirty(fewo, day(1), day(6))
     _dirty(other, day(1), day(6))
     DirtyRange.objects.create(
-        connection=fewo, kind=AVAILABILITY, start=day(8), end=day(9), claimed_by="its-own", claimed_at=timezone.now()
+        connection=fewo, kind=AVAILABILITY, start=day(4), end=day(9), claimed_by="its-own", claimed_at=timezone.now()
     )
     with responses.RequestsMock() as http:
         http.add(responses.PUT, FEWO, json={})
         result = push_drain(kind=AVAILABILITY, connection_ids=[fewo.pk, other.pk])
         assert sorted(result.pushed) == sorted([fewo.pk, other.pk])
     (again,) = DirtyRange.objects.filter(not_before__gt=timezone.now())
-    assert (again.connection_id, again.start, again.end) == (fewo.pk, day(1), day(6))
+    assert (again.connection_id, again.start, again.end) == (fewo.pk, day(4), day(6))
 
 
 # --- random interleavings ---------------------------------------------------------------------------
@@ -287,3 +288,26 @@ def test_any_interleaving_of_two_pushes_of_a_connection_ends_with_the_current_st
     held = {n.date for n in calendar_nights(unit=unit, start=day(1), end=day(8)) if not n.available}
     shown = {day(n) for n in range(1, 8) if platform.status(day(n)) == "UNAVAILABLE"}
     assert shown == held
+
+
+def test_a_push_that_died_with_its_claim_costs_a_few_pushes_not_one_every_few_seconds(fewo, unit, day):
+    """A push killed mid-flight keeps its claim until it goes stale. A close-out of its nights meanwhile is
+    pushed once more after less and less often (as long again as the claim's age): about ten requests in
+    the ten minutes, and none once the claim is taken over."""
+    died = timezone.now()
+    DirtyRange.objects.create(
+        connection=fewo, kind=AVAILABILITY, start=day(1), end=day(8), claimed_by="killed", claimed_at=died
+    )
+    booking_create(unit=unit, check_in=day(2), check_out=day(4))
+    _dirty(fewo, day(2), day(4), closes=True)
+    platform = Platform()
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=lambda request: platform.apply(request) or (200, {}, "{}"))
+        with time_machine.travel(died + dt.timedelta(seconds=1), tick=False):
+            assert push_connection(connection_id=fewo.pk, kind=AVAILABILITY).status == "success"
+        _run_due_pushes(fewo, limit=20)
+        assert 2 <= len(http.calls) <= 12
+    assert DirtyRange.objects.filter(connection=fewo).count() == 0
+    # The dead push's nights were taken over once stale, and sent as they are.
+    assert platform.status(day(2)) == "UNAVAILABLE" and platform.status(day(7)) == "AVAILABLE"
+    assert STALE_CLAIM.total_seconds() == 600

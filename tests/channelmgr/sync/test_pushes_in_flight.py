@@ -51,6 +51,18 @@ def fewo(unit) -> ChannelConnection:
     )
 
 
+@pytest.fixture
+def other(unit) -> ChannelConnection:
+    """Another unit's connection to the same platform."""
+    return ChannelConnection.objects.create(
+        organization=unit.property.organization,
+        unit=Unit.objects.create(property=unit.property, name="Annex", base_price=Decimal("90.00")),
+        platform_type="fewo_direkt",
+        platform_listing_id="L-1",
+        api_key="other-key",
+    )
+
+
 class Platform:
     """The listing's nights as the platform holds them: each request applied when it lands, in order."""
 
@@ -69,6 +81,14 @@ class Platform:
 
 def _dirty(connection, start, end, **kwargs):
     mark_dirty(connection=connection, kinds=[AVAILABILITY], start=start, end=end, schedule=False, **kwargs)
+
+
+def _in_flight(connection, start, end, *, by: str, seconds_ago: float = 0.0, kind=AVAILABILITY) -> None:
+    """Nights another push (``by``) claimed ``seconds_ago`` and is still sending."""
+    claimed_at = timezone.now() - dt.timedelta(seconds=seconds_ago)
+    DirtyRange.objects.create(
+        connection=connection, kind=kind, start=start, end=end, claimed_by=by, claimed_at=claimed_at
+    )
 
 
 def _due_later(connection) -> list[DirtyRange]:
@@ -115,22 +135,12 @@ def test_a_close_out_that_lands_before_an_older_drain_goes_out_again_after_it(fe
     assert not DirtyRange.objects.filter(connection=fewo).exists()
 
 
-def test_a_push_with_no_other_in_flight_is_not_sent_again(fewo, unit, day):
+def test_a_push_with_no_other_in_flight_is_not_sent_again(fewo, other, unit, day):
     booking_create(unit=unit, check_in=day(2), check_out=day(4))
     _dirty(fewo, day(1), day(6))
     # Another kind in flight, and another connection's push, are not this push's concern.
-    other = ChannelConnection.objects.create(
-        organization=unit.property.organization,
-        unit=Unit.objects.create(property=unit.property, name="Annex", base_price=Decimal("90.00")),
-        platform_type="fewo_direkt",
-        platform_listing_id="L-1",
-        api_key="other-key",
-    )
-    now = timezone.now()
-    DirtyRange.objects.create(connection=fewo, kind=PRICING, start=day(1), end=day(2), claimed_by="p", claimed_at=now)
-    DirtyRange.objects.create(
-        connection=other, kind=AVAILABILITY, start=day(1), end=day(2), claimed_by="o", claimed_at=now
-    )
+    _in_flight(fewo, day(1), day(2), by="its-prices", kind=PRICING)
+    _in_flight(other, day(1), day(2), by="another-connections")
     with responses.RequestsMock() as http:
         http.add(responses.PUT, FEWO, json={})
         assert push_connection(connection_id=fewo.pk, kind=AVAILABILITY).status == "success"
@@ -152,15 +162,7 @@ def test_a_push_that_finishes_while_another_claims_its_connection_goes_again_aft
     and land before it. The nights both carry go out once more, later the longer the other has been at
     it; the others cannot be overwritten."""
     _dirty(fewo, day(1), day(6))
-    now = timezone.now()
-    DirtyRange.objects.create(
-        connection=fewo,
-        kind=AVAILABILITY,
-        start=day(3),
-        end=day(4),
-        claimed_by="another-push",
-        claimed_at=now - dt.timedelta(seconds=claimed_seconds_ago),
-    )
+    _in_flight(fewo, day(3), day(4), by="another-push", seconds_ago=claimed_seconds_ago)
     with responses.RequestsMock() as http:
         http.add(responses.PUT, FEWO, json={})
         assert push_connection(connection_id=fewo.pk, kind=AVAILABILITY).status == "success"
@@ -172,35 +174,19 @@ def test_a_push_that_finishes_while_another_claims_its_connection_goes_again_aft
 
 def test_a_claim_gone_stale_is_taken_over_not_waited_for(fewo, unit, day):
     _dirty(fewo, day(1), day(6))
-    DirtyRange.objects.create(
-        connection=fewo,
-        kind=AVAILABILITY,
-        start=day(3),
-        end=day(4),
-        claimed_by="a-push-that-died",
-        claimed_at=timezone.now() - dt.timedelta(hours=1),
-    )
+    _in_flight(fewo, day(3), day(4), by="a-push-that-died", seconds_ago=3600)
     with responses.RequestsMock() as http:
         http.add(responses.PUT, FEWO, json={})
         assert push_connection(connection_id=fewo.pk, kind=AVAILABILITY).status == "success"
     assert not DirtyRange.objects.filter(connection=fewo).exists()
 
 
-def test_a_drain_that_finishes_while_a_push_of_its_own_claims_a_connection_sends_it_again(fewo, unit, day):
+def test_a_drain_that_finishes_while_a_push_of_its_own_claims_a_connection_sends_it_again(fewo, other, unit, day):
     """The drain may be the newer of the two: a push of that connection, in flight since before the drain
     read, can still land after it."""
-    other = ChannelConnection.objects.create(
-        organization=unit.property.organization,
-        unit=Unit.objects.create(property=unit.property, name="Annex", base_price=Decimal("90.00")),
-        platform_type="fewo_direkt",
-        platform_listing_id="L-1",
-        api_key="other-key",
-    )
     _dirty(fewo, day(1), day(6))
     _dirty(other, day(1), day(6))
-    DirtyRange.objects.create(
-        connection=fewo, kind=AVAILABILITY, start=day(4), end=day(9), claimed_by="its-own", claimed_at=timezone.now()
-    )
+    _in_flight(fewo, day(4), day(9), by="its-own")
     with responses.RequestsMock() as http:
         http.add(responses.PUT, FEWO, json={})
         result = push_drain(kind=AVAILABILITY, connection_ids=[fewo.pk, other.pk])
@@ -295,9 +281,7 @@ def test_a_push_that_died_with_its_claim_costs_a_few_pushes_not_one_every_few_se
     pushed once more after less and less often (as long again as the claim's age): about ten requests in
     the ten minutes, and none once the claim is taken over."""
     died = timezone.now()
-    DirtyRange.objects.create(
-        connection=fewo, kind=AVAILABILITY, start=day(1), end=day(8), claimed_by="killed", claimed_at=died
-    )
+    _in_flight(fewo, day(1), day(8), by="killed")
     booking_create(unit=unit, check_in=day(2), check_out=day(4))
     _dirty(fewo, day(2), day(4), closes=True)
     platform = Platform()

@@ -718,7 +718,7 @@ class Soak:
         stays = [b for b in bookings if b["kind"] == "reservation"]
         blocks = [b for b in bookings if b["kind"] == "block"]
         by_class = Counter(c for d in drift for c in d["classes"])
-        stats = self.stack.all_stats()
+        platform_stats = self.stack.all_stats()
         return {
             "seed": self.config.seed,
             "operations": self.config.operations,
@@ -744,12 +744,14 @@ class Soak:
             "inbound_unreflected": self.unreflected(reservations, bookings),
             # Requests a platform refused because our limiter let too many through (injected 429s are
             # faults, not counted here): 0 however many processes send.
-            "rate_limit_violations": {slug: stats.get("rate_limit_violations", 0) for slug, stats in stats.items()},
+            "rate_limit_violations": {
+                slug: stats.get("rate_limit_violations", 0) for slug, stats in platform_stats.items()
+            },
             # What each refused request found in the platform's window: enough to tell our limiter letting
             # one too many through from a step of the wall clock or a request counted late.
             "rate_limit_refusals": {
                 slug: stats.get("rate_limit_refusals", [])
-                for slug, stats in stats.items()
+                for slug, stats in platform_stats.items()
                 if stats.get("rate_limit_violations")
             },
             "wall_clock_step_seconds": round(time.time() - time.monotonic() - self.wall_offset, 3),

@@ -60,9 +60,10 @@ class SlidingWindowLimiter:
                 hits.append(now)
                 return None
             retry_after = max(1, math.ceil(hits[0] + window - now))
+            wall = time.time()
             self._refusals.setdefault(slug, deque(maxlen=REFUSALS_KEPT)).append(
                 {
-                    "at": round(time.time(), 3),
+                    "at": round(wall, 3),
                     "account": account,
                     "limit": limit,
                     "window": window,
@@ -70,7 +71,7 @@ class SlidingWindowLimiter:
                     "oldest_age": round(now - hits[0], 3),
                     "newest_age": round(now - hits[-1], 3),
                     "retry_after": retry_after,
-                    "wall_clock_step": round(time.time() - now - self._wall_offset, 3),
+                    "wall_clock_step": round(wall - now - self._wall_offset, 3),
                 }
             )
             return retry_after

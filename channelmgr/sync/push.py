@@ -173,8 +173,8 @@ def push_again_if_overlapped(
     ):
         theirs.setdefault(connection_id, []).append((start, end, claimed_at))
     for connection, ranges in pushed:
-        claimed = theirs.get(connection.pk)
-        if not claimed or not ranges:
+        claimed = theirs.get(connection.pk)  # only connections that sent something were asked about
+        if not claimed:
             continue
         # Only the nights both pushes carry can be overwritten with an older read.
         shared = R.merge(part for start, end, _at in claimed for part in R.clip(ranges, start, end))

@@ -199,7 +199,8 @@ def test_a_drain_that_finishes_while_a_push_of_its_own_claims_a_connection_sends
 
 
 def _run_due_pushes(connection, *, limit: int = 6) -> None:
-    """Run this connection's pushes as the worker would, each when it is due, until nothing is left."""
+    """Run this connection's pushes, each round at the latest time any of its rows is due, until nothing is
+    left."""
     for _ in range(limit):
         rows = list(DirtyRange.objects.filter(connection=connection, kind=AVAILABILITY))
         if not rows:
@@ -234,7 +235,7 @@ def test_any_interleaving_of_two_pushes_of_a_connection_ends_with_the_current_st
     standing = booking_create(unit=unit, check_in=day(3), check_out=day(5))
     _dirty(fewo, day(1), day(8))
     platform = Platform()
-    state = {"changed": False, "inside": False}
+    state = {"changed": False}
 
     def change_and_push():
         state["changed"] = True

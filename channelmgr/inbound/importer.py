@@ -87,12 +87,19 @@ def channel_id_for(connection: ChannelConnection, platform_id: str) -> str:
     return channel_id
 
 
-def booking_import(*, connection: ChannelConnection, data: BookingData) -> tuple[Booking | None, str]:
+def booking_import(
+    *, connection: ChannelConnection, data: BookingData, snapshot: bool = False
+) -> tuple[Booking | None, str]:
     """Apply ``data`` to the connection's unit; returns the booking (None if nothing is held) and the action.
 
     A new booking that clashes with a confirmed stay is stored ``overbooked`` (counted in
     ``channel_manager_double_booking_attempts_total``), never dropped. Raises ``ValidationError`` for
     data the PMS refuses (an empty or overlong stay).
+
+    ``snapshot``: ``data`` comes from a feed that shows everything it holds on every read (iCal). What it
+    shows is the truth even at the version already stored: an event that left the feed and came back
+    unchanged is live again, and a feed that moves an event without bumping its SEQUENCE or DTSTAMP still
+    moved it. Only a strictly older version is stale there (a cached copy of the feed).
     """
     source = booking_source(connection)
     channel_id = booking_channel_id(connection, data)
@@ -108,7 +115,7 @@ def booking_import(*, connection: ChannelConnection, data: BookingData) -> tuple
         if existing is None:
             booking, action = _create(connection, data, source=source, channel_id=channel_id)
         else:
-            booking, action = _update(existing, data, connection=connection, channel_id=channel_id)
+            booking, action = _update(existing, data, connection=connection, channel_id=channel_id, snapshot=snapshot)
     metrics.BOOKINGS_IMPORTED.labels(connection.platform_type, action).inc()
     if action == Action.OVERBOOKED:
         metrics.DOUBLE_BOOKING_ATTEMPTS.labels(connection.platform_type).inc()
@@ -174,8 +181,10 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
     return booking, Action.OVERBOOKED if booking.status == Booking.Status.OVERBOOKED else Action.CREATED
 
 
-def _update(existing: Booking, data: BookingData, *, connection, channel_id: str) -> tuple[Booking, str]:
-    if data.version and existing.source_version and data.version <= existing.source_version:
+def _update(
+    existing: Booking, data: BookingData, *, connection, channel_id: str, snapshot: bool = False
+) -> tuple[Booking, str]:
+    if _stale(data.version, existing.source_version, snapshot=snapshot):
         return existing, Action.STALE
     if data.status == BookingStatus.CANCELLED:
         if existing.status == Booking.Status.CANCELLED:
@@ -189,6 +198,12 @@ def _update(existing: Booking, data: BookingData, *, connection, channel_id: str
         _record_version(existing, data.version)
         return existing, Action.UNCHANGED
     return _modify(existing, data, connection=connection)
+
+
+def _stale(version: str, stored: str, *, snapshot: bool) -> bool:
+    if not (version and stored):
+        return False
+    return version < stored if snapshot else version <= stored
 
 
 def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Booking, str]:
@@ -409,7 +424,7 @@ def ical_snapshot_import(
             continue
         try:
             with transaction.atomic():  # a savepoint: a refused event rolls back alone
-                _booking, action = booking_import(connection=connection, data=clipped)
+                _booking, action = booking_import(connection=connection, data=clipped, snapshot=True)
         except (ValidationError, DomainError, DataError, IntegrityError) as exc:
             kept.add(channel_id)
             invalid(block.channel_booking_id, f"event {block.channel_booking_id}: refused: {_refusal(exc)}")

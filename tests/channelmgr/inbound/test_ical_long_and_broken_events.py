@@ -108,7 +108,7 @@ def test_the_clipped_closure_read_again_is_unchanged_and_moves_only_when_the_win
 
     first, same, restamped = SyncLog.objects.filter(connection=feed).order_by("id")
     assert first.details["actions"] == {"created": 1}
-    assert same.details["actions"] == {"stale": 1}
+    assert same.details["actions"] == {"unchanged": 1}
     assert restamped.details["actions"] == {"unchanged": 1}
     assert (block(feed, "long@booking.com").check_in, block(feed, "long@booking.com").check_out) == (
         TODAY,
@@ -121,7 +121,7 @@ def test_the_clipped_closure_read_again_is_unchanged_and_moves_only_when_the_win
 
     *_, moved, settled = SyncLog.objects.filter(connection=feed).order_by("id")
     assert moved.details["actions"] == {"modified": 1}
-    assert settled.details["actions"] == {"stale": 1}
+    assert settled.details["actions"] == {"unchanged": 1}
     long = block(feed, "long@booking.com")
     assert (long.check_in, long.check_out) == (TODAY + dt.timedelta(days=1), WINDOW_END + dt.timedelta(days=1))
     assert Booking.objects.filter(source="ical").count() == 1
@@ -164,7 +164,7 @@ def test_an_event_that_turns_malformed_keeps_its_block(feed, platform_http):
 
     assert block(feed, "e2@booking.com").status == Booking.Status.CONFIRMED  # not "left the feed"
     last = SyncLog.objects.filter(connection=feed).order_by("id").last()
-    assert last.details["actions"] == {"stale": 2, "invalid": 1}
+    assert last.details["actions"] == {"unchanged": 2, "invalid": 1}
 
 
 def test_a_setting_that_makes_the_clip_too_long_for_the_pms_fails_only_that_event(feed, platform_http, settings):
@@ -229,7 +229,7 @@ def test_a_database_error_on_one_event_is_rolled_back_alone(feed, day, monkeypat
     ical_snapshot_import(connection=feed, page=snapshot(data("a", day(1), day(3))))
     real_import = importer.booking_import
 
-    def exploding(*, connection, data):
+    def exploding(*, connection, data, snapshot=False):
         if data.channel_booking_id == "boom":
             # A second row under a channel id we hold: the database's unique constraint refuses it.
             Booking.objects.create(
@@ -240,7 +240,7 @@ def test_a_database_error_on_one_event_is_rolled_back_alone(feed, day, monkeypat
                 source="ical",
                 channel_booking_id=f"{connection.pk}:a",
             )
-        return real_import(connection=connection, data=data)
+        return real_import(connection=connection, data=data, snapshot=snapshot)
 
     monkeypatch.setattr(importer, "booking_import", exploding)
     problems = []
@@ -251,7 +251,7 @@ def test_a_database_error_on_one_event_is_rolled_back_alone(feed, day, monkeypat
         problems=problems,
     )
 
-    assert counts == {"stale": 1, "invalid": 1, "created": 1}
+    assert counts == {"unchanged": 1, "invalid": 1, "created": 1}
     assert "IntegrityError" in problems[0] or "UNIQUE" in problems[0].upper()
     # The savepoint rolled back the stray row alone; the transaction goes on.
     assert list(

@@ -153,7 +153,7 @@ def test_a_feed_that_returns_with_its_events_clears_the_hold(feed, poll):
     log = poll(FULL)
 
     assert live(feed) == 14
-    assert log.details["actions"] == {"stale": 14}
+    assert log.details["actions"] == {"unchanged": 14}
     assert "held" not in log.details
     released(feed)
     assert not Booking.objects.filter(source="ical", status=Booking.Status.CANCELLED).exists()
@@ -177,13 +177,13 @@ def test_a_feed_losing_most_but_not_all_of_its_events_is_held_the_same_way(feed,
 
     log = poll(calendar(0, 1))
 
-    assert log.details["actions"] == {"stale": 2, "held": 12}
+    assert log.details["actions"] == {"unchanged": 2, "held": 12}
     assert live(feed) == 14
     held_for_attention(feed, "the iCal feed lost 12 of 14 upcoming blocks at once")
 
     log = poll(calendar(0, 1))  # the same shrunken feed again: confirmed
 
-    assert log.details["actions"] == {"stale": 2, "removed": 12}
+    assert log.details["actions"] == {"unchanged": 2, "removed": 12}
     assert live(feed) == 2
     released(feed)
 
@@ -194,7 +194,7 @@ def test_a_different_shrunken_feed_is_held_again_not_confirmed(feed, poll):
 
     log = poll(calendar(0, 1, 2))  # not the same feed: 11 lost now, still most of 14
 
-    assert log.details["actions"] == {"stale": 3, "held": 11}
+    assert log.details["actions"] == {"unchanged": 3, "held": 11}
     assert live(feed) == 14
     held_for_attention(feed, "lost 11 of 14")
 
@@ -204,7 +204,7 @@ def test_losing_one_event_of_many_applies_at_once(feed, poll):
 
     log = poll(calendar(*range(13)))
 
-    assert log.details["actions"] == {"stale": 13, "removed": 1}
+    assert log.details["actions"] == {"unchanged": 13, "removed": 1}
     assert live(feed) == 13
     released(feed)
 
@@ -224,7 +224,7 @@ def test_past_blocks_leaving_the_feed_neither_count_nor_are_held(feed, poll):
     with time_machine.travel(dt.datetime(2027, 7, 8, 10, 0, tzinfo=dt.UTC)):
         log = poll(calendar(3, 4))
 
-    assert log.details["actions"] == {"stale": 2, "removed": 3}
+    assert log.details["actions"] == {"unchanged": 2, "removed": 3}
     released(feed)
 
 

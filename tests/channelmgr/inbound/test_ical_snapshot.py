@@ -1,5 +1,7 @@
 """iCal feeds are snapshots: events become blocks, and a block whose event left the feed is released."""
 
+from dataclasses import replace
+
 import pytest
 
 from adapters.base import BookingData, BookingPage, BookingStatus
@@ -55,7 +57,7 @@ def test_an_event_that_left_the_feed_releases_its_nights(feed, unit, day):
 
     counts = ical_snapshot_import(connection=feed, page=snapshot(event(day, "b2", 10, 12)))
 
-    assert counts == {"stale": 1, "removed": 1}
+    assert counts == {"unchanged": 1, "removed": 1}
     assert Booking.objects.get(channel_booking_id=f"{feed.pk}:a1").status == Booking.Status.CANCELLED
     booking_create(unit=unit, check_in=day(1), check_out=day(4))  # free again
 
@@ -109,3 +111,72 @@ def test_polling_a_feed_reads_it_and_applies_the_snapshot(feed, platform_http, s
 
     block = Booking.objects.get(source="ical")
     assert (block.check_in, block.check_out, block.channel_booking_id) == (day(1), day(4), f"{feed.pk}:a1@airbnb.com")
+
+
+# --- a feed is the truth at the version it shows ------------------------------------------------------
+
+STAMP = "0000000000-20270601T080000Z"  # SEQUENCE 0, the feed's fixed DTSTAMP: an unchanged event
+
+
+def _event(day, uid: str, start: int, end: int) -> BookingData:
+    return BookingData(
+        platform="ical",
+        channel_booking_id=uid,
+        listing_id="listing-1",
+        status=BookingStatus.CONFIRMED,
+        check_in=day(start),
+        check_out=day(end),
+        version=STAMP,
+        raw_status="Reserved",
+        kind="block",
+    )
+
+
+def _feed(day, *numbers: int) -> BookingPage:
+    return BookingPage(
+        bookings=tuple(_event(day, f"ev{n}", 1 + 3 * n, 3 + 3 * n) for n in numbers), cursor=None, is_snapshot=True
+    )
+
+
+def test_an_ical_event_that_returns_unchanged_after_leaving_the_feed_closes_its_nights_again(connect, day):
+    """Five blocks; one poll's feed lacks ev4 (one of five: not a suspected glitch, so its block is
+    cancelled at once); the next poll shows ev4 again, byte for byte. The feed, the platform's truth,
+    holds ev4's nights again, so the PMS must hold them. The block stays cancelled instead: the returning
+    copy carries the version the cancelled row kept and is dismissed as stale before the reinstatement
+    path (``_reinstate``, written for exactly this) is reached."""
+    feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
+    ical_snapshot_import(connection=feed, page=_feed(day, 0, 1, 2, 3, 4))
+    assert ical_snapshot_import(connection=feed, page=_feed(day, 0, 1, 2, 3)).get("removed") == 1
+
+    counts = ical_snapshot_import(connection=feed, page=_feed(day, 0, 1, 2, 3, 4))
+
+    live = Booking.objects.filter(source="ical", channel_booking_id=f"{feed.pk}:ev4").exclude(
+        status=Booking.Status.CANCELLED
+    )
+    assert live.exists(), f"ev4 is in the feed again but its nights stay released (import said {counts})"
+    assert Booking.objects.active().filter(unit=feed.unit, check_in=day(13), check_out=day(15)).exists()
+
+
+def test_a_feed_that_moves_an_event_without_bumping_its_version_moves_the_block(connect, day):
+    """Some feeds stamp every event with a fixed DTSTAMP and no SEQUENCE: a moved event arrives at the
+    version already stored. The feed shows where the block is now, so the block moves there."""
+    feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
+    ical_snapshot_import(connection=feed, page=_feed(day, 0, 1))
+    moved = BookingPage(bookings=(_event(day, "ev0", 1, 3), _event(day, "ev1", 20, 24)), cursor=None, is_snapshot=True)
+
+    assert ical_snapshot_import(connection=feed, page=moved) == {"unchanged": 1, "modified": 1}
+    block = Booking.objects.get(channel_booking_id=f"{feed.pk}:ev1")
+    assert (block.check_in, block.check_out, block.is_active) == (day(20), day(24), True)
+
+
+def test_an_older_copy_of_the_feed_is_still_stale(connect, day):
+    """A cached copy of the feed (a CDN) may be older than the last read: a strictly older version does
+    not move a block back."""
+    feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
+    newer = replace(_event(day, "ev0", 5, 8), version="0000000001-20270602T080000Z")
+    ical_snapshot_import(connection=feed, page=BookingPage(bookings=(newer,), cursor=None, is_snapshot=True))
+    older = BookingPage(bookings=(_event(day, "ev0", 1, 3),), cursor=None, is_snapshot=True)
+
+    assert ical_snapshot_import(connection=feed, page=older) == {"stale": 1}
+    block = Booking.objects.get(channel_booking_id=f"{feed.pk}:ev0")
+    assert (block.check_in, block.check_out) == (day(5), day(8))

@@ -27,6 +27,9 @@ def booking_to_json(booking: BookingData) -> dict:
         "version": booking.version,
         "raw_status": booking.raw_status,
         "kind": booking.kind,
+        # Which of a hotel's units it is for: a replayed event is routed by it (an older payload without
+        # it routes by the listing alone, as before).
+        "room_type": booking.room_type,
         # What else the platform said (an older payload without these reads as "nothing").
         "taxes": _text(booking.taxes),
         "fees": _text(booking.fees),
@@ -63,6 +66,7 @@ def booking_from_json(item: dict) -> BookingData:
         version=item.get("version", ""),
         raw_status=item.get("raw_status", ""),
         kind=item.get("kind", "reservation"),
+        room_type=item.get("room_type", ""),
         taxes=_amount(item.get("taxes")),
         fees=_amount(item.get("fees")),
         adults=item.get("adults"),

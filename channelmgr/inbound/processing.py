@@ -97,6 +97,7 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
                     connection, lambda a: a.fetch_booking(notification.channel_booking_id), purpose=Purpose.PULL
                 )
                 requests += 1
+                _check_current(notification, data)
             booking, action = booking_import(connection=connection, data=data)
     except Backpressure as exc:
         finish(
@@ -106,7 +107,8 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
     except PlatformAPIError as exc:
         message = safe_message(connection, exc)
         finish(status=SyncLog.Status.FAILED, requests=requests, error=message)
-        connection_record_failure(connection=connection, exc=exc)
+        if not isinstance(exc, OlderCopyError):  # the platform answered: nothing is wrong with the connection
+            connection_record_failure(connection=connection, exc=exc)
         if not exc.permanent:
             InboundEvent.objects.filter(pk=event.pk).update(error=message)
             raise
@@ -124,6 +126,26 @@ def _import(event: InboundEvent, connection: ChannelConnection, notification) ->
     finish(status=SyncLog.Status.SUCCESS, requests=requests, details={"action": action, "booking": booking.pk})
     inbound_event_mark(event_id=event.pk, status=InboundEvent.Status.PROCESSED)
     return InboundEvent.Status.PROCESSED
+
+
+class OlderCopyError(PlatformAPIError):
+    """The platform's read API answered an older copy of the booking than its webhook announced."""
+
+
+def _check_current(notification, data: BookingData) -> None:
+    """A platform's read API can lag behind its own webhook: asked for the booking a webhook announced at
+    version 2 (a cancellation), it may still answer version 1. Applying that copy and marking the event
+    processed would lose the change for good (nothing retries a processed event), so the import is
+    retried, with the actor's backoff, until the copy is as new as the webhook said. A copy newer than
+    announced is applied (the booking changed again meanwhile). Versions of one platform sort as strings
+    (``BookingData.version``); a copy without one cannot be compared and is applied."""
+    if notification.version and data.version and data.version < notification.version:
+        raise OlderCopyError(
+            f"{notification.platform} answered version {data.version} of booking {notification.channel_booking_id}, "
+            f"older than the {notification.version} its webhook announced: retried",
+            permanent=False,
+            code="older_copy",
+        )
 
 
 def _acknowledge(connection: ChannelConnection, data: BookingData, booking_id: int) -> int:

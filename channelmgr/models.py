@@ -196,6 +196,9 @@ class InboundEvent(models.Model):
     kind = models.CharField(max_length=32, blank=True)
     channel_booking_id = models.CharField(max_length=128, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When its import was handed to the broker. The webhook was answered 2xx, so the platform never sends
+    # it again: one the broker refused is re-sent by the scheduler (``dispatch.inbound_relay_step``).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     attempts = models.PositiveIntegerField(default=0)

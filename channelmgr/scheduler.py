@@ -67,6 +67,12 @@ def relay_outbox():
     outbox_relay_step()
 
 
+def relay_inbound():
+    from channelmgr.inbound.dispatch import inbound_relay_step
+
+    inbound_relay_step()
+
+
 def sweep_pushes():
     from channelmgr.sync.outbound import push_sweep
 
@@ -149,6 +155,7 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
     passes none: its single process is the only scheduler there is)."""
     jobs = [
         (relay_outbox, IntervalTrigger(seconds=5), "relay_outbox"),
+        (relay_inbound, IntervalTrigger(seconds=5), "relay_inbound"),
         (enqueue_due_polls, IntervalTrigger(seconds=5), "polls"),
         (sweep_pushes, IntervalTrigger(seconds=30), "push_sweep"),
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),

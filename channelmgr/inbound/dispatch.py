@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 import dramatiq
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
+
+# An event's own hand-over runs right after the webhook's transaction commits; the relay leaves it that
+# long before it counts the event as stranded.
+RELAY_GRACE = dt.timedelta(seconds=5)
+RELAY_BATCH = 500
 
 
 def actor_send(actor, *args, delay_ms: int | None = None) -> bool:
@@ -14,7 +21,7 @@ def actor_send(actor, *args, delay_ms: int | None = None) -> bool:
 
     The current broker rather than the one the actor was bound to at import, so a broker swapped at
     runtime (tests, embedded start-up) is the one used, as ``pms_core.outbox`` does. A refused enqueue
-    leaves the event ``received`` for ``replay_events``.
+    leaves the event ``received`` for the relay (``inbound_relay_step``) or ``replay_events``.
     """
     broker = dramatiq.get_broker()
     try:
@@ -28,9 +35,39 @@ def actor_send(actor, *args, delay_ms: int | None = None) -> bool:
 
 
 def import_enqueue(event_id: int) -> bool:
+    """Hand the import of one stored event to the broker, and stamp it handed over."""
     from channelmgr.inbound.tasks import import_platform_booking
+    from channelmgr.models import InboundEvent
 
-    return actor_send(import_platform_booking, event_id)
+    if not actor_send(import_platform_booking, event_id):
+        return False
+    InboundEvent.objects.filter(pk=event_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    return True
+
+
+def inbound_relay_step(*, now: dt.datetime | None = None, batch_size: int = RELAY_BATCH) -> int:
+    """Hand over the imports of events whose webhook was answered but whose hand-over failed (the broker
+    was down): the platform will not send them again, so without this they waited for a person to run
+    ``replay_events``. Oldest first; returns how many were handed over. A second delivery of one that did
+    reach the broker is harmless: the import skips a finished event and an unchanged booking."""
+    from channelmgr.models import InboundEvent
+
+    cutoff = (now or timezone.now()) - RELAY_GRACE
+    stranded = (
+        InboundEvent.objects.filter(
+            status=InboundEvent.Status.RECEIVED, dispatched_at__isnull=True, received_at__lte=cutoff
+        )
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    handed = 0
+    for event_id in stranded:
+        if not import_enqueue(event_id):
+            break  # the broker is still down: the next run tries again
+        handed += 1
+    if handed:
+        log.info("relayed %s stranded inbound event(s) to the broker", handed)
+    return handed
 
 
 def poll_enqueue(connection_id: int) -> bool:

@@ -143,6 +143,7 @@ def test_every_job_is_registered_under_its_name():
         (name, name)
         for name in (
             "relay_outbox",
+            "relay_inbound",
             "polls",
             "push_sweep",
             "token_refresh",

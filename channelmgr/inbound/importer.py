@@ -27,9 +27,10 @@ from channelmgr.models import ChannelConnection
 from channelmgr.services.connections_health import connection_mark_needs_attention, connection_recover
 from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
-from pms_core.models import Booking, Unit
+from pms_core.models import Booking, BookingTransition, Unit
 from pms_core.services import (
     booking_cancel,
+    booking_change_unit,
     booking_create,
     booking_modify,
     booking_record_cancelled,
@@ -194,10 +195,32 @@ def _update(
         return cancelled, Action.CANCELLED
     if existing.status == Booking.Status.CANCELLED:
         return _reinstate(existing, data, connection=connection, channel_id=channel_id)
+    moved = _moved_by_platform(existing, data, connection=connection)
+    if moved:
+        existing = booking_change_unit(
+            booking=existing,
+            unit=connection.unit,
+            actor=existing.source,
+            reason=f"{connection.platform_type} moved its guest to room type {data.room_type}",
+        )
     if not _differs(existing, data):
         _record_version(existing, data.version)
-        return existing, Action.UNCHANGED
+        return existing, Action.MODIFIED if moved else Action.UNCHANGED
     return _modify(existing, data, connection=connection)
+
+
+def _moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bool:
+    """True when the platform now puts its guest in another of a hotel's room types (each its own unit):
+    ``data`` names a room type, ``connection`` holds exactly that room, and the stay sits on another unit.
+    Not when staff moved the stay (an overbooking resolved by a move, recorded as a transition by someone
+    other than the platform): their decision stands until they change it, and the platform is told by them."""
+    if existing.unit_id == connection.unit_id or not data.room_type:
+        return False
+    key = adapter_class(connection.platform_type).booking_listing_key(data)
+    if key == data.listing_id or key != connection.listing_key:
+        return False
+    moves = existing.transitions.filter(action=BookingTransition.Action.MOVED)
+    return not moves.exclude(actor=existing.source).exists()
 
 
 def _stale(version: str, stored: str, *, snapshot: bool) -> bool:

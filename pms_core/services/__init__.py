@@ -5,6 +5,7 @@ Each change writes its ``OutboxEvent`` in the same transaction.
 
 from pms_core.services.bookings import (
     booking_cancel,
+    booking_change_unit,
     booking_create,
     booking_modify,
     booking_record_cancelled,
@@ -21,6 +22,7 @@ from pms_core.services.calendar import (
 
 __all__ = [
     "booking_cancel",
+    "booking_change_unit",
     "booking_create",
     "booking_modify",
     "booking_record_cancelled",

@@ -241,6 +241,56 @@ def booking_modify(
     return current
 
 
+def booking_change_unit(*, booking: Booking, unit: Unit, actor: str, reason: str = "") -> Booking:
+    """Put a live stay on ``unit``, on the same nights: its platform moved the guest there (a room change
+    between a hotel's room types, each its own unit). The platform already sold those nights, so a clash
+    there makes the stay overbooked (it waits for them, as any platform booking that clashes), never a
+    refusal. The nights it leaves are released, and overbookings waiting for them may be confirmed.
+    Both units' channels are told. Staff move a stay with ``overbooking_resolve`` (a move), not this."""
+    with transaction.atomic():
+        for unit_id in sorted({booking.unit_id, unit.pk}):  # id order, as every two-unit change locks
+            lock_unit(Unit(pk=unit_id))
+        current = Booking.objects.select_for_update().select_related("unit").get(pk=booking.pk)
+        if not current.is_active:
+            raise ValidationError({"status": f"a {current.status} booking cannot change units"})
+        if current.unit_id == unit.pk:
+            return current
+        old_unit, old_status = current.unit, current.status
+        current.unit = unit
+        current.overbooked_at = None  # a claim on the new unit's nights starts now
+        blocker = find_blocker(unit_id=unit.pk, check_in=current.check_in, check_out=current.check_out, stay=current)
+        current.status = Booking.Status.OVERBOOKED if blocker else Booking.Status.CONFIRMED
+        current.clashes_with = blocker
+        current.overbooked_at = timezone.now() if blocker else None
+        current.overbooking_accepted_at = None  # what staff accepted was a clash on the other unit
+        current.save()
+        transition_record(
+            booking=current,
+            action=Action.MOVED,
+            from_status=old_status,
+            actor=actor,
+            reason=f"moved from {old_unit.name} to {unit.name}" + (f": {reason}" if reason else ""),
+        )
+        for on, event_type in (
+            (old_unit, OutboxEvent.Type.AVAILABILITY_UPDATED),
+            (unit, OutboxEvent.Type.BOOKING_OVERBOOKED if blocker else OutboxEvent.Type.BOOKING_CONFIRMED),
+        ):
+            outbox_record(
+                event_type=event_type,
+                unit=on,
+                start=current.check_in,
+                end=current.check_out,
+                booking=current,
+                source=current.source,
+                payload={"moved_from": old_unit.pk, "moved_to": unit.pk},
+            )
+        booking_announce(booking=current, change=MODIFIED, actor=actor)  # another unit
+        if current.status != old_status:
+            booking_announce(booking=current, change=OVERBOOKED if blocker else RESOLVED, actor=actor)
+        overbookings_settle(unit=old_unit, actor=actor, reason=f"booking #{current.pk} moved to another unit")
+    return current
+
+
 def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str = "system") -> Booking:
     """Release ``[start, end)`` from the middle of a confirmed block: it keeps the nights before,
     and a new row (same kind, note and source) keeps the nights after. Returns that tail.

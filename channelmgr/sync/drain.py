@@ -17,7 +17,6 @@ whatever the drain did not push goes back to dirty.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
 import logging
 import threading
@@ -279,7 +278,12 @@ def _send_wave(wave: list[_Work], kind: str) -> list[tuple[int, Exception | None
     the process's senders. Per connection: (requests made, the error or None, started, finished)."""
     if len(wave) == 1:
         return [_send_one(wave[0], kind, refresh_token=True)]
-    return list(_senders().map(lambda w: contextvars.copy_context().run(_send_apart, w, kind), wave))
+    # In the sender's own context, not a copy of this thread's: the one context variable a send reads
+    # (the correlation id) ``_send_one`` sets itself, and Django keeps a thread's cache client in its
+    # context, tagged with the thread. A copy made here is another thread's, so every send from a copy
+    # built a Redis client and opened a connection of its own (one more per request a slow platform
+    # made go side by side), dropped at the end of the send.
+    return list(_senders().map(lambda w: _send_apart(w, kind), wave))
 
 
 def _send_apart(w: _Work, kind: str) -> tuple[int, Exception | None, float, float]:

@@ -432,6 +432,36 @@ def test_a_slow_platform_gets_several_requests_in_flight_at_once(unit, day, monk
     assert not DirtyRange.objects.exists()
 
 
+def test_sender_threads_keep_their_cache_clients_instead_of_building_one_a_request(unit, day, monkeypatch):
+    """The guard reads the shared cache (limiter, breaker) on every request. Each sender thread builds
+    its cache client once, like any thread: sent from a copy of the drain thread's context, every send
+    built a client of its own (on Redis, a connection pool and a TCP connection, then dropped)."""
+    from django.core.cache import caches
+
+    import channelmgr.sync.drain as drain
+
+    monkeypatch.setattr(drain, "SLOW_REQUEST_SECONDS", 0.0)
+    connections = _fewo(_units(unit, 1 + 3 * DRAIN_SENDS))
+    _dirty(connections, AVAILABILITY, day(1), day(4))
+    built = []
+    create = type(caches).create_connection
+    monkeypatch.setattr(
+        type(caches), "create_connection", lambda self, alias: built.append(alias) or create(self, alias)
+    )
+    sent = []
+
+    def answer(request):
+        sent.append(threading.current_thread())
+        return 200, {}, "{}"
+
+    with responses.RequestsMock() as http:
+        http.add_callback(responses.PUT, FEWO, callback=answer)
+        result = push_drain(kind=AVAILABILITY, connection_ids=[c.pk for c in connections])
+    assert len(result.pushed) == len(connections)
+    assert len({t for t in sent if t is not threading.current_thread()}) > 1  # it did send side by side
+    assert len(built) <= DRAIN_SENDS, f"{len(built)} cache clients built for {len(sent)} requests"
+
+
 def test_a_failure_on_a_sender_thread_is_recorded_by_the_drain_like_any_other(unit, day, monkeypatch):
     import channelmgr.sync.drain as drain
 

@@ -27,7 +27,14 @@ from channelmgr.services.ical_export import ical_export_for, ical_feed
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, OutboxEvent, Property, Unit
 from pms_core.selectors import calendar_nights
-from pms_core.services import booking_cancel, booking_create, booking_modify, calendar_block, calendar_unblock
+from pms_core.services import (
+    booking_cancel,
+    booking_change_unit,
+    booking_create,
+    booking_modify,
+    calendar_block,
+    calendar_unblock,
+)
 from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
 from testkit import push_platforms
 
@@ -142,6 +149,20 @@ class Convergence(RuleBasedStateMachine):
         assert not (clash and current.status == Booking.Status.CONFIRMED and not as_platform)
         assert booking.status in Booking.ACTIVE_STATUSES
         self.held[pk] = (unit_id, check_in, check_out)
+
+    @precondition(lambda self: Booking.objects.filter(pk__in=self.held).exclude(source="direct").exists())
+    @rule(data=st.data())
+    def room_change(self, data):
+        """The platform moved its guest to the other unit (another room type of a hotel)."""
+        movable = sorted(Booking.objects.filter(pk__in=self.held).exclude(source="direct").values_list("pk", flat=True))
+        pk = data.draw(st.sampled_from(movable))
+        unit_id, check_in, check_out = self.held[pk]
+        target = next(u for u in self.units if u.pk != unit_id)
+        clash = self._overlaps(target.pk, check_in, check_out, exclude=pk)
+        booking = booking_change_unit(booking=self._active(pk), unit=target, actor="platform")
+        assert booking.unit_id == target.pk
+        assert booking.status == (Booking.Status.OVERBOOKED if clash else Booking.Status.CONFIRMED)
+        self.held[pk] = (target.pk, check_in, check_out)
 
     @precondition(lambda self: self.held)
     @rule(data=st.data())

@@ -195,7 +195,7 @@ def _update(
         return cancelled, Action.CANCELLED
     if existing.status == Booking.Status.CANCELLED:
         return _reinstate(existing, data, connection=connection, channel_id=channel_id)
-    moved = _moved_by_platform(existing, data, connection=connection)
+    moved = moved_by_platform(existing, data, connection=connection)
     if moved:
         existing = booking_change_unit(
             booking=existing,
@@ -209,7 +209,7 @@ def _update(
     return _modify(existing, data, connection=connection)
 
 
-def _moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bool:
+def moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bool:
     """True when the platform now puts its guest in another of a hotel's room types (each its own unit):
     ``data`` names a room type, ``connection`` holds exactly that room, and the stay sits on another unit.
     Not when staff moved the stay (an overbooking resolved by a move, recorded as a transition by someone
@@ -224,9 +224,18 @@ def _moved_by_platform(existing: Booking, data: BookingData, *, connection) -> b
 
 
 def _stale(version: str, stored: str, *, snapshot: bool) -> bool:
-    if not (version and stored):
+    if not versions_comparable(version, stored):
         return False
     return version < stored if snapshot else version <= stored
+
+
+def versions_comparable(a: str, b: str) -> bool:
+    """Whether two versions of one booking sort in the platform's order. Both must be there and of one
+    kind: a zero-padded revision (digits) or a timestamp. Google gives a revision where its answer has
+    one and the update time where not; compared as strings, every revision sorts below every time, so
+    a copy stored with its time would make every later revision stale. Versions of two kinds are not
+    ordered: the copy at hand is applied, and the next one (each change sends one) settles it."""
+    return bool(a and b) and a.isdigit() == b.isdigit()
 
 
 def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Booking, str]:

@@ -336,11 +336,19 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                     platform_call(connection, lambda a, p=processed: a.acknowledge_bookings(p))
                 except (PlatformAPIError, Backpressure) as exc:
                     acknowledgement_failed(booking_ids=booking_ids, error=safe_message(connection, exc))
-                    raise
-                acknowledgement_done(booking_ids=booking_ids)
-                _acknowledgements_sent(connection)
-                result.requests += 1
-                result.acknowledged += len(processed)
+                    if not (isinstance(exc, PlatformAPIError) and exc.permanent):
+                        raise  # retried with the pull: the reservations are offered again, imported unchanged
+                    # Refused for good: the reservations are in, and they stay pending (the unacknowledged
+                    # alert and the sync log name them). Failing the pull would mark the connection that led
+                    # it as needing attention, whichever hotel they belong to, and a connection needing
+                    # attention leaves its account's pulls: one refusal would stop the account's imports.
+                    result.requests += 1
+                    result.refused.append(f"acknowledgement refused: {safe_message(connection, exc)}"[:300])
+                else:
+                    acknowledgement_done(booking_ids=booking_ids)
+                    _acknowledgements_sent(connection)
+                    result.requests += 1
+                    result.acknowledged += len(processed)
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
         if not page.cursor:
             return

@@ -16,7 +16,7 @@ from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
 from channelmgr.inbound.events import connection_for_listing
-from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import
+from channelmgr.inbound.importer import ACKNOWLEDGEABLE, booking_import, versions_comparable
 from channelmgr.inbound.payloads import notification_from_json
 from channelmgr.inbound.polling import connection_poll, pull_covers
 from channelmgr.models import ChannelConnection, InboundEvent, SyncLog
@@ -138,8 +138,9 @@ def _check_current(notification, data: BookingData) -> None:
     processed would lose the change for good (nothing retries a processed event), so the import is
     retried, with the actor's backoff, until the copy is as new as the webhook said. A copy newer than
     announced is applied (the booking changed again meanwhile). Versions of one platform sort as strings
-    (``BookingData.version``); a copy without one cannot be compared and is applied."""
-    if notification.version and data.version and data.version < notification.version:
+    (``BookingData.version``); a copy without one, or with another kind of version, cannot be compared
+    and is applied."""
+    if versions_comparable(data.version, notification.version) and data.version < notification.version:
         raise OlderCopyError(
             f"{notification.platform} answered version {data.version} of booking {notification.channel_booking_id}, "
             f"older than the {notification.version} its webhook announced: retried",

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from adapters.base import BookingStatus, Capability
+from adapters.base import BookingStatus, Capability, HotelRoomTypes
 from adapters.registry import adapter_class
 from channelmgr.accounts import sync_window
-from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source
+from channelmgr.inbound.events import connection_for_listing
+from channelmgr.inbound.importer import booking_channel_id, booking_import, booking_source, moved_by_platform
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.resilience.guard import Backpressure
@@ -19,8 +23,11 @@ from channelmgr.resilience.platform_calls import platform_call
 from channelmgr.services.connections_health import safe_message
 from channelmgr.signals import drift_detected
 from channelmgr.sync.outbound import mark_dirty
+from pms_core.errors import DomainError
 from pms_core.models import Booking
 from pms_core.selectors import calendar_nights
+
+log = logging.getLogger(__name__)
 
 MAX_PAGES = 50
 BUSY_RETRIES = 5
@@ -39,6 +46,10 @@ class Drift:
     prices_differ: list[str] = field(default_factory=list)
     # Nights whose maximum stay on the platform is not what the push sends (READ_RESTRICTIONS).
     max_stays_differ: list[str] = field(default_factory=list)
+    # Bookings of a hotel's room type that no unit holds (the pull refuses them too): staff must map it.
+    unmapped: list[str] = field(default_factory=list)
+    # Bookings ``--fix`` could not import (the PMS refused them: no nights, too long), with why.
+    refused: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -49,6 +60,7 @@ class Drift:
             + self.unpushed_nights
             + len(self.prices_differ)
             + len(self.max_stays_differ)
+            + len(self.unmapped)
         )
 
     def describe(self) -> str:
@@ -68,6 +80,12 @@ class Drift:
         if self.max_stays_differ:
             shown = ", ".join(self.max_stays_differ[:5])
             parts.append(f"{len(self.max_stays_differ)} night(s) with another maximum stay: {shown}")
+        if self.unmapped:
+            parts.append(
+                f"{len(self.unmapped)} booking(s) of a room type no unit holds: {', '.join(self.unmapped[:5])}"
+            )
+        if self.refused:
+            parts.append(f"{len(self.refused)} booking(s) the PMS refused: {'; '.join(self.refused[:3])}")
         return "; ".join(parts) or "in step"
 
 
@@ -168,6 +186,13 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
         except Backpressure as exc:
             drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
             return _remember(connection, drift)
+    # A hotel's queue holds every room's bookings: only this room's are compared (and fixed) here, routed
+    # as a pull routes them; another room's are its own connection's, and an unmapped room's no unit's.
+    routed = [(data, _held_by(connection, data)) for data in remote]
+    drift.unmapped = [
+        data.channel_booking_id for data, held in routed if held is None and data.status != BookingStatus.CANCELLED
+    ]
+    remote = [data for data, held in routed if held is not None and held.pk == connection.pk]
     source = booking_source(connection)
     for data in remote:
         # The id the importer stores: scoped by the connection where the platform's ids are unique
@@ -180,7 +205,9 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
         elif cancelled_there and local.is_active:
             drift.differs.append(data.channel_booking_id)  # cancelled there, still holding nights here
         elif not cancelled_there and (
-            not local.is_active or (local.check_in, local.check_out) != (data.check_in, data.check_out)
+            not local.is_active
+            or (local.check_in, local.check_out) != (data.check_in, data.check_out)
+            or moved_by_platform(local, data, connection=connection)  # the guest is in this room now
         ):
             # Held there but not here (or other nights): an overbooked stay is active, so it holds too.
             drift.differs.append(data.channel_booking_id)
@@ -190,8 +217,20 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     if drift.total:
         drift_detected.send(sender=ChannelConnection, connection=connection, drift=drift)
     if fix and drift.total:
-        _fix(connection, remote, start, end)
+        drift.refused = _fix(connection, remote, start, end)
+        if drift.refused:
+            _remember(connection, drift)
     return drift
+
+
+def _held_by(connection: ChannelConnection, data) -> ChannelConnection | None:
+    """The connection that holds a booking the platform listed for ``connection``, as a pull routes it
+    (``polling._import_page``): on a hotel whose units are its room types, the connection of the room
+    the booking names, or the hotel's; never a sibling room's, and None for a room no unit holds."""
+    platform = adapter_class(connection.platform_type)
+    if not issubclass(platform, HotelRoomTypes) or platform.booking_listing_key(data) == connection.listing_key:
+        return connection
+    return connection_for_listing(platform=connection.platform_type, listing_id=data.listing_id, booking=data)
 
 
 def _remember(connection: ChannelConnection, drift: Drift) -> Drift:
@@ -213,9 +252,21 @@ def _reads_max_stays(connection: ChannelConnection) -> bool:
     return Capability.READ_RESTRICTIONS in capabilities and Capability.PUSH_MAX_STAY in capabilities
 
 
-def _fix(connection, remote, start, end) -> None:
+def _fix(connection, remote, start, end) -> list[str]:
+    """Import what the platform holds and push the window again; returns the bookings the PMS refused.
+    A refused booking is that booking's problem, as in a pull: the others, the re-push and the later
+    connections are still repaired."""
+    refused = []
     for data in remote:
-        booking_import(connection=connection, data=data)
+        try:
+            with transaction.atomic():  # a savepoint: a refused booking rolls back alone
+                booking_import(connection=connection, data=data)
+        except (ValidationError, DomainError, DataError, IntegrityError) as exc:
+            log.warning(
+                "reconcile of connection %s: booking %s refused: %s", connection.pk, data.channel_booking_id, exc
+            )
+            refused.append(f"{data.channel_booking_id}: {exc}"[:300])
     mark_dirty(
         connection=connection, kinds=[DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], start=start, end=end
     )
+    return refused

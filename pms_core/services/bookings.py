@@ -271,24 +271,34 @@ def booking_change_unit(*, booking: Booking, unit: Unit, actor: str, reason: str
             actor=actor,
             reason=f"moved from {old_unit.name} to {unit.name}" + (f": {reason}" if reason else ""),
         )
-        for on, event_type in (
-            (old_unit, OutboxEvent.Type.AVAILABILITY_UPDATED),
-            (unit, OutboxEvent.Type.BOOKING_OVERBOOKED if blocker else OutboxEvent.Type.BOOKING_CONFIRMED),
-        ):
-            outbox_record(
-                event_type=event_type,
-                unit=on,
-                start=current.check_in,
-                end=current.check_out,
-                booking=current,
-                source=current.source,
-                payload={"moved_from": old_unit.pk, "moved_to": unit.pk},
-            )
+        outbox_record_move(
+            booking=current,
+            old_unit=old_unit,
+            taken=OutboxEvent.Type.BOOKING_OVERBOOKED if blocker else OutboxEvent.Type.BOOKING_CONFIRMED,
+            source=current.source,
+        )
         booking_announce(booking=current, change=MODIFIED, actor=actor)  # another unit
         if current.status != old_status:
             booking_announce(booking=current, change=OVERBOOKED if blocker else RESOLVED, actor=actor)
         overbookings_settle(unit=old_unit, actor=actor, reason=f"booking #{current.pk} moved to another unit")
     return current
+
+
+def outbox_record_move(*, booking: Booking, old_unit: Unit, taken: str, source: str) -> None:
+    """Tell both units' channels that ``booking`` moved off ``old_unit`` onto its unit: the old unit's
+    nights are released (availability), the new unit's taken (``taken``: a confirmed or overbooked
+    stay). ``source`` is who already knows the new unit's (the platform that moved its guest, or
+    ``direct`` when staff moved it and no platform does)."""
+    for unit, event_type in ((old_unit, OutboxEvent.Type.AVAILABILITY_UPDATED), (booking.unit, taken)):
+        outbox_record(
+            event_type=event_type,
+            unit=unit,
+            start=booking.check_in,
+            end=booking.check_out,
+            booking=booking,
+            source=source,
+            payload={"moved_from": old_unit.pk, "moved_to": booking.unit_id},
+        )
 
 
 def booking_split(*, booking: Booking, start: dt.date, end: dt.date, actor: str = "system") -> Booking:

@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from pms_core.errors import BookingClash, DomainError
 from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
-from pms_core.outbox import outbox_record
-from pms_core.services.bookings import booking_cancel, overbookings_settle
+from pms_core.services.bookings import booking_cancel, outbox_record_move, overbookings_settle
 from pms_core.services.stays import find_clash, transition_record
 from pms_core.signals import MODIFIED, RESOLVED, booking_announce
 
@@ -116,20 +115,9 @@ def _move(current: Booking, target: Unit | None, *, actor: str, reason: str) -> 
         reason=f"moved from {old_unit.name} to {target.name}: {reason}",
     )
     # Staff made this change, so no platform already knows it: both units' channels are told.
-    # The old unit's nights are released (availability), the new unit's are taken by a confirmed stay.
-    for unit, event_type in (
-        (old_unit, OutboxEvent.Type.AVAILABILITY_UPDATED),
-        (target, OutboxEvent.Type.BOOKING_CONFIRMED),
-    ):
-        outbox_record(
-            event_type=event_type,
-            unit=unit,
-            start=current.check_in,
-            end=current.check_out,
-            booking=current,
-            source=Booking.DIRECT,
-            payload={"moved_from": old_unit.pk, "moved_to": target.pk},
-        )
+    outbox_record_move(
+        booking=current, old_unit=old_unit, taken=OutboxEvent.Type.BOOKING_CONFIRMED, source=Booking.DIRECT
+    )
     booking_announce(booking=current, change=MODIFIED, actor=actor)  # another unit
     booking_announce(booking=current, change=RESOLVED, actor=actor)
     overbookings_settle(unit=old_unit, actor=actor, reason=f"booking #{current.pk} moved to another unit")

@@ -1,7 +1,5 @@
 """iCal feeds are snapshots: events become blocks, and a block whose event left the feed is released."""
 
-from dataclasses import replace
-
 import pytest
 
 from adapters.base import BookingData, BookingPage, BookingStatus
@@ -118,23 +116,11 @@ def test_polling_a_feed_reads_it_and_applies_the_snapshot(feed, platform_http, s
 STAMP = "0000000000-20270601T080000Z"  # SEQUENCE 0, the feed's fixed DTSTAMP: an unchanged event
 
 
-def _event(day, uid: str, start: int, end: int) -> BookingData:
-    return BookingData(
-        platform="ical",
-        channel_booking_id=uid,
-        listing_id="listing-1",
-        status=BookingStatus.CONFIRMED,
-        check_in=day(start),
-        check_out=day(end),
-        version=STAMP,
-        raw_status="Reserved",
-        kind="block",
-    )
-
-
 def _feed(day, *numbers: int) -> BookingPage:
     return BookingPage(
-        bookings=tuple(_event(day, f"ev{n}", 1 + 3 * n, 3 + 3 * n) for n in numbers), cursor=None, is_snapshot=True
+        bookings=tuple(event(day, f"ev{n}", 1 + 3 * n, 3 + 3 * n, STAMP) for n in numbers),
+        cursor=None,
+        is_snapshot=True,
     )
 
 
@@ -162,7 +148,9 @@ def test_a_feed_that_moves_an_event_without_bumping_its_version_moves_the_block(
     version already stored. The feed shows where the block is now, so the block moves there."""
     feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
     ical_snapshot_import(connection=feed, page=_feed(day, 0, 1))
-    moved = BookingPage(bookings=(_event(day, "ev0", 1, 3), _event(day, "ev1", 20, 24)), cursor=None, is_snapshot=True)
+    moved = BookingPage(
+        bookings=(event(day, "ev0", 1, 3, STAMP), event(day, "ev1", 20, 24, STAMP)), cursor=None, is_snapshot=True
+    )
 
     assert ical_snapshot_import(connection=feed, page=moved) == {"unchanged": 1, "modified": 1}
     block = Booking.objects.get(channel_booking_id=f"{feed.pk}:ev1")
@@ -173,9 +161,9 @@ def test_an_older_copy_of_the_feed_is_still_stale(connect, day):
     """A cached copy of the feed (a CDN) may be older than the last read: a strictly older version does
     not move a block back."""
     feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
-    newer = replace(_event(day, "ev0", 5, 8), version="0000000001-20270602T080000Z")
+    newer = event(day, "ev0", 5, 8, "0000000001-20270602T080000Z")
     ical_snapshot_import(connection=feed, page=BookingPage(bookings=(newer,), cursor=None, is_snapshot=True))
-    older = BookingPage(bookings=(_event(day, "ev0", 1, 3),), cursor=None, is_snapshot=True)
+    older = BookingPage(bookings=(event(day, "ev0", 1, 3, STAMP),), cursor=None, is_snapshot=True)
 
     assert ical_snapshot_import(connection=feed, page=older) == {"stale": 1}
     block = Booking.objects.get(channel_booking_id=f"{feed.pk}:ev0")

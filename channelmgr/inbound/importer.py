@@ -201,7 +201,7 @@ def _update(
             booking=existing,
             unit=connection.unit,
             actor=existing.source,
-            reason=f"{connection.platform_type} moved its guest to room type {data.room_type}",
+            reason=f"{connection.platform_type} moved its guest to {connection.listing_key}",
         )
     if not _differs(existing, data):
         _record_version(existing, data.version)
@@ -210,14 +210,23 @@ def _update(
 
 
 def moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bool:
-    """True when the platform now puts its guest in another of a hotel's room types (each its own unit):
-    ``data`` names a room type, ``connection`` holds exactly that room, and the stay sits on another unit.
-    Not when staff moved the stay (an overbooking resolved by a move, recorded as a transition by someone
-    other than the platform): their decision stands until they change it, and the platform is told by them."""
-    if existing.unit_id == connection.unit_id or not data.room_type:
+    """True when the platform now holds its guest on another of its listings or room types than the one
+    the stay came through: ``data`` names exactly ``connection``'s listing (with the room type, on a hotel
+    whose units are its room types), the stay sits on another unit, and that unit holds a live connection
+    of the same platform (the sibling the stay was imported through: a room change, or an Airbnb host
+    moving a reservation to another listing). A unit whose listing staff re-pointed elsewhere holds none,
+    so its stays stay put. Not when staff moved the stay (an overbooking resolved by a move, recorded as
+    a transition by someone other than the platform): their decision stands, and the platform is told by them."""
+    if existing.unit_id == connection.unit_id:
         return False
-    key = adapter_class(connection.platform_type).booking_listing_key(data)
-    if key == data.listing_id or key != connection.listing_key:
+    if adapter_class(connection.platform_type).booking_listing_key(data) != connection.listing_key:
+        return False
+    sibling = (
+        ChannelConnection.objects.filter(platform_type=connection.platform_type, unit_id=existing.unit_id)
+        .exclude(status=ChannelConnection.Status.DELETED)
+        .exclude(pk=connection.pk)
+    )
+    if not sibling.exists():
         return False
     moves = existing.transitions.filter(action=BookingTransition.Action.MOVED)
     return not moves.exclude(actor=existing.source).exists()

@@ -287,11 +287,7 @@ def test_a_booking_com_hotel_needing_attention_for_a_refused_push_gets_no_reserv
 # --- Airbnb: a reservation moved to another listing ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known hole: a reservation moved to another listing (Airbnb, FeWo-direkt) is neither moved nor reported",
-)
-def test_reconcile_does_not_see_a_stay_on_the_wrong_unit(connect, unit, platform_http):
+def test_reconcile_moves_a_stay_the_platform_moved_to_another_listing(connect, unit, platform_http):
     """Airbnb lets a host move a reservation to another of their listings (an alteration). HM1 was
     imported on AIR-1's unit; Airbnb now holds it on AIR-2, same nights. ``reconcile_connection``
     compares only status and dates (``differs``), never the unit, and ``_fix`` would not move it anyway

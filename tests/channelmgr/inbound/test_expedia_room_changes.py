@@ -12,7 +12,7 @@ import pytest
 from adapters.expedia.notifications import parse_notification
 from channelmgr.inbound.events import inbound_event_store
 from channelmgr.inbound.processing import inbound_event_process
-from channelmgr.models import InboundEvent
+from channelmgr.models import ChannelConnection, InboundEvent
 from pms_core.models import Booking, BookingTransition, OutboxEvent, Unit
 from pms_core.services import booking_create
 from pms_core.services.overbookings import Resolution, overbooking_resolve
@@ -20,21 +20,17 @@ from tests.channelmgr.inbound.test_webhook_expedia import notification
 
 pytestmark = pytest.mark.django_db
 
+BC_OK = b'<BookingConfirmRS xmlns="http://www.expediaconnect.com/EQC/BC/2007/08"><Success/></BookingConfirmRS>'
+
 
 def test_an_expedia_event_replayed_after_its_room_type_was_mapped_lands_on_that_rooms_unit(
     connect, unit, settings, platform_http
 ):
-    """Room type 965645 of hotel 3546 is mapped; 965646 is not yet. A notification for 965646 is
-    stored ignored ("no connection for ... room type"), as designed, so staff can map the room and
-    replay it (``replay_events --id``). After mapping 965646 to its own unit and replaying, the
-    booking lands on room 965645's unit: the stored payload dropped ``room_type``, so the replay routes
-    by hotel code alone and takes the hotel's first connection. The mapped room's nights stay open
-    everywhere while a sibling room's nights close."""
-    platform_http.add(
-        "POST",
-        f"{settings.PLATFORMS['expedia']['base_url']}/eqc/bc",
-        body=b'<BookingConfirmRS xmlns="http://www.expediaconnect.com/EQC/BC/2007/08"><Success/></BookingConfirmRS>',
-    )
+    """Room type 965645 of hotel 3546 is mapped; 965646 is not yet. A notification for 965646 is stored
+    ignored ("no connection for ... room type"), so staff can map the room and replay it (``replay_events
+    --id``). Replayed once 965646 has its own unit, the booking lands there: the stored payload keeps
+    ``room_type``. (It used to drop it, and the replay took the hotel's first room.)"""
+    platform_http.add("POST", f"{settings.PLATFORMS['expedia']['base_url']}/eqc/bc", body=BC_OK)
     connect("expedia", "3546", platform_metadata={"room_id": "965645"})
     body = notification(settings).replace(b'RoomTypeCode="965645"', b'RoomTypeCode="965646"')
     [note] = parse_notification(body)
@@ -48,9 +44,6 @@ def test_an_expedia_event_replayed_after_its_room_type_was_mapped_lands_on_that_
 
     booking = Booking.objects.get(channel_booking_id="13357395")
     assert booking.unit_id == mapped.unit_id, "the replayed booking went to a sibling room's unit"
-
-
-BC_OK = b'<BookingConfirmRS xmlns="http://www.expediaconnect.com/EQC/BC/2007/08"><Success/></BookingConfirmRS>'
 
 
 def _as_room_change(body: bytes, *, room: str) -> bytes:
@@ -76,18 +69,13 @@ def _deliver(body: bytes) -> InboundEvent:
     return event
 
 
-def test_an_expedia_modification_to_another_room_type_moves_the_stay_to_that_rooms_unit(
-    connect, unit, settings, platform_http
-):
-    """Hotel 3546's room types 965645 and 965646 are two units. Expedia delivers reservation 13357395
-    on 965645, then a modification moving the guest to 965646 (a room change). The webhook routes the
-    modification to 965646's connection, but the importer finds the row on 965645's unit and modifies
-    it there (``_update`` never looks at the connection's unit). Once quiet, 965646's nights are open on
-    every other platform although Expedia sold them, and 965645's stay closed nights no guest holds."""
-    platform_http.add("POST", f"{settings.PLATFORMS['expedia']['base_url']}/eqc/bc", body=BC_OK)
-    studio = Unit.objects.create(property=unit.property, name="Studio", base_price=Decimal("90.00"))
-    connect("expedia", "3546", platform_metadata={"room_id": "965645"})
-    second = connect("expedia", "3546", unit=studio, platform_metadata={"room_id": "965646"})
+def test_an_expedia_modification_to_another_room_type_moves_the_stay_to_that_rooms_unit(rooms, settings):
+    """Hotel 3546's room types 965645 and 965646 are two units. Expedia delivers reservation 13357395 on
+    965645, then a modification moving the guest to 965646 (a room change). The webhook routes it to
+    965646's connection, and the stay moves to that room's unit. (The importer used to modify it where it
+    was: 965646's sold nights stayed open everywhere, and 965645 stayed closed with no guest.)"""
+    _room, studio = rooms
+    second = ChannelConnection.objects.get(platform_type="expedia", unit=studio)
     create = notification(settings)
     _deliver(create)
 

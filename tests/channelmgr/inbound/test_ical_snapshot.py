@@ -126,10 +126,9 @@ def _feed(day, *numbers: int) -> BookingPage:
 
 def test_an_ical_event_that_returns_unchanged_after_leaving_the_feed_closes_its_nights_again(connect, day):
     """Five blocks; one poll's feed lacks ev4 (one of five: not a suspected glitch, so its block is
-    cancelled at once); the next poll shows ev4 again, byte for byte. The feed, the platform's truth,
-    holds ev4's nights again, so the PMS must hold them. The block stays cancelled instead: the returning
-    copy carries the version the cancelled row kept and is dismissed as stale before the reinstatement
-    path (``_reinstate``, written for exactly this) is reached."""
+    cancelled at once); the next poll shows ev4 again, byte for byte. The feed holds ev4's nights again,
+    so the PMS does. (The returning copy, at the version the cancelled row kept, used to be dismissed as
+    stale before the reinstatement path was reached.)"""
     feed = connect("ical", "listing-1", feed_url="https://feeds.example.test/listing-1.ics")
     ical_snapshot_import(connection=feed, page=_feed(day, 0, 1, 2, 3, 4))
     assert ical_snapshot_import(connection=feed, page=_feed(day, 0, 1, 2, 3)).get("removed") == 1

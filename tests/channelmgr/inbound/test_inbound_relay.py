@@ -78,28 +78,19 @@ def test_the_relay_leaves_an_event_inside_its_own_hand_over_and_one_already_fini
 
 
 def test_a_webhook_accepted_while_the_broker_was_down_is_imported_once_the_broker_is_back(
-    client, airbnb, broker, monkeypatch
+    client, airbnb, broker, broker_down
 ):
-    """The webhook is verified, stored and answered 200, so Airbnb never sends it again; the on-commit
-    enqueue fails (broker down) and the event stays ``received``. Unlike the PMS outbox (re-sent by
-    ``relay_outbox`` every 5 s), nothing re-enqueues a stranded ``InboundEvent``: the scheduler's
-    recurring jobs never look at them, only a person running ``replay_events`` does (or the nightly
-    reconcile, for platforms it can read). Here the broker comes back and every frequent scheduler job
-    runs; the import is still not queued."""
+    """The webhook is verified, stored and answered 200, so Airbnb never sends it again; its on-commit
+    hand-over fails (broker down) and the event stays ``received``. Once the broker is back, the
+    scheduler's frequent jobs hand it over (``relay_inbound``). (Before it, only a person running
+    ``replay_events`` did.)"""
     from channelmgr import scheduler
 
-    def broker_down(actor, *args, delay_ms=None):
-        return False  # what actor_send answers when the broker refuses (logged, row left "received")
-
-    monkeypatch.setattr(dispatch, "actor_send", broker_down)
-    body = airbnb_event("HM1")
-    response = client.post("/webhooks/airbnb", data=body, content_type="application/json", **airbnb_headers(body))
-    assert response.status_code == 200
-    assert InboundEvent.objects.get().status == InboundEvent.Status.RECEIVED
+    assert _deliver(client, "HM1").status == InboundEvent.Status.RECEIVED
     assert queued(broker) == 0
-    monkeypatch.undo()  # the broker is back
+    broker_down.undo()  # the broker is back
 
-    InboundEvent.objects.update(received_at=F("received_at") - dt.timedelta(seconds=10))  # a few runs later
+    _age(10)  # a few runs later
     for job in (scheduler.relay_outbox, scheduler.relay_inbound, scheduler.sweep_pushes, scheduler.enqueue_due_polls):
         job()
 

@@ -75,16 +75,12 @@ def _unit(unit, name: str) -> Unit:
 # --- reconcile imports every booking it reads into the connection it reconciles ----------------------
 
 
-def test_reconcile_fix_puts_a_booking_of_an_unmapped_room_type_on_a_sibling_rooms_unit(connect, unit, platform_http):
-    """Hotel 4711's room 471101 is its own unit (connection A); room 471102 is mapped to no unit. A
-    reservation for 471102 waits in Booking.com's queue. The pull refuses it, as designed
-    (``polling._import_page``: "a room type no connection holds: no unit's, and never a sibling
-    room's") and leaves it unacknowledged. The daily ``reconcile --fix`` of A reads the same queue
-    (``fetch_bookings()`` asks for the whole hotel), reports it missing and ``_fix`` hands every booking
-    it read to ``booking_import(connection=A)``: the stay is created on room 471101's unit, whose
-    nights then close on every platform for a guest who booked another room. The next pull then finds
-    the booking on A's unit (``events.connection_for_listing`` falls back to the unit holding it),
-    imports it as unchanged and acknowledges it: Booking.com is told it was delivered."""
+def test_reconcile_leaves_a_booking_of_an_unmapped_room_type_to_staff(connect, unit, platform_http):
+    """Hotel 4711's room 471101 is its own unit (connection A); room 471102 is mapped to no unit. The pull
+    refuses a reservation for 471102 and leaves it unacknowledged. The daily ``reconcile --fix`` of A reads
+    the same queue (the whole hotel's): it routes the booking as the pull does, reports it unmapped for
+    staff, and imports it nowhere. (It used to import every booking it read through A: the stay landed on
+    room 471101's unit, and the next pull acknowledged it there.)"""
     room = connect("booking_com", "4711", platform_metadata={"room_id": "471101"})
     body = _queue(
         _reservation("3001", hotel="4711", room="471102", start=_day(1), end=_day(4), modified="2027-06-01T09:30:00Z")
@@ -108,17 +104,12 @@ def test_reconcile_fix_puts_a_booking_of_an_unmapped_room_type_on_a_sibling_room
     )
 
 
-def test_reconcile_fix_through_the_old_rooms_connection_makes_a_room_change_stale_for_good(
-    connect, unit, platform_http
-):
-    """A Booking.com guest moves from room 471101 (connection A, unit 1) to 471102 (connection B, unit 2).
-    The queue offers version 2 of reservation 3001 naming 471102. Before the account's next pull (a busy
-    account, a pull retrying), the daily ``reconcile --fix`` of A runs; A has any drift at all (here: nights
-    not yet pushed), so ``_fix`` imports everything it read through A. ``booking_import(connection=A)``
-    does not move the stay (``_moved_by_platform``: 471102 is not A's room) and, the dates being equal,
-    records version 2 on the stay where it is (``_record_version``). The next pull routes 3001 to B
-    correctly, but version 2 is no longer newer than what is stored: STALE, no move, and acknowledged.
-    The stay sits on room 471101 for good: 471102's sold nights stay open on every other platform."""
+def test_reconcile_through_the_old_rooms_connection_leaves_a_room_change_to_the_new_rooms(connect, unit, platform_http):
+    """A Booking.com guest moves from room 471101 (connection A, unit 1) to 471102 (connection B, unit 2):
+    the queue offers version 2 of reservation 3001 naming 471102. The daily ``reconcile --fix`` of A runs
+    before the account's next pull, with drift of its own (nights not yet pushed). It leaves 3001 to B's
+    connection, so the next pull moves the stay to B's unit. (It used to import version 2 through A, which
+    recorded it on the old unit; the pull then found it stale, and the stay sat on room 471101 for good.)"""
     room_a = connect("booking_com", "4711", platform_metadata={"room_id": "471101"})
     room_b = connect("booking_com", "4711", unit=_unit(unit, "Room 2"), platform_metadata={"room_id": "471102"})
     v1 = _reservation("3001", hotel="4711", room="471101", start=_day(1), end=_day(4), modified="2027-06-01T09:30:00Z")
@@ -144,14 +135,12 @@ def test_reconcile_fix_through_the_old_rooms_connection_makes_a_room_change_stal
 # --- reconcile stops at the first booking the PMS refuses -------------------------------------------
 
 
-def test_one_booking_the_pms_refuses_stops_the_daily_reconcile_for_every_later_connection(connect, unit, platform_http):
-    """The poll and the iCal import treat a booking the PMS refuses (no nights, longer than
-    ``MAX_STAY_NIGHTS``) as that booking's problem: reported, the rest applies. ``reconcile._fix``
-    calls ``booking_import`` bare: the ``ValidationError`` leaves ``reconcile_connection`` and the
-    command's loop, so the bookings after it, the window's re-push (``mark_dirty``) and every later
-    connection are never repaired, and the scheduler's daily run (which swallows the exception) fails
-    the same way every day. Here Airbnb listing AIR-1 holds a same-day reservation (0 nights) that the
-    webhook import refused, and listing AIR-2 holds a booking whose webhook was lost."""
+def test_one_booking_the_pms_refuses_does_not_stop_the_daily_reconcile(connect, unit, platform_http):
+    """A booking the PMS refuses (no nights, longer than ``MAX_STAY_NIGHTS``) is that booking's problem in
+    reconcile too, as in a pull and an iCal import: the others, the window's re-push and the later
+    connections are still repaired. (Its ``ValidationError`` used to end the command, every day.) Here
+    Airbnb listing AIR-1 holds a same-day reservation (0 nights) that the webhook import refused, and
+    listing AIR-2 holds a booking whose webhook was lost."""
     from io import StringIO
 
     from django.core.management import call_command
@@ -196,15 +185,13 @@ def _google_reservation(rid: str, *, status: str, revision: int | None, update_t
     return item
 
 
-def test_a_google_copy_without_a_revision_makes_every_later_revision_stale(connect, platform_http):
+def test_a_google_copy_without_a_revision_does_not_make_later_revisions_stale(connect, platform_http):
     """``adapters.google.booking_from_reservation`` versions a copy by its revision (``0000000002``) when
-    it carries one, else by its ``updateTime`` (``2027-06-01T12:00:00.000000+00:00``). The importer
-    compares versions as strings, and every timestamp sorts after every zero-padded revision. Here the
-    daily reconcile imports G-1 from a listing page whose copy names no revision (confirmed, stored at
-    the timestamp); Google then cancels it, announces revision 3 and the fetch answers revision 3,
-    cancelled. ``importer._stale("0000000003", "2027-...")`` is true: STALE, the event is marked
-    processed, and the nights stay closed everywhere for a cancelled stay (and every later revision of
-    G-1 is ignored the same way)."""
+    it carries one, else by its ``updateTime`` (``2027-06-01T12:00:00.000000+00:00``); as strings, every
+    timestamp sorts after every revision. The daily reconcile imports G-1 from a listing page whose copy
+    names no revision (stored at its timestamp); Google then cancels it at revision 3. Versions of two
+    kinds are not compared (``importer.versions_comparable``), so the cancellation applies. (It used to
+    be stale, and so was every later revision of G-1.)"""
     from adapters.base import Notification, NotificationKind
     from adapters.google.adapter import version_string
     from channelmgr.inbound.events import inbound_event_store
@@ -289,11 +276,9 @@ def test_a_booking_com_hotel_needing_attention_for_a_refused_push_gets_no_reserv
 
 def test_reconcile_moves_a_stay_the_platform_moved_to_another_listing(connect, unit, platform_http):
     """Airbnb lets a host move a reservation to another of their listings (an alteration). HM1 was
-    imported on AIR-1's unit; Airbnb now holds it on AIR-2, same nights. ``reconcile_connection``
-    compares only status and dates (``differs``), never the unit, and ``_fix`` would not move it anyway
-    (``_moved_by_platform`` needs a room type): reconcile of AIR-2 reports "in step" while AIR-2's unit
-    is open for nights Airbnb sold on it, and AIR-1's unit is closed for a guest who is not there
-    (reconcile never looks for PMS stays a platform no longer lists either)."""
+    imported on AIR-1's unit; Airbnb now holds it on AIR-2, same nights. Reconcile of AIR-2 counts the
+    stay on another listing's unit as differing, and its fix moves it (``importer.moved_by_platform``).
+    (Reconcile used to compare status and dates only, and report "in step".)"""
     from adapters.airbnb.reservation import booking_from_reservation
     from channelmgr.inbound.importer import booking_import
 
@@ -315,14 +300,12 @@ def test_reconcile_moves_a_stay_the_platform_moved_to_another_listing(connect, u
     )
 
 
-def test_a_refused_acknowledgement_stops_the_accounts_pulls_hotel_by_hotel(connect, unit, platform_http):
-    """Booking.com refuses an acknowledgement for good (a 4xx: permanent). ``_read_pages`` re-raises it
-    and ``connection_poll`` hands it to ``connection_record_failure`` of the connection that led the
-    pull, whichever hotel the refused reservation belongs to: 4711 needs attention for 4712's
-    reservation. It then leaves the account's pull (see above), 4712 leads, imports the re-offered
-    reservation again, is refused again and needs attention too. After two scheduled pulls nobody
-    pulls the account: a new reservation of 4711 is never imported, though the reservations were read
-    and imported fine and only their acknowledgement failed."""
+def test_a_refused_acknowledgement_does_not_stop_the_accounts_pulls(connect, unit, platform_http):
+    """Booking.com refuses an acknowledgement for good (a 4xx: permanent). The reservations are in, so
+    they stay pending and the pull succeeds. (The refusal used to fail the pull and mark the connection
+    that led it as needing attention, whichever hotel the reservation belongs to; that connection left
+    the account's pulls, the next hotel led and was refused the same way, and after two scheduled pulls
+    nobody pulled the account.)"""
     first = connect("booking_com", "4711")
     connect("booking_com", "4712", unit=_unit(unit, "Annex"))
     queued = {

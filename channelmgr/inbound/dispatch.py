@@ -8,11 +8,12 @@ import logging
 import dramatiq
 from django.utils import timezone
 
+# The outbox relay's grace, for the same reason: an event's own hand-over runs right after the webhook's
+# transaction commits, and the relay leaves it that long before it counts the event as stranded.
+from pms_core.outbox import RELAY_GRACE
+
 log = logging.getLogger(__name__)
 
-# An event's own hand-over runs right after the webhook's transaction commits; the relay leaves it that
-# long before it counts the event as stranded.
-RELAY_GRACE = dt.timedelta(seconds=5)
 RELAY_BATCH = 500
 
 

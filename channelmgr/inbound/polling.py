@@ -342,13 +342,12 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                     # alert and the sync log name them). Failing the pull would mark the connection that led
                     # it as needing attention, whichever hotel they belong to, and a connection needing
                     # attention leaves its account's pulls: one refusal would stop the account's imports.
-                    result.requests += 1
                     result.refused.append(f"acknowledgement refused: {safe_message(connection, exc)}"[:300])
                 else:
                     acknowledgement_done(booking_ids=booking_ids)
                     _acknowledgements_sent(connection)
-                    result.requests += 1
                     result.acknowledged += len(processed)
+                result.requests += 1
         ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
         if not page.cursor:
             return

@@ -342,6 +342,9 @@ class BookingPage:
     # True when the page is the platform's whole current set (an iCal feed): bookings we hold from
     # this connection that are missing from it were removed there.
     is_snapshot: bool = False
+    # A description of each booking on the page the adapter could not read: those fail alone, are left
+    # unacknowledged (the platform offers them again) and are reported on the pull's sync log.
+    unreadable: tuple[str, ...] = ()
 
 
 class Capability(StrEnum):

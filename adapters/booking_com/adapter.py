@@ -37,7 +37,7 @@ from adapters.base import (
 )
 from adapters.booking_com import ota
 from adapters.booking_com.ota_codes import OTA_MAPPING_RULES
-from adapters.booking_com.reservations import booking_channel, parse_hotel_reservation
+from adapters.booking_com.reservations import booking_channel, parse_hotel_reservation, reservation_id
 from adapters.webhook_input import json_object
 from adapters.xml import InvalidUpdateError, attr, child, children, element, local, parse_answer, sub, to_bytes
 
@@ -173,13 +173,9 @@ class BookingComAdapter(HotelRoomTypes, PlatformAdapter):
             # An RS here is the platform answering with Errors.
             ota.check_answer(response, platform=self.slug, endpoint="fetch_bookings")
             return BookingPage(bookings=(), cursor=None)
-        return BookingPage(bookings=tuple(self.parse_reservations(root)), cursor=None)
-
-    def parse_reservations(self, root) -> list[BookingData]:
-        try:
-            return parse_res_notif(root, listing_id=self.account.listing_id)
-        except WebhookPayloadError as exc:
-            raise PlatformAPIError(f"{self.slug} fetch_bookings: {exc}", permanent=False) from None
+        unreadable: list[str] = []
+        bookings = parse_res_notif(root, listing_id=self.account.listing_id, unreadable=unreadable)
+        return BookingPage(bookings=tuple(bookings), cursor=None, unreadable=tuple(unreadable))
 
     def fetch_booking(self, channel_booking_id: str) -> BookingData:
         """Booking.com has no read-one call: the booking is found only while it waits in the queue."""
@@ -236,23 +232,41 @@ class BookingComAdapter(HotelRoomTypes, PlatformAdapter):
         return HealthResult(healthy=True, message="OTA_Ping answered")
 
 
-def parse_res_notif(root, *, listing_id: str = "", platform: str = "booking_com") -> list[BookingData]:
-    """Every ``HotelReservation`` of an ``OTA_HotelResNotifRQ`` (none when the queue is empty)."""
+def parse_res_notif(
+    root, *, listing_id: str = "", platform: str = "booking_com", unreadable: list[str] | None = None
+) -> list[BookingData]:
+    """Every ``HotelReservation`` of an ``OTA_HotelResNotifRQ`` (none when the queue is empty).
+
+    Raises ``WebhookPayloadError`` for one it cannot read; with ``unreadable``, that one is described
+    there instead and the others are returned (a pull imports them and leaves it unacknowledged)."""
     status = attr(root, "ResStatus")
     version = attr(root, "TimeStamp")
     bookings = []
-    for res in children(child(root, "HotelReservations"), "HotelReservation"):
-        bookings.append(
-            parse_hotel_reservation(
-                res,
-                platform=platform,
-                status=status,
-                listing_id=listing_id,
-                version=version,
-                sub_channel=booking_channel(root),
+    for position, res in enumerate(children(child(root, "HotelReservations"), "HotelReservation"), start=1):
+        try:
+            bookings.append(
+                parse_hotel_reservation(
+                    res,
+                    platform=platform,
+                    status=status,
+                    listing_id=listing_id,
+                    version=version,
+                    sub_channel=booking_channel(root),
+                )
             )
-        )
+        except (WebhookPayloadError, ValueError) as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(f"reservation {_name(res, position)} could not be read: {exc}"[:300])
     return bookings
+
+
+def _name(res, position: int) -> str:
+    """A reservation's id for staff, or its place on the page when it has none."""
+    try:
+        return reservation_id(res)
+    except WebhookPayloadError:
+        return f"#{position} of the page (no id)"
 
 
 def notif_report_request(bookings: list[tuple[BookingData, str]]) -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BookingData, Notification, NotificationKind
+from adapters.base import BookingData, BookingStatus, HotelRoomTypes, Notification, NotificationKind
 from adapters.registry import adapters
 from channelmgr.inbound.payloads import notification_to_json
 from channelmgr.models import ChannelConnection, InboundEvent
@@ -18,19 +18,23 @@ def connection_for_listing(
 ) -> ChannelConnection | None:
     """The live (not deleted) connection a booking of that platform listing belongs to, if any.
 
-    Where the listing is a hotel whose units may be its room types, and ``booking`` names a room
-    (``booking_listing_key`` differs from the listing id), it is the connection holding that room type;
-    else the one holding the hotel as one unit; else the one whose unit already holds this booking (a
-    cancellation may name no room, or "0"); else none: a room type nobody mapped is no unit's, and a
-    sibling room must not take it. Any other listing: its connection, as before.
+    Where the listing is a hotel whose units may be its room types: the connection holding the room type
+    ``booking`` names; else the one holding the hotel as one unit; else the one whose unit already holds
+    this booking (a modification or cancellation may name no room, or "0"); else none: a room type nobody
+    mapped, or no room at all, is no single room's, and a sibling room must not take it. A cancellation
+    naming no room is the hotel's (the importer finds the stay on any unit; one we never held closes no
+    night). A ping (no ``booking``) or any other listing: its connection, as before.
     """
     if not listing_id:
         return None
     live = ChannelConnection.objects.exclude(status=ChannelConnection.Status.DELETED).select_related("unit")
+    hotel = live.filter(platform_type=platform, platform_listing_id=listing_id).order_by("pk")
     adapter = adapters().get(platform)
-    key = adapter.booking_listing_key(booking) if booking is not None and adapter is not None else listing_id
-    if key == listing_id:
-        return live.filter(platform_type=platform, platform_listing_id=listing_id).order_by("pk").first()
+    if booking is None or adapter is None or not issubclass(adapter, HotelRoomTypes):
+        return hotel.first()
+    key = adapter.booking_listing_key(booking)
+    if key == listing_id and booking.status == BookingStatus.CANCELLED:
+        return hotel.first()
     for each in (key, listing_id):
         held = live.filter(platform_type=platform, listing_key=each).first()
         if held is not None:
@@ -58,8 +62,10 @@ def inbound_event_store(*, notification: Notification, correlation_id: str) -> t
     if notification.kind == NotificationKind.IGNORED:
         status, error = InboundEvent.Status.IGNORED, "event type not handled"
     elif connection is None:
-        room = notification.booking.room_type if notification.booking is not None else ""
-        where = f"listing {notification.listing_id!r}" + (f", room type {room!r}" if room else "")
+        where = f"listing {notification.listing_id!r}"
+        if notification.booking is not None:
+            room = notification.booking.room_type
+            where += f", room type {room!r}" if room else ", no room type"
         status, error = InboundEvent.Status.IGNORED, f"no connection for {where}"
     event, created = InboundEvent.objects.get_or_create(
         platform=notification.platform,

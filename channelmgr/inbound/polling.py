@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from adapters import registry
-from adapters.base import BookingData, Capability, PlatformAPIError
+from adapters.base import BookingData, BookingPage, Capability, HotelRoomTypes, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
 from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
@@ -128,16 +128,20 @@ def due_polls(now: dt.datetime) -> list[int]:
 
 
 def account_connections(connection: ChannelConnection) -> list[ChannelConnection]:
-    """The active connections one pull of ``connection`` reads: every connection of its account on a
-    ``Polling.per_account`` platform, lowest id first (``connection`` itself when it is alone)."""
+    """The connections one pull of ``connection`` reads: every active or needs-attention connection of
+    its account on a ``Polling.per_account`` platform, lowest id first (``connection`` itself when it is
+    alone). A hotel needing attention (a refused push, say) still sells rooms: its reservations must
+    reach the PMS and close their nights elsewhere. Should the platform refuse a pull naming it, the
+    others are pulled without it (``_fetch_page``)."""
     polling = adapter_class(connection.platform_type).polling
     if polling is None or not polling.per_account:
         return [connection]
     account = rate_limit_account(connection)
+    pulled = [ChannelConnection.Status.ACTIVE, ChannelConnection.Status.NEEDS_ATTENTION]
     siblings = [
         other
         for other in ChannelConnection.objects.filter(
-            platform_type=connection.platform_type, status=ChannelConnection.Status.ACTIVE
+            platform_type=connection.platform_type, status__in=pulled
         ).order_by("pk")
         if other.pk == connection.pk or rate_limit_account(other) == account
     ]
@@ -305,14 +309,9 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     since = connection.last_polled_at - SINCE_OVERLAP if connection.last_polled_at and not cursor else None
     acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
     result.connections = account_connections(connection)
-    listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
-        page = platform_call(
-            connection,
-            lambda a, c=cursor: a.fetch_bookings(cursor=c, since=since, listing_ids=listing_ids),
-            purpose=Purpose.PULL,
-        )
+        page = _fetch_page(connection, result, cursor=cursor, since=since)
         result.pages += 1
         result.requests += 1
         if page.is_snapshot:
@@ -325,6 +324,10 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                 hold = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_hold", flat=True).first()
                 result.held = (hold or {}).get("reason", "")
         else:
+            # A reservation the adapter could not read fails alone: reported, and left unacknowledged.
+            for problem in page.unreadable:
+                log.warning("connection %s: %s", connection.pk, problem)
+                result.refused.append(problem)
             processed = _import_page(result.connections, page.bookings, result)
             if acknowledges and processed and not _acknowledge_now(connection):
                 result.acknowledgements_deferred += len(processed)
@@ -354,6 +357,35 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
         cursor = page.cursor
     result.complete = False
     log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
+
+
+def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, since) -> BookingPage:
+    """One page of the pull of ``result.connections``.
+
+    Should the platform refuse for good a pull naming hotels that need attention, it is asked again
+    without them, as before they needed attention: a hotel id it no longer knows or lets us read must
+    not stop the other hotels' imports. The refusal is on the pull's sync log; it costs one request a
+    poll while it lasts. A refusal without them fails the pull as before."""
+    listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
+    try:
+        return platform_call(
+            connection,
+            lambda a: a.fetch_bookings(cursor=cursor, since=since, listing_ids=listing_ids),
+            purpose=Purpose.PULL,
+        )
+    except PlatformAPIError as exc:
+        attention = ChannelConnection.Status.NEEDS_ATTENTION
+        kept = {c.platform_listing_id for c in result.connections if c.status != attention or c.pk == connection.pk}
+        left_out = [c for c in result.connections if c.platform_listing_id not in kept]
+        if not exc.permanent or not left_out:
+            raise
+        hotels = ", ".join(dict.fromkeys(c.platform_listing_id for c in left_out))
+        why = f"pulled without hotel(s) {hotels}, which need attention: {safe_message(connection, exc)}"[:300]
+        log.warning("connection %s: %s", connection.pk, why)
+        result.refused.append(why)
+        result.requests += 1
+        result.connections = [c for c in result.connections if c.platform_listing_id in kept]
+        return _fetch_page(connection, result, cursor=cursor, since=since)
 
 
 def _ack_pending_key(connection: ChannelConnection) -> str:
@@ -412,12 +444,18 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
         # (Expedia's BR answers for the whole hotel); a hotel mapped as one unit takes the rest.
         key = platform.booking_listing_key(data)
         connection = by_key.get(key)
-        if connection is None and key != data.listing_id:
+        if connection is None and issubclass(platform, HotelRoomTypes):
             connection = connection_for_listing(platform=platform.slug, listing_id=data.listing_id, booking=data)
             if connection is None:
-                # A room type no connection holds: no unit's, and never a sibling room's. Left
-                # unacknowledged, so the platform offers it again once it is mapped.
-                result.refused.append(f"{data.channel_booking_id}: room type {data.room_type!r} is mapped to no unit")
+                # A room type no connection holds, or no room in a hotel whose units are its room types:
+                # no unit's, and never a sibling room's. Left unacknowledged, so the platform offers it
+                # again once it is mapped (or staff take it by hand).
+                why = (
+                    f"room type {data.room_type!r} is mapped to no unit"
+                    if data.room_type
+                    else f"names no room type, and no unit holds hotel {data.listing_id!r} whole"
+                )
+                result.refused.append(f"{data.channel_booking_id}: {why}")
                 continue
         connection = connection or by_listing.get(data.listing_id, connections[0])
         try:

@@ -50,6 +50,9 @@ class Drift:
     unmapped: list[str] = field(default_factory=list)
     # Bookings ``--fix`` could not import (the PMS refused them: no nights, too long), with why.
     refused: list[str] = field(default_factory=list)
+    # Bookings the platform offered that could not be read (a pull reports and skips them too): whether
+    # they differ is unknown, so they count as drift for staff to look at.
+    unreadable: list[str] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -61,6 +64,7 @@ class Drift:
             + len(self.prices_differ)
             + len(self.max_stays_differ)
             + len(self.unmapped)
+            + len(self.unreadable)
         )
 
     def describe(self) -> str:
@@ -84,6 +88,8 @@ class Drift:
             parts.append(
                 f"{len(self.unmapped)} booking(s) of a room type no unit holds: {', '.join(self.unmapped[:5])}"
             )
+        if self.unreadable:
+            parts.append(f"{len(self.unreadable)} booking(s) that could not be read: {'; '.join(self.unreadable[:3])}")
         if self.refused:
             parts.append(f"{len(self.refused)} booking(s) the PMS refused: {'; '.join(self.refused[:3])}")
         return "; ".join(parts) or "in step"
@@ -142,15 +148,17 @@ def _max_stays_differ(connection: ChannelConnection, start: dt.date, end: dt.dat
     ]
 
 
-def _platform_bookings(connection: ChannelConnection):
-    bookings, cursor = [], None
+def _platform_bookings(connection: ChannelConnection) -> tuple[list, list[str]]:
+    """What the platform holds: the bookings it could read, and a description of each it could not."""
+    bookings, unreadable, cursor = [], [], None
     for _ in range(MAX_PAGES):
         page = _read_page(connection, cursor)
         bookings.extend(page.bookings)
+        unreadable.extend(page.unreadable)
         cursor = page.cursor
         if not cursor:
             break
-    return bookings
+    return bookings, unreadable
 
 
 def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool) -> Drift:
@@ -161,7 +169,8 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     start, _end = sync_window(connection)
     end = start + dt.timedelta(days=days)
     try:
-        remote = [b for b in _platform_bookings(connection) if b.check_out > start and b.check_in < end]
+        remote, drift.unreadable = _platform_bookings(connection)
+        remote = [b for b in remote if b.check_out > start and b.check_in < end]
     except PlatformAPIError as exc:
         drift.error = safe_message(connection, exc)
         return _remember(connection, drift)

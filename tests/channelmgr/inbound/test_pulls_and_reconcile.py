@@ -237,22 +237,14 @@ def _queue_by_hotel(reservations: dict[str, str]):
     return answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known hole: a needs-attention hotel leaves its account's pulls; including it risks a bad hotel id "
-    "failing the whole account's pull",
-)
-def test_a_booking_com_hotel_needing_attention_for_a_refused_push_gets_no_reservations_from_the_pull(
+def test_a_booking_com_hotel_needing_attention_for_a_refused_push_still_gets_its_reservations_from_the_pull(
     connect, unit, platform_http
 ):
     """Hotels 4711 and 4712 share an account. A push to 4712 was refused (a person must fix a rate or a
-    mapping), so 4712 needs attention; its credentials (the account's) work, as 4711's pulls show.
-    ``account_connections`` and ``due_polls`` take active connections only, so the account's scheduled
-    pull asks for ``hotel_ids=4711``: a new reservation of 4712 waits in Booking.com's queue, unimported
-    and unacknowledged, until a person fixes the push. Its nights stay open on every other platform.
-    Nothing says so: the pull's sync log is a success, the reservation was never expected
-    (``acknowledgement_expect``), so the unacknowledged-bookings alert does not list it, and 4712's
-    error speaks of a push. (A Booking.com ping naming 4712 would pull it; the ping is only a hint.)"""
+    mapping), so 4712 needs attention; its credentials (the account's) work, as 4711's pulls show. The
+    account's scheduled pull, led by 4711, still names 4712 (``account_connections``): a new reservation
+    of 4712 is imported onto its unit, so its nights close on every other platform. (It used to wait in
+    Booking.com's queue, unimported and unacknowledged, until a person fixed the push, and nothing said so.)"""
     from channelmgr.models import SyncLog
 
     first = connect("booking_com", "4711")

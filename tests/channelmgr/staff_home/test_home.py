@@ -176,7 +176,7 @@ def test_the_last_reconcile_is_kept_per_connection_and_its_drift_shown(client, a
         platform="airbnb", channel_booking_id="HM-GONE", listing_id="AIR-1", check_in=start,
         check_out=start + dt.timedelta(days=2), status=BookingStatus.CONFIRMED,
     )  # fmt: skip
-    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: [missing])
+    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: ([missing], []))
     drift = reconcile.reconcile_connection(connection=airbnb, days=30, fix=False)
     airbnb.refresh_from_db()
     assert drift.total == 1 and airbnb.last_reconcile["total"] == 1 and airbnb.last_reconcile_at
@@ -184,7 +184,7 @@ def test_the_last_reconcile_is_kept_per_connection_and_its_drift_shown(client, a
     body = client.get("/admin/home.json").json()
     assert body["counts"]["drift"] == 1 and "1 booking(s) missing in the PMS: HM-GONE" in body["html"]
 
-    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: [])
+    monkeypatch.setattr(reconcile, "_platform_bookings", lambda connection: ([], []))
     reconcile.reconcile_connection(connection=airbnb, days=30, fix=False)
     assert client.get("/admin/home.json").json()["counts"]["drift"] == 0  # the last one is what counts
 

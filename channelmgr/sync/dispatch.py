@@ -47,6 +47,8 @@ def push_enqueue_many(*, connection_ids: list[int], kind: str, delay_seconds: fl
 
     Each drain takes a run of ``connection_ids`` as given: callers list a unit's connections together
     (``push_sweep``, ``manage.py sync``), so one drain reads a unit's nights once for all its platforms."""
+    if not connection_ids:  # e.g. the sweep found only connections whose pushes are already scheduled
+        return
     if len(connection_ids) == 1:
         push_enqueue(connection_id=connection_ids[0], kind=kind, delay_seconds=delay_seconds)
         return

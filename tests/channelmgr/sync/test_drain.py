@@ -289,6 +289,28 @@ def test_the_sweep_lists_a_units_connections_together(unit, day, monkeypatch):
     assert [pk for args, _d in drains.sent for pk in args[1]] == _unit_by_unit(fewo, airbnb)
 
 
+def test_a_sweep_finding_only_pushes_already_scheduled_goes_on_to_the_next_kind(unit, day, monkeypatch):
+    """Every connection with dirty availability already has its push scheduled; the sweep schedules
+    nothing for availability and still schedules the pricing pushes. (It used to divide by zero drains
+    there, so the sweep failed before reaching pricing, every 30 s until those schedules expired.)"""
+    from channelmgr.sync import dispatch
+    from channelmgr.sync.debounce import scheduled_key
+    from channelmgr.sync.outbound import push_sweep
+
+    units = _units(unit, 2)
+    fewo, airbnb = _platform_by_platform(units)
+    _dirty(fewo + airbnb, AVAILABILITY, day(1), day(4))
+    _dirty(fewo + airbnb, PRICING, day(1), day(4))
+    DirtyRange.objects.update(created_at=timezone.now() - dt.timedelta(minutes=1))
+    for connection in fewo + airbnb:
+        cache.set(scheduled_key(AVAILABILITY, connection.pk), 1)
+    drains, alone = _Recorder(), _Recorder()
+    monkeypatch.setattr(dispatch, "_drain_actor", drains)
+    monkeypatch.setattr(dispatch, "_push_actors", {AVAILABILITY: alone, PRICING: alone})
+    assert push_sweep() == 4
+    assert [args[0] for args, _d in drains.sent] == [PRICING] and not alone.sent
+
+
 def test_a_queued_full_sync_lists_a_units_connections_together(unit, monkeypatch):
     """``manage.py sync`` queues every active connection's full push, unit by unit, as the sweep does."""
     from io import StringIO

@@ -102,6 +102,9 @@ class ChannelConnection(models.Model):
     sync_cursor = models.CharField(max_length=500, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_push_at = models.DateTimeField(null=True, blank=True)
+    # The sync window's end up to which its nights were marked to push (``channelmgr.sync.window``): the
+    # window moves a day each day, and the nights entering it go out then. Null until first looked at.
+    window_marked_until = models.DateField(null=True, blank=True, editable=False)
     # An iCal feed that suddenly lost most of its blocks: the removal held back until the next poll
     # sees the same feed again or staff confirm it (``channelmgr.inbound.importer``). Which blocks,
     # why, since when; null when nothing is held.

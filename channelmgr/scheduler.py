@@ -79,6 +79,12 @@ def sweep_pushes():
     push_sweep()
 
 
+def mark_window_edges():
+    from channelmgr.sync.window import window_edges_mark
+
+    return window_edges_mark()
+
+
 def enqueue_due_polls():
     from channelmgr.inbound.polling import due_polls
     from channelmgr.inbound.tasks import poll_connection
@@ -161,6 +167,8 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
         (update_gauges, IntervalTrigger(seconds=15), "gauges"),
         (purge_idempotency_keys, IntervalTrigger(hours=1), "idempotency_purge"),
+        # Hourly: a property's day begins at its own midnight, and a missed run is caught up by the next.
+        (mark_window_edges, IntervalTrigger(hours=1), "window_edges"),
         (reconcile_all, CronTrigger(hour=3, minute=17), "reconcile_daily"),
         *((fn, IntervalTrigger(seconds=seconds), job_id) for job_id, (fn, seconds) in _registered_jobs.items()),
     ]

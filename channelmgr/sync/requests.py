@@ -47,6 +47,8 @@ def sync_request(*, connection: ChannelConnection, sync_type: str) -> list[SyncL
             )
             logs.append(sync_log)
             transaction.on_commit(lambda row=sync_log: _enqueue(row))
+        if sync_type == "full":  # the whole window goes out: the window-edge job goes on from its end
+            ChannelConnection.objects.filter(pk=connection.pk).update(window_marked_until=end)
     return logs
 
 

@@ -149,6 +149,7 @@ def test_every_job_is_registered_under_its_name():
             "token_refresh",
             "gauges",
             "idempotency_purge",
+            "window_edges",
             "reconcile_daily",
             # Registered by other apps from their AppConfig.ready() (channelmgr.scheduler.jobs_register).
             "alerts",

@@ -204,6 +204,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     if unknown:
         raise ValidationError({name: "this field cannot be changed" for name in unknown})
     rule_before = rule_of(connection)
+    mapping_before = (connection.platform_listing_id, connection.platform_metadata)
     for name, value in fields.items():
         setattr(connection, name, Rounding.NONE if name == "price_rule_rounding" and not value else value)
     connection_validate(
@@ -221,20 +222,28 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
         _set_credential(connection, name, value)
     with transaction.atomic():
         _save(connection)
-        if rule_of(connection) != rule_before:
-            _reprice(connection)
+        if (connection.platform_listing_id, connection.platform_metadata) != mapping_before:
+            # Another listing, room or rate plan holds nothing we pushed yet: it gets the whole window.
+            _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING])
+            log.info("connection %s: now mapped to %s", connection.pk, connection.listing_key)
+        elif rule_of(connection) != rule_before:
+            # A new price rule changes what the platform should hold on every night.
+            _push_window(connection, [DirtyRange.Kind.PRICING])
+            log.info("connection %s: price rule now %s", connection.pk, rule_of(connection).describe())
     return connection
 
 
-def _reprice(connection: ChannelConnection) -> None:
-    """A new price rule changes what the platform should hold on every night: push the window's prices."""
+def _push_window(connection: ChannelConnection, kinds: list[str]) -> None:
+    """Mark the connection's whole window dirty for those of ``kinds`` its platform takes."""
     from channelmgr.sync.outbound import mark_dirty  # the sync engine, loaded when first needed
+    from channelmgr.sync.push import KIND_CAPABILITY
 
-    if connection.status == ChannelConnection.Status.DELETED:
+    capabilities = registry.adapter_class(connection.platform_type).capabilities
+    kinds = [kind for kind in kinds if KIND_CAPABILITY[kind] in capabilities]
+    if connection.status == ChannelConnection.Status.DELETED or not kinds:
         return
     start, end = sync_window(connection)
-    mark_dirty(connection=connection, kinds=[DirtyRange.Kind.PRICING], start=start, end=end)
-    log.info("connection %s: price rule now %s", connection.pk, rule_of(connection).describe())
+    mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
 
 
 def connection_delete(*, connection: ChannelConnection) -> None:

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
-from pms_core.services.catalog import unit_update, unit_validate
+from pms_core.services.catalog import property_update, property_validate, unit_update, unit_validate
 from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
 from pms_core.services.stays import find_clash
 
@@ -89,12 +89,32 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
     add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
 
 
+class PropertyForm(forms.ModelForm):
+    """Refuses what the API refuses, on the field: a currency some price of its units does not fit."""
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None and data.get("currency"):
+            prop = Property(pk=self.instance.pk, currency=data["currency"])
+            property_validate(prop=prop)  # a ValidationError naming the field lands on that field
+        return data
+
+
 @admin.register(Property)
 class PropertyAdmin(OrganizationScopedAdmin):
     list_display = ["name", "organization", "timezone", "currency", "created_at"]
     list_filter = ["organization", "currency"]
     list_select_related = ["organization"]
     search_fields = ["name", "organization__name"]
+    form = PropertyForm
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the write that announces a new currency to the channels.
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        property_update(prop=Property.objects.get(pk=obj.pk), **fields)
 
 
 class UnitForm(forms.ModelForm):
@@ -131,9 +151,7 @@ class UnitAdmin(OrganizationScopedAdmin):
             super().save_model(request, obj, form, change)
             return
         # Through the write that announces a new base price or min stay to the channels.
-        fields = {name: form.cleaned_data[name] for name in form.changed_data if name != "property"}
-        if "property" in form.changed_data:
-            obj.save(update_fields=["property"])
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
         unit_update(unit=Unit.objects.get(pk=obj.pk), **fields)
 
 

@@ -36,17 +36,25 @@ def property_create(*, organization: Organization, **fields) -> Property:
 
 
 def property_update(*, prop: Property, **fields) -> Property:
-    """Change a property. A new currency must fit every price its units hold (JPY has no decimals)."""
+    """Change a property. A new currency must fit every price its units hold (JPY has no decimals), and
+    is announced for every unit's window: the platforms hold its prices in the old currency."""
+    currency_before = Property.objects.filter(pk=prop.pk).values_list("currency", flat=True).first()
     for name, value in fields.items():
         setattr(prop, name, value)
     prop.full_clean()
-    if "currency" in fields:
-        _check_prices_fit(prop)
-    prop.save()
+    property_validate(prop=prop)
+    with transaction.atomic():
+        prop.save()
+        if prop.currency != currency_before:
+            for unit in Unit.objects.filter(property=prop).select_related("property"):
+                _announce_prices(unit)
     return prop
 
 
-def _check_prices_fit(prop: Property) -> None:
+def property_validate(*, prop: Property) -> None:
+    """Raises ``ValidationError`` on ``currency`` when a price its units hold does not fit it."""
+    if prop.pk is None:
+        return
     amounts = [
         *Unit.objects.filter(property=prop).values_list("base_price", flat=True),
         *CalendarDay.objects.filter(unit__property=prop, price__isnull=False).values_list("price", flat=True),
@@ -58,6 +66,13 @@ def _check_prices_fit(prop: Property) -> None:
             raise ValidationError({"currency": f"a price of its units does not fit: {exc}"}) from None
 
 
+def _announce_prices(unit: Unit) -> None:
+    """Every night of ``unit``'s window is priced anew (a new currency): its connections push them all."""
+    start = property_today(unit.property)
+    end = start + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
+    outbox_record(event_type=OutboxEvent.Type.PRICING_UPDATED, unit=unit, start=start, end=end)
+
+
 def unit_validate(*, unit: Unit) -> None:
     """Raises ``ValidationError`` naming the field: a base price with more decimals than the property's
     currency has, or a default maximum stay below the minimum stay (on the unit or on a stored night)."""
@@ -65,10 +80,17 @@ def unit_validate(*, unit: Unit) -> None:
         unit.base_price = money.exact(unit.base_price, unit.property.currency)
     except money.MoneyError as exc:
         raise ValidationError({"base_price": str(exc)}) from None
+    if unit.base_price <= 0:  # every night without a price of its own is pushed at it
+        raise ValidationError({"base_price": "must be more than 0 (no platform takes a night for nothing)"})
     if unit.default_max_stay is not None and unit.default_max_stay < unit.default_min_stay:
         raise ValidationError({"default_max_stay": "must not be below default_min_stay"})
     if unit.pk is None:
         return
+    for price in CalendarDay.objects.filter(unit=unit, price__isnull=False).values_list("price", flat=True):
+        try:  # a unit moved to a property of another currency keeps its nights' prices
+            money.exact(price, unit.property.currency)
+        except money.MoneyError as exc:
+            raise ValidationError({"property": f"a price of its nights does not fit: {exc}"}) from None
     clash = (
         CalendarDay.objects.filter(unit=unit)
         .filter(
@@ -97,8 +119,9 @@ def unit_create(*, prop: Property, **fields) -> Unit:
 
 
 def unit_update(*, unit: Unit, **fields) -> Unit:
-    """Change a unit; a new base price or default min stay is announced for the sync window."""
-    price_changed = "base_price" in fields and fields["base_price"] != unit.base_price
+    """Change a unit; a new base price, default min stay or property (its currency may differ) is
+    announced for the sync window."""
+    price_changed = any(name in fields and fields[name] != getattr(unit, name) for name in ("base_price", "property"))
     stay_changed = any(
         name in fields and fields[name] != getattr(unit, name) for name in ("default_min_stay", "default_max_stay")
     )

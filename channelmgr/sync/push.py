@@ -28,6 +28,7 @@ from adapters.base import (
     AvailabilityUpdate,
     Capability,
     DayRange,
+    InvalidUpdateError,
     PlatformAPIError,
     PriceRange,
     PricingUpdate,
@@ -469,7 +470,16 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
                 sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=time.monotonic(), error="nothing to push"
             )
         return PushResult("nothing")
-    items = push_items(connection, kind, merged)
+    try:
+        items = push_items(connection, kind, merged)
+    except Exception as exc:
+        # Nights no platform can take (a zero price stored before prices had to be more than 0): the push
+        # fails where staff see it and gives its claim back, as a refused request does; it used to keep
+        # the claim, with no row and no error, and fail the same way each time the claim went stale.
+        sync_log = push_log_open(connection, kind, sync_log, push_log_details(merged, [], claim))
+        refused = exc if isinstance(exc, PlatformAPIError) else InvalidUpdateError(f"cannot send {kind}: {exc}")
+        push_failed(connection, kind, refused, claim, merged, sync_log, time.monotonic())
+        raise refused from exc
     sync_log = push_log_open(connection, kind, sync_log, push_log_details(merged, items, claim))
     started = time.monotonic()
     requests = push_send(connection, kind, items, claim, merged, sync_log, started)

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
 from pms_core.api.bookings import CLASH, BookingOutputSerializer, api_actor
-from pms_core.api.money_fields import AmountField
+from pms_core.api.money_fields import AmountField, more_than_zero
 from pms_core.api.units import units_of
 from pms_core.services import calendar_block, calendar_set, calendar_unblock
 
@@ -44,7 +44,7 @@ class CalendarValueSerializer(RangeSerializer):
     """A field left out is unchanged; ``null`` resets it to the unit's default."""
 
     price = AmountField(
-        min_value=0,
+        validators=[more_than_zero],
         required=False,
         allow_null=True,
         help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, EUR 2, KWD 3).",

@@ -15,6 +15,12 @@ MAX_DIGITS = 11  # the model's columns: 8 digits before the point, 3 after
 DECIMAL_PLACES = 3
 
 
+def more_than_zero(value: Decimal | None) -> None:
+    """A night's price: no platform takes a night for nothing (a zero would fail every push it rides in)."""
+    if value is not None and value <= 0:
+        raise serializers.ValidationError("Must be more than 0: no platform takes a night for nothing.")
+
+
 class AmountField(serializers.DecimalField):
     """A ``Decimal`` amount. ``currency_of(instance, context)`` names its currency for output."""
 

@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from pms_core.api.base import ApiView, OwnedField, RefuseReadOnly
-from pms_core.api.money_fields import AmountField
+from pms_core.api.money_fields import AmountField, more_than_zero
 from pms_core.api.properties import properties_of
 from pms_core.api.schema import MAX_ID
 from pms_core.models import Unit
@@ -51,7 +51,8 @@ class UnitOutputSerializer(serializers.ModelSerializer):
 class UnitUpdateInputSerializer(RefuseReadOnly, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     base_price = AmountField(
-        min_value=0, help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, KWD 3)."
+        validators=[more_than_zero],
+        help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, KWD 3).",
     )
     default_min_stay = serializers.IntegerField(min_value=1, max_value=365, default=1)
     default_max_stay = serializers.IntegerField(

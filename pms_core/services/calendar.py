@@ -32,11 +32,13 @@ def _defaults(unit: Unit) -> dict:
 
 def _validate_values(values: dict, currency: str) -> dict:
     """The values as stored; raises ``ValidationError`` naming the field. A price must be written
-    with at most its currency's decimals (JPY 12000.50 is refused, not rounded)."""
+    with at most its currency's decimals (JPY 12000.50 is refused, not rounded), and more than zero: no
+    platform takes a night for nothing, so a zero would be refused at every push, holding back the other
+    nights it travels with."""
     price = values.get("price", UNSET)
     if price is not UNSET and price is not None:
-        if Decimal(price) < 0:
-            raise ValidationError({"price": "must not be negative"})
+        if Decimal(price) <= 0:
+            raise ValidationError({"price": "must be more than 0 (no platform takes a night for nothing)"})
         try:
             values = {**values, "price": money.exact(Decimal(price), currency)}
         except money.MoneyError as exc:

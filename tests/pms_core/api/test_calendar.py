@@ -66,6 +66,15 @@ def test_one_bad_value_fails_the_whole_request_naming_its_index_and_field(alice_
     assert not CalendarDay.objects.exists()
 
 
+def test_a_zero_price_is_refused_naming_why(alice_api, unit, day):
+    """No platform takes a night for nothing: a zero price would fail every push it travels in."""
+    body = {"values": [{"unit": unit.pk, "start": str(day(1)), "end": str(day(4)), "price": "0.00"}]}
+    answer = alice_api.post("/calendar", body, format="json")
+    assert answer.status_code == 400
+    assert "more than 0" in str(answer.json()["fields"]["values"]["0"]["price"])
+    assert not CalendarDay.objects.exists()
+
+
 def test_a_value_that_sets_nothing_or_spans_backwards_is_refused(alice_api, unit, day):
     body = {
         "values": [

@@ -1,6 +1,10 @@
 from decimal import Decimal
 
+import pytest
+from django.core.exceptions import ValidationError
+
 from pms_core.models import OutboxEvent, Property, Unit
+from pms_core.services.catalog import unit_update
 
 
 def test_alice_creates_a_property_and_a_unit_in_her_organization(alice_api, org_a):
@@ -33,6 +37,14 @@ def test_a_new_base_price_is_announced_to_the_channels(alice_api, unit):
     assert answer.status_code == 200
     assert Unit.objects.get(pk=unit.pk).base_price == Decimal("175.00")
     assert OutboxEvent.objects.filter(unit=unit, event_type="pricing.updated").exists()
+
+
+def test_a_zero_base_price_is_refused(alice_api, unit):
+    answer = alice_api.patch(f"/units/{unit.pk}", {"base_price": "0"}, format="json")
+    assert answer.status_code == 400
+    assert "more than 0" in str(answer.json()["fields"]["base_price"])
+    with pytest.raises(ValidationError, match="more than 0"):
+        unit_update(unit=unit, base_price=Decimal("0"))
 
 
 def test_a_negative_price_or_zero_min_stay_is_refused(alice_api, unit):

@@ -23,6 +23,7 @@ from channelmgr.services.connections import (
     UPDATABLE_FIELDS,
     ConnectionStateError,
     connection_create,
+    connection_delete,
     connection_pause,
     connection_resume,
     connection_sync,
@@ -30,6 +31,7 @@ from channelmgr.services.connections import (
     connection_update,
     connection_validate,
     ical_feed_change_confirm,
+    rate_override_check,
 )
 from channelmgr.services.ical_export import (
     ical_export_for,
@@ -72,6 +74,7 @@ class ConnectionFormBase(forms.ModelForm):
         for name in CREDENTIAL_FIELDS:
             if cleaned.get(f"new_{name}") and cleaned.get(f"clear_{name}"):
                 raise ValidationError({f"clear_{name}": "Either replace or clear, not both."})
+        rate_override_check(rate_limit=cleaned.get("rate_limit"), rate_window=cleaned.get("rate_window"))
         adding = self.instance.pk is None
         unit = cleaned.get("unit") if adding else self.instance.unit
         platform_type = cleaned.get("platform_type") if adding else self.instance.platform_type
@@ -132,7 +135,10 @@ class ConnectionFormBase(forms.ModelForm):
                 credentials=self.credentials(),
                 **fields,
             )
-        return connection_update(connection=self.instance, credentials=self.credentials(), **fields)
+        # The stored row, not ``self.instance``: the form already copied the new values onto that, and
+        # the service compares before with after to know what to push again (a new rule, a new mapping).
+        stored = ChannelConnection.objects.get(pk=self.instance.pk)
+        return connection_update(connection=stored, credentials=self.credentials(), **fields)
 
 
 def _credential_form_fields() -> dict:
@@ -247,6 +253,20 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             obj.pk = saved.pk
             obj._state.adding = False
             obj.refresh_from_db()
+
+    # Deleting is what DELETE /connections/{id} does (``connection_delete``): the row and its sync logs
+    # stay, marked deleted, so the unit may be connected again. Django's own delete would remove them
+    # with their dirty ranges and acknowledgements, or refuse because of the read-only sync logs.
+    def get_deleted_objects(self, objs, request):
+        objs = list(objs)
+        return [str(obj) for obj in objs], {self.model._meta.verbose_name_plural: len(objs)}, set(), []
+
+    def delete_model(self, request, obj):
+        connection_delete(connection=obj)
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset.exclude(status=ChannelConnection.Status.DELETED):
+            connection_delete(connection=connection)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         request._connection_id = object_id  # lets the inline show only this connection's newest logs

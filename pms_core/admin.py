@@ -89,24 +89,50 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
     add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
 
 
+def _live_listings(units) -> bool:
+    """Whether a live (not deleted) channel connection serves any of ``units``: deleting those would
+    leave their listings on sale, with nowhere for the platforms' bookings to land."""
+    connection = Unit.connections.rel.related_model  # channelmgr's, without pms_core importing it
+    return connection.objects.filter(unit__in=units).exclude(status="deleted").exists()
+
+
+class NoDeleteUnderLiveListings:
+    """A unit or property is deleted one at a time, and only while no live connection serves it (the
+    API offers no delete at all): disconnect its listings first. "Delete selected" is not offered, as it
+    would delete whole querysets past that check."""
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and _live_listings(self.units_of(obj)):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
 class PropertyForm(forms.ModelForm):
     """Refuses what the API refuses, on the field: a currency some price of its units does not fit."""
 
     def clean(self):
         data = super().clean()
-        if self.instance.pk is not None and data.get("currency"):
-            prop = Property(pk=self.instance.pk, currency=data["currency"])
+        if data.get("currency") and data.get("timezone"):
+            prop = Property(pk=self.instance.pk, currency=data["currency"], timezone=data["timezone"])
             property_validate(prop=prop)  # a ValidationError naming the field lands on that field
         return data
 
 
 @admin.register(Property)
-class PropertyAdmin(OrganizationScopedAdmin):
+class PropertyAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
     list_display = ["name", "organization", "timezone", "currency", "created_at"]
     list_filter = ["organization", "currency"]
     list_select_related = ["organization"]
     search_fields = ["name", "organization__name"]
     form = PropertyForm
+
+    def units_of(self, prop):
+        return Unit.objects.filter(property=prop)
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -131,13 +157,14 @@ class UnitForm(forms.ModelForm):
                 base_price=data["base_price"],
                 default_min_stay=data["default_min_stay"],
                 default_max_stay=data.get("default_max_stay"),
+                max_guests=data.get("max_guests"),
             )
             unit_validate(unit=unit)  # a ValidationError naming the field lands on that field
         return data
 
 
 @admin.register(Unit)
-class UnitAdmin(OrganizationScopedAdmin):
+class UnitAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
     form = UnitForm
     organization_field = "property__organization"
     list_display = ["name", "property", "base_price", "default_min_stay", "default_max_stay", "max_guests"]
@@ -145,6 +172,9 @@ class UnitAdmin(OrganizationScopedAdmin):
     list_select_related = ["property"]
     search_fields = ["name", "property__name"]
     autocomplete_fields = ["property"]
+
+    def units_of(self, unit):
+        return [unit]
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -154,6 +154,7 @@ def connection_create(
     unknown = set(price_rule) - set(PRICE_RULE_FIELDS)
     if unknown:
         raise ValidationError({name: "not a field of a connection" for name in unknown})
+    rate_override_check(rate_limit=rate_limit, rate_window=rate_window)
     rule = PriceRule(
         percent=Decimal(price_rule.get("price_rule_percent") or 0),
         amount=Decimal(price_rule.get("price_rule_amount") or 0),
@@ -194,6 +195,22 @@ def _set_credential(connection: ChannelConnection, name: str, value: str) -> Non
     setattr(connection, name, value or "")
 
 
+# A connection's own rate limit: requests per window seconds, as the API takes them. A zero would make
+# every call to the platform fail in the limiter (nothing reaches it again).
+RATE_LIMIT_BOUNDS = (1, 1_000_000)
+RATE_WINDOW_BOUNDS = (0.001, 86_400.0)
+
+
+def rate_override_check(*, rate_limit: int | None, rate_window: float | None) -> None:
+    """Raises ``ValidationError`` naming the field for an override outside what the API takes."""
+    for field, value, (low, high) in (
+        ("rate_limit", rate_limit, RATE_LIMIT_BOUNDS),
+        ("rate_window", rate_window, RATE_WINDOW_BOUNDS),
+    ):
+        if value is not None and not low <= value <= high:
+            raise ValidationError({field: f"must be between {low:g} and {high:g}"})
+
+
 def connection_update(*, connection: ChannelConnection, credentials: dict[str, str] | None = None, **fields):
     """Change the listing, metadata, rate limit or credentials.
 
@@ -203,6 +220,10 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "this field cannot be changed" for name in unknown})
+    rate_override_check(
+        rate_limit=fields.get("rate_limit", connection.rate_limit),
+        rate_window=fields.get("rate_window", connection.rate_window),
+    )
     rule_before = rule_of(connection)
     mapping_before = (connection.platform_listing_id, connection.platform_metadata)
     for name, value in fields.items():

@@ -23,11 +23,18 @@ from pms_core.services.catalog import property_today
 TEMPLATES = "admin/channelmgr/staff_calendar"
 
 
+# Dates a page may show: far enough for any stay, and far from the calendar's ends (9999-12-31 + 1 day
+# overflows, a server error).
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9000, 12, 31)
+
+
 def _start(value: str | None, prop) -> dt.date:
     try:
-        return dt.date.fromisoformat(value) if value else property_today(prop)
+        start = dt.date.fromisoformat(value) if value else property_today(prop)
     except ValueError:
-        return property_today(prop)  # a mistyped ?start= shows today rather than an error page
+        start = None
+    # A mistyped or far-off ?start= shows today rather than an error page.
+    return start if start is not None and EARLIEST <= start <= LATEST else property_today(prop)
 
 
 def _days(value: str | None) -> int:
@@ -72,6 +79,8 @@ def night_view(request, model_admin, property_id: int, unit_id: int, date: str):
         night = dt.date.fromisoformat(date)
     except ValueError:
         raise Http404("not a date") from None
+    if not EARLIEST <= night <= LATEST:
+        raise Http404("no such night")
     explanation = night_explanation(unit=unit, date=night)
     fragment = request.GET.get("fragment") == "1"
     context = {"explanation": explanation, "property": prop}

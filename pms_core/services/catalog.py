@@ -52,7 +52,11 @@ def property_update(*, prop: Property, **fields) -> Property:
 
 
 def property_validate(*, prop: Property) -> None:
-    """Raises ``ValidationError`` on ``currency`` when a price its units hold does not fit it."""
+    """Raises ``ValidationError`` on ``timezone`` for a zone that is not an IANA name (its "today" and
+    sync window would silently be the server's), and on ``currency`` when a price its units hold does
+    not fit it."""
+    if prop.timezone not in zoneinfo.available_timezones():
+        raise ValidationError({"timezone": "Unknown time zone."})
     if prop.pk is None:
         return
     amounts = [
@@ -73,6 +77,10 @@ def _announce_prices(unit: Unit) -> None:
     outbox_record(event_type=OutboxEvent.Type.PRICING_UPDATED, unit=unit, start=start, end=end)
 
 
+# (field, lowest, highest) as the API and the platforms take them.
+UNIT_BOUNDS = (("default_min_stay", 1, 365), ("default_max_stay", 1, 1125), ("max_guests", 1, 100))
+
+
 def unit_validate(*, unit: Unit) -> None:
     """Raises ``ValidationError`` naming the field: a base price with more decimals than the property's
     currency has, or a default maximum stay below the minimum stay (on the unit or on a stored night)."""
@@ -82,10 +90,18 @@ def unit_validate(*, unit: Unit) -> None:
         raise ValidationError({"base_price": str(exc)}) from None
     if unit.base_price <= 0:  # every night without a price of its own is pushed at it
         raise ValidationError({"base_price": "must be more than 0 (no platform takes a night for nothing)"})
+    for field, low, high in UNIT_BOUNDS:  # what the API takes, so the admin cannot send more
+        value = getattr(unit, field)
+        if value is not None and not low <= value <= high:
+            raise ValidationError({field: f"must be between {low} and {high}"})
     if unit.default_max_stay is not None and unit.default_max_stay < unit.default_min_stay:
         raise ValidationError({"default_max_stay": "must not be below default_min_stay"})
     if unit.pk is None:
         return
+    tenant = Unit.objects.filter(pk=unit.pk).values_list("property__organization_id", flat=True).first()
+    if tenant is not None and tenant != unit.property.organization_id:
+        # Its bookings, nights and connections (credentials, pushes) are its organization's.
+        raise ValidationError({"property": "a unit stays in its organization"})
     for price in CalendarDay.objects.filter(unit=unit, price__isnull=False).values_list("price", flat=True):
         try:  # a unit moved to a property of another currency keeps its nights' prices
             money.exact(price, unit.property.currency)

@@ -254,7 +254,7 @@ def parse_res_notif(
                     sub_channel=booking_channel(root),
                 )
             )
-        except (WebhookPayloadError, ValueError) as exc:
+        except (WebhookPayloadError, ValueError, ArithmeticError) as exc:  # ArithmeticError: a bad Decimal
             if unreadable is None:
                 raise
             unreadable.append(f"reservation {_name(res, position)} could not be read: {exc}"[:300])

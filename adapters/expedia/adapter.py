@@ -168,7 +168,9 @@ class ExpediaAdapter(HotelRoomTypes, PlatformAdapter):
         """The listing's pending bookings (BR has no paging; ``since`` does not apply)."""
         body = eqc.retrieval_request(hotel=eqc.hotel_id(self.account.listing_id), **self._login())
         root = eqc.post(self._url("br"), body, endpoint="fetch_bookings", context=self._context())
-        return BookingPage(bookings=tuple(eqc.bookings_from_retrieval(root)), cursor=None)
+        unreadable: list[str] = []
+        bookings = eqc.bookings_from_retrieval(root, unreadable=unreadable)
+        return BookingPage(bookings=tuple(bookings), cursor=None, unreadable=tuple(unreadable))
 
     def fetch_booking(self, channel_booking_id: str) -> BookingData:
         if not channel_booking_id.isdigit():
@@ -177,7 +179,7 @@ class ExpediaAdapter(HotelRoomTypes, PlatformAdapter):
             hotel=eqc.hotel_id(self.account.listing_id), booking_id=channel_booking_id, **self._login()
         )
         root = eqc.post(self._url("br"), body, endpoint="fetch_booking", context=self._context())
-        for booking in eqc.bookings_from_retrieval(root):
+        for booking in eqc.bookings_from_retrieval(root, unreadable=[]):  # another one broken is not this one's
             if booking.channel_booking_id == channel_booking_id:
                 return booking
         raise BookingNotFoundError(f"expedia: booking {channel_booking_id} not found")

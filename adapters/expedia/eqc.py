@@ -183,8 +183,20 @@ def confirm_request(
     return to_bytes(root)
 
 
-def bookings_from_retrieval(root) -> list[BookingData]:
-    return [booking_from_br(node) for node in children(child(root, "Bookings"), "Booking")]
+def bookings_from_retrieval(root, *, unreadable: list[str] | None = None) -> list[BookingData]:
+    """Every booking of a BR answer. Raises for one it cannot read; with ``unreadable``, that one is
+    described there instead and the others are returned (a pull imports them and leaves it unconfirmed,
+    so Expedia offers it again)."""
+    bookings = []
+    for position, node in enumerate(children(child(root, "Bookings"), "Booking"), start=1):
+        try:
+            bookings.append(booking_from_br(node))
+        except (PlatformAPIError, ValueError, ArithmeticError) as exc:
+            if unreadable is None:
+                raise
+            name = attr(node, "id") or f"#{position} of the answer (no id)"
+            unreadable.append(f"booking {name} could not be read: {exc}"[:300])
+    return bookings
 
 
 def booking_from_br(node) -> BookingData:

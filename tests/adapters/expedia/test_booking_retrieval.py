@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from adapters.base import BookingData, BookingNotFoundError, BookingStatus, Guest, PaymentModel
+from adapters.base import BookingData, BookingNotFoundError, BookingStatus, Guest, PaymentModel, PlatformAPIError
 from adapters.expedia import eqc
 from tests.adapters.expedia.conftest import BASE, BC_SUCCESS
 
@@ -41,6 +41,21 @@ PENDING = b"""<BookingRetrievalRS xmlns="http://www.expediaconnect.com/EQC/BR/20
 
 def pending_bookings() -> list[BookingData]:
     return eqc.bookings_from_retrieval(etree.fromstring(PENDING))
+
+
+def test_a_booking_it_cannot_read_fails_alone(adapter, http):
+    """A BR answer whose first booking has no stay dates: the page carries the others and names the bad
+    one under ``unreadable`` (the pull leaves it unconfirmed). It used to fail the whole pull, each time."""
+    broken = PENDING.replace(b'<StayDate arrival="2027-07-10" departure="2027-07-13"/>', b"", 1)
+    assert broken != PENDING
+    http.post(BR, body=broken)
+
+    page = adapter.fetch_bookings()
+
+    assert [b.channel_booking_id for b in page.bookings] == ["880002"]
+    assert len(page.unreadable) == 1 and page.unreadable[0].startswith("booking 880001 could not be read")
+    with pytest.raises(PlatformAPIError):
+        eqc.bookings_from_retrieval(etree.fromstring(broken))  # a caller that cannot skip one still hears it
 
 
 def test_it_retrieves_the_listings_pending_bookings(adapter, http):

@@ -26,26 +26,30 @@ READ_TIMEOUT = 15.0
 
 
 class _Session(requests.Session):
-    """A ``requests.Session`` that reads the proxy settings of the environment (``HTTPS_PROXY``,
-    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) once per origin, not on every request: requests walks the whole
-    environment twice a request, 2-4 ms of a 15 ms push (``bench/sync.py --only p``), and the environment
-    does not change while the process runs. A request with proxies of its own is merged as usual."""
+    """A ``requests.Session`` that takes the proxy settings of the environment (``HTTPS_PROXY``,
+    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) but never a ``~/.netrc``: a netrc entry for a platform's host,
+    or a ``default`` one, would replace the adapter's own ``Authorization`` header with the host's
+    credentials. The environment is read once per origin, not on every request: requests walks it
+    twice a request (and looks for a netrc file), 2-4 ms of a 15 ms push (``bench/sync.py --only p``),
+    and it does not change while the process runs. A request with proxies of its own is merged as usual."""
 
     _MAX_ORIGINS = 1024  # iCal feeds live on many hosts: past this, resolve each time
 
     def __init__(self):
         super().__init__()
+        self.trust_env = False  # no netrc; the environment's proxies come from ``_environment_of``
         self._environment: dict[tuple, dict] = {}
+        self._reader = requests.Session()  # trusts the environment; only ever asked to read it
 
     def merge_environment_settings(self, url, proxies, stream, verify, cert):
-        if proxies or not self.trust_env:
-            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if proxies:
+            return self._reader.merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urlsplit(url)
         # The origin without its user info: no credential is kept as a key.
         key = (parts.scheme, parts.netloc.rpartition("@")[2].lower(), stream, verify, cert)
         merged = self._environment.get(key)
         if merged is None:
-            merged = super().merge_environment_settings(url, {}, stream, verify, cert)
+            merged = self._reader.merge_environment_settings(url, {}, stream, verify, cert)
             if len(self._environment) < self._MAX_ORIGINS:
                 self._environment[key] = merged
         return {**merged, "proxies": dict(merged["proxies"])}

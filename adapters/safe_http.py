@@ -165,6 +165,9 @@ class PeerCheckedAdapter(HTTPAdapter):
 
 
 _checked_session = requests.Session()
+# No environment: its proxies are not used here (a proxied URL takes the shared session), and a ~/.netrc
+# ``default`` entry would send the host's credentials to whatever host a feed's owner names.
+_checked_session.trust_env = False
 _checked_session.headers.update(http._session.headers)
 _checked_session.mount("http://", PeerCheckedAdapter())
 _checked_session.mount("https://", PeerCheckedAdapter())

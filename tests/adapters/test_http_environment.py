@@ -42,3 +42,30 @@ def test_the_ca_bundle_of_the_environment_is_used(monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom.pem")
     merged = _Session().merge_environment_settings("https://api.example.com/", {}, None, None, None)
     assert merged["verify"] == "/etc/ssl/custom.pem"
+
+
+def test_a_netrc_file_never_replaces_the_adapters_credentials(monkeypatch, tmp_path):
+    """A ``default`` entry in the worker host's ``~/.netrc`` (or one for a platform's host) would have
+    requests replace the adapter's own ``Authorization`` header with Basic credentials of the host."""
+    import responses
+
+    from adapters import http
+
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login host-user password host-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with responses.RequestsMock() as mock:
+        mock.get("https://api.example.com/listings", json={})
+        http.request(
+            "GET",
+            "https://api.example.com/listings",
+            platform="airbnb",
+            endpoint="listings",
+            headers={"Authorization": "Bearer the-connections-token"},
+        )
+        sent = mock.calls[0].request.headers
+    assert sent["Authorization"] == "Bearer the-connections-token"
+    # requests itself would have used the file (so the test sees what the session prevents):
+    assert requests.utils.get_netrc_auth("https://api.example.com/listings") == ("host-user", "host-secret")

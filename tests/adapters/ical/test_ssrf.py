@@ -87,6 +87,19 @@ def test_it_refuses_a_declared_length_over_the_cap_before_reading(http, public_d
     assert "larger" in str(assert_refused(FEED_URL))
 
 
+def test_a_netrc_file_sends_no_credentials_to_a_feeds_host(http, public_dns, monkeypatch, tmp_path):
+    """A feed's URL is whatever its owner typed: a ``default`` entry in the worker host's ``~/.netrc``
+    must not go there as Basic credentials (requests' own default)."""
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("default login host-user password host-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    http.get(FEED_URL, body=CALENDAR)
+
+    assert fetch_feed(FEED_URL) == CALENDAR
+    assert "Authorization" not in http.calls[0].request.headers
+
+
 def test_webcal_is_read_as_https(http, public_dns):
     http.get(FEED_URL, body=CALENDAR)
     assert fetch_feed(FEED_URL.replace("https://", "webcal://")) == CALENDAR

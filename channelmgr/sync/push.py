@@ -28,7 +28,6 @@ from adapters.base import (
     AvailabilityUpdate,
     Capability,
     DayRange,
-    InvalidUpdateError,
     PlatformAPIError,
     PriceRange,
     PricingUpdate,
@@ -474,10 +473,12 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         items = push_items(connection, kind, merged)
     except Exception as exc:
         # Nights no platform can take (a zero price stored before prices had to be more than 0): the push
-        # fails where staff see it and gives its claim back, as a refused request does; it used to keep
-        # the claim, with no row and no error, and fail the same way each time the claim went stale.
+        # fails where staff see it (its row, last_error) and gives its claim back; it used to keep the
+        # claim, with no row and no error, and fail the same way each time the claim went stale. It is
+        # our data, not the connection, that is wrong: the connection stays active (its close-outs go on)
+        # and the push is retried with backoff until the price is fixed.
         sync_log = push_log_open(connection, kind, sync_log, push_log_details(merged, [], claim))
-        refused = exc if isinstance(exc, PlatformAPIError) else InvalidUpdateError(f"cannot send {kind}: {exc}")
+        refused = PlatformAPIError(f"cannot send {kind}: {exc}", permanent=False, code="invalid_value")
         push_failed(connection, kind, refused, claim, merged, sync_log, time.monotonic())
         raise refused from exc
     sync_log = push_log_open(connection, kind, sync_log, push_log_details(merged, items, claim))

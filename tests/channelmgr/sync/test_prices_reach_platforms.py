@@ -143,16 +143,22 @@ def _quick(settings, clock):
     cache.clear()
 
 
+def fake_platform_routes(fake: FakePlatforms, http: responses.RequestsMock) -> None:
+    """Route the platforms' requests that ``http`` sees to ``fake`` (the ``platforms`` fixture, and the
+    state machine of ``test_prices_state_machine``)."""
+    http.add_callback(responses.PUT, FEWO_AVAIL, callback=fake.fewo_availability)
+    http.add_callback(responses.PUT, FEWO_RATES, callback=fake.fewo_rates)
+    http.add(responses.GET, FEWO_RESERVATIONS, json={"items": [], "page": 1, "hasMore": False})
+    http.add_callback(responses.POST, BDC_RATES, callback=fake.bdc_rates, content_type="application/xml")
+    http.add_callback(responses.POST, BDC_AVAIL, callback=fake.bdc_availability, content_type="application/xml")
+    fake.http = http
+
+
 @pytest.fixture
 def platforms():
     fake = FakePlatforms()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        http.add_callback(responses.PUT, FEWO_AVAIL, callback=fake.fewo_availability)
-        http.add_callback(responses.PUT, FEWO_RATES, callback=fake.fewo_rates)
-        http.add(responses.GET, FEWO_RESERVATIONS, json={"items": [], "page": 1, "hasMore": False})
-        http.add_callback(responses.POST, BDC_RATES, callback=fake.bdc_rates, content_type="application/xml")
-        http.add_callback(responses.POST, BDC_AVAIL, callback=fake.bdc_availability, content_type="application/xml")
-        fake.http = http
+        fake_platform_routes(fake, http)
         yield fake
 
 
@@ -314,6 +320,7 @@ def test_a_stored_zero_price_fails_its_push_visibly_and_gives_its_claim_back(uni
     failed = SyncLog.objects.get(connection=fewo, kind=PRICING, status=SyncLog.Status.FAILED)
     assert "cannot send pricing" in failed.error and "cannot send pricing" in fewo.last_error
     assert DirtyRange.objects.filter(connection=fewo, kind=PRICING, claimed_by="").exists()
+    assert fewo.status == ChannelConnection.Status.ACTIVE  # our data is wrong, not the connection: close-outs go on
 
 
 # --- 5. the mapping changes -----------------------------------------------------------------------------

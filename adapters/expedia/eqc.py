@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 import requests
@@ -79,14 +80,24 @@ def check_ranges(ranges: Sequence[AvailabilityRange | PriceRange]) -> None:
 
 
 def availability_updates(ranges: Sequence[AvailabilityRange]) -> list[AvailabilityRange]:
-    """Validate every range before anything is built or sent."""
+    """Validate every range before anything is built or sent.
+
+    A minimum stay longer than EQC's ``minLOS`` can say (28 nights; a monthly let's 30, say) closes those
+    nights on Expedia: no stay there could meet it. Refusing the update instead failed the whole push
+    for good, which set the connection aside (needs attention) and with it every later close-out of a
+    booking made elsewhere."""
     check_ranges(ranges)
+    checked = []
     for item in ranges:
         stay = item.min_stay
-        if isinstance(stay, bool) or not isinstance(stay, int) or not 1 <= stay <= MAX_LOS:
+        if isinstance(stay, bool) or not isinstance(stay, int) or stay < 1:
             raise InvalidUpdateError(f"Expedia minLOS must be 1..{MAX_LOS}, got {stay!r}")
+        if stay > MAX_LOS:
+            log.warning("expedia: a minimum stay of %s nights from %s is sent as closed", stay, item.range.start)
+            item = replace(item, min_stay=MAX_LOS, stop_sell=True)
         item.max_stay_on_wire(MAX_LOS)  # raises InvalidUpdateError
-    return list(ranges)
+        checked.append(item)
+    return checked
 
 
 def price_updates(ranges: Sequence[PriceRange]) -> list[tuple[PriceRange, str, str]]:

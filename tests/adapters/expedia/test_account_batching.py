@@ -90,10 +90,13 @@ def test_prices_of_several_room_types_go_in_one_valid_request(adapter, http, sch
 
 
 def test_a_value_that_cannot_be_sent_refuses_the_batch_before_any_request(adapter, http):
-    bad = AvailabilityRange(DayRange(START, START + dt.timedelta(days=1)), available=True, min_stay=29)
+    overlapping = (
+        AvailabilityRange(DayRange(START, START + dt.timedelta(days=2)), available=True),
+        AvailabilityRange(DayRange(START + dt.timedelta(days=1), START + dt.timedelta(days=3)), available=True),
+    )
     updates = [
         AvailabilityUpdate("3546", (_closed(1),), metadata={"room_id": "R1"}),
-        AvailabilityUpdate("3546", (bad,), metadata={"room_id": "R2"}),
+        AvailabilityUpdate("3546", overlapping, metadata={"room_id": "R2"}),
     ]
     with pytest.raises(InvalidUpdateError):
         adapter.update_availability_many(updates)

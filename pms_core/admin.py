@@ -73,22 +73,6 @@ class ReadOnlyAdmin(OrganizationScopedAdmin):
         return False
 
 
-@admin.register(Organization)
-class OrganizationAdmin(OrganizationScopedAdmin):
-    organization_field = "pk"
-    list_display = ["name", "created_at"]
-    search_fields = ["name"]
-
-
-@admin.register(User)
-class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
-    list_display = ["username", "email", "organization", "is_staff", "is_active"]
-    list_filter = ["organization", "is_staff", "is_superuser", "is_active"]
-    list_select_related = ["organization"]
-    fieldsets = [*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["organization"]})]
-    add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
-
-
 def _live_listings(units) -> bool:
     """Whether a live (not deleted) channel connection serves any of ``units``: deleting those would
     leave their listings on sale, with nowhere for the platforms' bookings to land."""
@@ -110,6 +94,25 @@ class NoDeleteUnderLiveListings:
         if obj is not None and _live_listings(self.units_of(obj)):
             return False
         return super().has_delete_permission(request, obj)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
+    organization_field = "pk"
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+    def units_of(self, organization):
+        return Unit.objects.filter(property__organization=organization)
+
+
+@admin.register(User)
+class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
+    list_display = ["username", "email", "organization", "is_staff", "is_active"]
+    list_filter = ["organization", "is_staff", "is_superuser", "is_active"]
+    list_select_related = ["organization"]
+    fieldsets = [*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["organization"]})]
+    add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
 
 
 class PropertyForm(forms.ModelForm):

@@ -144,6 +144,28 @@ def test_the_admin_refuses_to_delete_a_property_whose_unit_a_live_connection_ser
     assert ChannelConnection.objects.filter(pk=connection.pk).exists()
 
 
+def test_the_admin_refuses_to_delete_an_organization_a_live_connection_serves(staff_client):
+    """A superuser deletes an organization with no users left (users protect theirs): refused while a live
+    connection serves one of its units (the cascade would take the connection and leave its listing on
+    sale), and not offered in bulk. (It was refused before only by accident: the cascade reached a row
+    whose admin is read-only.)"""
+    from decimal import Decimal
+
+    from pms_core.models import Organization
+
+    gone = Organization.objects.create(name="Left us")
+    prop = Property.objects.create(organization=gone, name="Old villa", timezone="Europe/Berlin", currency="EUR")
+    unit = Unit.objects.create(property=prop, name="Whole house", base_price=Decimal("100.00"))
+    live = connection_create(organization=gone, unit=unit, platform_type="airbnb", platform_listing_id="AB-GONE")
+
+    staff_client.post(reverse("admin:pms_core_organization_delete", args=[gone.pk]), {"post": "yes"})
+    staff_client.post(
+        reverse("admin:pms_core_organization_changelist"),
+        {"action": "delete_selected", "_selected_action": [gone.pk], "post": "yes"},
+    )
+    assert ChannelConnection.objects.filter(pk=live.pk, status="active").exists()
+
+
 def test_delete_selected_refuses_properties_whose_unit_a_live_connection_serves(staff_client, villa, connection):
     """Same through "Delete selected properties" (``queryset.delete()``)."""
     staff_client.post(

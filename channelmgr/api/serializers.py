@@ -5,8 +5,7 @@ Credentials are write-only: a response says whether each one is set (``credentia
 
 from __future__ import annotations
 
-import json
-
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -15,30 +14,16 @@ from adapters.registry import choices as platform_choices
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, SyncLog
 from channelmgr.price_rules import AMOUNT_LIMIT, PERCENT_LIMITS, PRICE_RULE_FIELDS, Rounding
+from channelmgr.services.connections import metadata_storable
 from channelmgr.services.mapping import settings_ignored
 from channelmgr.services.oauth import oauth_supported
 from pms_core.api.base import OwnedField, RefuseReadOnly
 from pms_core.api.schema import MAX_ID
 from pms_core.api.units import units_of
 
-MAX_METADATA_BYTES = 16_384
 # Never set by a request body: ownership, what the sync engine writes, and what the server stamps.
 REFUSED = ("id", "organization", *ENGINE_FIELDS, "listing_key", "credentials_set", "created_at", "updated_at")
 LIVE_STATUSES = [(value, label) for value, label in ChannelConnection.Status.choices if value != "deleted"]
-
-
-def _storable(value, path="platform_metadata") -> None:
-    """Postgres refuses NUL characters and lone surrogates in jsonb: a 400, not a server error."""
-    if isinstance(value, str):
-        if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-            raise serializers.ValidationError(f"{path}: NUL characters and lone surrogates are not allowed.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _storable(key, path)
-            _storable(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            _storable(item, path)
 
 
 class PlatformField(serializers.ChoiceField):
@@ -167,11 +152,10 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
         refused = REFUSED
 
     def validate_platform_metadata(self, value):
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object.")
-        if len(json.dumps(value)) > MAX_METADATA_BYTES:
-            raise serializers.ValidationError(f"At most {MAX_METADATA_BYTES} bytes.")
-        _storable(value)
+        try:
+            metadata_storable(value)  # the service's check, so the admin refuses the same
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["platform_metadata"]) from None
         return value
 
     def split(self) -> tuple[dict, dict]:

@@ -7,6 +7,7 @@ them, and every message stored or returned goes through ``redact`` first.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -73,6 +74,34 @@ def _validate_platform(platform_type: str, metadata: dict, feed_url: str | None)
             raise ValidationError({"feed_url": f"{platform_type} reads a feed: it needs an http(s) feed_url"})
 
 
+MAX_METADATA_BYTES = 16_384
+
+
+def metadata_storable(metadata) -> None:
+    """Raises ``ValidationError`` on ``platform_metadata`` for what Postgres' jsonb refuses (NUL
+    characters, lone surrogates: a server error otherwise) or what is too large to be a mapping."""
+    if not isinstance(metadata, dict):
+        raise ValidationError({"platform_metadata": "Must be a JSON object."})
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        raise ValidationError({"platform_metadata": f"At most {MAX_METADATA_BYTES} bytes."})
+
+    def walk(value, path: str) -> None:
+        if isinstance(value, str):
+            if "\x00" in value or any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+                raise ValidationError(
+                    {"platform_metadata": f"{path}: NUL characters and lone surrogates are not allowed."}
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, path)
+                walk(item, f"{path}.{key}")
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, path)
+
+    walk(metadata, "platform_metadata")
+
+
 def connection_validate(
     *,
     unit: Unit,
@@ -90,6 +119,7 @@ def connection_validate(
     the one being changed, if any. Both services run it before they write; a form runs it too, to show
     the errors on its fields. ``feed_url``: the feed URL the connection will have (a credential), checked
     for a feed platform; None leaves it unchecked."""
+    metadata_storable(platform_metadata)
     _validate_platform(platform_type, platform_metadata, feed_url)
     # The platform's own limits on codes and credentials (``credentials``: the ones being set).
     mapping_check(

@@ -246,6 +246,18 @@ def test_the_connection_form_refuses_a_rate_limit_override_the_api_refuses(staff
     assert answer.status_code == 200 and field in answer.context["adminform"].form.errors
 
 
+def test_the_connection_form_refuses_metadata_postgres_cannot_store(staff_client, connection):
+    """A NUL character in the mapping's metadata: a form error, as the API's 400 (Postgres' jsonb refuses
+    it: on Postgres the save used to be a server error)."""
+    answer = staff_client.post(
+        reverse("admin:channelmgr_channelconnection_change", args=[connection.pk]),
+        _connection_form(connection, platform_metadata='{"note": "a\\u0000b"}'),
+    )
+    connection.refresh_from_db()
+    assert connection.platform_metadata == {}
+    assert answer.status_code == 200 and "platform_metadata" in answer.context["adminform"].form.errors
+
+
 def test_a_unit_moved_to_another_tenants_property_keeps_its_connections_in_its_tenant(
     staff_client, unit, other_unit, connection
 ):

@@ -17,15 +17,9 @@ from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.services.connections import connection_create
 from pms_core.models import Booking, CalendarDay, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_create, calendar_block, calendar_set_restrictions
+from tests.channelmgr.admin.test_connection_form import INLINE as SYNC_LOGS_INLINE
 
 pytestmark = pytest.mark.django_db
-
-SYNC_LOGS_INLINE = {
-    "sync_logs-TOTAL_FORMS": "0",
-    "sync_logs-INITIAL_FORMS": "0",
-    "sync_logs-MIN_NUM_FORMS": "0",
-    "sync_logs-MAX_NUM_FORMS": "0",
-}
 
 
 @pytest.fixture

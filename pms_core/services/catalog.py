@@ -37,17 +37,22 @@ def property_create(*, organization: Organization, **fields) -> Property:
 
 def property_update(*, prop: Property, **fields) -> Property:
     """Change a property. A new currency must fit every price its units hold (JPY has no decimals), and
-    is announced for every unit's window: the platforms hold its prices in the old currency."""
-    currency_before = Property.objects.filter(pk=prop.pk).values_list("currency", flat=True).first()
+    is announced for every unit's window: the platforms hold its prices in the old currency. So is a new
+    time zone: the property's today may move back a day, and that night was never pushed (it was past)."""
+    before = Property.objects.filter(pk=prop.pk).values_list("currency", "timezone").first()
     for name, value in fields.items():
         setattr(prop, name, value)
     prop.full_clean()
     property_validate(prop=prop)
     with transaction.atomic():
         prop.save()
-        if prop.currency != currency_before:
-            for unit in Unit.objects.filter(property=prop).select_related("property"):
-                _announce_prices(unit)
+        kinds = []
+        if before is not None and prop.currency != before[0]:
+            kinds.append(OutboxEvent.Type.PRICING_UPDATED)
+        if before is not None and prop.timezone != before[1]:
+            kinds = [OutboxEvent.Type.PRICING_UPDATED, OutboxEvent.Type.AVAILABILITY_UPDATED]
+        for unit in Unit.objects.filter(property=prop).select_related("property") if kinds else ():
+            _announce_window(unit, kinds)
     return prop
 
 
@@ -70,11 +75,12 @@ def property_validate(*, prop: Property) -> None:
             raise ValidationError({"currency": f"a price of its units does not fit: {exc}"}) from None
 
 
-def _announce_prices(unit: Unit) -> None:
-    """Every night of ``unit``'s window is priced anew (a new currency): its connections push them all."""
+def _announce_window(unit: Unit, event_types: list[str]) -> None:
+    """Every night of ``unit``'s window changed in these ways: its connections push them all."""
     start = property_today(unit.property)
     end = start + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
-    outbox_record(event_type=OutboxEvent.Type.PRICING_UPDATED, unit=unit, start=start, end=end)
+    for event_type in event_types:
+        outbox_record(event_type=event_type, unit=unit, start=start, end=end)
 
 
 # (field, lowest, highest) as the API and the platforms take them.

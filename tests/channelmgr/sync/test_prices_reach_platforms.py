@@ -219,6 +219,20 @@ def test_a_change_of_the_propertys_currency_reaches_the_platform(unit, fewo, pla
     assert (held.get("price"), held.get("currency")) == ("180.00", "CHF"), held
 
 
+def test_a_new_time_zone_pushes_the_night_that_became_today(unit, fewo, platforms, clock, day):
+    """At 10:00 UTC on 2027-06-20 the Berlin property's today is the 20th; moved to Pago Pago (UTC-11) it
+    is the 19th, a night never pushed (it was past): the new window goes out whole, that night with it.
+    (Found by the pricing state machine: it used to stay as the platform had it, open at its own price.)"""
+    settle([fewo], clock)
+    assert platforms.night("L-1", dt.date(2027, 6, 19)) == {}
+
+    property_update(prop=Property.objects.get(pk=unit.property_id), timezone="Pacific/Pago_Pago")
+    settle([fewo], clock)
+
+    held = platforms.night("L-1", dt.date(2027, 6, 19))
+    assert (held.get("price"), held.get("status")) == ("150.00", "AVAILABLE"), held
+
+
 # --- 2. a unit moved to another property --------------------------------------------------------------
 
 

@@ -37,7 +37,15 @@ def window_edges_mark() -> int:
     for connection in connections.iterator(chunk_size=500):
         start, end = sync_window(connection)
         marked = connection.window_marked_until
-        if marked is not None and marked >= end:
+        if marked == end:
+            continue
+        if marked is not None and marked > end:
+            # The window shrank (its property moved west, so its today stepped back): a change announced
+            # for the window since then missed the nights past its end, so they are marked again when
+            # they re-enter it.
+            ChannelConnection.objects.filter(pk=connection.pk, window_marked_until=marked).update(
+                window_marked_until=end
+            )
             continue
         capabilities = adapter_class(connection.platform_type).capabilities
         kinds = [kind for kind, capability in KIND_CAPABILITY.items() if capability in capabilities]

@@ -99,3 +99,21 @@ def test_a_full_sync_covers_the_window_so_the_job_goes_on_from_its_end(unit, clo
 
     assert window_edges_mark() == 0
     assert _marked(fewo) == set()
+
+
+def test_nights_a_shrunk_window_let_go_are_marked_again_when_they_re_enter(unit, clock):
+    """A property moved west: its today steps back a day, and so does its window's end. The night that
+    left the window may miss what is announced for the window meanwhile (a new currency): it is marked
+    again when it re-enters. (Found by the pricing state machine: it used to keep the old currency.)"""
+    fewo = _connect(unit, "fewo_direkt", "L-1", api_key="k")
+    window_edges_mark()
+    _start, end = sync_window(fewo)
+    ChannelConnection.objects.filter(pk=fewo.pk).update(window_marked_until=end + dt.timedelta(days=1))
+    DirtyRange.objects.all().delete()
+
+    window_edges_mark()  # the shrunk window is noted
+    assert _marked(fewo) == set()
+    clock.shift(dt.timedelta(days=1))
+    window_edges_mark()
+
+    assert _marked(fewo) == {(kind, end, end + dt.timedelta(days=1)) for kind in ("availability", "pricing")}

@@ -14,7 +14,7 @@ from adapters.registry import choices as platform_choices
 from channelmgr.accounts import redact, secrets_of
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, SyncLog
 from channelmgr.price_rules import AMOUNT_LIMIT, PERCENT_LIMITS, PRICE_RULE_FIELDS, Rounding
-from channelmgr.services.connections import metadata_storable
+from channelmgr.services.connections import RATE_LIMIT_BOUNDS, RATE_WINDOW_BOUNDS, metadata_storable
 from channelmgr.services.mapping import settings_ignored
 from channelmgr.services.oauth import oauth_supported
 from pms_core.api.base import OwnedField, RefuseReadOnly
@@ -119,8 +119,12 @@ class ConnectionWriteSerializer(RefuseReadOnly, serializers.Serializer):
         max_length=2048,
         help_text="An iCal feed's URL (required for a feed). Write-only: it carries its owner's secret token.",
     )
-    rate_limit = serializers.IntegerField(min_value=1, max_value=1_000_000, required=False, allow_null=True)
-    rate_window = serializers.FloatField(min_value=0.001, max_value=86_400, required=False, allow_null=True)
+    rate_limit = serializers.IntegerField(
+        min_value=RATE_LIMIT_BOUNDS[0], max_value=RATE_LIMIT_BOUNDS[1], required=False, allow_null=True
+    )
+    rate_window = serializers.FloatField(
+        min_value=RATE_WINDOW_BOUNDS[0], max_value=RATE_WINDOW_BOUNDS[1], required=False, allow_null=True
+    )
     # The price rule (channelmgr/price_rules.py); refused with a 400 naming the field when it would give
     # a price of zero or less, or above 100x, for one of the unit's prices.
     price_rule_percent = serializers.DecimalField(

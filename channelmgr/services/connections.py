@@ -287,10 +287,9 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
 def _push_window(connection: ChannelConnection, kinds: list[str]) -> None:
     """Mark the connection's whole window dirty for those of ``kinds`` its platform takes."""
     from channelmgr.sync.outbound import mark_dirty  # the sync engine, loaded when first needed
-    from channelmgr.sync.push import KIND_CAPABILITY
+    from channelmgr.sync.push import pushed_kinds
 
-    capabilities = registry.adapter_class(connection.platform_type).capabilities
-    kinds = [kind for kind in kinds if KIND_CAPABILITY[kind] in capabilities]
+    kinds = pushed_kinds(connection.platform_type, kinds)
     if connection.status == ChannelConnection.Status.DELETED or not kinds:
         return
     start, end = sync_window(connection)

@@ -65,6 +65,12 @@ KIND_CAPABILITY = {
 }
 
 
+def pushed_kinds(platform_type: str, kinds=tuple(KIND_CAPABILITY)) -> list[str]:
+    """Those of ``kinds`` the platform takes pushes of (an iCal feed: none)."""
+    capabilities = adapter_class(platform_type).capabilities
+    return [kind for kind in kinds if KIND_CAPABILITY[kind] in capabilities]
+
+
 @dataclass
 class PushResult:
     status: str  # "success" | "nothing" | "skipped"

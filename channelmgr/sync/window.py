@@ -16,11 +16,10 @@ import logging
 
 from django.db import transaction
 
-from adapters.registry import adapter_class
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
 from channelmgr.sync.outbound import mark_dirty, push_schedule_many
-from channelmgr.sync.push import KIND_CAPABILITY
+from channelmgr.sync.push import pushed_kinds
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,7 @@ def window_edges_mark() -> int:
                 window_marked_until=end
             )
             continue
-        capabilities = adapter_class(connection.platform_type).capabilities
-        kinds = [kind for kind, capability in KIND_CAPABILITY.items() if capability in capabilities]
+        kinds = pushed_kinds(connection.platform_type)
         with transaction.atomic():
             # Guarded by the value read: a second scheduler (a lease handed over mid-run) marks nothing twice.
             if not ChannelConnection.objects.filter(pk=connection.pk, window_marked_until=marked).update(

@@ -13,7 +13,7 @@ from pms_core.api.properties import properties_of
 from pms_core.api.schema import MAX_ID
 from pms_core.models import Unit
 from pms_core.selectors import calendar_nights
-from pms_core.services.catalog import unit_create, unit_update
+from pms_core.services.catalog import UNIT_BOUNDS, unit_create, unit_update
 
 REFUSED = ("id", "organization", "created_at", "currency")
 
@@ -48,21 +48,25 @@ class UnitOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _bounds(field: str) -> dict:
+    low, high = UNIT_BOUNDS[field]  # the service's, so the API and the admin take the same
+    return {"min_value": low, "max_value": high}
+
+
 class UnitUpdateInputSerializer(RefuseReadOnly, serializers.Serializer):
     name = serializers.CharField(max_length=200)
     base_price = AmountField(
         validators=[more_than_zero],
         help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, KWD 3).",
     )
-    default_min_stay = serializers.IntegerField(min_value=1, max_value=365, default=1)
+    default_min_stay = serializers.IntegerField(**_bounds("default_min_stay"), default=1)
     default_max_stay = serializers.IntegerField(
-        min_value=1,
-        max_value=1125,
+        **_bounds("default_max_stay"),
         required=False,
         allow_null=True,
         help_text="The longest stay a guest may book; null: no maximum. Not below default_min_stay.",
     )
-    max_guests = serializers.IntegerField(min_value=1, max_value=100, default=4)
+    max_guests = serializers.IntegerField(**_bounds("max_guests"), default=4)
 
     class Meta:
         refused = (*REFUSED, "property")

@@ -44,15 +44,15 @@ def property_update(*, prop: Property, **fields) -> Property:
         setattr(prop, name, value)
     prop.full_clean()
     property_validate(prop=prop)
+    currency_before, timezone_before = before or (prop.currency, prop.timezone)
+    if prop.timezone != timezone_before:
+        announced = [OutboxEvent.Type.PRICING_UPDATED, OutboxEvent.Type.AVAILABILITY_UPDATED]
+    else:
+        announced = [OutboxEvent.Type.PRICING_UPDATED] if prop.currency != currency_before else []
     with transaction.atomic():
         prop.save()
-        kinds = []
-        if before is not None and prop.currency != before[0]:
-            kinds.append(OutboxEvent.Type.PRICING_UPDATED)
-        if before is not None and prop.timezone != before[1]:
-            kinds = [OutboxEvent.Type.PRICING_UPDATED, OutboxEvent.Type.AVAILABILITY_UPDATED]
-        for unit in Unit.objects.filter(property=prop).select_related("property") if kinds else ():
-            _announce_window(unit, kinds)
+        for unit in Unit.objects.filter(property=prop).select_related("property") if announced else ():
+            _announce_window(unit, announced)
     return prop
 
 
@@ -83,8 +83,8 @@ def _announce_window(unit: Unit, event_types: list[str]) -> None:
         outbox_record(event_type=event_type, unit=unit, start=start, end=end)
 
 
-# (field, lowest, highest) as the API and the platforms take them.
-UNIT_BOUNDS = (("default_min_stay", 1, 365), ("default_max_stay", 1, 1125), ("max_guests", 1, 100))
+# (lowest, highest) of a unit's bounded fields, as the platforms take them (the API's fields use these).
+UNIT_BOUNDS = {"default_min_stay": (1, 365), "default_max_stay": (1, 1125), "max_guests": (1, 100)}
 
 
 def unit_validate(*, unit: Unit) -> None:
@@ -96,7 +96,7 @@ def unit_validate(*, unit: Unit) -> None:
         raise ValidationError({"base_price": str(exc)}) from None
     if unit.base_price <= 0:  # every night without a price of its own is pushed at it
         raise ValidationError({"base_price": "must be more than 0 (no platform takes a night for nothing)"})
-    for field, low, high in UNIT_BOUNDS:  # what the API takes, so the admin cannot send more
+    for field, (low, high) in UNIT_BOUNDS.items():  # what the API takes, so the admin cannot send more
         value = getattr(unit, field)
         if value is not None and not low <= value <= high:
             raise ValidationError({field: f"must be between {low} and {high}"})
@@ -104,15 +104,17 @@ def unit_validate(*, unit: Unit) -> None:
         raise ValidationError({"default_max_stay": "must not be below default_min_stay"})
     if unit.pk is None:
         return
-    tenant = Unit.objects.filter(pk=unit.pk).values_list("property__organization_id", flat=True).first()
-    if tenant is not None and tenant != unit.property.organization_id:
+    stored = Unit.objects.filter(pk=unit.pk).values_list("property__organization_id", "property__currency").first()
+    tenant, currency = stored or (unit.property.organization_id, unit.property.currency)
+    if tenant != unit.property.organization_id:
         # Its bookings, nights and connections (credentials, pushes) are its organization's.
         raise ValidationError({"property": "a unit stays in its organization"})
-    for price in CalendarDay.objects.filter(unit=unit, price__isnull=False).values_list("price", flat=True):
-        try:  # a unit moved to a property of another currency keeps its nights' prices
-            money.exact(price, unit.property.currency)
-        except money.MoneyError as exc:
-            raise ValidationError({"property": f"a price of its nights does not fit: {exc}"}) from None
+    if currency != unit.property.currency:  # moved to a property of another currency: its nights' prices move too
+        for price in CalendarDay.objects.filter(unit=unit, price__isnull=False).values_list("price", flat=True):
+            try:
+                money.exact(price, unit.property.currency)
+            except money.MoneyError as exc:
+                raise ValidationError({"property": f"a price of its nights does not fit: {exc}"}) from None
     clash = (
         CalendarDay.objects.filter(unit=unit)
         .filter(
@@ -153,10 +155,8 @@ def unit_update(*, unit: Unit, **fields) -> Unit:
     unit.full_clean()
     with transaction.atomic():
         unit.save()
-        start = property_today(unit.property)
-        end = start + dt.timedelta(days=settings.SYNC_WINDOW_DAYS)
-        if price_changed:
-            outbox_record(event_type=OutboxEvent.Type.PRICING_UPDATED, unit=unit, start=start, end=end)
-        if stay_changed:
-            outbox_record(event_type=OutboxEvent.Type.AVAILABILITY_UPDATED, unit=unit, start=start, end=end)
+        _announce_window(
+            unit,
+            [OutboxEvent.Type.PRICING_UPDATED] * price_changed + [OutboxEvent.Type.AVAILABILITY_UPDATED] * stay_changed,
+        )
     return unit

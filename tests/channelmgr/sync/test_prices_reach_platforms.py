@@ -118,13 +118,25 @@ class FakePlatforms:
         return 200, {}, _ota_ok("OTA_HotelRateAmountNotifRS")
 
     def bdc_availability(self, request):
+        """Each availability message applied field by field (booking limit, min/max stay, stop-sell,
+        CTA/CTD), with ``availability_written`` set on every night it names."""
         root = etree.fromstring(request.body)
         hotel = root.find("ota:AvailStatusMessages", NS).get("HotelCode")
         for message in root.iterfind(".//ota:AvailStatusMessage", NS):
             sac = message.find("ota:StatusApplicationControl", NS)
             key = f"{hotel}/{sac.get('InvTypeCode')}/{sac.get('RatePlanCode')}"
+            values: dict = {"availability_written": True}
+            if message.get("BookingLimit") is not None:
+                values["booking_limit"] = int(message.get("BookingLimit"))
+            for stay in message.iterfind("ota:LengthsOfStay/ota:LengthOfStay", NS):
+                field = {"SetMinLOS": "min_stay", "SetMaxLOS": "max_stay"}[stay.get("MinMaxMessageType")]
+                values[field] = int(stay.get("Time"))
+            status = message.find("ota:RestrictionStatus", NS)
+            if status is not None:
+                field = {"Master": "stop_sell", "Arrival": "cta", "Departure": "ctd"}[status.get("Restriction")]
+                values[field] = status.get("Status") == "Close"
             for night in _nights(sac.get("Start"), sac.get("End")):
-                self.held.setdefault((key, night), {})["availability_written"] = True
+                self.held.setdefault((key, night), {}).update(values)
         return 200, {}, _ota_ok("OTA_HotelAvailNotifRS")
 
 

@@ -36,7 +36,6 @@ from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
-from lxml import etree
 
 from channelmgr.models import ChannelConnection, DirtyRange
 from channelmgr.services.connections import connection_update
@@ -47,10 +46,7 @@ from pms_core.services import booking_cancel, booking_create, calendar_set_price
 from pms_core.services.calendar import calendar_set_restrictions
 from pms_core.services.catalog import property_update, unit_update
 from tests.channelmgr.sync.test_prices_reach_platforms import (
-    NS,
     FakePlatforms,
-    _nights,
-    _ota_ok,
     fake_platform_routes,
     settle,
 )
@@ -88,30 +84,6 @@ price_rules = st.tuples(
     st.sampled_from([None, "0", "5", "-5", "0.50", "0.005", "-60", "-120", "1000"]),
     st.sampled_from(["none", "whole", "x9", "x99"]),
 )
-
-
-class FakePlatformsHoldingRestrictions(FakePlatforms):
-    """``FakePlatforms``, with Booking.com's availability messages applied field by field."""
-
-    def bdc_availability(self, request):
-        root = etree.fromstring(request.body)
-        hotel = root.find("ota:AvailStatusMessages", NS).get("HotelCode")
-        for message in root.iterfind(".//ota:AvailStatusMessage", NS):
-            sac = message.find("ota:StatusApplicationControl", NS)
-            key = f"{hotel}/{sac.get('InvTypeCode')}/{sac.get('RatePlanCode')}"
-            values: dict = {"availability_written": True}
-            if message.get("BookingLimit") is not None:
-                values["booking_limit"] = int(message.get("BookingLimit"))
-            for stay in message.iterfind("ota:LengthsOfStay/ota:LengthOfStay", NS):
-                field = {"SetMinLOS": "min_stay", "SetMaxLOS": "max_stay"}[stay.get("MinMaxMessageType")]
-                values[field] = int(stay.get("Time"))
-            status = message.find("ota:RestrictionStatus", NS)
-            if status is not None:
-                field = {"Master": "stop_sell", "Arrival": "cta", "Departure": "ctd"}[status.get("Restriction")]
-                values[field] = status.get("Status") == "Close"
-            for night in _nights(sac.get("Start"), sac.get("End")):
-                self.held.setdefault((key, night), {}).update(values)
-        return 200, {}, _ota_ok("OTA_HotelAvailNotifRS")
 
 
 # --- the price rule and the wire, written here from the docs ------------------------------------------
@@ -162,7 +134,7 @@ class PricesReachPlatforms(RuleBasedStateMachine):
 
     organization = None
     clock = None
-    platforms: FakePlatformsHoldingRestrictions | None = None
+    platforms: FakePlatforms | None = None
     ids = itertools.count(1)
 
     def __init__(self):
@@ -517,7 +489,7 @@ def test_random_sequences_keep_every_platform_in_step(org_a, request):
     django_settings.SYNC_WINDOW_DAYS = SYNC_WINDOW_DAYS
     traveller = time_machine.travel(NOW, tick=False)
     clock = traveller.start()
-    fake = FakePlatformsHoldingRestrictions()
+    fake = FakePlatforms()
     try:
         with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
             fake_platform_routes(fake, http)

@@ -87,8 +87,16 @@ def connection_alert_record(*, connection, reason: str) -> Alert | None:
         kind=AlertKind.CONNECTION,
         summary=f"Connection needs attention: {platform} for {unit.property.name} / {unit.name}",
         details=(
-            f"It stopped syncing: {reason or 'no reason given'}. Fix the cause (reconnect, correct the listing or "
-            "the credentials), then test the connection and resume it."
+            (
+                f"The platform refused one of our values: {reason or 'no reason given'}. Nights booked elsewhere "
+                "still close there; nothing else is sent (no prices, no nights opened). Fix the value, then resume "
+                "the connection."
+            )
+            if connection.closeouts_only
+            else (
+                f"It stopped syncing: {reason or 'no reason given'}. Fix the cause (reconnect, correct the listing "
+                "or the credentials), then test the connection and resume it."
+            )
         ),
         link=_admin_path("channelmgr_channelconnection", connection.pk),
     )

@@ -23,6 +23,7 @@ CREDENTIAL_FIELDS = (
 # the admin shows them read-only and the API refuses them.
 ENGINE_FIELDS = (
     "status",
+    "closeouts_only",
     "healthy",
     "last_health_check_at",
     "last_error",
@@ -85,6 +86,10 @@ class ChannelConnection(models.Model):
     last_error = models.TextField(blank=True)
     last_health_check_at = models.DateTimeField(null=True, blank=True)
     healthy = models.BooleanField(null=True, blank=True)
+    # Needs attention because the platform refused one of our values for good (a price, a minimum stay),
+    # not the connection itself: until a person resumes it, it still gets the nights booked elsewhere as
+    # closed, and nothing else (``receives_pushes``). A refused value must not let a night be sold twice.
+    closeouts_only = models.BooleanField(default=False, editable=False)
 
     # The price rule of this channel (``channelmgr.price_rules``): the PMS price marked up by a percentage
     # and/or a fixed amount per night, then rounded, when it is pushed. Null means no markup.
@@ -143,6 +148,24 @@ class ChannelConnection(models.Model):
         ):
             kwargs["update_fields"] = {*update_fields, "listing_key"}
         super().save(*args, **kwargs)
+
+    @staticmethod
+    def receives_pushes(kind: str, prefix: str = "") -> Q:
+        """The connections a push of ``kind`` (a ``DirtyRange.Kind``) goes to: the active ones, and for
+        availability also those held to close-outs (``closeouts_only``). ``prefix``: the lookup path to
+        the connection (``"connection__"`` from its dirty ranges)."""
+        active = Q(**{f"{prefix}status": ChannelConnection.Status.ACTIVE})
+        if kind != DirtyRange.Kind.AVAILABILITY:
+            return active
+        return active | Q(
+            **{f"{prefix}status": ChannelConnection.Status.NEEDS_ATTENTION, f"{prefix}closeouts_only": True}
+        )
+
+    def receives(self, kind: str) -> bool:
+        """Whether a push of ``kind`` goes to this connection (``receives_pushes``)."""
+        return self.status == self.Status.ACTIVE or (
+            kind == DirtyRange.Kind.AVAILABILITY and self.status == self.Status.NEEDS_ATTENTION and self.closeouts_only
+        )
 
 
 class SyncLog(models.Model):

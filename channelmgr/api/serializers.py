@@ -68,6 +68,7 @@ class ConnectionOutputSerializer(serializers.ModelSerializer):
             "credentials_set",
             "token_expires_at",
             "status",
+            "closeouts_only",
             "healthy",
             "last_health_check_at",
             "last_error",

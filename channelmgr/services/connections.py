@@ -434,9 +434,15 @@ def connection_test(*, connection: ChannelConnection) -> HealthResult:
     )
     connection.refresh_from_db()
     log.info("connection %s health check: healthy=%s", connection.pk, result.healthy)
-    if result.healthy and connection.status == ChannelConnection.Status.NEEDS_ATTENTION and not connection.ical_hold:
+    if (
+        result.healthy
+        and connection.status == ChannelConnection.Status.NEEDS_ATTENTION
+        and not connection.ical_hold
+        and not connection.closeouts_only
+    ):
         # The platform answers again (a person fixed the cause): back to work, as a resume would. A held
-        # iCal removal still waits for its own confirmation.
+        # iCal removal still waits for its own confirmation, and a refused value for a resume: the test
+        # says nothing of the value.
         connection_resume(connection=connection)
     return HealthResult(healthy=result.healthy, message=message)
 

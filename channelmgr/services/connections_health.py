@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db.models import Case, F, TextField, Value, When
 from django.utils import timezone
 
 from adapters.base import BookingNotFoundError, PlatformAPIError
@@ -19,19 +20,30 @@ def safe_message(connection: ChannelConnection, exc: BaseException | str) -> str
     return redact(str(exc), secrets_of(connection))[:2000]
 
 
-def connection_mark_needs_attention(*, connection_id: int, error: BaseException | str, unhealthy: bool = True) -> bool:
+def connection_mark_needs_attention(
+    *, connection_id: int, error: BaseException | str, unhealthy: bool = True, closeouts_only: bool = False
+) -> bool:
     """Flag a connection a person must look at (a permanent platform error); False if it is gone or deleted.
 
+    ``closeouts_only``: the platform refused one of our values for good (a price, a restriction), not the
+    connection: it still gets close-outs (``ChannelConnection.closeouts_only``). It never narrows a
+    connection already stopped whole; a refusal of a close-out itself widens a held one to whole, and
+    that is told again: its close-outs have stopped.
     ``unhealthy=False`` for a decision that is not a failure (an iCal feed's held mass removal).
-    One queryset ``update()``: no read, no ``save()`` racing the sync engine's own updates.
+    One queryset ``update()`` a step: no read, no ``save()`` racing the sync engine's own updates.
     """
     reason = str(error)[:2000]
     health = {"healthy": False} if unhealthy else {}
+    attention = ChannelConnection.Status.NEEDS_ATTENTION
     live = ChannelConnection.objects.filter(pk=connection_id).exclude(status=ChannelConnection.Status.DELETED)
-    # Two updates, so the transition into "needs attention" is told once, however often the error repeats.
-    entered = live.exclude(status=ChannelConnection.Status.NEEDS_ATTENTION).update(
-        status=ChannelConnection.Status.NEEDS_ATTENTION, last_error=reason, **health
+    # Separate updates, so each transition is told once, however often the error repeats.
+    entered = live.exclude(status=attention).update(
+        status=attention, last_error=reason, closeouts_only=closeouts_only, **health
     )
+    if not entered and not closeouts_only:
+        entered = live.filter(status=attention, closeouts_only=True).update(
+            closeouts_only=False, last_error=reason, **health
+        )
     if entered:
         connection = ChannelConnection.objects.get(pk=connection_id)
         connection_needs_attention.send(sender=ChannelConnection, connection=connection, reason=reason)
@@ -47,7 +59,7 @@ def connection_recover(*, connection_id: int) -> bool:
     exactly once per recovery, however many callers race.
     """
     left = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.NEEDS_ATTENTION).update(
-        status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now()
+        status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=timezone.now()
     )
     if left:
         connection = ChannelConnection.objects.get(pk=connection_id)
@@ -72,8 +84,22 @@ def connections_record_success(*, connection_ids: list[int], **fields) -> None:
     ).update(healthy=True, **fields)
 
 
-def connection_record_failure(*, connection: ChannelConnection, exc: PlatformAPIError) -> None:
-    """A permanent error means a person must fix the connection: mark it as needing attention.
+def connections_record_pushed(*, connection_ids: list[int], now) -> None:
+    """Pushes that went through: when, and no error left, except on a connection held to close-outs,
+    which keeps the refusal that explains why (``closeouts_only``)."""
+    attention = ChannelConnection.Status.NEEDS_ATTENTION
+    ChannelConnection.objects.filter(pk__in=connection_ids).update(
+        last_push_at=now,
+        last_sync_at=now,
+        last_error=Case(When(status=attention, then=F("last_error")), default=Value(""), output_field=TextField()),
+    )
+
+
+def connection_record_failure(
+    *, connection: ChannelConnection, exc: PlatformAPIError, closeouts_only: bool = False
+) -> None:
+    """A permanent error means a person must fix the connection: mark it as needing attention
+    (``closeouts_only``: only our values were refused; see ``connection_mark_needs_attention``).
 
     A booking the platform does not know is not the connection's fault: it only sets ``last_error``. A
     transient error heals by itself: it sets ``last_error`` and reads as unhealthy until a success.
@@ -81,7 +107,7 @@ def connection_record_failure(*, connection: ChannelConnection, exc: PlatformAPI
     message = safe_message(connection, exc)
     if exc.permanent and not isinstance(exc, BookingNotFoundError):
         log.warning("connection %s needs attention: %s", connection.pk, message)
-        connection_mark_needs_attention(connection_id=connection.pk, error=message)
+        connection_mark_needs_attention(connection_id=connection.pk, error=message, closeouts_only=closeouts_only)
         return
     # A transient failure heals by itself, but until then the connection does not work: unhealthy, with why.
     unhealthy = {} if isinstance(exc, BookingNotFoundError) else {"healthy": False}

@@ -285,7 +285,9 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
     stay = night.booking
     if stay is not None and stay.source == connection.platform_type:
         own[0] = f"{own[0]} (taken on this platform, so it holds the booking itself)"
-    if connection.status != ChannelConnection.Status.ACTIVE:
+    if connection.closeouts_only and connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
+        own.append("connection needs attention: receives close-outs only (nights booked elsewhere, as closed)")
+    elif connection.status != ChannelConnection.Status.ACTIVE:
         own.append(f"connection {connection.status}: receives no updates")
     if not receives:
         own.append("import only: this platform reads our iCal export rather than receiving pushes")

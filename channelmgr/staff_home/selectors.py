@@ -105,6 +105,8 @@ def _actions(connection: ChannelConnection) -> list[str]:
         return ["resume"]
     if connection.status != ChannelConnection.Status.NEEDS_ATTENTION:
         return ["test"]
+    if connection.closeouts_only:
+        return ["resume", "test"]  # a value was refused, not the credentials: fix it, then resume
     capabilities = registry.adapter_class(connection.platform_type).capabilities
     # Credentials refused: reconnect first; then a test (or resume) puts it back to work.
     return ["reconnect", "test", "resume"] if Capability.OAUTH in capabilities else ["test", "resume", "reconnect"]

@@ -37,7 +37,7 @@ from adapters.registry import adapter_class
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.resilience.guard import Backpressure, pushes_paced
-from channelmgr.services.connections_health import connections_record_success
+from channelmgr.services.connections_health import connections_record_pushed, connections_record_success
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
 from channelmgr.sync.debounce import push_edge, push_leading_edges, push_mark_sent_many
@@ -107,7 +107,7 @@ def push_drain(*, kind: str, connection_ids: list[int]) -> DrainResult:
     push_started_many(connection_ids=connection_ids, kind=kind)
     connections = list(
         ChannelConnection.objects.select_related("unit__property")
-        .filter(pk__in=connection_ids, status=ChannelConnection.Status.ACTIVE)
+        .filter(ChannelConnection.receives_pushes(kind), pk__in=connection_ids)
         .order_by("unit_id", "pk")  # a unit's connections side by side: a read again takes its nights once
     )
     common = _common(connections, kind, result)
@@ -164,8 +164,10 @@ def _common(connections: list[ChannelConnection], kind: str, result: DrainResult
         )
     common = []
     for connection in connections:
-        if KIND_CAPABILITY[kind] not in _capabilities(connection) or (
-            (connection.platform_type, connection.platform_listing_id) in shared
+        if (
+            KIND_CAPABILITY[kind] not in _capabilities(connection)
+            or (connection.platform_type, connection.platform_listing_id) in shared
+            or connection.closeouts_only  # sent in a form of its own (``push._closeouts``)
         ):
             result.alone[connection.pk] = 0.0
         else:
@@ -401,9 +403,7 @@ def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result
         if clean:
             DirtyRange.objects.filter(claimed_by=claim_id, connection_id__in=clean).delete()
         if done:
-            ChannelConnection.objects.filter(pk__in=result.pushed).update(
-                last_push_at=now, last_sync_at=now, last_error=""
-            )
+            connections_record_pushed(connection_ids=result.pushed, now=now)
             _close_logs([(w.sync_log.pk, ms, requests) for w, requests, ms in done], now)
             connections_record_success(connection_ids=[w.connection.pk for w, requests, _ms in done if requests])
             push_again_if_overlapped([(w.connection, w.merged) for w, _r, _ms in done], kind, claim_id, now)

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
@@ -59,17 +60,17 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
 
     A new stay skips the connection it came from: that platform already has it (``ORIGIN_KNOWS``).
     """
-    connections = ChannelConnection.objects.filter(unit_id=event.unit_id, status=ChannelConnection.Status.ACTIVE)
-    if event.event_type in ORIGIN_KNOWS and event.source != "direct":
-        connections = connections.exclude(platform_type=event.source)
-    kinds = EVENT_KINDS[event.event_type]
     closes = event.event_type in CLOSES_NIGHTS
     touched = []
-    for connection in connections:
-        for start, end in _event_ranges(event):
-            mark_dirty(connection=connection, kinds=kinds, start=start, end=end, closes=closes)
-        touched.append(connection.pk)
-    return touched
+    for kind in EVENT_KINDS[event.event_type]:
+        connections = ChannelConnection.objects.filter(ChannelConnection.receives_pushes(kind), unit_id=event.unit_id)
+        if event.event_type in ORIGIN_KNOWS and event.source != "direct":
+            connections = connections.exclude(platform_type=event.source)
+        for connection in connections:
+            for start, end in _event_ranges(event):
+                mark_dirty(connection=connection, kinds=(kind,), start=start, end=end, closes=closes)
+            touched.append(connection.pk)
+    return list(dict.fromkeys(touched))
 
 
 def push_schedule(
@@ -129,8 +130,11 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
     them claimed); returns how many."""
     now = timezone.now()
     cutoff = now - dt.timedelta(seconds=older_than_seconds)
+    receiving = Q()
+    for kind in DirtyRange.Kind.values:
+        receiving |= Q(kind=kind) & ChannelConnection.receives_pushes(kind, prefix="connection__")
     pending = (
-        DirtyRange.objects.filter(created_at__lte=cutoff, connection__status=ChannelConnection.Status.ACTIVE)
+        DirtyRange.objects.filter(receiving, created_at__lte=cutoff)
         .filter(unclaimed(now))  # a push or drain that died with them claimed gives them up
         .values_list("connection_id", "kind")
         .order_by("connection__unit_id", "connection_id")  # a unit's connections in one drain (dispatch)

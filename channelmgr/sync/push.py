@@ -40,7 +40,11 @@ from channelmgr.models import ChannelConnection, DirtyRange, SyncLog
 from channelmgr.price_rules import channel_price, rule_of, rule_set_aside
 from channelmgr.resilience.guard import Backpressure, Purpose, pushes_paced
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account
-from channelmgr.services.connections_health import connection_record_failure, safe_message
+from channelmgr.services.connections_health import (
+    connection_record_failure,
+    connections_record_pushed,
+    safe_message,
+)
 from channelmgr.services.sync_logs import sync_log_finish
 from channelmgr.sync import ranges as R
 from channelmgr.sync.debounce import batch_group_key, push_edge, push_is_leading_edge, push_mark_sent
@@ -314,8 +318,24 @@ def push_items(connection, kind: str, merged, nights: list[list[Night]] | None =
         wanted = [(connection.unit, start, end) for start, end in merged]
         nights = calendar_nights_many(wanted=wanted, holds=kind == DirtyRange.Kind.AVAILABILITY)
     if kind == DirtyRange.Kind.AVAILABILITY:
+        if connection.closeouts_only:
+            return _closeouts(nights)
         return _availability_ranges(connection, nights)
     return _price_ranges(connection, nights)
+
+
+def _closeouts(nights_of_ranges: list[list[Night]]) -> list[AvailabilityRange]:
+    """The close-outs form, for a connection that needs attention because the platform refused one of our
+    values (``closeouts_only``): the nights no guest may book there, as closed, with no restriction to
+    refuse; nothing that opens a night, which waits for a person (a resume sends the whole window).
+    So a refused value never lets a night be sold twice."""
+    closed = lambda n: not n.available or n.stop_sell  # noqa: E731
+    return [
+        AvailabilityRange(range=DayRange(run_start, run_end), available=False)
+        for nights in nights_of_ranges
+        for run_start, run_end, night in R.runs(nights, date_of=lambda n: n.date, key=closed)
+        if closed(night)
+    ]
 
 
 def _availability_ranges(connection, nights_of_ranges: list[list[Night]]) -> list[AvailabilityRange]:
@@ -408,8 +428,10 @@ def push_connection(
     requested (API, admin, ``manage.py sync``); otherwise the push writes its own.
     """
     connection = ChannelConnection.objects.select_related("unit__property").get(pk=connection_id)
-    if connection.status != ChannelConnection.Status.ACTIVE:
+    if not connection.receives(kind):
         return _skipped(sync_log, "connection not active")
+    # A connection held to close-outs sends its own, in their own form: never in a batch with the rest.
+    batch = batch and not connection.closeouts_only
     if KIND_CAPABILITY[kind] not in adapter_class(connection.platform_type).capabilities:
         DirtyRange.objects.filter(connection=connection, kind=kind).delete()  # e.g. iCal: nothing to push
         return _skipped(sync_log, f"{adapter_class(connection.platform_type).display_name} takes no {kind} pushes")
@@ -495,7 +517,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
     with transaction.atomic():
         DirtyRange.objects.filter(claimed_by=claim.id).delete()
         now = timezone.now()
-        ChannelConnection.objects.filter(pk=connection.pk).update(last_push_at=now, last_sync_at=now, last_error="")
+        connections_record_pushed(connection_ids=[connection.pk], now=now)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
         push_again_if_overlapped([(connection, merged)], kind, claim.id, now)
     push_observe(connection, kind, claim, now)
@@ -545,10 +567,26 @@ def push_failed(connection, kind: str, exc: Exception, claim: Claim, merged, syn
         _counter(kind).labels(connection.platform_type, "failed").inc()
         error = safe_message(connection, exc)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
-        connection_record_failure(connection=connection, exc=exc)
+        push_refused(connection, kind, exc)
     else:
         error = safe_message(connection, f"{type(exc).__name__}: {exc}")
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
+
+
+def push_refused(connection, kind: str, exc: PlatformAPIError) -> None:
+    """Record a push's failure on its connection. Refused for good, the connection needs a person; but
+    a refusal of a push in its full form may be of one value of ours (a price, a minimum stay the
+    platform does not take), and bookings made elsewhere must still close their nights there: the
+    connection is held to close-outs (``closeouts_only``), and its nights waiting to be closed go at
+    once, in that form. Only when a close-out itself is refused (the credentials, the listing) does
+    the connection stop whole."""
+    if not exc.permanent:
+        connection_record_failure(connection=connection, exc=exc)
+        return
+    narrowed = not connection.closeouts_only
+    connection_record_failure(connection=connection, exc=exc, closeouts_only=narrowed)
+    if narrowed and Capability.PUSH_AVAILABILITY in adapter_class(connection.platform_type).capabilities:
+        push_enqueue(connection_id=connection.pk, kind=DirtyRange.Kind.AVAILABILITY, delay_seconds=0)
 
 
 def push_observe(connection, kind: str, claim: Claim, now: dt.datetime) -> None:
@@ -665,9 +703,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
     now = timezone.now()
     with transaction.atomic():
         DirtyRange.objects.filter(claimed_by=claim_id).delete()
-        ChannelConnection.objects.filter(pk__in=[other.pk for other, *_rest in parts]).update(
-            last_push_at=now, last_sync_at=now, last_error=""
-        )
+        connections_record_pushed(connection_ids=[other.pk for other, *_rest in parts], now=now)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
         push_again_if_overlapped([(other, merged) for other, _c, merged, _items in parts], kind, claim_id, now)
     counter.labels(platform, "success").inc()

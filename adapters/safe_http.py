@@ -10,6 +10,7 @@ anywhere). A body is streamed and cut off at a size and a time cap.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -26,6 +27,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from adapters import http
 from adapters.base import PlatformAPIError
 
+log = logging.getLogger(__name__)
 CHUNK = 16 * 1024
 # A checked exchange (connect, headers, body) is cut off by then, whatever the peer does: connect and read
 # timeouts bound each socket operation only, so a peer sending its headers a byte every few seconds would
@@ -41,6 +43,15 @@ def refused(what: str, message: str) -> PlatformAPIError:
     return PlatformAPIError(f"{what} refused: {message}", permanent=True, code="refused_url")
 
 
+# Blocks IANA's special-purpose registry marks "not globally reachable" that ``ipaddress`` counts as global
+# on the Python we run (3.11 before gh-113171): 192.0.0.0/24 holds a cloud's instance metadata address
+# (192.0.0.192). Listed here, they are refused whatever the Python version.
+NOT_GLOBAL = tuple(
+    ipaddress.ip_network(block)
+    for block in ("192.0.0.0/24", "64:ff9b:1::/48", "2001::/23", "2001:db8::/32", "100::/64", "fc00::/7", "fe80::/10")
+)
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
     # An IPv6 address that carries an IPv4 one reaches that one: IPv4-mapped, 6to4 (2002::/16) or NAT64's
@@ -50,6 +61,8 @@ def is_public(address: str) -> bool:
             ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         elif (ip.ipv4_mapped or ip.sixtofour) is not None:
             ip = ip.ipv4_mapped or ip.sixtofour
+    if any(ip in block for block in NOT_GLOBAL if block.version == ip.version):
+        return False
     return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local)
 
 
@@ -92,7 +105,9 @@ def checked_url(url: str, *, allow_private_network: bool, what: str = "url") -> 
     if not allow_private_network:
         for address in _literal(parts.hostname) or resolve(parts.hostname, port):
             if not is_public(address):
-                raise refused(what, f"{parts.hostname} resolves to a non-public address {address}")
+                # Which address stays in our log: told to the caller, it would map internal names.
+                log.warning("%s refused: %s resolves to the non-public address %s", what, parts.hostname, address)
+                raise refused(what, f"{parts.hostname} resolves to a non-public address")
     return urlunsplit(parts)
 
 
@@ -242,7 +257,8 @@ def guarded_request(
                 **kwargs,
             )
         except NonPublicPeer as exc:
-            raise refused(what, f"connected to a non-public address {exc.address}") from None
+            log.warning("%s refused: connected to the non-public address %s", what, exc.address)
+            raise refused(what, "connected to a non-public address") from None
         with response:
             if response.is_redirect or 300 <= response.status_code < 400:
                 raise refused(what, f"the answer was a redirect (HTTP {response.status_code}); use the final URL")

@@ -105,10 +105,13 @@ def post(url: str, *, body: bytes, headers: dict) -> Answer:
             text = safe_http.read_body(
                 response, max_bytes=MAX_RESPONSE_BYTES, max_seconds=MAX_RESPONSE_SECONDS, what=WHAT
             )
-            excerpt = text[: EXCERPT_CHARS * 4].decode(errors="replace")[:EXCERPT_CHARS]
+            # Without NULs: Postgres refuses them in text, and the log row of a POST the receiver took must
+            # be written, or the event would be sent again and again.
+            excerpt = text[: EXCERPT_CHARS * 4].decode(errors="replace").replace("\x00", "\ufffd")[:EXCERPT_CHARS]
             return Answer(response.status_code, excerpt=excerpt, seconds=time.monotonic() - started)
     except PlatformAPIError as exc:
-        return Answer(exc.status, error=str(exc)[:EXCERPT_CHARS], seconds=time.monotonic() - started)
+        error = str(exc).replace("\x00", "\ufffd")[:EXCERPT_CHARS]
+        return Answer(exc.status, error=error, seconds=time.monotonic() - started)
 
 
 Sender = Callable[..., Answer]

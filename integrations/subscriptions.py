@@ -6,13 +6,15 @@ import datetime as dt
 import logging
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from adapters import safe_http
 from adapters.base import PlatformAPIError
 from integrations import signing
 from integrations.delivery import WHAT, allow_private_network
-from integrations.models import EventSequence, WebhookSubscription
+from integrations.models import EventSequence, WebhookEvent, WebhookSubscription
+from integrations.relay import EVENT_RETENTION
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ def url_check(url: str) -> str:
     except PlatformAPIError as exc:
         raise SubscriptionError("url", str(exc)) from exc
 
+MAX_SUBSCRIPTIONS = 20
+
 
 def _current_sequence(organization_id: int) -> int:
     return EventSequence.objects.filter(organization_id=organization_id).values_list("last", flat=True).first() or 0
@@ -48,6 +52,12 @@ def subscription_create(
     *, organization_id: int, url: str, event_types: list[str], active: bool = True, description: str = ""
 ) -> tuple[WebhookSubscription, str]:
     """A new subscription and its secret (shown this once). It gets the events from now on."""
+    # Each subscription costs every event a signed POST from our servers and a delivery run: a bounded
+    # number per organization (Stripe allows 16 endpoints an account), so one token cannot fan a flood out.
+    if WebhookSubscription.objects.filter(organization_id=organization_id).count() >= MAX_SUBSCRIPTIONS:
+        raise SubscriptionError(
+            "url", f"an organization may have at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first"
+        )
     url_check(url)
     secret = signing.secret_new()
     subscription = WebhookSubscription.objects.create(
@@ -106,6 +116,21 @@ def subscription_replay(*, subscription: WebhookSubscription, since: int) -> int
     current = _current_sequence(subscription.organization_id)
     if since > current:
         raise SubscriptionError("since", f"beyond the last sequence number ({current})")
+    # Sequence numbers have no gaps (``outbox.sequence_next``), so a first kept event past ``since + 1``
+    # means the ones between were pruned: replaying "from since" would silently skip them. ``since=0``
+    # asks for everything kept, as documented.
+    oldest = WebhookEvent.objects.filter(organization_id=subscription.organization_id).aggregate(
+        oldest=Min("sequence")
+    )["oldest"]
+    first_kept = oldest if oldest is not None else current + 1
+    if 0 < since < current and first_kept > since + 1:
+        raise SubscriptionError(
+            "since",
+            f"events {since + 1} to {first_kept - 1} are past their {EVENT_RETENTION.days}-day retention and "
+            f"cannot be sent again; the oldest kept is {first_kept} (since={first_kept - 1})"
+            if first_kept <= current
+            else f"every event up to {current} is past its {EVENT_RETENTION.days}-day retention",
+        )
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
         delivered_sequence=since,
         replay_until=current,

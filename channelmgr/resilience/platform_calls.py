@@ -98,9 +98,11 @@ def _refresh(connection: ChannelConnection) -> None:
     try:
         tokens = _guarded(connection, lambda adapter: adapter.refresh_access_token())
     except TokenRefreshError as exc:
-        from channelmgr.services.connections_health import connection_mark_needs_attention
+        from channelmgr.services.connections_health import connection_mark_needs_attention, safe_message
 
-        connection_mark_needs_attention(connection_id=connection.pk, error=f"token refresh refused: {exc}")
+        # Redacted: the platform's answer may quote the refresh token, and the reason reaches integrators.
+        reason = safe_message(connection, f"token refresh refused: {exc}")
+        connection_mark_needs_attention(connection_id=connection.pk, error=reason)
         raise
     connection.access_token = tokens.access_token
     connection.refresh_token = tokens.refresh_token

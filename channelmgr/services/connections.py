@@ -75,6 +75,7 @@ def _validate_platform(platform_type: str, metadata: dict, feed_url: str | None)
 
 
 MAX_METADATA_BYTES = 16_384
+MAX_METADATA_DEPTH = 10
 
 
 def metadata_storable(metadata) -> None:
@@ -82,6 +83,19 @@ def metadata_storable(metadata) -> None:
     characters, lone surrogates: a server error otherwise) or what is too large to be a mapping."""
     if not isinstance(metadata, dict):
         raise ValidationError({"platform_metadata": "Must be a JSON object."})
+    # First, without recursion: a mapping is a few levels deep, and a deeper one would exhaust the stack
+    # of whatever walks it next (the size check here, the database adapter: a server error).
+    level, depth = [metadata], 0
+    while level:
+        depth += 1
+        if depth > MAX_METADATA_DEPTH:
+            raise ValidationError({"platform_metadata": f"At most {MAX_METADATA_DEPTH} levels of nesting."})
+        level = [
+            item
+            for value in level
+            for item in (value.values() if isinstance(value, dict) else value)
+            if isinstance(item, dict | list)
+        ]
     if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
         raise ValidationError({"platform_metadata": f"At most {MAX_METADATA_BYTES} bytes."})
 

@@ -96,6 +96,17 @@ class DescriptionOnlyMetadata(SimpleMetadata):
         return {}
 
 
+class JsonBodyParser(JSONParser):
+    """DRF's JSON parser, with a body nested too deeply to parse (``[[[[...``) refused as a parse error:
+    the parser raises ``RecursionError``, which DRF does not catch (a server error)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deeply") from None
+
+
 class ApiView(IdempotentWrites, GenericAPIView):
     """Base of every API view: JSON bodies only, explicit schema, pagination by page number, and an
     optional ``Idempotency-Key`` on every POST, PUT and PATCH."""
@@ -103,7 +114,7 @@ class ApiView(IdempotentWrites, GenericAPIView):
     metadata_class = DescriptionOnlyMetadata
     pagination_class = ApiPagination
     schema = ApiSchema()
-    parser_classes = [JSONParser]
+    parser_classes = [JsonBodyParser]
     filter_backends: list = []
 
     @property

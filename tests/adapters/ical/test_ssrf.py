@@ -61,8 +61,10 @@ def test_it_refuses_a_malformed_url_rather_than_crashing(http, url):
     assert len(http.calls) == 0
 
 
-def test_it_refuses_a_hostname_that_resolves_to_loopback(http):
-    assert "127.0.0.1" in assert_refused("http://localhost/feed.ics").args[0]
+def test_it_refuses_a_hostname_that_resolves_to_loopback(http, caplog):
+    message = assert_refused("http://localhost/feed.ics").args[0]
+    assert "localhost resolves to a non-public address" in message and "127.0.0.1" not in message
+    assert "127.0.0.1" in caplog.text  # our log has it
 
 
 def test_it_refuses_a_hostname_with_one_private_address_among_public_ones(http, monkeypatch):

@@ -8,4 +8,8 @@ class ChannelmgrConfig(AppConfig):
     def ready(self):
         # Declare the actors on the configured broker now, in every process (web and worker).
         from channelmgr import metrics, tasks  # noqa: F401
+        from channelmgr.price_rules import rules_fit_currency
         from channelmgr.resilience import checks  # noqa: F401  system checks of the limits
+        from pms_core.signals import property_currency_check
+
+        property_currency_check.connect(rules_fit_currency, dispatch_uid="channelmgr.rules_fit_currency")

@@ -164,3 +164,25 @@ def unit_prices(unit, *, since: dt.date) -> set[Decimal]:
 
     stored = CalendarDay.objects.filter(unit=unit, date__gte=since, price__isnull=False)
     return {unit.base_price, *stored.values_list("price", flat=True).distinct()}
+
+
+def rules_fit_currency(sender, *, prop, **kwargs) -> None:
+    """``pms_core.signals.property_currency_check``: refuse a property's new currency when a price rule of
+    one of its connections adds an amount that currency cannot carry (+5.50 in JPY), as saving that rule
+    would be refused; the push used to round it silently."""
+    from channelmgr.models import ChannelConnection
+
+    quantum = money.quantum(prop.currency)
+    rules = (
+        ChannelConnection.objects.filter(unit__property=prop, price_rule_amount__isnull=False)
+        .exclude(status=ChannelConnection.Status.DELETED)
+        .values_list("pk", "price_rule_amount")
+    )
+    for pk, amount in rules:
+        if amount != amount.quantize(quantum):
+            raise ValidationError(
+                {
+                    "currency": f"the price rule of connection {pk} adds {amount.normalize():f}, and {prop.currency} "
+                    f"has {money.minor_units(prop.currency)} decimals: change the rule first"
+                }
+            )

@@ -30,10 +30,12 @@ def read(name: str, cast, default=environ.Env.NOTSET):
         raise ImproperlyConfigured(f"{name}: invalid value {os.environ.get(name)!r}: {exc}") from exc
 
 
-def positive_int(name: str, default: int) -> int:
+def positive_int(name: str, default: int, *, most: int | None = None) -> int:
     value = read(name, env.int, default)
     if value <= 0:
         raise ImproperlyConfigured(f"{name}: must be a positive integer, got {value}")
+    if most is not None and value > most:
+        raise ImproperlyConfigured(f"{name}: must be at most {most}, got {value}")
     return value
 
 

@@ -312,7 +312,9 @@ INTEGRATIONS_ALLOW_PRIVATE_URLS = read("INTEGRATIONS_ALLOW_PRIVATE_URLS", env.bo
 PUSH_DEBOUNCE_SECONDS = positive_float("PUSH_DEBOUNCE_SECONDS", 1.0)
 # A steady stream of changes still goes out this often: the debounce never holds a change longer.
 PUSH_MAX_WAIT_SECONDS = positive_float("PUSH_MAX_WAIT_SECONDS", 5.0)
-SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365)
+# At most about three years: the longest calendar a platform keeps, and the longest range one request may
+# carry (docs/platforms.md); a longer window went out as one range every platform refused.
+SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365, most=1100)
 # A rotated iCal export URL keeps answering this long, time to give the importing platforms the new one.
 ICAL_EXPORT_GRACE_HOURS = positive_float("ICAL_EXPORT_GRACE_HOURS", 24.0)
 WEBHOOK_MAX_BODY_BYTES = positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)

@@ -25,3 +25,9 @@ booking_changed = Signal()
 def booking_announce(*, booking, change: str, actor: str = "system") -> None:
     assert change in CHANGES, change
     booking_changed.send(sender=type(booking), booking=booking, change=change, actor=actor)
+
+
+# kwargs: prop (a property with a new currency, not yet saved). Sent by ``property_validate``; unlike the
+# signal above, a receiver refuses the change by raising ``ValidationError`` naming ``currency`` (a
+# channel's price rule adds an amount the new currency cannot carry).
+property_currency_check = Signal()

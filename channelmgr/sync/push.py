@@ -343,8 +343,15 @@ def _availability_ranges(connection, nights_of_ranges: list[list[Night]]) -> lis
     and nights that differ only in restrictions travel as one range."""
     capabilities = adapter_class(connection.platform_type).capabilities
     restrictions = Capability.PUSH_RESTRICTIONS in capabilities
-    # A platform that cannot carry a maximum stay is not split into ranges that differ only in it.
-    max_stay = (lambda n: n.max_stay) if Capability.PUSH_MAX_STAY in capabilities else (lambda n: None)  # noqa: E731
+    # A platform that cannot carry a maximum stay is not split into ranges that differ only in it. One that
+    # can is never told a longer stay than the PMS holds (``MAX_STAY_NIGHTS``): "no maximum" went out as
+    # Airbnb's 1125, a guest booked 400 nights there, the import refused the stay, and its nights stayed
+    # open everywhere else.
+    longest = settings.MAX_STAY_NIGHTS
+    if Capability.PUSH_MAX_STAY in capabilities:
+        max_stay = lambda n: min(n.max_stay or longest, longest)  # noqa: E731
+    else:
+        max_stay = lambda n: None  # noqa: E731
     if restrictions:
         key = lambda n: (  # noqa: E731
             n.available,

@@ -19,10 +19,10 @@ from pms_core.api.bookings import CLASH, BookingOutputSerializer, api_actor
 from pms_core.api.money_fields import AmountField, more_than_zero
 from pms_core.api.units import units_of
 from pms_core.services import calendar_block, calendar_set, calendar_unblock
+from pms_core.services.calendar import NIGHT_BOUNDS
 
 VALUE_FIELDS = ("price", "min_stay", "max_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
 # The longest stay a guest may book anywhere (Airbnb's own maximum is 1125 nights).
-MAX_STAY_LIMIT = 1125
 MAX_VALUES = 500
 
 
@@ -49,10 +49,12 @@ class CalendarValueSerializer(RangeSerializer):
         allow_null=True,
         help_text="In the property's currency, with at most its ISO 4217 decimals (JPY none, EUR 2, KWD 3).",
     )
-    min_stay = serializers.IntegerField(min_value=1, max_value=365, required=False, allow_null=True)
+    min_stay = serializers.IntegerField(
+        min_value=NIGHT_BOUNDS["min_stay"][0], max_value=NIGHT_BOUNDS["min_stay"][1], required=False, allow_null=True
+    )
     max_stay = serializers.IntegerField(
-        min_value=1,
-        max_value=MAX_STAY_LIMIT,
+        min_value=NIGHT_BOUNDS["max_stay"][0],
+        max_value=NIGHT_BOUNDS["max_stay"][1],
         required=False,
         allow_null=True,
         help_text="The longest stay arriving on these nights; not below their minimum stay. null: the unit's.",

@@ -17,6 +17,11 @@ from pms_core.services.stays import lock_unit, validate_range
 
 UNSET = object()
 RESTRICTION_FIELDS = ("min_stay", "max_stay", "closed_to_arrival", "closed_to_departure", "stop_sell")
+# (lowest, highest) of a night's stays, as the platforms take them (the API's fields use these).
+NIGHT_BOUNDS = {"min_stay": (1, 365), "max_stay": (1, 1125)}
+# The calendar's price column: 8 digits before the point. A larger price was stored on SQLite, and every
+# later read of the unit's nights failed (its pushes, close-outs included); Postgres refused it unnamed.
+PRICE_LIMIT = Decimal("99999999.999")
 
 
 def _defaults(unit: Unit) -> dict:
@@ -39,14 +44,16 @@ def _validate_values(values: dict, currency: str) -> dict:
     if price is not UNSET and price is not None:
         if Decimal(price) <= 0:
             raise ValidationError({"price": "must be more than 0 (no platform takes a night for nothing)"})
+        if Decimal(price) > PRICE_LIMIT:
+            raise ValidationError({"price": f"must be at most {PRICE_LIMIT}"})
         try:
             values = {**values, "price": money.exact(Decimal(price), currency)}
         except money.MoneyError as exc:
             raise ValidationError({"price": str(exc)}) from None
-    for name in ("min_stay", "max_stay"):
+    for name, (low, high) in NIGHT_BOUNDS.items():
         stay = values.get(name, UNSET)
-        if stay is not UNSET and stay is not None and int(stay) < 1:
-            raise ValidationError({name: "must be at least 1"})
+        if stay is not UNSET and stay is not None and not low <= int(stay) <= high:
+            raise ValidationError({name: f"must be between {low} and {high}"})
     return values
 
 

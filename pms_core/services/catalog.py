@@ -18,6 +18,7 @@ from django.utils import timezone
 import money
 from pms_core.models import CalendarDay, Organization, OutboxEvent, Property, Unit
 from pms_core.outbox import outbox_record
+from pms_core.signals import property_currency_check
 
 
 def property_today(prop: Property) -> dt.date:
@@ -31,6 +32,7 @@ def property_today(prop: Property) -> dt.date:
 def property_create(*, organization: Organization, **fields) -> Property:
     prop = Property(organization=organization, **fields)
     prop.full_clean()
+    property_validate(prop=prop)
     prop.save()
     return prop
 
@@ -56,14 +58,26 @@ def property_update(*, prop: Property, **fields) -> Property:
     return prop
 
 
+MAX_MINOR_UNITS = 3
+
+
 def property_validate(*, prop: Property) -> None:
     """Raises ``ValidationError`` on ``timezone`` for a zone that is not an IANA name (its "today" and
     sync window would silently be the server's), and on ``currency`` when a price its units hold does
     not fit it."""
     if prop.timezone not in zoneinfo.available_timezones():
         raise ValidationError({"timezone": "Unknown time zone."})
+    if money.is_currency(prop.currency) and money.minor_units(prop.currency) > MAX_MINOR_UNITS:
+        # CLF, UYW: OTA Money and EQC rates carry 3 decimals at most, so a rule's price would be refused.
+        raise ValidationError(
+            {"currency": f"{prop.currency} has {money.minor_units(prop.currency)} decimals; platforms take at most 3"}
+        )
     if prop.pk is None:
         return
+    stored = Property.objects.filter(pk=prop.pk).values_list("currency", flat=True).first()
+    if stored is not None and stored != prop.currency:
+        # Who else holds amounts in this currency (a channel's price rule) may refuse it: ValidationError.
+        property_currency_check.send(sender=Property, prop=prop)
     amounts = [
         *Unit.objects.filter(property=prop).values_list("base_price", flat=True),
         *CalendarDay.objects.filter(unit__property=prop, price__isnull=False).values_list("price", flat=True),

@@ -41,6 +41,7 @@ def test_production_values_pass_check_deploy_with_no_warnings():
         ("AIRBNB_RATE_LIMIT", "0"),
         ("BOOKING_COM_RATE_WINDOW", "-60"),
         ("PUSH_DEBOUNCE_SECONDS", "soon"),
+        ("SYNC_WINDOW_DAYS", "1200"),  # longer than any platform's calendar, or one request's range
         ("DATABASE_URL", "mysql://root@localhost/db"),
         ("REDIS_URL", "http://localhost:6379"),
     ],

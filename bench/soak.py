@@ -73,6 +73,7 @@ UNREFLECTED_GRACE_SECONDS = 45.0
 QUIET_SAMPLES = 3
 BASE_PRICE = Decimal("150.00")
 DEFAULT_MIN_STAY = 1
+REFUSED_OVER_MIN_STAY = 2  # the refusal episode: the soak sets min stays of 1 to 4
 
 # Operation kinds and their weights.
 OPERATIONS = {
@@ -464,6 +465,17 @@ class Soak:
                     "429 burst",
                 )
             )
+        # A platform that takes no minimum stay over 2 nights for a while: the restrictions it refuses hold
+        # their connections to close-outs, which must still close every night a stay holds there.
+        plan.append(
+            FaultEpisode(
+                rng.choice(PLATFORMS),
+                {"longest_min_stay": REFUSED_OVER_MIN_STAY},
+                rng.randrange(ops),
+                rng.uniform(8, 20),
+                f"refuses min stays over {REFUSED_OVER_MIN_STAY}",
+            )
+        )
         plan.append(
             FaultEpisode(
                 rng.choice(PLATFORMS),
@@ -614,7 +626,10 @@ class Soak:
 
     # --- the check ------------------------------------------------------------------------------
 
-    def check(self) -> tuple[list[dict], dict]:
+    def check(self, closeouts_only: frozenset[tuple[int, str]] = frozenset()) -> tuple[list[dict], dict]:
+        """Every night of every unit on every platform against the PMS. On the (unit, platform) pairs in
+        ``closeouts_only`` (connections held to close-outs) only a night a stay holds and the platform shows open
+        counts: nothing else is sent to them until a person resumes them."""
         bookings = self.pms_bookings()
         reservations = self.platform_reservations()
         self.final_state = {"pms_bookings": bookings, "platform_reservations": reservations}
@@ -653,6 +668,8 @@ class Soak:
                     checked += 1
                     day = platform_days[slug].get(key)
                     issues = _night_issues(slug, day, row, holders, closed)
+                    if (unit, slug) in closeouts_only:
+                        issues = [(c, text) for c, text in issues if c.startswith("open_held")]
                     if issues:
                         drift.append(
                             {
@@ -960,7 +977,22 @@ def run_soak(config: SoakConfig, mode: str, *, out=print) -> SoakResult:
         soak.run_operations()
         out(f"operations done in {time.monotonic() - ops_began:.0f}s; waiting for quiet ...")
         quiet, pending, waited = soak.wait_quiet()
+        held = stack.held_connections()
+        drift_held: list[dict] = []
+        if held:
+            # First the promise while they are held: every night a stay holds is closed there too. Then
+            # staff resume them (the refusing platform takes the values again), and everything converges.
+            drift_held, _summary = soak.check(closeouts_only=frozenset((unit, slug) for _pk, unit, slug in held))
+            out(f"{len(held)} connection(s) held to close-outs; drift while held: {len(drift_held)}; resuming ...")
+            for pk, _unit, _slug in held:
+                stack.api("POST", f"/channel-connections/{pk}/resume").raise_for_status()
+            soak.log(event="resumed", connections=[pk for pk, *_rest in held], drift_while_held=len(drift_held))
+            quiet, pending, more = soak.wait_quiet()
+            waited += more
         drift, summary = soak.check()
+        drift = drift_held + drift
+        summary["drift"] = len(drift)
+        summary |= {"held_to_closeouts": len(held), "drift_while_held": len(drift_held)}
         summary |= {"mode": mode, "quiet": quiet, "quiet_after_seconds": round(waited, 1), "pending": pending}
         summary["seconds"] = round(time.monotonic() - began, 1)
         report = format_report(mode, quiet, waited, pending, drift, summary)

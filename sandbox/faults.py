@@ -1,5 +1,7 @@
 """Injected faults per platform: down, a share of errors, and latency; all of the platform's endpoints, or
-only those named in ``endpoints`` (e.g. Expedia's ``bc`` alone, so bookings arrive but are never confirmed)."""
+only those named in ``endpoints`` (e.g. Expedia's ``bc`` alone, so bookings arrive but are never confirmed).
+``longest_min_stay`` makes the platform refuse, as an invalid request, any availability write setting a
+longer minimum stay (a value a channel manager must not let stop its close-outs)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,15 @@ class Faults:
     status: int = 500
     down: bool = False
     endpoints: tuple[str, ...] = ()  # route names; empty: every endpoint
+    longest_min_stay: int | None = None
 
     @classmethod
     def from_json(cls, payload: object) -> Faults:
         if not isinstance(payload, dict):
             raise Invalid("faults must be a JSON object")
-        unknown = sorted(payload.keys() - {"latency_ms", "error_rate", "status", "down", "endpoints"})
+        unknown = sorted(
+            payload.keys() - {"latency_ms", "error_rate", "status", "down", "endpoints", "longest_min_stay"}
+        )
         if unknown:
             raise Invalid(f"unknown fault field(s) {', '.join(unknown)}")
         endpoints = payload.get("endpoints", [])
@@ -42,6 +47,9 @@ class Faults:
             raise Invalid("status must be an HTTP error status 400..599")
         if not isinstance(self.down, bool):
             raise Invalid("down must be true or false")
+        longest = self.longest_min_stay
+        if longest is not None and (isinstance(longest, bool) or not isinstance(longest, int) or longest < 1):
+            raise Invalid("longest_min_stay must be an integer >= 1, or null")
 
     def applies_to(self, endpoint: str) -> bool:
         return not self.endpoints or endpoint in self.endpoints
@@ -61,4 +69,5 @@ class Faults:
             "status": self.status,
             "down": self.down,
             "endpoints": list(self.endpoints),
+            "longest_min_stay": self.longest_min_stay,
         }

@@ -405,9 +405,15 @@ class Stack:
         """What is still in flight, by kind; the stack is quiet when every count is 0. Besides the
         database (dirty ranges, running pushes, outbox events not consumed, webhook events not imported)
         it counts the broker's messages (Redis only: the embedded broker lives inside the web process),
-        leaving out the scheduler's periodic polls and token refreshes, which never stop."""
+        leaving out the scheduler's periodic polls and token refreshes, which never stop, and the nights a
+        connection held to close-outs keeps for a person (``held_connections``)."""
         counts = {
-            "dirty_ranges": self.scalar("SELECT count(*) FROM channelmgr_dirtyrange"),
+            # Those a push would send: a connection held to close-outs keeps its prices for a person.
+            "dirty_ranges": self.scalar(
+                "SELECT count(*) FROM channelmgr_dirtyrange d JOIN channelmgr_channelconnection c"
+                " ON c.id = d.connection_id WHERE c.status = 'active'"
+                " OR (d.kind = 'availability' AND c.status = 'needs_attention' AND c.closeouts_only)"
+            ),
             "pushes_running": self.scalar(
                 "SELECT count(*) FROM channelmgr_synclog WHERE status = 'running' AND direction = 'outbound'"
             ),
@@ -418,6 +424,16 @@ class Stack:
         }
         counts.update(self.broker_pending())
         return counts
+
+    def held_connections(self) -> list[tuple[int, int, str]]:
+        """(id, unit, platform) of the connections held to close-outs (a platform refused one of our values)."""
+        return [
+            tuple(row)
+            for row in self.query(
+                "SELECT id, unit_id, platform_type FROM channelmgr_channelconnection"
+                " WHERE status = 'needs_attention' AND closeouts_only ORDER BY id"
+            )
+        ]
 
     def broker_pending(self) -> dict[str, int]:
         """Messages waiting, delayed or being worked on in the Redis broker, by actor (periodic ones

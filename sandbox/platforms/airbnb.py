@@ -110,6 +110,7 @@ class Airbnb(Platform):
         ranges = checks.require_list(body["ranges"], "ranges", max_items=MAX_RANGES)
         updates = [_calendar_range(item, f"ranges[{i}]") for i, item in enumerate(ranges)]
         checks.no_overlaps([(nights[0], nights[-1]) for nights, _ in updates], "ranges")
+        self.refuse_long_min_stays(changes for _, changes in updates)
         with self.app.store.lock:
             listing = self.state.listing_for_write(listing_id)
             updated = sum(listing.update(nights, **changes) for nights, changes in updates)

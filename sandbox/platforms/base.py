@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from sandbox.exchange import ApiError, Request, Response
+from sandbox.exchange import ApiError, Invalid, Request, Response
 from sandbox.state import PlatformState, Reservation
 
 if TYPE_CHECKING:
@@ -90,6 +90,16 @@ class Platform:
         return {kind: key for kind, key in declared.items() if key}
 
     # the control API: listings and guest bookings (`sandbox.control`, `sandbox.bookings`)
+
+    def refuse_long_min_stays(self, changes: Iterable[dict]) -> None:
+        """The ``longest_min_stay`` fault: a write setting a longer minimum stay is refused whole."""
+        faults = self.app.faults.get(self.slug)
+        longest = faults.longest_min_stay if faults is not None else None
+        if longest is None:
+            return
+        for change in changes:
+            if (change.get("min_stay") or 1) > longest:
+                raise Invalid(f"minimum stay {change['min_stay']} is over this listing's longest, {longest}")
 
     def check_listing_id(self, listing_id: str) -> None:
         """Refuse (raise Invalid) a listing id this platform could not have; any id is fine by default."""

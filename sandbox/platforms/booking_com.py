@@ -97,6 +97,7 @@ class BookingCom(Platform):
         return self._apply(req, hotel, updates)
 
     def _apply(self, req: Request, hotel: str, updates: list[ota.AriChange]) -> Response:
+        self.refuse_long_min_stays(update.changes for update in updates)
         with self.app.store.lock:
             ota.apply_to(self.state, hotel, updates)
         return self._success(req)

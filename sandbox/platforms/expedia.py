@@ -116,6 +116,7 @@ class Expedia(Platform):
         if len(blocks) > MAX_UPDATES:
             raise Invalid(f"{len(blocks)} AvailRateUpdate elements, at most {MAX_UPDATES} per request")
         updates = [u for i, block in enumerate(blocks) for u in _block_updates(block, f"AvailRateUpdate[{i}]")]
+        self.refuse_long_min_stays(changes for _, _, _, changes in updates)
         with self.app.store.lock:
             # A RoomType that names a room-type listing of the hotel writes that listing's calendar, any
             # other the hotel's own; every code is checked before anything is written.

@@ -83,6 +83,7 @@ class FewoDirekt(Platform):
         entries = self._entries(req)
         updates = [_availability_entry(item, f"entries[{i}]") for i, item in enumerate(entries)]
         checks.no_overlaps([(nights[0], nights[-1]) for nights, _ in updates], "entries")
+        self.refuse_long_min_stays(changes for _, changes in updates)
         with self.app.store.lock:
             listing = self.state.listing_for_write(listing_id)
             for nights, changes in updates:

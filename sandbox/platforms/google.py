@@ -103,6 +103,7 @@ class Google(Platform):
         return self._apply(req, *ota.read_rates(root, require_codes=True))
 
     def _apply(self, req: Request, hotel: str, updates: list[ota.AriChange]) -> Response:
+        self.refuse_long_min_stays(update.changes for update in updates)
         with self.app.store.lock:
             ota.apply_to(self.state, hotel, updates)
         body = ota.response(self.app.schemas, RS_NAMES[req.endpoint], echo=req.parsed.get("EchoToken"))

@@ -73,6 +73,9 @@ class FakePlatforms:
     def __init__(self):
         self.held: dict[tuple[str, dt.date], dict] = {}
         self.before_rates = None  # called once a FeWo-direkt rates request is on its way, before it lands
+        # FeWo-direkt refuses for good (400) an availability request with a longer minimum stay than this.
+        self.longest_min_stay: int | None = None
+        self.refusals = 0
 
     def night(self, key: str, night: dt.date) -> dict:
         return self.held.get((key, night), {})
@@ -81,6 +84,10 @@ class FakePlatforms:
     def fewo_availability(self, request):
         listing = FEWO_AVAIL.match(request.url).group(1)
         entries = json.loads(request.body)["entries"]
+        longest = self.longest_min_stay
+        if longest is not None and any(e["minStay"] > longest for e in entries):
+            self.refusals += 1
+            return 400, {}, json.dumps({"errors": [{"code": "INVALID_VALUE", "message": f"minStay over {longest}"}]})
         for e in entries:
             for night in _nights(e["from"], e["to"]):
                 self.held.setdefault((listing, night), {}).update(

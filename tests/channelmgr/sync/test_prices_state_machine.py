@@ -4,6 +4,9 @@ Invariant, checked whenever the system is quiet (the ``settle_and_check`` rule a
 for every active connection and every night of its sync window, the platform holds the price (through the
 connection's price rule, in the property's currency) and every restriction it takes (min stay, max stay up
 to its ceiling, closed to arrival/departure, stop-sell or closed) that the PMS holds for that unit and night.
+FeWo-direkt may refuse for good a minimum stay over a limit the run sets (``fewo_limits_the_minimum_stay``):
+its connection is then held to close-outs, and on it every night a stay holds must still be closed, until
+staff resume it (``staff_resume_held_connections``). Booking.com never refuses: its connections stay active.
 
 Two units of one property, each on FeWo-direkt and on Booking.com (one hotel, a room type each, so
 Booking.com pushes are account-batched). Every step is a PMS or staff action through the real services;
@@ -32,13 +35,14 @@ import time_machine
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 from channelmgr.models import ChannelConnection, DirtyRange
-from channelmgr.services.connections import connection_update
+from channelmgr.services.connections import connection_resume, connection_update
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, OutboxEvent, Property, Unit
 from pms_core.selectors import calendar_nights
@@ -142,6 +146,7 @@ class PricesReachPlatforms(RuleBasedStateMachine):
         self.clock.move_to(NOW)
         cache.clear()  # debounce flags, limiter and breaker state of the previous run
         self.platforms.held.clear()
+        self.platforms.longest_min_stay, self.platforms.refusals = None, 0
         self._savepoint = transaction.atomic()
         self._savepoint.__enter__()
         n = next(self.ids)
@@ -256,12 +261,16 @@ class PricesReachPlatforms(RuleBasedStateMachine):
         return rows
 
     def _quiet(self) -> bool:
-        """Nothing left to do: every event consumed, nothing dirty, every window marked to its end."""
+        """Nothing left to do: every event consumed, nothing dirty that a push would send (a connection held
+        to close-outs keeps its prices dirty for its resume), every window marked to its end."""
         ends = {c.pk: self._today() + dt.timedelta(days=SYNC_WINDOW_DAYS) for c in self.connections}
         marked = dict(ChannelConnection.objects.filter(pk__in=ends).values_list("pk", "window_marked_until"))
+        pushed = Q()
+        for kind in DirtyRange.Kind.values:
+            pushed |= Q(kind=kind) & ChannelConnection.receives_pushes(kind, prefix="connection__")
         return (
             not OutboxEvent.objects.filter(consumed_at__isnull=True).exists()
-            and not DirtyRange.objects.filter(connection_id__in=ends).exists()
+            and not DirtyRange.objects.filter(pushed, connection_id__in=ends).exists()
             and all(marked[pk] is not None and marked[pk] >= end for pk, end in ends.items())
         )
 
@@ -407,13 +416,36 @@ class PricesReachPlatforms(RuleBasedStateMachine):
         amounts = [*self.base.values(), *(row["price"] for row in self.days.values() if row.get("price") is not None)]
         fitting = sorted(c for c in MINOR_UNITS if all(_fits(a, c) for a in amounts))
         currency = data.draw(st.sampled_from(fitting), label="currency")
-        property_update(prop=Property.objects.get(pk=self.prop.pk), currency=currency)
+        # A rule adding an amount the currency cannot carry (+0.50 in JPY) is refused with it, not rounded.
+        refused = any(not _fits(amount, currency) for _percent, amount, _rounding in self.rules.values())
+        try:
+            property_update(prop=Property.objects.get(pk=self.prop.pk), currency=currency)
+        except ValidationError:
+            assert refused, "refused a currency every price and rule fits"
+            return
+        assert not refused, "accepted a currency a price rule's amount does not fit"
         self.currency = currency
 
     @rule(tz=st.sampled_from(TIMEZONES))
     def change_timezone(self, tz):
         property_update(prop=Property.objects.get(pk=self.prop.pk), timezone=tz)
         self.tz = tz
+
+    @initialize(longest=st.sampled_from([None, 2, 3]))
+    def fewo_limits_the_minimum_stay_from_the_start(self, longest):
+        self.platforms.longest_min_stay = longest
+
+    @rule(longest=st.sampled_from([None, 2, 3, 5]))
+    def fewo_limits_the_minimum_stay(self, longest):
+        """FeWo-direkt starts (or stops) refusing for good a minimum stay over ``longest``: the connection is
+        held to close-outs, and every night a stay holds must still be closed there."""
+        self.platforms.longest_min_stay = longest
+
+    @rule()
+    def staff_resume_held_connections(self):
+        for connection in ChannelConnection.objects.filter(pk__in=[c.pk for c in self.connections]):
+            if connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
+                connection_resume(connection=connection)
 
     @rule()
     def settle_and_check(self):
@@ -467,8 +499,20 @@ class PricesReachPlatforms(RuleBasedStateMachine):
                 }
                 assert theirs == ours, f"model and PMS differ on unit {unit.name} {night.date}: {theirs} != {ours}"
         wrong = []
-        for connection in self.connections:
+        for connection in ChannelConnection.objects.filter(pk__in=[c.pk for c in self.connections]):
             key = self._key(connection)
+            if connection.status != ChannelConnection.Status.ACTIVE:
+                # Only FeWo-direkt refuses anything here, and only what it was told to: then the connection is
+                # held to close-outs (its close-outs are never refused), and every night a stay holds is
+                # closed there all the same.
+                assert connection.platform_type == "fewo_direkt" and self.platforms.refusals, connection.status
+                assert connection.closeouts_only, f"{key} stopped whole: {connection.last_error}"
+                event("checked a connection held to close-outs")
+                for night in window:
+                    if self._night(connection.unit_id, night)["booked"]:
+                        if self.platforms.night(key, night).get("status") != "UNAVAILABLE":
+                            wrong.append(f"held {key} {night}: a stay holds it and it is open there")
+                continue
             for night in window:
                 expected = self._expected(connection, night)
                 held = self.platforms.night(key, night)

@@ -64,15 +64,25 @@ class Sandbox:
         faults = self.faults.get(head) if found.faultable else None
         if faults and not faults.applies_to(found.name):
             faults = None
+        counted = None  # the account whose rate-limit slot this request already took
         if faults and faults.latency_ms:
+            if found.protected and not faults.down:
+                # A platform counts a request when it arrives, however long it then takes to answer: counted
+                # after the delay, a request the client gave up on landed in a later window than the
+                # client's own limiter had put it, and read as a violation.
+                try:
+                    counted = platform.authenticate(req)
+                    self._take_slot(head, counted)
+                except ApiError as error:
+                    return self._error_response(platform, req, error)
             time.sleep(faults.latency_ms / 1000)
         if faults and faults.down:
             return Response(503)
         try:
             if faults and (status := faults.error_status(self.random)):
                 raise Faulted(status)
-            account = platform.authenticate(req) if found.protected else "anonymous"
-            if found.protected:
+            account = counted or (platform.authenticate(req) if found.protected else "anonymous")
+            if found.protected and counted is None:
                 self._take_slot(head, account)
             return found.handler(req, account, **params)
         except ApiError as error:

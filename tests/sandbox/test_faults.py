@@ -1,4 +1,7 @@
+import threading
 import time
+
+from testkit import wait_for
 
 FEWO = {"X-Api-Key": "sandbox-fewo-key"}
 
@@ -42,3 +45,23 @@ def test_a_fault_can_be_limited_to_named_endpoints(sandbox):
     assert answer.status_code == 409  # the injected status, not the endpoint's own answer
     assert sandbox.get("/_control/fewo_direkt/faults").json()["endpoints"] == ["availability"]
     assert sandbox.post("/_control/airbnb/faults", json={"endpoints": "bc"}).status_code == 400
+
+
+def test_a_slow_answer_counts_against_the_limit_when_the_request_arrives(sandbox):
+    """A platform counts a request as it arrives, however long it takes to answer. (The sandbox counted it
+    after the delay: a request the client had given up on landed in a later window than the client's
+    limiter had put it, and the soak read that as a violation of the limit.)"""
+    sandbox.post("/_control/fewo_direkt/rate-limit", json={"limit": 1, "window": 60})
+    sandbox.post("/_control/fewo_direkt/faults", json={"latency_ms": 1500, "endpoints": ["ping"]})
+    before = sandbox.stats("fewo_direkt")["requests"].get("GET ping", 0)
+    slow = threading.Thread(target=lambda: sandbox.get("/fewo_direkt/v1/ping", headers=FEWO))
+    slow.start()
+    try:
+        assert wait_for(lambda: sandbox.stats("fewo_direkt")["requests"].get("GET ping", 0) > before, timeout=5)
+        # The first is still being answered: the second (to an endpoint answering at once), within the same
+        # window, is over the limit now.
+        answer = sandbox.get("/fewo_direkt/v1/listings/FW-1/reservations", headers=FEWO)
+        assert answer.status_code == 429, answer.text
+    finally:
+        slow.join()
+        sandbox.delete("/_control/fewo_direkt/rate-limit")

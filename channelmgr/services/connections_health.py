@@ -110,7 +110,8 @@ def connection_record_failure(
         connection_mark_needs_attention(connection_id=connection.pk, error=message, closeouts_only=closeouts_only)
         return
     # A transient failure heals by itself, but until then the connection does not work: unhealthy, with why.
+    # One that needs attention keeps the error a person must act on (a refused value, bad credentials).
     unhealthy = {} if isinstance(exc, BookingNotFoundError) else {"healthy": False}
-    ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED).update(
-        last_error=message, **unhealthy
-    )
+    live = ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED)
+    live.exclude(status=ChannelConnection.Status.NEEDS_ATTENTION).update(last_error=message, **unhealthy)
+    live.filter(status=ChannelConnection.Status.NEEDS_ATTENTION).update(**unhealthy)

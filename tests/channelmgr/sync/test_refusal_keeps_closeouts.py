@@ -251,3 +251,15 @@ def test_a_passing_test_does_not_resume_a_held_connection(unit, fewo, platform, 
     assert result.healthy
     held = _held(fewo)
     assert (held.status, held.closeouts_only) == (ChannelConnection.Status.NEEDS_ATTENTION, True)
+
+
+def test_a_passing_fault_does_not_hide_the_refusal_staff_must_fix(unit, fewo, platform, clock, day):
+    """Held to close-outs, a close-out meets a timeout: it is retried, and the connection still says what
+    was refused (a person must act on that, not on the timeout)."""
+    from adapters.base import PlatformAPIError as Error
+    from channelmgr.services.connections_health import connection_record_failure
+
+    _refuse_a_minimum_stay(unit, fewo, platform, clock, day)
+    connection_record_failure(connection=_held(fewo), exc=Error("fewo_direkt: timed out", permanent=False))
+    held = _held(fewo)
+    assert "minStay 20 exceeds 14" in held.last_error and held.healthy is False

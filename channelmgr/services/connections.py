@@ -330,18 +330,24 @@ def connection_pause(*, connection: ChannelConnection) -> ChannelConnection:
 def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
     """Back to active from paused or needs-attention (once a person fixed the cause), then a full
     sync: changes made while it was out were never pushed to it, and bookings may be waiting."""
-    from channelmgr.sync.requests import sync_request
-
     # Out of needs-attention through the one transition that tells listeners (connection_recovered).
     resumed = connection_recover(connection_id=connection.pk) or ChannelConnection.objects.filter(
         pk=connection.pk, status=ChannelConnection.Status.PAUSED
     ).update(status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now())
     connection.refresh_from_db()
     if resumed:
-        # A feed takes no pushes: it is read again instead.
-        pushes = Capability.PUSH_AVAILABILITY in registry.adapter_class(connection.platform_type).capabilities
-        sync_request(connection=connection, sync_type="full" if pushes else "bookings")
+        _catch_up(connection)
     return connection
+
+
+def _catch_up(connection: ChannelConnection) -> None:
+    """Back to work after being out (paused, needing attention): a full sync. The changes made meanwhile
+    were never marked on it (nothing is, on a connection that takes no pushes), and bookings may be
+    waiting. A feed takes no pushes: it is read again instead."""
+    from channelmgr.sync.requests import sync_request  # the sync engine, loaded when first needed
+
+    pushes = Capability.PUSH_AVAILABILITY in registry.adapter_class(connection.platform_type).capabilities
+    sync_request(connection=connection, sync_type="full" if pushes else "bookings")
 
 
 def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) -> ChannelConnection:
@@ -353,6 +359,9 @@ def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) 
     connection.save(update_fields=["access_token", "refresh_token", "token_expires_at", "last_error", "updated_at"])
     if connection_recover(connection_id=connection.pk):  # reconnected: back to work, and listeners told
         connection.refresh_from_db()
+        # What it missed while its credentials were refused (a booking made elsewhere, closing nights on
+        # it) was never marked on it; without this it stayed open there for good.
+        _catch_up(connection)
     return connection
 
 

@@ -42,6 +42,7 @@ from tests.channelmgr.sync.test_prices_reach_platforms import (  # noqa: F401 (f
     FEWO_AVAIL,
     FEWO_RATES,
     FEWO_RESERVATIONS,
+    NOW,
     PRICING,
     FakePlatforms,
     _quick,
@@ -263,3 +264,26 @@ def test_a_passing_fault_does_not_hide_the_refusal_staff_must_fix(unit, fewo, pl
     connection_record_failure(connection=_held(fewo), exc=Error("fewo_direkt: timed out", permanent=False))
     held = _held(fewo)
     assert "minStay 20 exceeds 14" in held.last_error and held.healthy is False
+
+
+def test_a_connection_reconnected_after_its_credentials_were_refused_gets_what_it_missed(
+    unit, fewo, platform, clock, day
+):
+    """Stopped whole (its key refused), then new tokens are stored (``connection_store_tokens``, what an
+    OAuth reconnect does): a booking made elsewhere meanwhile closes its nights there. (The reconnect put
+    it back to active without a sync: nothing had been marked on it while it was out, so those nights
+    stayed open there for good.)"""
+    from adapters.base import TokenSet
+    from channelmgr.services.connections import connection_store_tokens
+    from channelmgr.services.connections_health import connection_mark_needs_attention
+
+    settle([fewo], clock)
+    connection_mark_needs_attention(connection_id=fewo.pk, error="HTTP 401: API key revoked")
+    booking_create(unit=unit, check_in=day(10), check_out=day(12))
+    settle([fewo], clock)
+    assert _status(platform, day(10)) == "AVAILABLE"  # out: nothing goes to it
+
+    connection_store_tokens(connection=_held(fewo), tokens=TokenSet("new", "new-r", NOW + dt.timedelta(hours=1)))
+    settle([fewo], clock)
+    assert _held(fewo).status == ChannelConnection.Status.ACTIVE
+    assert [_status(platform, day(n)) for n in (10, 11, 12)] == ["UNAVAILABLE", "UNAVAILABLE", "AVAILABLE"]

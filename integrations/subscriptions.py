@@ -41,6 +41,7 @@ def url_check(url: str) -> str:
     except PlatformAPIError as exc:
         raise SubscriptionError("url", str(exc)) from exc
 
+
 MAX_SUBSCRIPTIONS = 20
 
 

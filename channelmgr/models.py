@@ -161,6 +161,14 @@ class ChannelConnection(models.Model):
             **{f"{prefix}status": ChannelConnection.Status.NEEDS_ATTENTION, f"{prefix}closeouts_only": True}
         )
 
+    @staticmethod
+    def credentials_work() -> Q:
+        """The connections whose credentials the platform takes: the active ones, and those held to
+        close-outs (only a value was refused). They are pulled and their tokens kept fresh: a held hotel
+        still sells rooms, and its close-outs need a valid token."""
+        held = Q(status=ChannelConnection.Status.NEEDS_ATTENTION, closeouts_only=True)
+        return Q(status=ChannelConnection.Status.ACTIVE) | held
+
     def receives(self, kind: str) -> bool:
         """Whether a push of ``kind`` goes to this connection (``receives_pushes``)."""
         return self.status == self.Status.ACTIVE or (

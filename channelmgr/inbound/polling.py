@@ -98,23 +98,26 @@ def due_polls(now: dt.datetime) -> list[int]:
     at most once per interval, however often (and from however many schedulers) this is called. The
     caller enqueues ``poll_connection`` once per id.
 
-    Active connections are due, and so is an iCal feed whose held removal alone put it in
-    needs-attention (``ical_is_held_for_confirmation``): only its next poll can confirm the removal.
+    Active connections are due, and so are those held to close-outs (a value of ours was refused: the
+    platform still sells, and its bookings must close nights elsewhere) and an iCal feed whose held removal
+    alone put it in needs-attention (``ical_is_held_for_confirmation``): only its next poll can confirm
+    the removal.
     """
     polled = _polled_platforms()
     shortest = _shortest_interval(polled)
     feeds = registry.slugs(Capability.SNAPSHOT_FEED)
     held = Q(status=ChannelConnection.Status.NEEDS_ATTENTION, platform_type__in=feeds, ical_hold__isnull=False)
     candidates = (
-        ChannelConnection.objects.filter(Q(status=ChannelConnection.Status.ACTIVE) | held)
+        ChannelConnection.objects.filter(ChannelConnection.credentials_work() | held)
         .filter(platform_type__in=polled)
         .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - dt.timedelta(seconds=shortest)))
-        .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold")
+        .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold", "closeouts_only")
     )
     claimed = []
     followers = _account_followers(polled)
     for connection in candidates:
-        if connection.status != ChannelConnection.Status.ACTIVE and not ical_is_held_for_confirmation(connection):
+        works = connection.status == ChannelConnection.Status.ACTIVE or connection.closeouts_only
+        if not works and not ical_is_held_for_confirmation(connection):
             continue
         if connection.pk in followers:
             continue  # the account's lowest id pulls for it
@@ -175,11 +178,11 @@ def _one_pull_per_account(connection: ChannelConnection):
 
 
 def _account_followers(platforms: list[str]) -> set[int]:
-    """Active connections of per-account platforms that are not their account's lowest id: the
+    """Polled connections of per-account platforms that are not their account's lowest id: the
     account's pull reads them, so they are never claimed themselves (one pull a period per account)."""
     followers, leaders = set(), set()
     per_account = [slug for slug in platforms if getattr(adapter_class(slug).polling, "per_account", False)]
-    active = ChannelConnection.objects.filter(platform_type__in=per_account, status=ChannelConnection.Status.ACTIVE)
+    active = ChannelConnection.objects.filter(ChannelConnection.credentials_work(), platform_type__in=per_account)
     for connection in active.order_by("pk"):
         account = (connection.platform_type, rate_limit_account(connection))
         if account in leaders:
@@ -198,7 +201,8 @@ def ical_is_held_for_confirmation(connection: ChannelConnection) -> bool:
 
 
 def tokens_due_for_refresh(now: dt.datetime) -> list[int]:
-    """Ids of active OAuth connections whose access token expires within the margin.
+    """Ids of OAuth connections whose credentials work (``credentials_work``) and whose access token
+    expires within the margin.
 
     Each id is handed out at most once per ``TOKEN_CLAIM_SECONDS`` (a cache claim), so a slow refresh
     is not queued again and again; the refresh itself skips a token that is no longer due.
@@ -206,7 +210,7 @@ def tokens_due_for_refresh(now: dt.datetime) -> list[int]:
     oauth = registry.slugs(Capability.OAUTH)
     horizon = now + dt.timedelta(seconds=TOKEN_REFRESH_MARGIN_SECONDS)
     candidates = (
-        ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE, platform_type__in=oauth)
+        ChannelConnection.objects.filter(ChannelConnection.credentials_work(), platform_type__in=oauth)
         .filter(Q(token_expires_at__isnull=True) | Q(token_expires_at__lte=horizon))
         .exclude(refresh_token="")
     )

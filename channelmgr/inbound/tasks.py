@@ -107,7 +107,7 @@ def refresh_connection_token(connection_id: int) -> None:
     ``needs_attention`` (a person has to reconnect) and is not retried."""
     if not attempt_begin(actor_name="refresh_connection_token"):
         return
-    connection = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.ACTIVE).first()
+    connection = ChannelConnection.objects.filter(ChannelConnection.credentials_work(), pk=connection_id).first()
     if connection is None or not token_refresh_due(connection):
         return  # gone, paused, or another worker refreshed it already
     try:

@@ -320,8 +320,9 @@ def connection_delete(*, connection: ChannelConnection) -> None:
 
 def connection_pause(*, connection: ChannelConnection) -> ChannelConnection:
     """Stop pushing and pulling. Pausing a paused connection changes nothing."""
+    # Held to close-outs no more: paused, it gets nothing, and its resume sends the whole window.
     ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED).update(
-        status=ChannelConnection.Status.PAUSED, updated_at=timezone.now()
+        status=ChannelConnection.Status.PAUSED, closeouts_only=False, updated_at=timezone.now()
     )
     connection.refresh_from_db()
     return connection
@@ -333,7 +334,7 @@ def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
     # Out of needs-attention through the one transition that tells listeners (connection_recovered).
     resumed = connection_recover(connection_id=connection.pk) or ChannelConnection.objects.filter(
         pk=connection.pk, status=ChannelConnection.Status.PAUSED
-    ).update(status=ChannelConnection.Status.ACTIVE, last_error="", updated_at=timezone.now())
+    ).update(status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=timezone.now())
     connection.refresh_from_db()
     if resumed:
         _catch_up(connection)
@@ -445,9 +446,17 @@ def connection_test(*, connection: ChannelConnection) -> HealthResult:
         result = HealthResult(healthy=False, message=f"health check failed ({exc.__class__.__name__})")
     message = redact(result.message, secrets_of(connection))[:1000]
     now = timezone.now()
-    ChannelConnection.objects.filter(pk=connection.pk).update(
-        healthy=result.healthy, last_health_check_at=now, last_error="" if result.healthy else message
-    )
+    checked = ChannelConnection.objects.filter(pk=connection.pk)
+    if (
+        result.healthy
+        and connection.status == ChannelConnection.Status.NEEDS_ATTENTION
+        and (connection.closeouts_only or connection.ical_hold)
+    ):
+        # Needing attention for what a test cannot see (a refused value, a held feed): the reason staff
+        # must act on stays, and so does the health it set; the test answered, that is all it says.
+        checked.update(last_health_check_at=now)
+    else:
+        checked.update(healthy=result.healthy, last_health_check_at=now, last_error="" if result.healthy else message)
     sync_log_finish(
         sync_log=entry,
         status=SyncLog.Status.SUCCESS if result.healthy else SyncLog.Status.FAILED,

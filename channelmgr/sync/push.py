@@ -661,9 +661,23 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
     """Send every claimed connection's nights in requests of up to ``max_batch`` items, each request
     one guarded call on ``connection`` (the account's limit, breaker and token are shared)."""
     parts = []
-    for other, claim in claims:
-        merged = R.clip(claim.ranges, *sync_window(other))
-        parts.append((other, claim, merged, push_items(other, kind, merged) if merged else []))
+    try:
+        for other, claim in claims:
+            merged = R.clip(claim.ranges, *sync_window(other))
+            parts.append((other, claim, merged, push_items(other, kind, merged) if merged else []))
+    except Exception:
+        # One room's nights cannot be sent (a zero price stored before prices had to be more than 0): it
+        # must not hold its hotel's claim, and with it every room's push, until the claim goes stale.
+        # Each is pushed alone instead; that room fails where staff see it, the others go.
+        release_claim(claims[0][1].id)
+        log.exception(
+            "batched %s push of connection %s: items could not be built; pushing each alone", kind, connection.pk
+        )
+        if sync_log is not None:
+            sync_log_finish(
+                sync_log=sync_log, status=SyncLog.Status.SKIPPED, started=time.monotonic(), error="pushed each alone"
+            )
+        return _push_each_alone(kind, [other for other, _claim in claims])
     details = {
         "batched": [other.pk for other, *_rest in parts],
         "items": sum(len(items) for *_rest, items in parts),

@@ -31,3 +31,7 @@ def booking_announce(*, booking, change: str, actor: str = "system") -> None:
 # signal above, a receiver refuses the change by raising ``ValidationError`` naming ``currency`` (a
 # channel's price rule adds an amount the new currency cannot carry).
 property_currency_check = Signal()
+
+# kwargs: prop (a property just saved with a new time zone), inside the transaction that saves it. A
+# receiver may record what it needs to (the channels' window marks); it must not raise or call the network.
+property_timezone_changed = Signal()

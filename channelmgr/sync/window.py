@@ -65,3 +65,16 @@ def window_edges_mark() -> int:
     if marked_now:
         log.info("sync window: the new nights of %s connections marked to push", marked_now)
     return marked_now
+
+
+def window_edges_note_timezone(sender, *, prop, **kwargs) -> None:
+    """``pms_core.signals.property_timezone_changed``: a property moved west has a shorter window at once
+    (its today stepped back). Its connections' marks come down to the new end now, not at the next
+    ``window_edges`` run: a change announced in between covers only the shorter window, and had the job
+    not run before the day turned (the scheduler down), the night in between was never marked again."""
+    for connection in ChannelConnection.objects.filter(unit__property=prop, window_marked_until__isnull=False).exclude(
+        status=ChannelConnection.Status.DELETED
+    ):
+        connection.unit.property = prop
+        _start, end = sync_window(connection)
+        ChannelConnection.objects.filter(pk=connection.pk, window_marked_until__gt=end).update(window_marked_until=end)

@@ -18,7 +18,7 @@ from django.utils import timezone
 import money
 from pms_core.models import CalendarDay, Organization, OutboxEvent, Property, Unit
 from pms_core.outbox import outbox_record
-from pms_core.signals import property_currency_check
+from pms_core.signals import property_currency_check, property_timezone_changed
 
 
 def property_today(prop: Property) -> dt.date:
@@ -53,6 +53,8 @@ def property_update(*, prop: Property, **fields) -> Property:
         announced = [OutboxEvent.Type.PRICING_UPDATED] if prop.currency != currency_before else []
     with transaction.atomic():
         prop.save()
+        if prop.timezone != timezone_before:
+            property_timezone_changed.send(sender=Property, prop=prop)
         for unit in Unit.objects.filter(property=prop).select_related("property") if announced else ():
             _announce_window(unit, announced)
     return prop

@@ -117,3 +117,29 @@ def test_nights_a_shrunk_window_let_go_are_marked_again_when_they_re_enter(unit,
     window_edges_mark()
 
     assert _marked(fewo) == {(kind, end, end + dt.timedelta(days=1)) for kind in ("availability", "pricing")}
+
+
+def test_a_move_west_lowers_the_mark_at_once_so_a_missed_day_still_catches_the_night_it_let_go(unit, clock):
+    """Kiritimati (UTC+14) marks the window a day further than Los Angeles does. The property moves to Los
+    Angeles, a new unit default is announced for the (shorter) window, and the scheduler is down until the
+    window has moved on: the night between the two ends is marked when the job runs again. (The mark came
+    down only at the next ``window_edges`` run, so after that outage the night kept the old default on
+    every platform. Found by the pricing state machine at 500 x 30.)"""
+    from pms_core.models import Property
+    from pms_core.services.catalog import property_update
+
+    property_update(prop=Property.objects.get(pk=unit.property_id), timezone="Pacific/Kiritimati")
+    fewo = _connect(unit, "fewo_direkt", "L-1", api_key="k")
+    window_edges_mark()
+    _start, far_end = sync_window(ChannelConnection.objects.get(pk=fewo.pk))
+
+    property_update(prop=Property.objects.get(pk=unit.property_id), timezone="America/Los_Angeles")
+    _start, near_end = sync_window(ChannelConnection.objects.get(pk=fewo.pk))
+    assert near_end < far_end
+    assert ChannelConnection.objects.get(pk=fewo.pk).window_marked_until == near_end  # at once
+    DirtyRange.objects.all().delete()
+
+    clock.shift(dt.timedelta(days=11))  # the job did not run meanwhile
+    window_edges_mark()
+    marked = _marked(fewo)
+    assert all((kind, near_end, near_end + dt.timedelta(days=11)) in marked for kind in ("availability", "pricing"))

@@ -278,6 +278,15 @@ class DirtyRange(models.Model):
     def __str__(self):
         return f"{self.connection_id} {self.start}..{self.end}"
 
+    @staticmethod
+    def pushed() -> Q:
+        """The dirty ranges a push would send: their connection receives pushes of their kind
+        (``ChannelConnection.receives_pushes``). The others (a held connection's prices) wait for a person."""
+        receiving = Q()
+        for kind in DirtyRange.Kind.values:
+            receiving |= Q(kind=kind) & ChannelConnection.receives_pushes(kind, prefix="connection__")
+        return receiving
+
 
 class TaskAttempt(models.Model):
     """Attempts per message, kept in the database so a poison message is capped even when a killed

@@ -172,17 +172,15 @@ def rules_fit_currency(sender, *, prop, **kwargs) -> None:
     would be refused; the push used to round it silently."""
     from channelmgr.models import ChannelConnection
 
-    quantum = money.quantum(prop.currency)
     rules = (
         ChannelConnection.objects.filter(unit__property=prop, price_rule_amount__isnull=False)
         .exclude(status=ChannelConnection.Status.DELETED)
         .values_list("pk", "price_rule_amount")
     )
     for pk, amount in rules:
-        if amount != amount.quantize(quantum):
+        try:
+            money.exact(amount, prop.currency)
+        except money.MoneyError as exc:
             raise ValidationError(
-                {
-                    "currency": f"the price rule of connection {pk} adds {amount.normalize():f}, and {prop.currency} "
-                    f"has {money.minor_units(prop.currency)} decimals: change the rule first"
-                }
-            )
+                {"currency": f"the price rule of connection {pk} adds an amount that does not fit: {exc}"}
+            ) from None

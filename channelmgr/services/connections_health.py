@@ -84,14 +84,18 @@ def connections_record_success(*, connection_ids: list[int], **fields) -> None:
     ).update(healthy=True, **fields)
 
 
+def _last_error(message: str) -> Case:
+    """``last_error`` becomes ``message``, except on a connection that needs attention: that one keeps the
+    reason a person must act on (a refused value, bad credentials)."""
+    attention = ChannelConnection.Status.NEEDS_ATTENTION
+    return Case(When(status=attention, then=F("last_error")), default=Value(message), output_field=TextField())
+
+
 def connections_record_pushed(*, connection_ids: list[int], now) -> None:
     """Pushes that went through: when, and no error left, except on a connection held to close-outs,
     which keeps the refusal that explains why (``closeouts_only``)."""
-    attention = ChannelConnection.Status.NEEDS_ATTENTION
     ChannelConnection.objects.filter(pk__in=connection_ids).update(
-        last_push_at=now,
-        last_sync_at=now,
-        last_error=Case(When(status=attention, then=F("last_error")), default=Value(""), output_field=TextField()),
+        last_push_at=now, last_sync_at=now, last_error=_last_error("")
     )
 
 
@@ -110,8 +114,8 @@ def connection_record_failure(
         connection_mark_needs_attention(connection_id=connection.pk, error=message, closeouts_only=closeouts_only)
         return
     # A transient failure heals by itself, but until then the connection does not work: unhealthy, with why.
-    # One that needs attention keeps the error a person must act on (a refused value, bad credentials).
+    # One that needs attention keeps the error a person must act on (``_last_error``).
     unhealthy = {} if isinstance(exc, BookingNotFoundError) else {"healthy": False}
-    live = ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED)
-    live.exclude(status=ChannelConnection.Status.NEEDS_ATTENTION).update(last_error=message, **unhealthy)
-    live.filter(status=ChannelConnection.Status.NEEDS_ATTENTION).update(**unhealthy)
+    ChannelConnection.objects.filter(pk=connection.pk).exclude(status=ChannelConnection.Status.DELETED).update(
+        last_error=_last_error(message), **unhealthy
+    )

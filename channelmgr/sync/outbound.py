@@ -8,7 +8,6 @@ import logging
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
@@ -130,11 +129,8 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
     them claimed); returns how many."""
     now = timezone.now()
     cutoff = now - dt.timedelta(seconds=older_than_seconds)
-    receiving = Q()
-    for kind in DirtyRange.Kind.values:
-        receiving |= Q(kind=kind) & ChannelConnection.receives_pushes(kind, prefix="connection__")
     pending = (
-        DirtyRange.objects.filter(receiving, created_at__lte=cutoff)
+        DirtyRange.objects.filter(DirtyRange.pushed(), created_at__lte=cutoff)
         .filter(unclaimed(now))  # a push or drain that died with them claimed gives them up
         .values_list("connection_id", "kind")
         .order_by("connection__unit_id", "connection_id")  # a unit's connections in one drain (dispatch)

@@ -72,9 +72,8 @@ def window_edges_note_timezone(sender, *, prop, **kwargs) -> None:
     (its today stepped back). Its connections' marks come down to the new end now, not at the next
     ``window_edges`` run: a change announced in between covers only the shorter window, and had the job
     not run before the day turned (the scheduler down), the night in between was never marked again."""
-    for connection in ChannelConnection.objects.filter(unit__property=prop, window_marked_until__isnull=False).exclude(
-        status=ChannelConnection.Status.DELETED
-    ):
-        connection.unit.property = prop
+    marked = ChannelConnection.objects.filter(unit__property=prop, window_marked_until__isnull=False)
+    for connection in marked.exclude(status=ChannelConnection.Status.DELETED).select_related("unit"):
+        connection.unit.property = prop  # the one just saved, with its new time zone
         _start, end = sync_window(connection)
         ChannelConnection.objects.filter(pk=connection.pk, window_marked_until__gt=end).update(window_marked_until=end)

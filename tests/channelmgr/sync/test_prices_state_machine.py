@@ -35,7 +35,6 @@ import time_machine
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -265,12 +264,9 @@ class PricesReachPlatforms(RuleBasedStateMachine):
         to close-outs keeps its prices dirty for its resume), every window marked to its end."""
         ends = {c.pk: self._today() + dt.timedelta(days=SYNC_WINDOW_DAYS) for c in self.connections}
         marked = dict(ChannelConnection.objects.filter(pk__in=ends).values_list("pk", "window_marked_until"))
-        pushed = Q()
-        for kind in DirtyRange.Kind.values:
-            pushed |= Q(kind=kind) & ChannelConnection.receives_pushes(kind, prefix="connection__")
         return (
             not OutboxEvent.objects.filter(consumed_at__isnull=True).exists()
-            and not DirtyRange.objects.filter(pushed, connection_id__in=ends).exists()
+            and not DirtyRange.objects.filter(DirtyRange.pushed(), connection_id__in=ends).exists()
             and all(marked[pk] is not None and marked[pk] >= end for pk, end in ends.items())
         )
 

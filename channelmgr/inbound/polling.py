@@ -368,8 +368,11 @@ def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, si
 
     Should the platform refuse for good a pull naming hotels that need attention, it is asked again
     without them, as before they needed attention: a hotel id it no longer knows or lets us read must
-    not stop the other hotels' imports. The refusal is on the pull's sync log; it costs one request a
-    poll while it lasts. A refusal without them fails the pull as before."""
+    not stop the other hotels' imports. Those stopped whole are left out first; a hotel held to
+    close-outs (only a value of ours was refused: the account reads it) stays in, for its guests'
+    bookings must still close nights elsewhere, unless the pull is refused without the others too.
+    The refusal is on the pull's sync log; it costs one request a poll while it lasts. A refusal
+    without them fails the pull as before."""
     listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
     try:
         return platform_call(
@@ -379,8 +382,15 @@ def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, si
         )
     except PlatformAPIError as exc:
         attention = ChannelConnection.Status.NEEDS_ATTENTION
-        kept = {c.platform_listing_id for c in result.connections if c.status != attention or c.pk == connection.pk}
-        left_out = [c for c in result.connections if c.platform_listing_id not in kept]
+        for spared in (lambda c: c.closeouts_only, lambda c: False):  # the held ones, then none
+            kept = {
+                c.platform_listing_id
+                for c in result.connections
+                if c.status != attention or c.pk == connection.pk or spared(c)
+            }
+            left_out = [c for c in result.connections if c.platform_listing_id not in kept]
+            if left_out:
+                break
         if not exc.permanent or not left_out:
             raise
         hotels = ", ".join(dict.fromkeys(c.platform_listing_id for c in left_out))

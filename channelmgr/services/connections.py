@@ -352,13 +352,20 @@ def _catch_up(connection: ChannelConnection) -> None:
 
 
 def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) -> ChannelConnection:
-    """Store a new token pair (both: refresh tokens may be single-use) and clear a needs-attention state."""
+    """Store a new token pair (both: refresh tokens may be single-use) and clear a needs-attention state
+    the credentials caused. A connection held to close-outs stays held, with its reason: new tokens say
+    nothing of the value the platform refused, which a person fixes and then resumes."""
+    connection.refresh_from_db(fields=["status", "closeouts_only", "last_error"])
     connection.access_token = tokens.access_token
     connection.refresh_token = tokens.refresh_token or connection.refresh_token
     connection.token_expires_at = tokens.expires_at
-    connection.last_error = ""
-    connection.save(update_fields=["access_token", "refresh_token", "token_expires_at", "last_error", "updated_at"])
-    if connection_recover(connection_id=connection.pk):  # reconnected: back to work, and listeners told
+    fields = ["access_token", "refresh_token", "token_expires_at", "updated_at"]
+    if not connection.closeouts_only:
+        connection.last_error = ""
+        fields.append("last_error")
+    connection.save(update_fields=fields)
+    # Reconnected: back to work, and listeners told. ``whole_only``: a hold set meanwhile stays.
+    if not connection.closeouts_only and connection_recover(connection_id=connection.pk, whole_only=True):
         connection.refresh_from_db()
         # What it missed while its credentials were refused (a booking made elsewhere, closing nights on
         # it) was never marked on it; without this it stayed open there for good.

@@ -51,14 +51,18 @@ def connection_mark_needs_attention(
     return live.update(last_error=reason, **health) == 1
 
 
-def connection_recover(*, connection_id: int) -> bool:
+def connection_recover(*, connection_id: int, whole_only: bool = False) -> bool:
     """Put a connection that needed attention back to active (a person fixed the cause, or the platform
-    answered a test again) and tell the listeners; False if it did not need attention.
+    answered a test again) and tell the listeners; False if it did not need attention. ``whole_only``:
+    only one stopped whole, not one held to close-outs (what fixed its credentials did not fix a value).
 
     Every transition out of "needs attention" goes through here, so ``connection_recovered`` is sent
     exactly once per recovery, however many callers race.
     """
-    left = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.NEEDS_ATTENTION).update(
+    needing = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.NEEDS_ATTENTION)
+    if whole_only:
+        needing = needing.filter(closeouts_only=False)
+    left = needing.update(
         status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=timezone.now()
     )
     if left:

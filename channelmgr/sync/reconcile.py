@@ -177,7 +177,10 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
     except Backpressure as exc:
         drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
         return _remember(connection, drift)
-    if _reads_prices(connection):
+    # Held to close-outs, a connection is sent no prices and no restrictions until a person resumes it:
+    # its values differ by design, and reporting them each day would bury the bookings' drift.
+    values_sent = not connection.closeouts_only
+    if values_sent and _reads_prices(connection):
         try:
             drift.prices_differ = _prices_differ(connection, start, min(end, _end))  # what we push
         except PlatformAPIError as exc:
@@ -186,7 +189,7 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
         except Backpressure as exc:
             drift.error = f"platform busy ({exc.reason}); try again in {exc.delay_seconds:.0f}s"
             return _remember(connection, drift)
-    if _reads_max_stays(connection):
+    if values_sent and _reads_max_stays(connection):
         try:
             drift.max_stays_differ = _max_stays_differ(connection, start, min(end, _end))
         except PlatformAPIError as exc:
@@ -220,7 +223,8 @@ def reconcile_connection(*, connection: ChannelConnection, days: int, fix: bool)
         ):
             # Held there but not here (or other nights): an overbooked stay is active, so it holds too.
             drift.differs.append(data.channel_booking_id)
-    for dirty in DirtyRange.objects.filter(connection=connection, start__lt=end, end__gt=start):
+    # What a push would send: a held connection's prices wait for the resume, which pushes everything.
+    for dirty in DirtyRange.objects.filter(DirtyRange.pushed(), connection=connection, start__lt=end, end__gt=start):
         drift.unpushed_nights += (min(dirty.end, end) - max(dirty.start, start)).days
     _remember(connection, drift)
     if drift.total:
@@ -275,7 +279,6 @@ def _fix(connection, remote, start, end) -> list[str]:
                 "reconcile of connection %s: booking %s refused: %s", connection.pk, data.channel_booking_id, exc
             )
             refused.append(f"{data.channel_booking_id}: {exc}"[:300])
-    mark_dirty(
-        connection=connection, kinds=[DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], start=start, end=end
-    )
+    kinds = [kind for kind in (DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING) if connection.receives(kind)]
+    mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
     return refused

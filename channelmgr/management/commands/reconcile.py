@@ -18,13 +18,17 @@ class Command(BaseCommand):
     def handle(self, *args, connection, days, fix, **options):
         if not 1 <= days <= 730:
             raise CommandError("--days must be between 1 and 730")
-        connections = ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE).select_related(
+        # A connection held to close-outs is compared too: its credentials work, and for a platform that
+        # only sends webhooks this is the one net for a booking whose webhook was lost.
+        connections = ChannelConnection.objects.filter(ChannelConnection.credentials_work()).select_related(
             "unit__property"
         )
         if connection is not None:
             connections = connections.filter(pk=connection)
             if not connections.exists():
-                raise CommandError(f"no active connection with id {connection}")
+                raise CommandError(
+                    f"no connection with id {connection} that can be compared (active, or held to close-outs)"
+                )
         total = 0
         results = []
         for conn in tqdm(list(connections), desc="reconciling", unit="connection", file=self.stderr._out):

@@ -1,4 +1,4 @@
-"""Force a full push of the sync window to one or every active connection."""
+"""Force a full push of the sync window to one or every connection that takes pushes."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -9,7 +9,10 @@ from channelmgr.sync.push import push_connection
 
 
 class Command(BaseCommand):
-    help = "Mark the next N days dirty on active connections and push them (now with --now, else queued)."
+    help = (
+        "Mark the next N days dirty on connections and push them (now with --now, else queued); a connection "
+        "held to close-outs gets its availability only."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--connection", type=int, help="only this connection id")
@@ -21,16 +24,20 @@ class Command(BaseCommand):
 
         if not 1 <= days <= 730:
             raise CommandError("--days must be between 1 and 730")
-        connections = ChannelConnection.objects.filter(status=ChannelConnection.Status.ACTIVE)
+        # A connection held to close-outs gets its window too, in that form: a night reopened on its
+        # platform is what this command is for, and there it would be sold twice.
+        connections = ChannelConnection.objects.filter(ChannelConnection.receives_pushes(DirtyRange.Kind.AVAILABILITY))
         if connection is not None:
             connections = connections.filter(pk=connection)
             if not connections.exists():
-                raise CommandError(f"no active connection with id {connection}")
-        kinds = [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]
-        queued = []
+                raise CommandError(
+                    f"no connection with id {connection} that takes pushes (active, or held to close-outs)"
+                )
+        queued: dict[str, list[int]] = {DirtyRange.Kind.AVAILABILITY: [], DirtyRange.Kind.PRICING: []}
         # By unit: a unit's connections go in one drain, which reads its nights once for all of them.
         for conn in connections.select_related("unit__property").order_by("unit_id", "pk"):
             start, _ = sync_window(conn)
+            kinds = [kind for kind in queued if conn.receives(kind)]  # a held one: availability only
             # Queued, the pushes go as drains of many connections (one message per DRAIN_SIZE), not one each.
             mark_dirty(connection=conn, kinds=kinds, start=start, end=start + dt.timedelta(days=days), schedule=now)
             if now:
@@ -38,8 +45,10 @@ class Command(BaseCommand):
                     result = push_connection(connection_id=conn.pk, kind=kind)
                     self.stdout.write(f"connection {conn.pk} {kind}: {result.status}, {result.requests} request(s)")
             else:
-                queued.append(conn.pk)
-                self.stdout.write(f"connection {conn.pk}: full push queued")
-        if queued:
-            for kind in kinds:
-                push_schedule_many(connection_ids=queued, kind=kind)
+                for kind in kinds:
+                    queued[kind].append(conn.pk)
+                held = "" if len(kinds) == len(queued) else " (close-outs only: held until resumed)"
+                self.stdout.write(f"connection {conn.pk}: full push queued{held}")
+        for kind, connection_ids in queued.items():
+            if connection_ids:
+                push_schedule_many(connection_ids=connection_ids, kind=kind)

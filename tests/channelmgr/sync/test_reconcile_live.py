@@ -62,5 +62,5 @@ def test_an_unreadable_platform_fails_the_run_instead_of_reporting_zero(sandbox,
 def test_bad_arguments_exit_with_a_message():
     with pytest.raises(CommandError, match="--days"):
         _reconcile("--days", "0")
-    with pytest.raises(CommandError, match="no active connection"):
+    with pytest.raises(CommandError, match="no connection with id 999999 that can be compared"):
         _reconcile("--connection", "999999")

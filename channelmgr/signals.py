@@ -16,3 +16,7 @@ connection_recovered = Signal()
 sync_failed = Signal()
 # kwargs: connection, drift (channelmgr.sync.reconcile.Drift with total > 0)
 drift_detected = Signal()
+# kwargs: connection, check_in, check_out. A stay imported through ``connection`` was sold on a listing
+# it no longer maps (re-mapped while the booking was on its way): the listing it maps now must close
+# those nights too, though a new stay's push skips its own platform (that platform "has it").
+sold_on_former_listing = Signal()

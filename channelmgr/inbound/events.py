@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from adapters.base import BookingData, BookingStatus, HotelRoomTypes, Notification, NotificationKind
+from adapters.base import BookingData, BookingIdScope, BookingStatus, HotelRoomTypes, Notification, NotificationKind
 from adapters.registry import adapters
 from channelmgr.inbound.payloads import notification_to_json
 from channelmgr.models import ChannelConnection, InboundEvent
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 def connection_for_listing(
-    *, platform: str, listing_id: str, booking: BookingData | None = None
+    *, platform: str, listing_id: str, booking: BookingData | None = None, channel_booking_id: str = ""
 ) -> ChannelConnection | None:
     """The live (not deleted) connection a booking of that platform listing belongs to, if any.
 
@@ -24,6 +24,10 @@ def connection_for_listing(
     mapped, or no room at all, is no single room's, and a sibling room must not take it. A cancellation
     naming no room is the hotel's (the importer finds the stay on any unit; one we never held closes no
     night). A ping (no ``booking``) or any other listing: its connection, as before.
+
+    A listing no live connection holds, about a booking we hold (``channel_booking_id``, or ``booking``'s):
+    the connection of that platform on the booking's unit. Staff re-mapped it to another listing while
+    the stay was on the books; its changes and its cancellation must still reach the PMS.
     """
     if not listing_id:
         return None
@@ -31,7 +35,10 @@ def connection_for_listing(
     hotel = live.filter(platform_type=platform, platform_listing_id=listing_id).order_by("pk")
     adapter = adapters().get(platform)
     if booking is None or adapter is None or not issubclass(adapter, HotelRoomTypes):
-        return hotel.first()
+        found = hotel.first()
+        if found is None and adapter is not None and adapter.booking_id_scope == BookingIdScope.PLATFORM:
+            found = _holder_of(live, platform, channel_booking_id or (booking.channel_booking_id if booking else ""))
+        return found
     key = adapter.booking_listing_key(booking)
     if key == listing_id and booking.status == BookingStatus.CANCELLED:
         return hotel.first()
@@ -49,6 +56,18 @@ def connection_for_listing(
     return live.filter(platform_type=platform, platform_listing_id=listing_id, unit_id=unit_id).first()
 
 
+def _holder_of(live, platform: str, channel_booking_id: str) -> ChannelConnection | None:
+    """The live connection of ``platform`` on the unit holding that platform's booking, if we hold it."""
+    if not channel_booking_id:
+        return None
+    unit_id = (
+        Booking.objects.filter(source=platform, channel_booking_id=channel_booking_id)
+        .values_list("unit_id", flat=True)
+        .first()
+    )
+    return None if unit_id is None else live.filter(platform_type=platform, unit_id=unit_id).first()
+
+
 def inbound_event_store(*, notification: Notification, correlation_id: str) -> tuple[InboundEvent, bool]:
     """Store one notification; ``(event, created)``. A duplicate returns the stored row unchanged.
 
@@ -56,7 +75,10 @@ def inbound_event_store(*, notification: Notification, correlation_id: str) -> t
     (so the platform gets its 2xx and stops retrying, and staff can see it).
     """
     connection = connection_for_listing(
-        platform=notification.platform, listing_id=notification.listing_id, booking=notification.booking
+        platform=notification.platform,
+        listing_id=notification.listing_id,
+        booking=notification.booking,
+        channel_booking_id=notification.channel_booking_id,
     )
     status, error = InboundEvent.Status.RECEIVED, ""
     if notification.kind == NotificationKind.IGNORED:

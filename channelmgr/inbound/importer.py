@@ -25,6 +25,7 @@ from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
 from channelmgr.services.connections_health import connection_mark_needs_attention, connection_recover
+from channelmgr.signals import sold_on_former_listing
 from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
 from pms_core.models import Booking, BookingTransition, Unit
@@ -35,6 +36,7 @@ from pms_core.services import (
     booking_modify,
     booking_record_cancelled,
     booking_record_version,
+    booking_rename_channel_id,
     booking_retire_channel_id,
 )
 from pms_core.services.calendar import calendar_block
@@ -132,7 +134,17 @@ def booking_import(
         )
     else:
         log.info("%s booking %s: %s", connection.platform_type, data.channel_booking_id, action)
+    if booking is not None and booking.is_active and not _sold_on(connection, data):
+        sold_on_former_listing.send(
+            sender=ChannelConnection, connection=connection, check_in=booking.check_in, check_out=booking.check_out
+        )
     return booking, action
+
+
+def _sold_on(connection: ChannelConnection, data: BookingData) -> bool:
+    """Whether ``data`` names the listing (a hotel, on a hotel's platform) ``connection`` maps, or none.
+    Where it names another, the connection was re-mapped since the guest booked."""
+    return not data.listing_id or data.listing_id == connection.platform_listing_id
 
 
 def _create(connection, data: BookingData, *, source: str, channel_id: str) -> tuple[Booking | None, str]:
@@ -395,6 +407,36 @@ def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData
     return replace(data, check_in=start, check_out=end, version=f"{data.version}~{start:%Y%m%d}-{end:%Y%m%d}")
 
 
+def _adopt_blocks_of_deleted_feed(connection: ChannelConnection) -> None:
+    """Take over the live blocks of this unit's deleted connections to the same feed. Blocks are keyed by
+    their connection (``channel_id_for``): a feed deleted and connected again imported each event a
+    second time beside the old block, and when the host freed the nights only the new block was
+    cancelled; the old one, read by no connection, kept the nights closed everywhere for good."""
+    if adapter_class(connection.platform_type).booking_id_scope != BookingIdScope.CONNECTION:
+        return
+    former = [
+        other.pk
+        for other in ChannelConnection.objects.filter(
+            unit_id=connection.unit_id, platform_type=connection.platform_type, status=ChannelConnection.Status.DELETED
+        )
+        if other.feed_url == connection.feed_url  # encrypted at rest: compared here, not in SQL
+    ]
+    if not former:
+        return
+    source = booking_source(connection)
+    mine = set(_ical_blocks(connection).values_list("channel_booking_id", flat=True))
+    for other in former:
+        prefix = f"{other}:"
+        for booking in Booking.objects.active().filter(source=source, channel_booking_id__startswith=prefix):
+            adopted = f"{connection.pk}:{booking.channel_booking_id[len(prefix) :]}"
+            if adopted in mine:  # imported again already (before this took over): the old copy goes
+                booking_cancel(booking=booking, actor=source, reason="its feed was connected again")
+                continue
+            booking_rename_channel_id(booking=booking, channel_booking_id=adopted)
+            mine.add(adopted)
+            log.info("feed connection %s took over block %s of deleted connection %s", connection.pk, booking.pk, other)
+
+
 def _ical_blocks(connection: ChannelConnection):
     """The blocks this connection's feed currently holds (anything not cancelled)."""
     held = Booking.objects.filter(source=booking_source(connection)).exclude(status=Booking.Status.CANCELLED)
@@ -443,6 +485,7 @@ def ical_snapshot_import(
 
     window = sync_window(connection)
     today = window[0]
+    _adopt_blocks_of_deleted_feed(connection)
     held = set(_ical_blocks(connection).filter(check_out__gt=today).values_list("channel_booking_id", flat=True))
     seen: set[str] = set()
     kept: set[str] = set()  # UIDs of events that failed this poll: their blocks did not leave the feed

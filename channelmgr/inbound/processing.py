@@ -50,13 +50,29 @@ def inbound_event_process(*, event_id: int) -> str:
     InboundEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
     with correlation(event.correlation_id or None):
         notification = notification_from_json(event.payload)
-        connection = event.connection or connection_for_listing(
-            platform=event.platform, listing_id=notification.listing_id, booking=notification.booking
-        )
+        connection = event.connection
         if connection is None or connection.status == ChannelConnection.Status.DELETED:
-            inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="no live connection")
-            return InboundEvent.Status.IGNORED
-        if event.connection_id is None:
+            # Stored for a connection deleted since (and perhaps connected again): the listing's live one.
+            connection = connection_for_listing(
+                platform=event.platform,
+                listing_id=notification.listing_id,
+                booking=notification.booking,
+                channel_booking_id=notification.channel_booking_id,
+            )
+        if connection is None:
+            if event.connection_id is None:
+                inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="no live connection")
+                return InboundEvent.Status.IGNORED
+            # It was ours when the platform sent it (and got its 2xx: it will not send it again): a booking
+            # must not vanish with a deleted connection. Failed, staff see it, and a replay imports it once
+            # the listing is connected again.
+            inbound_event_mark(
+                event_id=event_id,
+                status=InboundEvent.Status.FAILED,
+                error="its connection was deleted and no live connection holds the listing: connect it, then replay",
+            )
+            return InboundEvent.Status.FAILED
+        if event.connection_id != connection.pk:
             InboundEvent.objects.filter(pk=event_id).update(connection=connection)
         if notification.kind == NotificationKind.IGNORED:
             inbound_event_mark(event_id=event_id, status=InboundEvent.Status.IGNORED, error="event type not handled")

@@ -270,8 +270,12 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     )
     rule_before = rule_of(connection)
     mapping_before = (connection.platform_listing_id, connection.platform_metadata)
+    changed = set()
     for name, value in fields.items():
-        setattr(connection, name, Rounding.NONE if name == "price_rule_rounding" and not value else value)
+        value = Rounding.NONE if name == "price_rule_rounding" and not value else value
+        if getattr(connection, name) != value:
+            changed.add(name)
+        setattr(connection, name, value)
     connection_validate(
         unit=connection.unit,
         platform_type=connection.platform_type,
@@ -285,8 +289,15 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     )
     for name, value in (credentials or {}).items():
         _set_credential(connection, name, value)
+        changed.add(name)
     with transaction.atomic():
-        _save(connection)
+        # Only what this update changes: the row was read before validation, and writing it whole undid
+        # what committed meanwhile (a delete brought the connection back; a token refresh's new,
+        # single-use refresh token was replaced by the spent one). The lock orders this against them.
+        current = ChannelConnection.objects.select_for_update().only("status").get(pk=connection.pk)
+        connection.status = current.status
+        if changed:
+            _save(connection, update_fields=[*changed, "updated_at"])
         if (connection.platform_listing_id, connection.platform_metadata) != mapping_before:
             # Another listing, room or rate plan holds nothing we pushed yet: it gets the whole window.
             _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING])
@@ -295,6 +306,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
             # A new price rule changes what the platform should hold on every night.
             _push_window(connection, [DirtyRange.Kind.PRICING])
             log.info("connection %s: price rule now %s", connection.pk, rule_of(connection).describe())
+    connection.refresh_from_db()  # what committed meanwhile (its status, its tokens) is what it answers with
     return connection
 
 

@@ -45,6 +45,7 @@ from channelmgr.sync.dispatch import push_enqueue
 from channelmgr.sync.outbound import push_deferred, push_started_many
 from channelmgr.sync.push import (
     KIND_CAPABILITY,
+    MAPPING,
     WAITING_BOUNDS,
     Claim,
     claim_of,
@@ -60,6 +61,7 @@ from channelmgr.sync.push import (
     push_request,
     quiet_wait,
     release_claim,
+    remapped,
     unclaimed,
 )
 from config.logging import correlation
@@ -218,12 +220,17 @@ def _claim_many(connections: list[ChannelConnection], kind: str, claim_id: str) 
         claimed_by=claim_id, claimed_at=now
     )
     rows: dict[int, list] = {connection.pk: [] for connection in connections}
+    mappings = {}
     for connection_id, *row in (
         DirtyRange.objects.filter(claimed_by=claim_id)
         .order_by("connection_id", "created_at")
-        .values_list("connection_id", "start", "end", "created_at", "correlation_id")
+        .values_list("connection_id", "start", "end", "created_at", "correlation_id", *MAPPING)
     ):
-        rows[connection_id].append(tuple(row))
+        rows[connection_id].append(tuple(row[: -len(MAPPING)]))
+        mappings[connection_id] = tuple(row[-len(MAPPING) :])
+    for connection in connections:  # one re-mapped since the drain loaded it is pushed again, anew
+        if connection.pk in mappings and remapped(connection, kind, claim_id, mappings[connection.pk]):
+            rows[connection.pk] = []
     return {pk: claim_of(claim_id, claimed) for pk, claimed in rows.items()}
 
 

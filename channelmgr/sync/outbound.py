@@ -72,6 +72,15 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
     return list(dict.fromkeys(touched))
 
 
+def former_listing_closes(*, connection: ChannelConnection, check_in: dt.date, check_out: dt.date, **_kwargs) -> None:
+    """``signals.sold_on_former_listing``: close the stay's nights on the listing the connection maps now,
+    which ``ORIGIN_KNOWS`` spared as "the platform that sold it"."""
+    if connection.receives(DirtyRange.Kind.AVAILABILITY):
+        mark_dirty(
+            connection=connection, kinds=[DirtyRange.Kind.AVAILABILITY], start=check_in, end=check_out, closes=True
+        )
+
+
 def push_schedule(
     *, connection_id: int, kind: str, delay_seconds: float | None = None, closes: bool = False, edge: str | None = None
 ) -> bool:

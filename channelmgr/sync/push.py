@@ -104,12 +104,32 @@ def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Clai
     mine = DirtyRange.objects.filter(connection=connection, kind=kind).filter(due(now))
     # Unclaimed rows, and rows of a push that died (its claim is stale), in one statement.
     mine.filter(unclaimed(now)).update(claimed_by=claim_id, claimed_at=now)
-    rows = (
+    rows = list(
         DirtyRange.objects.filter(claimed_by=claim_id, connection=connection)
         .order_by("created_at")
-        .values_list("start", "end", "created_at", "correlation_id")
+        .values_list("start", "end", "created_at", "correlation_id", *MAPPING)
     )
-    return claim_of(claim_id, list(rows))
+    if rows and remapped(connection, kind, claim_id, rows[0][-len(MAPPING) :]):
+        return claim_of(claim_id, [])
+    return claim_of(claim_id, [row[: -len(MAPPING)] for row in rows])
+
+
+# The connection's mapping as its claimed rows read it, joined: ``remapped`` compares it with the one the
+# push loaded (and sends to).
+MAPPING = ("connection__listing_key", "connection__unit_id")
+
+
+def remapped(connection: ChannelConnection, kind: str, claim_id: str, mapping: tuple) -> bool:
+    """Whether ``connection`` (as a push loaded it) was re-mapped since (another listing, another unit):
+    then the ranges just claimed may be the re-map's whole window, and sent under the loaded object they
+    would reach the old listing and be marked pushed, the new one never getting them. They are given back,
+    with a push of their own that loads the connection anew (the re-map's own may have found them claimed)."""
+    if mapping == (connection.listing_key, connection.unit_id):
+        return False
+    release_claim(claim_id, connection.pk)
+    push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=0)
+    log.info("connection %s was re-mapped while its push loaded it: pushed again", connection.pk)
+    return True
 
 
 def claim_of(claim_id: str, rows: list[tuple[dt.date, dt.date, dt.datetime, str]]) -> Claim:
@@ -586,7 +606,15 @@ def push_refused(connection, kind: str, exc: PlatformAPIError) -> None:
     platform does not take), and bookings made elsewhere must still close their nights there: the
     connection is held to close-outs (``closeouts_only``), and its nights waiting to be closed go at
     once, in that form. Only when a close-out itself is refused (the credentials, the listing) does
-    the connection stop whole."""
+    the connection stop whole.
+
+    A push sent to a mapping the connection no longer has (re-mapped while it was on the wire, most
+    often because that listing is gone) says nothing of the new one: nothing is recorded."""
+    if not ChannelConnection.objects.filter(
+        pk=connection.pk, listing_key=connection.listing_key, unit_id=connection.unit_id
+    ).exists():
+        log.info("connection %s: a push to its former mapping failed (%s); not recorded", connection.pk, exc)
+        return
     if not exc.permanent:
         connection_record_failure(connection=connection, exc=exc)
         return

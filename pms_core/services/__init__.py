@@ -10,6 +10,7 @@ from pms_core.services.bookings import (
     booking_modify,
     booking_record_cancelled,
     booking_record_version,
+    booking_rename_channel_id,
     booking_retire_channel_id,
 )
 from pms_core.services.calendar import (
@@ -27,6 +28,7 @@ __all__ = [
     "booking_modify",
     "booking_record_cancelled",
     "booking_record_version",
+    "booking_rename_channel_id",
     "booking_retire_channel_id",
     "calendar_block",
     "calendar_set",

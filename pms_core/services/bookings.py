@@ -494,6 +494,18 @@ def booking_retire_channel_id(*, booking: Booking) -> Booking:
     return current
 
 
+def booking_rename_channel_id(*, booking: Booking, channel_booking_id: str) -> Booking:
+    """Give a platform booking another channel id of the same source (the channel manager re-keys a feed's
+    blocks to the connection that now reads the feed). Bookkeeping only: no night changes, so no
+    transition and no domain event. Raises ``ValidationError`` when the id is taken."""
+    with transaction.atomic():
+        if Booking.objects.filter(source=booking.source, channel_booking_id=channel_booking_id).exists():
+            raise ValidationError({"channel_booking_id": "another booking of this source holds that id"})
+        Booking.objects.filter(pk=booking.pk).update(channel_booking_id=channel_booking_id)
+    booking.channel_booking_id = channel_booking_id
+    return booking
+
+
 def booking_record_version(*, booking: Booking, source_version: str) -> Booking:
     """Store the platform's newer version of a booking that did not otherwise change, so later copies
     are compared against it. Bookkeeping only: no night changes, so no transition and no domain event."""

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from integrations.events import EVENT_TYPES
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.subscriptions import (
+    MAX_SUBSCRIPTIONS,
     SubscriptionError,
     secret_rotate,
     subscription_create,
@@ -29,6 +30,13 @@ class SubscriptionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # subscription_create refuses one too many too, but by then the admin can only answer a 500.
+        organization = cleaned.get("organization")
+        if self.instance.pk is None and organization is not None:
+            if WebhookSubscription.objects.filter(organization=organization).count() >= MAX_SUBSCRIPTIONS:
+                raise ValidationError(
+                    f"an organization may have at most {MAX_SUBSCRIPTIONS} subscriptions; delete one first"
+                )
         if cleaned.get("url"):
             try:
                 url_check(cleaned["url"])

@@ -9,16 +9,47 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
+from pms_core.api.schema import MAX_ID
 from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
 from pms_core.services.catalog import property_update, property_validate, unit_update, unit_validate
 from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
 from pms_core.services.stays import find_clash
+
+
+def _beyond_bigint(value) -> bool:
+    """Whether ``value`` is an integer no column holds. The SQLite driver raises ``OverflowError`` for one
+    only when the query runs, past the admin's own checks."""
+    try:
+        return not -(MAX_ID + 1) <= int(value) <= MAX_ID
+    except (TypeError, ValueError):
+        return False
+
+
+class CheckedChangeList(ChangeList):
+    """A drill-down or filter value no query can take gets the admin's "?e=1" redirect, like ``year=abc``.
+
+    Django catches the ``ValueError`` of a bad first day only, not that of the end it computes from it
+    (year 9999 + 1) nor an ``OverflowError`` (a 20-digit month).
+    """
+
+    def get_filters(self, request):
+        for key, values in self.get_filters_params().items():
+            if any(_beyond_bigint(part) for value in values for part in value.split(",")):  # "," for __in
+                raise IncorrectLookupParameters(f"{key}: out of range")
+        try:
+            return super().get_filters(request)
+        except (ValueError, OverflowError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
 
 
 class OrganizationScopedAdmin(admin.ModelAdmin):
@@ -36,6 +67,20 @@ class OrganizationScopedAdmin(admin.ModelAdmin):
         if request.user.organization_id is None:
             return qs.none()
         return qs.filter(**{self.organization_field: request.user.organization_id})
+
+    def get_changelist(self, request, **kwargs):
+        return CheckedChangeList
+
+    def response_action(self, request, queryset):
+        # Django filters ``pk__in`` with the posted ids unchecked: a forged one would be a server error.
+        try:
+            ids = [self.opts.pk.to_python(value) for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)]
+        except ValidationError:
+            ids = None
+        if ids is None or any(isinstance(pk, int) and _beyond_bigint(pk) for pk in ids):
+            self.message_user(request, "The selection names no row. No items have been changed.", messages.ERROR)
+            return None
+        return super().response_action(request, queryset)
 
     def get_list_filter(self, request):
         filters = super().get_list_filter(request)
@@ -113,6 +158,24 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
     list_select_related = ["organization"]
     fieldsets = [*DjangoUserAdmin.fieldsets, ("Tenant", {"fields": ["organization"]})]
     add_fieldsets = [*DjangoUserAdmin.add_fieldsets, ("Tenant", {"fields": ["organization"]})]
+    # A superuser sees every tenant, and groups and permissions are shared by all of them: only a
+    # superuser grants either. Read-only fields are left out of the form, so a forged POST is ignored.
+    superuser_only_fields = ["is_superuser", "groups", "user_permissions"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if request.user.is_superuser else [*fields, *self.superuser_only_fields]
+
+    def has_change_permission(self, request, obj=None):
+        # Covers the password form too: Django checks this permission there.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class PropertyForm(forms.ModelForm):

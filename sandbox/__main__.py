@@ -10,10 +10,18 @@ import threading
 from sandbox.server import make_server
 
 
+def port(value: str) -> int:
+    """A TCP port (0 picks a free one); anything else is a usage error, not a traceback from bind()."""
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0-65535)")
+    return number
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description="Strict simulator of the booking platforms")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--port", type=port, default=8900)
     parser.add_argument("--callback-base", default="http://127.0.0.1:8000", help="where webhooks go")
     parser.add_argument("--reference-dir", default=None, help="shared/reference (default: $SHARED_REFERENCE_DIR)")
     parser.add_argument("--verbose", action="store_true", help="log every request")

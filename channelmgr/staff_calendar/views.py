@@ -38,7 +38,11 @@ def _start(value: str | None, prop) -> dt.date:
 
 
 def _days(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else DEFAULT_DAYS
+    # ASCII digits only: isdigit() also takes "²", which int() refuses, as it does past 4300 digits. The
+    # selector clamps to MAX_DAYS, so a longer number is a mistyped value, not a wish for the maximum.
+    if value and value.isascii() and value.isdigit() and len(value) <= 9:
+        return int(value)
+    return DEFAULT_DAYS
 
 
 def _visible_property(request, model_admin, property_id: int):

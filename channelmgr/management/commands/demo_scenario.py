@@ -14,6 +14,16 @@ from pms_core.models import Booking
 from pms_core.services.stays import find_clash
 
 
+def _sandbox(send, path: str, **kwargs) -> requests.Response:
+    """The sandbox's answer, or a ``CommandError`` if it is not running."""
+    try:
+        return send(f"{settings.SANDBOX_URL}{path}", **kwargs)
+    except requests.RequestException as exc:
+        raise CommandError(
+            f"the sandbox at {settings.SANDBOX_URL} does not answer ({type(exc).__name__}): is `make run` up?"
+        ) from exc
+
+
 class Command(BaseCommand):
     help = "Demo: a guest books on one platform; within seconds every other platform closes those nights."
 
@@ -25,10 +35,12 @@ class Command(BaseCommand):
             choices=guest_platforms,
             help=f"where the guest books (default {guest_platforms[0] if guest_platforms else 'none'})",
         )
-        parser.add_argument("--nights", type=int, default=3)
+        parser.add_argument("--nights", type=int, default=3, help="length of the stay (1 to MAX_STAY_NIGHTS)")
         parser.add_argument("--wait", type=float, default=30.0, help="seconds to wait for every platform")
 
     def handle(self, *args, platform, nights, wait, **options):
+        if not 1 <= nights <= settings.MAX_STAY_NIGHTS:
+            raise CommandError(f"--nights must be between 1 and {settings.MAX_STAY_NIGHTS} (MAX_STAY_NIGHTS)")
         origin = ChannelConnection.objects.filter(platform_type=platform, status="active").order_by("pk").first()
         if origin is None:
             raise CommandError(f"no active {platform} connection: run `make run` (it seeds the demo) first")
@@ -39,8 +51,9 @@ class Command(BaseCommand):
         )
         check_in = self._free_nights(origin, nights)
         check_out = check_in + dt.timedelta(days=nights)
-        answer = requests.post(
-            f"{settings.SANDBOX_URL}/_control/{platform}/reservations",
+        answer = _sandbox(
+            requests.post,
+            f"/_control/{platform}/reservations",
             json={
                 "listing_id": origin.platform_listing_id,
                 "check_in": check_in.isoformat(),
@@ -82,8 +95,9 @@ class Command(BaseCommand):
         raise CommandError("no free nights found in the next 200 days")
 
     def _platform_nights(self, connection, start, end):
-        answer = requests.get(
-            f"{settings.SANDBOX_URL}/_state/{connection.platform_type}/listings/{connection.platform_listing_id}/calendar",
+        answer = _sandbox(
+            requests.get,
+            f"/_state/{connection.platform_type}/listings/{connection.platform_listing_id}/calendar",
             params={"start": start.isoformat(), "end": end.isoformat()},
             timeout=5,
         )

@@ -22,18 +22,20 @@ from adapters.base import PlatformAPIError
 from channelmgr.inbound.dispatch import import_enqueue
 from channelmgr.inbound.processing import inbound_event_process
 from channelmgr.models import InboundEvent
+from pms_core.api.schema import MAX_ID
 
 
 def _since(value: str) -> dt.datetime:
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise CommandError(f"--since: {value!r} is not an ISO date or date-time")
-        moment = dt.datetime.combine(day, dt.time.min)
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, dt.UTC)
-    return moment
+    try:
+        moment = parse_datetime(value)
+        if moment is None and (day := parse_date(value)) is not None:
+            moment = dt.datetime.combine(day, dt.time.min)
+        if moment is not None:
+            # In UTC, as the database compares it: an aware moment at the calendar's ends overflows there.
+            return moment.replace(tzinfo=dt.UTC) if timezone.is_naive(moment) else moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # well-formed but impossible: 2027-02-30, +25:00
+        pass
+    raise CommandError(f"--since: {value!r} is not an ISO date or date-time")
 
 
 class Command(BaseCommand):
@@ -61,11 +63,13 @@ class Command(BaseCommand):
 
     def _select(self, options):
         platform = options["platform"]
-        if platform and platform not in registry.adapters():
+        # An empty filter (a script's unset variable) is refused, never dropped: that would widen the set.
+        if platform is not None and platform not in registry.adapters():
             raise CommandError(f"--platform: unknown platform {platform!r}; one of {', '.join(registry.adapters())}")
         events = InboundEvent.objects.order_by("received_at", "id")
         if options["ids"]:
-            events = events.filter(pk__in=options["ids"])
+            # An id beyond a bigint is no row (and would crash the SQLite driver): it is reported missing.
+            events = events.filter(pk__in=[pk for pk in options["ids"] if 1 <= pk <= MAX_ID])
             missing = set(options["ids"]) - set(events.values_list("pk", flat=True))
             if missing:
                 raise CommandError(f"--id: no inbound event {', '.join(map(str, sorted(missing)))}")
@@ -73,7 +77,7 @@ class Command(BaseCommand):
             events = events.filter(status=InboundEvent.Status.FAILED)
         else:
             events = events.filter(status=InboundEvent.Status.RECEIVED)
-        if options["since"]:
+        if options["since"] is not None:
             events = events.filter(received_at__gte=_since(options["since"]))
         if platform:
             events = events.filter(platform=platform)

@@ -32,6 +32,7 @@ def booking_announce(*, booking, change: str, actor: str = "system") -> None:
 # channel's price rule adds an amount the new currency cannot carry).
 property_currency_check = Signal()
 
-# kwargs: prop (a property just saved with a new time zone), inside the transaction that saves it. A
-# receiver may record what it needs to (the channels' window marks); it must not raise or call the network.
+# kwargs: prop (a property just saved with a new time zone), inside the transaction that saves it; and
+# unit, when only that unit changed zone (moved to ``prop``, a property in another zone). A receiver may
+# record what it needs to (the channels' window marks); it must not raise or call the network.
 property_timezone_changed = Signal()

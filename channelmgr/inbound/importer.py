@@ -245,6 +245,11 @@ def moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bo
 
 
 def _stale(version: str, stored: str, *, snapshot: bool) -> bool:
+    if snapshot:
+        # A clipped closure's version ends with its clip (``ical_clip``): the feed's own version decides.
+        # The same event clipped otherwise (the window moved, either way: a property moved west starts
+        # it a day earlier) is applied, not ignored as an older copy.
+        version, stored = version.partition(CLIP_MARK)[0], stored.partition(CLIP_MARK)[0]
     if not versions_comparable(version, stored):
         return False
     return version < stored if snapshot else version <= stored
@@ -388,6 +393,9 @@ def ical_removal_is_suspicious(*, lost: int, held: int) -> bool:
     return held >= ICAL_HOLD_MIN_BLOCKS and lost * 2 > held
 
 
+CLIP_MARK = "~"  # between a clipped closure's feed version and its clip
+
+
 def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData | None:
     """The nights of a feed event we store, or None when it has none in the sync window.
 
@@ -396,15 +404,15 @@ def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData
     property's today up to ``SYNC_WINDOW_DAYS`` ahead), the nights we keep platforms in step with.
 
     The clip is part of the version (``<feed version>~<start>-<end>``): the same feed re-read on the
-    same day is the same version (no change), and when the window moves the clipped range grows
-    newer, so the block moves with it instead of being ignored as stale.
+    same day is the same version (no change), and when the window moves, either way, the block moves
+    with it: staleness compares the feed's own part only (``_stale``).
     """
     if (data.check_out - data.check_in).days <= settings.MAX_STAY_NIGHTS:
         return data
     start, end = max(data.check_in, window[0]), min(data.check_out, window[1])
     if end <= start:
         return None
-    return replace(data, check_in=start, check_out=end, version=f"{data.version}~{start:%Y%m%d}-{end:%Y%m%d}")
+    return replace(data, check_in=start, check_out=end, version=f"{data.version}{CLIP_MARK}{start:%Y%m%d}-{end:%Y%m%d}")
 
 
 def _adopt_blocks_of_deleted_feed(connection: ChannelConnection) -> None:

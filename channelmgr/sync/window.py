@@ -67,12 +67,15 @@ def window_edges_mark() -> int:
     return marked_now
 
 
-def window_edges_note_timezone(sender, *, prop, **kwargs) -> None:
+def window_edges_note_timezone(sender, *, prop, unit=None, **kwargs) -> None:
     """``pms_core.signals.property_timezone_changed``: a property moved west has a shorter window at once
     (its today stepped back). Its connections' marks come down to the new end now, not at the next
     ``window_edges`` run: a change announced in between covers only the shorter window, and had the job
-    not run before the day turned (the scheduler down), the night in between was never marked again."""
+    not run before the day turned (the scheduler down), the night in between was never marked again.
+    ``unit``: only that unit moved, to ``prop`` in another time zone."""
     marked = ChannelConnection.objects.filter(unit__property=prop, window_marked_until__isnull=False)
+    if unit is not None:  # one unit moved to ``prop``
+        marked = marked.filter(unit=unit)
     for connection in marked.exclude(status=ChannelConnection.Status.DELETED).select_related("unit"):
         connection.unit.property = prop  # the one just saved, with its new time zone
         _start, end = sync_window(connection)

@@ -165,12 +165,19 @@ def unit_update(*, unit: Unit, **fields) -> Unit:
     stay_changed = any(
         name in fields and fields[name] != getattr(unit, name) for name in ("default_min_stay", "default_max_stay")
     )
+    timezone_before = unit.property.timezone if unit.property_id else None
     for name, value in fields.items():
         setattr(unit, name, value)
     unit_validate(unit=unit)
     unit.full_clean()
+    # Moved to a property in another time zone: as a property's own change of zone (``property_update``),
+    # its today may step back a day, and that night, past until now, was never pushed.
+    moved_zone = timezone_before is not None and unit.property.timezone != timezone_before
+    stay_changed = stay_changed or moved_zone
     with transaction.atomic():
         unit.save()
+        if moved_zone:
+            property_timezone_changed.send(sender=Unit, prop=unit.property, unit=unit)
         _announce_window(
             unit,
             [OutboxEvent.Type.PRICING_UPDATED] * price_changed + [OutboxEvent.Type.AVAILABILITY_UPDATED] * stay_changed,

@@ -309,6 +309,8 @@ class PlatformAccount:
     # Set from settings only, never from user input: lets feeds and APIs on loopback/private
     # addresses through (the sandbox runs on 127.0.0.1).
     allow_private_network: bool = False
+    # The IANA zone of the listing's property: a platform's UTC or offset time counts by its date there.
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lxml import etree
 
@@ -180,11 +181,35 @@ def decimal_or_none(value: str) -> Decimal | None:
         return None
 
 
-def date_or_none(value: str) -> dt.date | None:
+def is_instant(value: str) -> bool:
+    """An xs:dateTime in UTC (``Z``) or with an offset: a moment, whose date depends on where it is read."""
     try:
-        return dt.date.fromisoformat(value[:10]) if value else None
+        return len(value) > 10 and value[10] in "Tt " and dt.datetime.fromisoformat(value).tzinfo is not None
     except ValueError:
+        return False
+
+
+def date_or_none(value: str, zone: str = "") -> dt.date | None:
+    """The date of an xs:date or xs:dateTime, None when unreadable. A plain date (with or without a zone
+    suffix) and a date-time without offset are dates as written. An instant (``is_instant``) is the
+    property's local date in ``zone``, its IANA name: its own date may be a day off it. Without ``zone``
+    an instant is unreadable, not guessed."""
+    if not value:
         return None
+    try:
+        if not is_instant(value):
+            return dt.date.fromisoformat(value[:10])
+        return dt.datetime.fromisoformat(value).astimezone(_zone(zone)).date() if zone else None
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 read in a zone past its edge
+        return None
+
+
+def _zone(name: str) -> dt.tzinfo:
+    """The zone called ``name``, UTC for one no longer known (as ``property_today`` does)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def utc_version(value: str) -> str:

@@ -54,6 +54,7 @@ def account_for(connection: ChannelConnection) -> PlatformAccount:
         oauth_client_id=platform.get("oauth_client_id", ""),
         oauth_client_secret=platform.get("oauth_client_secret", ""),
         allow_private_network=settings.ALLOW_PRIVATE_NETWORK_FETCH,
+        timezone=connection.unit.property.timezone,
     )
 
 

@@ -174,7 +174,9 @@ class BookingComAdapter(HotelRoomTypes, PlatformAdapter):
             ota.check_answer(response, platform=self.slug, endpoint="fetch_bookings")
             return BookingPage(bookings=(), cursor=None)
         unreadable: list[str] = []
-        bookings = parse_res_notif(root, listing_id=self.account.listing_id, unreadable=unreadable)
+        bookings = parse_res_notif(
+            root, listing_id=self.account.listing_id, zone=self.account.timezone, unreadable=unreadable
+        )
         return BookingPage(bookings=tuple(bookings), cursor=None, unreadable=tuple(unreadable))
 
     def fetch_booking(self, channel_booking_id: str) -> BookingData:
@@ -233,9 +235,10 @@ class BookingComAdapter(HotelRoomTypes, PlatformAdapter):
 
 
 def parse_res_notif(
-    root, *, listing_id: str = "", platform: str = "booking_com", unreadable: list[str] | None = None
+    root, *, listing_id: str = "", zone: str = "", platform: str = "booking_com", unreadable: list[str] | None = None
 ) -> list[BookingData]:
-    """Every ``HotelReservation`` of an ``OTA_HotelResNotifRQ`` (none when the queue is empty).
+    """Every ``HotelReservation`` of an ``OTA_HotelResNotifRQ`` (none when the queue is empty); ``zone`` is
+    hotel ``listing_id``'s (``parse_hotel_reservation``).
 
     Raises ``WebhookPayloadError`` for one it cannot read; with ``unreadable``, that one is described
     there instead and the others are returned (a pull imports them and leaves it unacknowledged)."""
@@ -252,6 +255,7 @@ def parse_res_notif(
                     listing_id=listing_id,
                     version=version,
                     sub_channel=booking_channel(root),
+                    zone=zone,
                 )
             )
         except (WebhookPayloadError, ValueError, ArithmeticError) as exc:  # ArithmeticError: a bad Decimal

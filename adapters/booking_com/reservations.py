@@ -19,6 +19,7 @@ from adapters.xml import (
     decimal_or_none,
     descendants,
     first,
+    is_instant,
     local,
     path,
     text,
@@ -39,16 +40,20 @@ def parse_hotel_reservation(
     version: str = "",
     sub_channel: str = "",
     payment_model: PaymentModel | None = None,
+    zone: str = "",
 ) -> BookingData:
     """``status``/``listing_id``/``version``/``sub_channel`` come from the enclosing message
-    (``booking_channel`` reads the usual place), as does ``payment_model``, which OTA has no element for."""
+    (``booking_channel`` reads the usual place), as does ``payment_model``, which OTA has no element for.
+    ``zone``: the time zone of hotel ``listing_id``'s property, for a stay given as UTC or offset times."""
     raw_status = attr(res, "ResStatus") or status or "Commit"
-    check_in, check_out = _stay(res)
+    hotel = attr(first(res, "BasicPropertyInfo"), "HotelCode") or listing_id
+    # Another hotel's (an account-wide pull reads several) property, and so its zone, is not known here.
+    check_in, check_out = _stay(res, zone if hotel == listing_id else "")
     total, currency = _total(res)
     return BookingData(
         platform=platform,
         channel_booking_id=reservation_id(res),
-        listing_id=attr(first(res, "BasicPropertyInfo"), "HotelCode") or listing_id,
+        listing_id=hotel,
         room_type=attr(first(res, "RoomType"), "RoomTypeCode") or "",
         status=BookingStatus.CANCELLED if raw_status.lower() in CANCEL_STATUSES else BookingStatus.CONFIRMED,
         check_in=check_in,
@@ -150,19 +155,25 @@ def reservation_id(res) -> str:
     raise WebhookPayloadError("reservation without an id (UniqueID or HotelReservationID)")
 
 
-def _stay(res):
+def _stay(res, zone: str):
+    """Check-in and check-out: dates, or date-times (OTA allows either). A UTC or offset time counts by
+    its local date in ``zone``, the property's; without it such a stay is refused, not guessed."""
     spans = [child(stay, "TimeSpan") for stay in descendants(res, "RoomStay")]
     spans.append(path(res, "ResGlobalInfo", "TimeSpan"))
     for span in spans:
-        start, end = date_or_none(attr(span, "Start")), date_or_none(attr(span, "End"))
+        start, end = date_or_none(attr(span, "Start"), zone), date_or_none(attr(span, "End"), zone)
         if start and end and end > start:
             return start, end
     # Some senders give the stay only as per-night rates.
-    starts = [date_or_none(attr(rate, "EffectiveDate")) for rate in descendants(res, "Rate")]
-    ends = [date_or_none(attr(rate, "ExpireDate")) for rate in descendants(res, "Rate")]
+    rates = descendants(res, "Rate")
+    starts = [date_or_none(attr(rate, "EffectiveDate"), zone) for rate in rates]
+    ends = [date_or_none(attr(rate, "ExpireDate"), zone) for rate in rates]
     starts, ends = [d for d in starts if d], [d for d in ends if d]
     if starts and ends and max(ends) > min(starts):
         return min(starts), max(ends)
+    given = [attr(el, name) for el in [*spans, *rates] for name in ("Start", "End", "EffectiveDate", "ExpireDate")]
+    if not zone and any(map(is_instant, given)):
+        raise WebhookPayloadError("stay given as UTC or offset times, for a hotel whose time zone is not known here")
     raise WebhookPayloadError("reservation without stay dates (TimeSpan Start/End)")
 
 

@@ -110,6 +110,8 @@ def parse_notification(body: bytes) -> list[Notification]:
         if not reservations:
             raise WebhookPayloadError(f"{message_type} without {item}")
         brand, payment_model = brand_and_payment(_requestor(payload))
+        # Read before the connection, so the property's time zone, is known: a stay given as UTC or offset
+        # times is refused (400), not guessed; BR, polled every minute, then brings it with plain dates.
         bookings = [
             parse_hotel_reservation(
                 res,
@@ -160,6 +162,7 @@ def _cancellation(payload, *, hotel: str, stamp: str) -> BookingData:
         raise WebhookPayloadError("OTA_CancelRQ without UniqueID Type=14")
     verification = child(payload, "Verification")
     span = child(verification, "ReservationTimeSpan")
+    # As a booking's stay (``parse_notification``): UTC or offset times are refused, BR brings the cancellation.
     check_in, check_out = date_or_none(attr(span, "Start")), date_or_none(attr(span, "End"))
     if not check_in or not check_out or check_out <= check_in:
         raise WebhookPayloadError("OTA_CancelRQ without ReservationTimeSpan")

@@ -69,7 +69,7 @@ class IcalAdapter(PlatformAdapter):
     def _read(self, endpoint: str) -> FeedReading:
         body = fetch_feed(self._feed_url(), allow_private_network=self.account.allow_private_network, endpoint=endpoint)
         try:
-            return read_feed(body)
+            return read_feed(body, zone=self.account.timezone)
         except FeedError as exc:
             raise PlatformAPIError(f"ical: {exc}", permanent=True, code="invalid_feed") from exc
 

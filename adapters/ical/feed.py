@@ -2,7 +2,8 @@
 
 Reading is lenient about what real exports do: exclusive all-day ``DTEND`` (the norm), a missing
 ``DTEND`` (one night), an ``DTEND`` on or before ``DTSTART`` (one night), folded lines, LF or CRLF,
-escaped commas in ``PRODID``, ``TZID`` datetimes (their local date counts).
+escaped commas in ``PRODID``. A ``TZID`` or floating time counts by the date on its own wall clock; a
+UTC time (``Z``, as Google exports timed events) by its date in the property's time zone.
 
 An event whose dates cannot be read (no ``DTSTART``, an unreadable date or duration) is never
 dropped silently, because a feed is a snapshot and a silently dropped event would make the importer
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
 from icalendar.error import BrokenCalendarProperty
@@ -81,13 +84,20 @@ def _value(event: Event, name: str) -> object:
         return None
 
 
-def _as_date(value: object) -> dt.date | None:
-    """The local date of a DATE or DATE-TIME value (a ``TZID`` datetime keeps its own zone)."""
+def _as_date(value: object, zone: dt.tzinfo | None = None) -> dt.date | None:
+    """The date of a DATE or DATE-TIME value; an aware one is read in ``zone`` when given."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return (value.astimezone(zone) if zone and value.tzinfo else value).date()
     if isinstance(value, dt.date):
         return value
     return None
+
+
+def _reading_zone(event: Event, name: str, zone: dt.tzinfo) -> dt.tzinfo | None:
+    """Where ``name``'s time counts: a UTC time in ``zone``, the property's (UTC is no one's wall clock);
+    a ``TZID`` one, as a floating one, on its own wall clock (None)."""
+    prop = event.get(name)
+    return None if prop is None or "TZID" in getattr(prop, "params", {}) else zone
 
 
 def _stamp(event: Event) -> str:
@@ -109,16 +119,36 @@ def _version(event: Event) -> str:
     return f"{sequence:010d}-{stamp}" if stamp else f"{sequence:010d}"
 
 
-def _end(event: Event, start: dt.date, start_value: object) -> dt.date:
+# A DURATION's nominal part (weeks and days), before its exact one (``T`` hours, minutes, seconds).
+_NOMINAL = re.compile(r"\s*([+-]?)P(?:(\d+)W)?(?:(\d+)D)?", re.IGNORECASE)
+
+
+def _plus(start: object, duration: dt.timedelta, written: str) -> object:
+    """``start`` plus a DURATION, as RFC 5545 3.3.6 has it: weeks and days are nominal (the same wall-clock
+    time, however long the day), hours, minutes and seconds exact (across the spring DST change PT24H ends
+    an hour later on the wall clock than P1D). ``written``: the DURATION as in the feed, for the parsed one
+    cannot tell PT24H from P1D; without it, whole days count as nominal."""
+    match = _NOMINAL.match(written)
+    days = duration.days
+    if match:
+        days = 7 * int(match[2] or 0) + int(match[3] or 0)
+        days = -days if match[1] == "-" else days
+    if not isinstance(start, dt.datetime) or start.tzinfo is None:
+        return start + duration  # a date, or a floating time: its own clock is the only one
+    local = start + dt.timedelta(days=days)  # aware arithmetic in one zone is the wall clock's
+    return (local.astimezone(dt.UTC) + (duration - dt.timedelta(days=days))).astimezone(start.tzinfo)
+
+
+def _end(event: Event, start: dt.date, start_value: object, zone: dt.tzinfo, duration: str) -> dt.date:
     if event.get("DTEND") is not None:
-        end = _as_date(_value(event, "DTEND"))
+        end = _as_date(_value(event, "DTEND"), _reading_zone(event, "DTEND", zone))
         if end is None:
             raise FeedError(f"event {event.get('UID')}: unreadable DTEND")
     elif event.get("DURATION") is not None:
-        duration = _value(event, "DURATION")
-        if not isinstance(duration, dt.timedelta):
+        length = _value(event, "DURATION")
+        if not isinstance(length, dt.timedelta):
             raise FeedError(f"event {event.get('UID')}: unreadable DURATION")
-        end = _as_date(start_value + duration)
+        end = _as_date(_plus(start_value, length, duration), _reading_zone(event, "DTSTART", zone))
     else:
         end = start + ONE_DAY
     # A timed event ending on its start day, or a reversed one, still closes its first night.
@@ -130,17 +160,18 @@ def _fallback_uid(start: dt.date, end: dt.date, summary: str) -> str:
     return f"{digest}@generated.invalid"
 
 
-def parse_event(event: Event) -> FeedEvent | None:
-    """``None`` for events that close nothing (cancelled or transparent)."""
+def parse_event(event: Event, *, zone: dt.tzinfo = dt.UTC, duration: str = "") -> FeedEvent | None:
+    """``None`` for events that close nothing (cancelled or transparent). ``zone``: the property's, where
+    a UTC time counts; ``duration``: the event's DURATION as written (``_plus``)."""
     if str(event.get("STATUS", "")).upper() == "CANCELLED":
         return None
     if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
         return None
     start_value = _value(event, "DTSTART")
-    start = _as_date(start_value)
+    start = _as_date(start_value, _reading_zone(event, "DTSTART", zone))
     if start is None:
         raise FeedError(f"event {event.get('UID')}: missing or unreadable DTSTART")
-    end = _end(event, start, start_value)
+    end = _end(event, start, start_value, zone, duration)
     summary = str(event.get("SUMMARY", ""))
     uid = str(event.get("UID", "")).strip() or _fallback_uid(start, end, summary)
     return FeedEvent(uid=uid, start=start, end=end, summary=summary, version=_version(event))
@@ -157,14 +188,45 @@ def _calendar(text: bytes | str) -> Calendar:
         raise FeedError(f"unreadable iCalendar feed: {exc}") from exc
 
 
-def read_feed(text: bytes | str) -> FeedReading:
+def _zone(name: str) -> dt.tzinfo:
+    """The zone called ``name``, UTC for one no longer known (as ``property_today`` does)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _durations(text: str) -> list[str]:
+    """Each VEVENT's DURATION as written ("" for none), in feed order (``walk``'s)."""
+    found: list[str] = []
+    nesting: list[str] = []
+    for line in re.sub(r"\r?\n[ \t]", "", text).splitlines():  # unfolded
+        name, _, value = line.partition(":")
+        name = name.split(";", 1)[0].strip().upper()
+        if name == "BEGIN":
+            nesting.append(value.strip().upper())
+            found += [""] if nesting[-1] == "VEVENT" else []
+        elif name == "END" and nesting:
+            nesting.pop()
+        elif name == "DURATION" and nesting[-1:] == ["VEVENT"]:
+            found[-1] = value.strip()
+    return found
+
+
+def read_feed(text: bytes | str, *, zone: str = "UTC") -> FeedReading:
     """Every event that closes nights, in feed order, and apart from them every event whose dates
-    cannot be read. Raises ``FeedError`` only when the text as a whole is not a calendar."""
+    cannot be read. ``zone``: the IANA zone of the property, in which a UTC time counts. Raises
+    ``FeedError`` only when the text as a whole is not a calendar."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
     events: list[FeedEvent] = []
     invalid: list[InvalidEvent] = []
-    for component in _calendar(text).walk("VEVENT"):
+    components, durations, local = _calendar(text).walk("VEVENT"), _durations(text), _zone(zone)
+    if len(durations) != len(components):  # read apart from the parser: never pair one with another event
+        durations = [""] * len(components)
+    for component, duration in zip(components, durations, strict=True):
         try:
-            event = parse_event(component)
+            event = parse_event(component, zone=local, duration=duration)
         except (FeedError, ValueError, TypeError, OverflowError) as exc:
             uid = str(component.get("UID", "")).strip()
             reason = str(exc) if isinstance(exc, FeedError) else f"event {uid or '(no UID)'}: unreadable ({exc})"
@@ -175,10 +237,10 @@ def read_feed(text: bytes | str) -> FeedReading:
     return FeedReading(events=events, invalid=invalid)
 
 
-def parse_feed(text: bytes | str) -> list[FeedEvent]:
+def parse_feed(text: bytes | str, *, zone: str = "UTC") -> list[FeedEvent]:
     """Every event that closes nights, in feed order. Raises ``FeedError`` for unreadable feeds and,
     strictly, for the first event whose dates cannot be read (``read_feed`` reports those instead)."""
-    reading = read_feed(text)
+    reading = read_feed(text, zone=zone)
     if reading.invalid:
         raise FeedError(reading.invalid[0].reason)
     return reading.events

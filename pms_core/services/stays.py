@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Q
+from django.utils import timezone
 
 from pms_core import metrics
 from pms_core.models import Booking, BookingTransition, Unit
@@ -16,9 +17,17 @@ from pms_core.models import Booking, BookingTransition, Unit
 # SQLSTATE of an exclusion-constraint violation on Postgres.
 EXCLUSION_VIOLATION = "23P01"
 
+# The dates a stay can have: a PMS may hold history, and no platform keeps a calendar further ahead than the
+# sync window may reach (SYNC_WINDOW_DAYS' ceiling in config/settings.py). Outside them is a platform's empty
+# date (year 1 or 9999) or a typo: stored, it would hold nights no window ever shows, the real ones open.
+EARLIEST_CHECK_IN = dt.date(2000, 1, 1)
+HORIZON_DAYS = 1100
+
 
 def validate_range(start: dt.date, end: dt.date, *, start_field="check_in", end_field="check_out", max_nights=None):
-    """Raise ``ValidationError`` unless ``[start, end)`` is a non-empty range of at most ``max_nights``."""
+    """Raise ``ValidationError`` unless ``[start, end)`` is a non-empty range of at most ``max_nights``.
+    Without ``max_nights`` the range is a stay (a booking or a block, imported or direct), of at most
+    ``MAX_STAY_NIGHTS`` nights and on dates a stay can have (``validate_stay_dates``)."""
     if not isinstance(start, dt.date) or not isinstance(end, dt.date):
         raise ValidationError({start_field: "dates are required"})
     if end <= start:
@@ -26,6 +35,20 @@ def validate_range(start: dt.date, end: dt.date, *, start_field="check_in", end_
     limit = max_nights or settings.MAX_STAY_NIGHTS
     if (end - start).days > limit:
         raise ValidationError({end_field: f"a range may span at most {limit} nights"})
+    if max_nights is None:
+        validate_stay_dates(start, end, start_field=start_field, end_field=end_field)
+
+
+def validate_stay_dates(check_in: dt.date, check_out: dt.date, *, start_field="check_in", end_field="check_out"):
+    """Refuse a stay from before ``EARLIEST_CHECK_IN`` or ending over ``HORIZON_DAYS`` ahead (a calendar
+    range, prices and restrictions, is no stay and may go further)."""
+    if check_in < EARLIEST_CHECK_IN:
+        raise ValidationError({start_field: f"{start_field} must be on or after {EARLIEST_CHECK_IN}"})
+    # A day's slack: a property's today (up to UTC+14) is a day ahead of the server's at most.
+    latest = timezone.now().date() + dt.timedelta(days=HORIZON_DAYS + 1)
+    if check_out > latest:
+        why = f"today + {HORIZON_DAYS} days, the furthest the sync window reaches"
+        raise ValidationError({end_field: f"{end_field} must be on or before {latest} ({why})"})
 
 
 def validate_amount(value: Decimal | None, *, field: str) -> None:

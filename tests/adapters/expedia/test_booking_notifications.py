@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 
 from adapters.base import (
     BookingStatus,
@@ -17,6 +18,7 @@ from adapters.expedia.adapter import ExpediaAdapter
 from adapters.expedia.notifications import payload_of
 
 NOW = dt.datetime(2027, 6, 1, 12, tzinfo=dt.UTC)
+OTA = "http://www.opentravel.org/OTA/2003/05"
 SAMPLE_CREDENTIALS = WebhookConfig(username="Expedia", password="Password")
 
 
@@ -101,8 +103,6 @@ def test_versions_of_later_notifications_sort_after_earlier_ones(reference):
     [("bn_01", "OTA_HotelResNotifRS"), ("bn_03", "OTA_HotelResModifyNotifRS"), ("bn_05", "OTA_CancelRS")],
 )
 def test_the_answer_is_the_matching_soap_rs_and_validates(reference, schema, prefix, rs):
-    from lxml import etree
-
     answer = ExpediaAdapter.webhook_answer(ExpediaAdapter.parse_webhook(headers={}, body=sample(reference, prefix)))
 
     assert answer.status == 200
@@ -131,3 +131,20 @@ def test_an_unknown_message_type_is_ignored_not_refused():
     )
     (notification,) = ExpediaAdapter.parse_webhook(headers={}, body=body)
     assert notification.kind == NotificationKind.IGNORED
+
+
+def test_a_notification_with_a_utc_stay_is_refused_for_br_to_bring(reference):
+    """A webhook is read before its connection, so its property's time zone, is known: a stay given as UTC
+    times is refused (400), not dated in UTC; BR, polled every minute, brings it with plain dates. Per-night
+    rates in plain dates, where the message has them, name the nights all the same."""
+    root = etree.fromstring(sample(reference, "bn_01"))
+    (span,) = root.iter(f"{{{OTA}}}TimeSpan")
+    span.set("Start", "2016-05-31T15:00:00Z")
+    span.set("End", "2016-06-04T10:00:00Z")
+    (with_rates,) = ExpediaAdapter.parse_webhook(headers={}, body=etree.tostring(root))
+    assert (with_rates.booking.check_in, with_rates.booking.check_out) == (dt.date(2016, 5, 31), dt.date(2016, 6, 4))
+
+    for rate in list(root.iter(f"{{{OTA}}}Rate")):
+        rate.getparent().remove(rate)
+    with pytest.raises(WebhookPayloadError, match="time zone"):
+        ExpediaAdapter.parse_webhook(headers={}, body=etree.tostring(root))

@@ -285,7 +285,11 @@ class OutboxEvent(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="outbox_undispatched_idx")
+            models.Index(
+                fields=["created_at"], condition=Q(dispatched_at__isnull=True), name="outbox_undispatched_idx"
+            ),
+            # The relay's look for events handed over but never consumed (``outbox_unconsumed``).
+            models.Index(fields=["dispatched_at"], condition=Q(consumed_at__isnull=True), name="outbox_unconsumed_idx"),
         ]
 
     def __str__(self):

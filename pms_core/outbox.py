@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # Events younger than this are left to their own on_commit hand-over; the relay takes the rest.
 RELAY_GRACE = dt.timedelta(seconds=5)
+# An event handed over and still not consumed this long after was lost on the way: its consumer ran out
+# of retries while the database was away (dramatiq then drops the message), or the broker lost it. Its
+# nights were never marked, so nothing else would push them: the relay hands it over again. Consuming
+# twice is a no-op (``outbox_claim``); each hand-over restarts the wait.
+UNCONSUMED_GRACE = dt.timedelta(minutes=15)
 
 
 def outbox_record(
@@ -81,7 +86,7 @@ def outbox_hand_over(*, model: type[Model], actor: dramatiq.Actor, ids: list[int
         except Exception as exc:  # any broker failure: keep the row for the relay
             log.warning("outbox %s %s not handed to the broker: %s", model._meta.label, row_id, exc)
             continue
-        model.objects.filter(pk=row_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+        model.objects.filter(pk=row_id).update(dispatched_at=timezone.now())  # the last hand-over
         handed += 1
     return handed
 
@@ -96,9 +101,22 @@ def outbox_stranded(*, model: type[Model], batch_size: int = 500, now: dt.dateti
     )
 
 
+def outbox_unconsumed(*, batch_size: int = 500, now: dt.datetime | None = None) -> list[int]:
+    """Ids of events handed over ``UNCONSUMED_GRACE`` ago or more and never consumed, oldest first."""
+    cutoff = (now or timezone.now()) - UNCONSUMED_GRACE
+    return list(
+        OutboxEvent.objects.filter(consumed_at__isnull=True, dispatched_at__lte=cutoff)
+        .order_by("dispatched_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+
+
 def outbox_relay_step(*, batch_size: int = 500, now: dt.datetime | None = None) -> int:
-    """Re-send one batch of events that were never handed over; returns how many were handed."""
+    """Re-send one batch of events that were never handed over, or never consumed after it
+    (``UNCONSUMED_GRACE``); returns how many were handed."""
     ids = outbox_stranded(model=OutboxEvent, batch_size=batch_size, now=now)
+    if len(ids) < batch_size:
+        ids += outbox_unconsumed(batch_size=batch_size - len(ids), now=now)
     if not ids:
         return 0
     return outbox_dispatch(event_ids=ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from django.utils import timezone
@@ -44,3 +45,19 @@ def sync_log_finish(
             setattr(sync_log, name, value)
         connection = sync_log.connection
         sync_failed.send(sender=SyncLog, connection=connection, sync_log=sync_log, error=fields["error"])
+
+
+def sync_logs_end_abandoned(*, older_than: dt.timedelta) -> int:
+    """End as failed the outbound rows still running ``older_than`` after they started: their push
+    stopped without recording its end (a worker killed, its bookkeeping failed with the database).
+    What it claimed was taken over and pushed again (``STALE_CLAIM``); a row must not read "running"
+    for ever. A requested push still queued that long later finishes its row itself when it runs."""
+    return SyncLog.objects.filter(
+        direction=SyncLog.Direction.OUTBOUND,
+        status=SyncLog.Status.RUNNING,
+        started_at__lt=timezone.now() - older_than,
+    ).update(
+        status=SyncLog.Status.FAILED,
+        finished_at=timezone.now(),
+        error="interrupted: the push stopped without recording its end; its nights were pushed again",
+    )

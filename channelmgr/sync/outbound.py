@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.services.sync_logs import sync_logs_end_abandoned
 from channelmgr.sync.debounce import leading_key, push_edge, push_is_leading_edge, scheduled_key
 from channelmgr.sync.dispatch import push_enqueue, push_enqueue_many
-from channelmgr.sync.push import unclaimed
+from channelmgr.sync.push import STALE_CLAIM, unclaimed
 from config.logging import get_correlation_id
 from pms_core.models import OutboxEvent
 
@@ -107,8 +108,21 @@ def push_schedule(
             return False
     except Exception as exc:  # cache down: push without debounce rather than not at all
         log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
-    push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
+    try:
+        push_enqueue(connection_id=connection_id, kind=kind, delay_seconds=delay)
+    except Exception:
+        _unschedule([connection_id], kind)
+        raise
     return True
+
+
+def _unschedule(connection_ids: list[int], kind: str) -> None:
+    """The broker refused the pushes just flagged as scheduled: drop the flags, or the sweep would take
+    them for pushes on their way and leave the nights dirty until the flags expire (minutes)."""
+    try:
+        cache.delete_many([scheduled_key(kind, pk) for pk in connection_ids])
+    except Exception as exc:
+        log.warning("could not clear the push flags of connections %s: %s", connection_ids, exc)
 
 
 def push_started(*, connection_id: int, kind: str) -> None:
@@ -145,6 +159,7 @@ def push_sweep(*, older_than_seconds: float = 30) -> int:
         .order_by("connection__unit_id", "connection_id")  # a unit's connections in one drain (dispatch)
         .distinct()
     )
+    sync_logs_end_abandoned(older_than=STALE_CLAIM)
     by_kind: dict[str, list[int]] = {}
     for connection_id, kind in pending:
         by_kind.setdefault(kind, []).append(connection_id)
@@ -164,7 +179,11 @@ def push_schedule_many(*, connection_ids: list[int], kind: str) -> int:
         except Exception as exc:  # cache down: push without debounce rather than not at all
             log.warning("push debounce unavailable (%s); scheduling connection %s anyway", exc, connection_id)
         scheduled.append(connection_id)
-    push_enqueue_many(connection_ids=scheduled, kind=kind, delay_seconds=delay)
+    try:
+        push_enqueue_many(connection_ids=scheduled, kind=kind, delay_seconds=delay)
+    except Exception:
+        _unschedule(scheduled, kind)
+        raise
     return len(scheduled)
 
 
@@ -193,6 +212,8 @@ def mark_dirty(
         return
     edge = push_edge(connection) if closes else None
     for kind in kinds:
+        # Robust: a broker refusing one push must not skip the callbacks after it (the unit's other
+        # connections); the nights are dirty, and the sweep schedules what was refused.
         transaction.on_commit(
-            lambda k=kind: push_schedule(connection_id=connection.pk, kind=k, closes=closes, edge=edge)
+            lambda k=kind: push_schedule(connection_id=connection.pk, kind=k, closes=closes, edge=edge), robust=True
         )

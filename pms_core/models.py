@@ -242,6 +242,8 @@ class BookingTransition(models.Model):
     to_status = models.CharField(max_length=12)
     # A staff user's name, "api:<name>", a platform slug for an import, or "system".
     actor = models.CharField(max_length=150)
+    # A move's unit of departure: a platform naming that unit's listing afterwards says nothing new.
+    moved_from = models.ForeignKey(Unit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -228,7 +228,8 @@ def moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bo
     of the same platform (the sibling the stay was imported through: a room change, or an Airbnb host
     moving a reservation to another listing). A unit whose listing staff re-pointed elsewhere holds none,
     so its stays stay put. Not when staff moved the stay (an overbooking resolved by a move, recorded as
-    a transition by someone other than the platform): their decision stands, and the platform is told by them."""
+    a transition by someone other than the platform) and the platform still names the listing it was on
+    before: their decision stands. A listing of a third unit is the platform moving its guest again."""
     if existing.unit_id == connection.unit_id:
         return False
     if adapter_class(connection.platform_type).booking_listing_key(data) != connection.listing_key:
@@ -240,8 +241,16 @@ def moved_by_platform(existing: Booking, data: BookingData, *, connection) -> bo
     )
     if not sibling.exists():
         return False
-    moves = existing.transitions.filter(action=BookingTransition.Action.MOVED)
-    return not moves.exclude(actor=existing.source).exists()
+    staff_move = (
+        existing.transitions.filter(action=BookingTransition.Action.MOVED)
+        .exclude(actor=existing.source)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if staff_move is None:
+        return True
+    # A move recorded before its unit of departure was (moved_from None) keeps staff's decision.
+    return staff_move.moved_from_id is not None and staff_move.moved_from_id != connection.unit_id
 
 
 def _stale(version: str, stored: str, *, snapshot: bool) -> bool:

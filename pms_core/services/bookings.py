@@ -270,6 +270,7 @@ def booking_change_unit(*, booking: Booking, unit: Unit, actor: str, reason: str
             from_status=old_status,
             actor=actor,
             reason=f"moved from {old_unit.name} to {unit.name}" + (f": {reason}" if reason else ""),
+            moved_from=old_unit,
         )
         outbox_record_move(
             booking=current,

@@ -113,6 +113,7 @@ def _move(current: Booking, target: Unit | None, *, actor: str, reason: str) -> 
         from_status=Booking.Status.OVERBOOKED,
         actor=actor,
         reason=f"moved from {old_unit.name} to {target.name}: {reason}",
+        moved_from=old_unit,
     )
     # Staff made this change, so no platform already knows it: both units' channels are told.
     outbox_record_move(

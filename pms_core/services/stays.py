@@ -90,8 +90,11 @@ def find_blocker(*, unit_id: int, check_in: dt.date, check_out: dt.date, stay: B
     return qs.order_by("status", "check_in", "pk").first()
 
 
-def transition_record(*, booking: Booking, action: str, from_status: str, actor: str, reason: str = "") -> None:
-    """Record who changed a booking's status (or decided on its overbooking), when and why, and count it."""
+def transition_record(
+    *, booking: Booking, action: str, from_status: str, actor: str, reason: str = "", moved_from: Unit | None = None
+) -> None:
+    """Record who changed a booking's status (or decided on its overbooking), when and why, and count it.
+    ``moved_from``: a move's unit of departure."""
     BookingTransition.objects.create(
         booking=booking,
         action=action,
@@ -99,6 +102,7 @@ def transition_record(*, booking: Booking, action: str, from_status: str, actor:
         to_status=booking.status,
         actor=(actor or "system")[:150],
         reason=reason[:500],
+        moved_from=moved_from,
     )
     metrics.BOOKING_TRANSITIONS.labels(action, booking.status).inc()
 

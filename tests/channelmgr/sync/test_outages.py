@@ -29,6 +29,7 @@ import time_machine
 from django.core.cache import caches
 from django.db import OperationalError
 from django.utils import timezone
+from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 
 from channelmgr import tasks
@@ -111,7 +112,25 @@ def clock():
 
 
 @pytest.fixture
-def broker(monkeypatch, settings, clock):
+def stub_broker():
+    """The outbox queue on a ``StubBroker`` in either mode, read and run by the tests themselves
+    (``consume_events``, a worker of their own): services mode's broker is Redis, shared with the stack."""
+    previous = dramatiq.get_broker()
+    if isinstance(previous, StubBroker):
+        yield previous
+        return
+    stub = StubBroker()
+    for actor in previous.actors.values():
+        stub.declare_actor(actor)
+    dramatiq.set_broker(stub)
+    try:
+        yield stub
+    finally:
+        dramatiq.set_broker(previous)
+
+
+@pytest.fixture
+def broker(monkeypatch, settings, clock, stub_broker):
     settings.PUSH_DEBOUNCE_SECONDS = 1.0  # the default
     settings.SYNC_WINDOW_DAYS = 30
     caches["default"].clear()
@@ -120,9 +139,9 @@ def broker(monkeypatch, settings, clock):
         dispatch, "_push_actors", {AVAILABILITY: fake.actor(AVAILABILITY), PRICING: fake.actor(PRICING)}
     )
     monkeypatch.setattr(dispatch, "_drain_actor", fake.actor("drain"))
-    dramatiq.get_broker().flush_all()
+    stub_broker.flush_all()
     yield fake
-    dramatiq.get_broker().flush_all()
+    stub_broker.flush_all()
 
 
 @pytest.fixture

@@ -16,6 +16,9 @@ Found in review (2026-12): each test whose docstring starts "Used to fail" faile
 others pin what held already.
 """
 
+# The fixtures come from the module whose fake platforms this one uses.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,7 +46,12 @@ from channelmgr.sync.push import STALE_CLAIM
 from pms_core.models import OutboxEvent, Unit
 from pms_core.outbox import outbox_relay_step
 from pms_core.services import booking_create, calendar_set_prices
-from tests.channelmgr.sync.test_prices_reach_platforms import FEWO_AVAIL, FakePlatforms, fake_platform_routes
+from tests.channelmgr.sync.test_prices_reach_platforms import (  # noqa: F401 (fixtures)
+    FEWO_AVAIL,
+    FakePlatforms,
+    fewo,
+    platforms,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit runs as in production
 
@@ -142,27 +150,6 @@ def broker(monkeypatch, settings, clock, stub_broker):
     stub_broker.flush_all()
     yield fake
     stub_broker.flush_all()
-
-
-@pytest.fixture
-def platforms():
-    fake = FakePlatforms()
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        fake_platform_routes(fake, http)
-        yield fake
-
-
-@pytest.fixture
-def fewo(unit) -> ChannelConnection:
-    return ChannelConnection.objects.create(
-        organization=unit.property.organization,
-        unit=unit,
-        platform_type="fewo_direkt",
-        platform_listing_id="L-1",
-        api_key="fewo-key",
-        rate_limit=1000,
-        rate_window=1.0,
-    )
 
 
 def annex_connection(unit) -> ChannelConnection:

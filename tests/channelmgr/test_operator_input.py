@@ -253,6 +253,14 @@ def test_manage_py_sandbox_refuses_a_port_out_of_range():
     assert "Traceback" not in done.stderr, done.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.parametrize("flag", ["--port", "--sandbox-port"])
+@pytest.mark.parametrize("port", ["70000", "0", "-1"])
+def test_run_embedded_refuses_a_port_out_of_range_before_starting_anything(flag, port):
+    """A port nothing can bind is a one-line error before the sandbox or the server start."""
+    with pytest.raises(CommandError, match=f"{flag}: {port} is not a port"):
+        call_command("run_embedded", flag, port)
+
+
 # --- the staff calendar ------------------------------------------------------------------------------
 
 

@@ -31,6 +31,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-sandbox", action="store_true", help="don't start the platform sandbox")
 
     def handle(self, *args, host, port, sandbox_port, no_sandbox, **options):
+        for flag, value in (("--port", port), ("--sandbox-port", sandbox_port)):
+            if not 0 < value <= 65535:
+                raise CommandError(f"{flag}: {value} is not a port (1-65535)")
         if settings.REDIS_URL and not settings.EMBEDDED_WORKER:
             raise CommandError("REDIS_URL is set: run gunicorn, rundramatiq and run_scheduler instead")
         sandbox = None

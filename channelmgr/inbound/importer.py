@@ -197,7 +197,12 @@ def _create(connection, data: BookingData, *, source: str, channel_id: str) -> t
 def _update(
     existing: Booking, data: BookingData, *, connection, channel_id: str, snapshot: bool = False
 ) -> tuple[Booking, str]:
-    if _stale(data.version, existing.source_version, snapshot=snapshot):
+    # At one version a cancellation outranks a live copy: a page holding a reservation's modification
+    # and then its cancellation, neither with its own time (both the page's), is not a stale cancel.
+    cancels_at_same_version = (
+        data.status == BookingStatus.CANCELLED and existing.is_active and data.version == existing.source_version
+    )
+    if _stale(data.version, existing.source_version, snapshot=snapshot) and not cancels_at_same_version:
         return existing, Action.STALE
     if data.status == BookingStatus.CANCELLED:
         if existing.status == Booking.Status.CANCELLED:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -473,8 +474,11 @@ def _import_page(connections, bookings, result: PollResult) -> list[tuple[Bookin
                 continue
         connection = connection or by_listing.get(data.listing_id, connections[0])
         try:
-            booking, action = booking_import(connection=connection, data=data)
-        except (ValidationError, DomainError) as exc:
+            with transaction.atomic():  # a savepoint: one reservation the database refuses rolls back alone
+                booking, action = booking_import(connection=connection, data=data)
+        except (ValidationError, DomainError, DataError, IntegrityError) as exc:
+            # Refused alone, as an unreadable one is: left unacknowledged (the platform offers it again) and
+            # named on the pull's log. Raised, it stopped every pull of the account at this reservation.
             log.warning("%s booking %s refused: %s", connection.platform_type, data.channel_booking_id, exc)
             result.refused.append(f"{data.channel_booking_id}: {exc}"[:300])
             continue

@@ -83,9 +83,11 @@ def availability_updates(ranges: Sequence[AvailabilityRange]) -> list[Availabili
     """Validate every range before anything is built or sent.
 
     A minimum stay longer than EQC's ``minLOS`` can say (28 nights; a monthly let's 30, say) closes those
-    nights on Expedia: no stay there could meet it. Refusing the update instead failed the whole push
-    for good, which set the connection aside (needs attention) and with it every later close-out of a
-    booking made elsewhere."""
+    nights to arrival on Expedia: no stay arriving there could meet it, for Expedia sells 28 nights at
+    most. A stay passing through them (arriving before, a minimum stay counts on the arrival night) is
+    one the PMS sells, so the nights stay open to it: a stop-sell lost those sales. Refusing the update
+    instead failed the whole push for good, which set the connection aside (needs attention) and with it
+    every later close-out of a booking made elsewhere."""
     check_ranges(ranges)
     checked = []
     for item in ranges:
@@ -93,8 +95,10 @@ def availability_updates(ranges: Sequence[AvailabilityRange]) -> list[Availabili
         if isinstance(stay, bool) or not isinstance(stay, int) or stay < 1:
             raise InvalidUpdateError(f"Expedia minLOS must be 1..{MAX_LOS}, got {stay!r}")
         if stay > MAX_LOS:
-            log.warning("expedia: a minimum stay of %s nights from %s is sent as closed", stay, item.range.start)
-            item = replace(item, min_stay=MAX_LOS, stop_sell=True)
+            log.warning(
+                "expedia: a minimum stay of %s nights from %s is sent as closed to arrival", stay, item.range.start
+            )
+            item = replace(item, min_stay=MAX_LOS, closed_to_arrival=True)
         item.max_stay_on_wire(MAX_LOS)  # raises InvalidUpdateError
         checked.append(item)
     return checked

@@ -89,17 +89,20 @@ def test_503_is_transient_and_429_carries_retry_after(adapter, http):
     assert (limited.value.permanent, limited.value.retry_after) == (False, 3.0)
 
 
-def test_a_min_stay_expedia_cannot_carry_closes_those_nights_and_the_others_go_out(adapter, http):
-    """A minimum stay of 29 nights or more (EQC's minLOS goes to 28) closes those nights on Expedia; the
+def test_a_min_stay_expedia_cannot_carry_closes_those_nights_to_arrival_and_the_others_go_out(adapter, http):
+    """A minimum stay of 29 nights or more (EQC's minLOS goes to 28) closes those nights to arrival on
+    Expedia, which sells 28 nights at most; a stay passing through them stays sellable, as in the PMS. The
     other nights go out as they are. It used to refuse the whole update for good, which set the connection
-    aside (needs attention), and with it the close-outs of every later booking made elsewhere."""
+    aside (needs attention), and with it the close-outs of every later booking made elsewhere; then it
+    stop-sold the nights, losing the stays passing through."""
     http.post(AR, body=AR_SUCCESS)
     adapter.update_availability(AvailabilityUpdate("3546", (avail(0, 1), avail(1, 2, min_stay=30))))
 
     first, second = etree.fromstring(http.calls[0].request.body).findall("a:AvailRateUpdate", NS)
+    restrictions = second.find("a:RoomType/a:RatePlan/a:Restrictions", NS)
     assert first.find("a:RoomType", NS).get("closed") == "false"
-    assert second.find("a:RoomType", NS).get("closed") == "true"
-    assert second.find("a:RoomType/a:RatePlan/a:Restrictions", NS).get("minLOS") == "28"
+    assert second.find("a:RoomType", NS).get("closed") == "false"
+    assert (restrictions.get("minLOS"), restrictions.get("closedToArrival")) == ("28", "true")
 
 
 def test_a_non_numeric_hotel_id_is_refused_before_any_request(adapter, http):

@@ -114,6 +114,9 @@ class ChannelConnection(models.Model):
     # sees the same feed again or staff confirm it (``channelmgr.inbound.importer``). Which blocks,
     # why, since when; null when nothing is held.
     ical_hold = models.JSONField(null=True, blank=True, editable=False)
+    # A feed's events that echo our own export back (``channelmgr.inbound.importer``: UID -> [start, end]),
+    # ignored while they stay in the feed unchanged.
+    ical_echoes = models.JSONField(default=dict, blank=True, editable=False)
     # What the last reconcile found (``channelmgr.sync.reconcile``): total, description, error. The staff
     # home shows it; null until a reconcile ran.
     last_reconcile_at = models.DateTimeField(null=True, blank=True, editable=False)

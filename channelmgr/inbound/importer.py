@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from dataclasses import replace
 
 from django.conf import settings
@@ -25,6 +26,7 @@ from channelmgr import metrics
 from channelmgr.accounts import sync_window
 from channelmgr.models import ChannelConnection
 from channelmgr.services.connections_health import connection_mark_needs_attention, connection_recover
+from channelmgr.services.ical_export import ical_uid_domain
 from channelmgr.signals import sold_on_former_listing
 from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
@@ -377,6 +379,10 @@ ICAL_INVALID = "invalid"  # an event we could not read or the PMS refused (count
 ICAL_OUTSIDE_WINDOW = "outside_window"  # a long closure with no night inside the sync window
 ICAL_REMOVED = "removed"
 ICAL_HELD = "held"  # removals held back as a suspected feed glitch
+ICAL_ECHO = "echo"  # an event echoing our own export back (``_ical_echo``): not a block of its own
+# How a platform's export names nights it only blocks (Airbnb "Airbnb (Not available)", Booking.com
+# "CLOSED - Not available", "Blocked"), as opposed to its own reservations ("Reserved").
+ICAL_BLOCKED_SUMMARY = re.compile(r"not available|unavailable|blocked|closed", re.IGNORECASE)
 # Holding a partial loss only makes sense once a feed holds this many upcoming blocks (see below).
 ICAL_HOLD_MIN_BLOCKS = 4
 
@@ -427,6 +433,36 @@ def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData
     if end <= start:
         return None
     return replace(data, check_in=start, check_out=end, version=f"{data.version}{CLIP_MARK}{start:%Y%m%d}-{end:%Y%m%d}")
+
+
+def _ical_echo(connection: ChannelConnection, data: BookingData, channel_id: str, before: dict) -> bool:
+    """Whether a feed event echoes our own export back: a platform that imports our export blocks those
+    nights and shows them in its own export, which this feed may be. Imported, the echo held the nights
+    of a stay cancelled here for good (our export showed the echo, the platform kept it, we kept it), and
+    every stay turned into an overbooking with its own echo.
+
+    An echo: an event this feed holds no block for, named as a blocked night (``ICAL_BLOCKED_SUMMARY``),
+    each of whose nights an active stay or block from elsewhere holds; then, while it stays in the feed
+    with the same nights, whatever happens to what it echoed (``before``: the feed's echoes so far). An
+    event whose nights change is judged again. One the platform sold (its own guest) is named as such."""
+    uid = data.channel_booking_id
+    if before.get(uid) == [data.check_in.isoformat(), data.check_out.isoformat()]:
+        return True
+    if not ICAL_BLOCKED_SUMMARY.search(data.raw_status or ""):
+        return False
+    if Booking.objects.active().filter(source=booking_source(connection), channel_booking_id=channel_id).exists():
+        return False  # a block of this feed already: it changes as the feed says
+    holders = (
+        Booking.objects.active()
+        .filter(unit_id=connection.unit_id, check_in__lt=data.check_out, check_out__gt=data.check_in)
+        .exclude(source=booking_source(connection), channel_booking_id__startswith=f"{connection.pk}:")
+        .values_list("check_in", "check_out")
+    )
+    held = set()
+    for start, end in holders:
+        held.update(start + dt.timedelta(days=i) for i in range((end - start).days))
+    nights = (data.check_in + dt.timedelta(days=i) for i in range((data.check_out - data.check_in).days))
+    return all(night in held for night in nights)
 
 
 def _adopt_blocks_of_deleted_feed(connection: ChannelConnection) -> None:
@@ -509,6 +545,9 @@ def ical_snapshot_import(
     today = window[0]
     _adopt_blocks_of_deleted_feed(connection)
     held = set(_ical_blocks(connection).filter(check_out__gt=today).values_list("channel_booking_id", flat=True))
+    echoes_before = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_echoes", flat=True).first()
+    echoes_before, echoes = echoes_before or {}, {}
+    ours = f"@{ical_uid_domain()}"
     seen: set[str] = set()
     kept: set[str] = set()  # UIDs of events that failed this poll: their blocks did not leave the feed
     for bad in getattr(page, "invalid", ()):
@@ -528,6 +567,11 @@ def ical_snapshot_import(
         if clipped is None:
             count(ICAL_OUTSIDE_WINDOW)
             continue
+        if block.channel_booking_id.endswith(ours) or _ical_echo(connection, clipped, channel_id, echoes_before):
+            if not block.channel_booking_id.endswith(ours):
+                echoes[block.channel_booking_id] = [clipped.check_in.isoformat(), clipped.check_out.isoformat()]
+            count(ICAL_ECHO)
+            continue
         try:
             with transaction.atomic():  # a savepoint: a refused event rolls back alone
                 _booking, action = booking_import(connection=connection, data=clipped, snapshot=True)
@@ -536,6 +580,8 @@ def ical_snapshot_import(
             invalid(block.channel_booking_id, f"event {block.channel_booking_id}: refused: {_refusal(exc)}")
             continue
         count(action)
+    if page.is_snapshot and echoes != echoes_before:  # what left the feed is forgotten
+        ChannelConnection.objects.filter(pk=connection.pk).update(ical_echoes=echoes)
     if page.is_snapshot:
         _ical_apply_removals(
             connection,

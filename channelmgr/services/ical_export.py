@@ -95,6 +95,12 @@ def _stop_sell_events(unit: Unit, since: dt.date) -> list[ExportEvent]:
     return events
 
 
+def ical_uid_domain() -> str:
+    """The domain of the UIDs our export gives its events (``booking-<pk>@<domain>``): the importer knows
+    our own events by it when a feed reads them back."""
+    return settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "channel-manager"
+
+
 def ical_feed(export: IcalExport) -> str:
     """The RFC 5545 text of the export's unit, as of now."""
     unit = export.unit
@@ -111,5 +117,4 @@ def ical_feed(export: IcalExport) -> str:
         for stay in stays.only("pk", "kind", "check_in", "check_out")
     ]
     events += _stop_sell_events(unit, since)
-    host = settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "channel-manager"
-    return build_calendar(unit.name, events, uid_domain=host)
+    return build_calendar(unit.name, events, uid_domain=ical_uid_domain())

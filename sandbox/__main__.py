@@ -29,7 +29,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
-    server = make_server(args.host, args.port, args.callback_base, args.reference_dir)
+    try:
+        server = make_server(args.host, args.port, args.callback_base, args.reference_dir)
+    except OSError as exc:  # the port is taken, the host does not resolve: a message, not a traceback
+        parser.exit(1, f"python -m sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}\n")
     # shutdown() waits for serve_forever() to return, so it must run on another thread.
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     logging.getLogger("sandbox").info("sandbox on %s, webhooks to %s", server.base_url, args.callback_base)

@@ -253,6 +253,22 @@ def test_manage_py_sandbox_refuses_a_port_out_of_range():
     assert "Traceback" not in done.stderr, done.stderr.strip().splitlines()[-1]
 
 
+def test_the_sandbox_on_a_port_already_taken_exits_with_a_message():
+    """A port another process listens on is a one-line error and exit 1, not an OSError traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run(  # noqa: S603 - our own interpreter and the sandbox module
+            [sys.executable, "-m", "sandbox", "--port", str(taken.getsockname()[1])],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "cannot listen on" in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("flag", ["--port", "--sandbox-port"])
 @pytest.mark.parametrize("port", ["70000", "0", "-1"])
 def test_run_embedded_refuses_a_port_out_of_range_before_starting_anything(flag, port):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import money
 
@@ -293,6 +294,15 @@ class TokenSet:
     access_token: str
     refresh_token: str
     expires_at: dt.datetime
+
+
+def zone_named(name: str) -> dt.tzinfo:
+    """The time zone called ``name`` (``PlatformAccount.timezone``, an IANA name), UTC for one no longer
+    known, as the PMS's own today does: where a platform's UTC or offset time counts."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lxml import etree
 
 # InvalidUpdateError lives beside the plain data it guards (JSON adapters raise it too); kept importable here.
-from adapters.base import InvalidUpdateError, PlatformAPIError, PriceRange, WebhookPayloadError  # noqa: F401
+from adapters.base import (  # noqa: F401
+    InvalidUpdateError,
+    PlatformAPIError,
+    PriceRange,
+    WebhookPayloadError,
+    zone_named,
+)
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -199,17 +204,9 @@ def date_or_none(value: str, zone: str = "") -> dt.date | None:
     try:
         if not is_instant(value):
             return dt.date.fromisoformat(value[:10])
-        return dt.datetime.fromisoformat(value).astimezone(_zone(zone)).date() if zone else None
+        return dt.datetime.fromisoformat(value).astimezone(zone_named(zone)).date() if zone else None
     except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 read in a zone past its edge
         return None
-
-
-def _zone(name: str) -> dt.tzinfo:
-    """The zone called ``name``, UTC for one no longer known (as ``property_today`` does)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
 
 
 def utc_version(value: str) -> str:

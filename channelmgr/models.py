@@ -211,6 +211,9 @@ class SyncLog(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # The sweep looks for rows left running every 30 s (``sync_logs_end_abandoned``): the few running
+        # ones, not every row older than ``STALE_CLAIM``.
+        indexes = [models.Index(fields=["started_at"], condition=Q(status="running"), name="synclog_running_idx")]
 
     def __str__(self):
         return f"{self.direction} {self.kind} {self.status}"

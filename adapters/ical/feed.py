@@ -19,10 +19,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
 from icalendar.error import BrokenCalendarProperty
+
+from adapters.base import zone_named
 
 PRODID = "-//Channel Manager//Unit Calendar 1.0//EN"
 ONE_DAY = dt.timedelta(days=1)
@@ -188,14 +189,6 @@ def _calendar(text: bytes | str) -> Calendar:
         raise FeedError(f"unreadable iCalendar feed: {exc}") from exc
 
 
-def _zone(name: str) -> dt.tzinfo:
-    """The zone called ``name``, UTC for one no longer known (as ``property_today`` does)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return dt.UTC
-
-
 def _durations(text: str) -> list[str]:
     """Each VEVENT's DURATION as written ("" for none), in feed order (``walk``'s)."""
     found: list[str] = []
@@ -221,7 +214,7 @@ def read_feed(text: bytes | str, *, zone: str = "UTC") -> FeedReading:
         text = text.decode("utf-8", errors="replace")
     events: list[FeedEvent] = []
     invalid: list[InvalidEvent] = []
-    components, durations, local = _calendar(text).walk("VEVENT"), _durations(text), _zone(zone)
+    components, durations, local = _calendar(text).walk("VEVENT"), _durations(text), zone_named(zone)
     if len(durations) != len(components):  # read apart from the parser: never pair one with another event
         durations = [""] * len(components)
     for component, duration in zip(components, durations, strict=True):

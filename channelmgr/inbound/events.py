@@ -46,18 +46,11 @@ def connection_for_listing(
         held = live.filter(platform_type=platform, listing_key=each).first()
         if held is not None:
             return held
-    unit_id = (
-        Booking.objects.filter(source=platform, channel_booking_id=booking.channel_booking_id)
-        .values_list("unit_id", flat=True)
-        .first()
-    )
-    if unit_id is None:
-        return None
-    return live.filter(platform_type=platform, platform_listing_id=listing_id, unit_id=unit_id).first()
+    return _holder_of(live.filter(platform_listing_id=listing_id), platform, booking.channel_booking_id)
 
 
 def _holder_of(live, platform: str, channel_booking_id: str) -> ChannelConnection | None:
-    """The live connection of ``platform`` on the unit holding that platform's booking, if we hold it."""
+    """The connection of ``live`` of ``platform`` on the unit holding that platform's booking, if we hold it."""
     if not channel_booking_id:
         return None
     unit_id = (

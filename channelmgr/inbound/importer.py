@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import replace
 
 from django.conf import settings
@@ -435,7 +436,9 @@ def ical_clip(data: BookingData, window: tuple[dt.date, dt.date]) -> BookingData
     return replace(data, check_in=start, check_out=end, version=f"{data.version}{CLIP_MARK}{start:%Y%m%d}-{end:%Y%m%d}")
 
 
-def _ical_echo(connection: ChannelConnection, data: BookingData, channel_id: str, before: dict) -> bool:
+def _ical_echo(
+    connection: ChannelConnection, data: BookingData, channel_id: str, before: dict, blocks: Collection[str]
+) -> bool:
     """Whether a feed event echoes our own export back: a platform that imports our export blocks those
     nights and shows them in its own export, which this feed may be. Imported, the echo held the nights
     of a stay cancelled here for good (our export showed the echo, the platform kept it, we kept it), and
@@ -444,18 +447,19 @@ def _ical_echo(connection: ChannelConnection, data: BookingData, channel_id: str
     An echo: an event this feed holds no block for, named as a blocked night (``ICAL_BLOCKED_SUMMARY``),
     each of whose nights an active stay or block from elsewhere holds; then, while it stays in the feed
     with the same nights, whatever happens to what it echoed (``before``: the feed's echoes so far). An
-    event whose nights change is judged again. One the platform sold (its own guest) is named as such."""
+    event whose nights change is judged again. One the platform sold (its own guest) is named as such.
+    ``blocks``: the channel ids of this feed's live blocks (``_ical_blocks``), read once per poll."""
     uid = data.channel_booking_id
     if before.get(uid) == [data.check_in.isoformat(), data.check_out.isoformat()]:
         return True
     if not ICAL_BLOCKED_SUMMARY.search(data.raw_status or ""):
         return False
-    if Booking.objects.active().filter(source=booking_source(connection), channel_booking_id=channel_id).exists():
+    if channel_id in blocks:
         return False  # a block of this feed already: it changes as the feed says
     holders = (
         Booking.objects.active()
         .filter(unit_id=connection.unit_id, check_in__lt=data.check_out, check_out__gt=data.check_in)
-        .exclude(source=booking_source(connection), channel_booking_id__startswith=f"{connection.pk}:")
+        .exclude(pk__in=_ical_blocks(connection).values("pk"))
         .values_list("check_in", "check_out")
     )
     held = set()
@@ -544,7 +548,8 @@ def ical_snapshot_import(
     window = sync_window(connection)
     today = window[0]
     _adopt_blocks_of_deleted_feed(connection)
-    held = set(_ical_blocks(connection).filter(check_out__gt=today).values_list("channel_booking_id", flat=True))
+    live = dict(_ical_blocks(connection).values_list("channel_booking_id", "check_out"))
+    held = {channel_id for channel_id, check_out in live.items() if check_out > today}
     echoes_before = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_echoes", flat=True).first()
     echoes_before, echoes = echoes_before or {}, {}
     ours = f"@{ical_uid_domain()}"
@@ -567,9 +572,11 @@ def ical_snapshot_import(
         if clipped is None:
             count(ICAL_OUTSIDE_WINDOW)
             continue
-        if block.channel_booking_id.endswith(ours) or _ical_echo(connection, clipped, channel_id, echoes_before):
-            if not block.channel_booking_id.endswith(ours):
-                echoes[block.channel_booking_id] = [clipped.check_in.isoformat(), clipped.check_out.isoformat()]
+        if block.channel_booking_id.endswith(ours):  # our own event, read back
+            count(ICAL_ECHO)
+            continue
+        if _ical_echo(connection, clipped, channel_id, echoes_before, live):
+            echoes[block.channel_booking_id] = [clipped.check_in.isoformat(), clipped.check_out.isoformat()]
             count(ICAL_ECHO)
             continue
         try:

@@ -115,8 +115,13 @@ def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Clai
 
 
 # The connection's mapping as its claimed rows read it, joined: ``remapped`` compares it with the one the
-# push loaded (and sends to).
+# push loaded (and sends to, ``_mapping_of``).
 MAPPING = ("connection__listing_key", "connection__unit_id")
+
+
+def _mapping_of(connection: ChannelConnection) -> tuple:
+    """``MAPPING`` of the connection as a push loaded it."""
+    return tuple(getattr(connection, name.removeprefix("connection__")) for name in MAPPING)
 
 
 def remapped(connection: ChannelConnection, kind: str, claim_id: str, mapping: tuple) -> bool:
@@ -124,7 +129,7 @@ def remapped(connection: ChannelConnection, kind: str, claim_id: str, mapping: t
     then the ranges just claimed may be the re-map's whole window, and sent under the loaded object they
     would reach the old listing and be marked pushed, the new one never getting them. They are given back,
     with a push of their own that loads the connection anew (the re-map's own may have found them claimed)."""
-    if mapping == (connection.listing_key, connection.unit_id):
+    if mapping == _mapping_of(connection):
         return False
     release_claim(claim_id, connection.pk)
     push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=0)
@@ -610,9 +615,12 @@ def push_refused(connection, kind: str, exc: PlatformAPIError) -> None:
 
     A push sent to a mapping the connection no longer has (re-mapped while it was on the wire, most
     often because that listing is gone) says nothing of the new one: nothing is recorded."""
-    if not ChannelConnection.objects.filter(
-        pk=connection.pk, listing_key=connection.listing_key, unit_id=connection.unit_id
-    ).exists():
+    stored = (
+        ChannelConnection.objects.filter(pk=connection.pk)
+        .values_list(*(name.removeprefix("connection__") for name in MAPPING))
+        .first()
+    )
+    if stored != _mapping_of(connection):
         log.info("connection %s: a push to its former mapping failed (%s); not recorded", connection.pk, exc)
         return
     if not exc.permanent:

@@ -428,6 +428,12 @@ class RateLimit:
     window_seconds: float
 
 
+# How often a webhook platform's catch-up poll (``Polling.catch_up``) reads each listing: one request a
+# listing every 5 minutes is 0.2% of Airbnb's 10 a second for a host of 10 listings, and bounds what a
+# lost webhook costs to minutes. ``{PREFIX}_POLL_SECONDS`` overrides it.
+CATCH_UP_SECONDS = 300
+
+
 @dataclass(frozen=True)
 class Polling:
     """How often a ``PULL_BOOKINGS`` platform is read. ``{PREFIX}_POLL_SECONDS`` overrides
@@ -440,6 +446,10 @@ class Polling:
     # One pull reads every listing of an account (``fetch_bookings(listing_ids=...)``): the scheduler
     # polls an account once, not once per listing, and its pings are covered account-wide.
     per_account: bool = False
+    # Bookings arrive by webhook; this poll only catches what a lost or refused webhook missed (read with
+    # ``since``, the stays that still hold a night). It reserves nothing of the platform's limit and may take
+    # at most a quarter of it (``guard.CATCH_UP_SHARE``): the pushes keep the rest, whatever the poll's round.
+    catch_up: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adapters.registry import adapter_class  # noqa: E402
 from testkit.stack import (  # noqa: E402
     PLATFORMS,
     EmbeddedStack,
@@ -74,6 +75,10 @@ QUIET_SAMPLES = 3
 BASE_PRICE = Decimal("150.00")
 DEFAULT_MIN_STAY = 1
 REFUSED_OVER_MIN_STAY = 2  # the refusal episode: the soak sets min stays of 1 to 4
+# The platforms whose bookings come by webhook, with a catch-up poll behind (the "webhooks lost" episode),
+# and that poll's period in the soak's stack (production: 300 s).
+CATCH_UP_PLATFORMS = [slug for slug in PLATFORMS if getattr(adapter_class(slug).polling, "catch_up", False)]
+CATCH_UP_SECONDS = 15
 
 # Operation kinds and their weights.
 OPERATIONS = {
@@ -483,6 +488,18 @@ class Soak:
                 rng.randrange(ops),
                 rng.uniform(3, 6),
                 "timeouts",
+            )
+        )
+        # A webhook platform whose webhooks never arrive for a while (a secret rotated on one side only): its
+        # bookings reach the PMS only through the catch-up poll (``Polling.catch_up``), which the soak's
+        # stack runs every ``CATCH_UP_SECONDS``.
+        plan.append(
+            FaultEpisode(
+                rng.choice(CATCH_UP_PLATFORMS),
+                {"webhooks_lost": True},
+                rng.randrange(ops),
+                rng.uniform(5, 15),
+                "webhooks lost",
             )
         )
         return sorted(plan, key=lambda e: e.start_op)
@@ -937,7 +954,12 @@ def soak_env() -> dict:
     """Settings for the soak's stack. Every unit's Booking.com connection shares one account (20
     requests a minute): a poll every 10 s per unit would leave the pushes almost nothing. Pulls still
     happen at once on the sandbox's notify ping."""
-    return {"BOOKING_COM_POLL_SECONDS": "30"}
+    return {
+        "BOOKING_COM_POLL_SECONDS": "30",
+        # The catch-up behind the webhooks: within the quiet wait, so a booking whose webhook was lost counts
+        # as lost only when the poll missed it too.
+        **{f"{slug.upper()}_POLL_SECONDS": str(CATCH_UP_SECONDS) for slug in CATCH_UP_PLATFORMS},
+    }
 
 
 def make_stack(mode: str, units: int, *, hotel: bool = False) -> Stack:

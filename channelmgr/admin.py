@@ -237,7 +237,14 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             (
                 "Sync bookkeeping",
                 {
-                    "fields": ["sync_cursor", "last_polled_at", "last_push_at", "created_at", "updated_at"],
+                    "fields": [
+                        "sync_cursor",
+                        "last_polled_at",
+                        "pulled_through",
+                        "last_push_at",
+                        "created_at",
+                        "updated_at",
+                    ],
                     "classes": ["collapse"],
                 },
             ),

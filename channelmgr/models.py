@@ -30,6 +30,7 @@ ENGINE_FIELDS = (
     "last_sync_at",
     "sync_cursor",
     "last_polled_at",
+    "pulled_through",
     "last_push_at",
 )
 
@@ -105,7 +106,10 @@ class ChannelConnection(models.Model):
 
     # Sync engine bookkeeping.
     sync_cursor = models.CharField(max_length=500, blank=True)
-    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)  # the last poll claimed, whatever came of it
+    # When the last pull that read everything the platform offered began: the next reads what changed
+    # since then (less an overlap), so a poll that failed or stopped part way loses nothing.
+    pulled_through = models.DateTimeField(null=True, blank=True, editable=False)
     last_push_at = models.DateTimeField(null=True, blank=True)
     # The sync window's end up to which its nights were marked to push (``channelmgr.sync.window``): the
     # window moves a day each day, and the nights entering it go out then. Null until first looked at.

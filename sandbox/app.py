@@ -42,7 +42,9 @@ class Sandbox:
         self.random = random.Random()
         self.token_ttl = token_ttl
         self.fallback_seconds = fallback_seconds
-        self.webhooks = WebhookDispatcher(self._count_delivery, backoff=webhook_backoff, history=webhook_history)
+        self.webhooks = WebhookDispatcher(
+            self._count_delivery, backoff=webhook_backoff, history=webhook_history, lost=self._webhooks_lost
+        )
         self.platforms = {platform.slug: platform for platform in build_platforms(self, classes)}
         self.control = ControlApi(self)
         if not self.schemas.available:
@@ -113,6 +115,10 @@ class Sandbox:
                 self.store[platform.slug].stats.rate_limit_violations += 1
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    def _webhooks_lost(self, slug: str) -> bool:
+        faults = self.faults.get(slug)
+        return faults is not None and faults.webhooks_lost
 
     def _count_delivery(self, slug: str, ok: bool) -> None:
         with self.store.lock:

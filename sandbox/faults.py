@@ -1,7 +1,9 @@
 """Injected faults per platform: down, a share of errors, and latency; all of the platform's endpoints, or
 only those named in ``endpoints`` (e.g. Expedia's ``bc`` alone, so bookings arrive but are never confirmed).
 ``longest_min_stay`` makes the platform refuse, as an invalid request, any availability write setting a
-longer minimum stay (a value a channel manager must not let stop its close-outs)."""
+longer minimum stay (a value a channel manager must not let stop its close-outs). ``webhooks_lost`` sends
+the platform's webhooks nowhere: each is logged as sent (it can be replayed) and never arrives, as when
+the subscriber's endpoint or secret is wrong for longer than the platform retries."""
 
 from __future__ import annotations
 
@@ -19,13 +21,15 @@ class Faults:
     down: bool = False
     endpoints: tuple[str, ...] = ()  # route names; empty: every endpoint
     longest_min_stay: int | None = None
+    webhooks_lost: bool = False
 
     @classmethod
     def from_json(cls, payload: object) -> Faults:
         if not isinstance(payload, dict):
             raise Invalid("faults must be a JSON object")
         unknown = sorted(
-            payload.keys() - {"latency_ms", "error_rate", "status", "down", "endpoints", "longest_min_stay"}
+            payload.keys()
+            - {"latency_ms", "error_rate", "status", "down", "endpoints", "longest_min_stay", "webhooks_lost"}
         )
         if unknown:
             raise Invalid(f"unknown fault field(s) {', '.join(unknown)}")
@@ -47,6 +51,8 @@ class Faults:
             raise Invalid("status must be an HTTP error status 400..599")
         if not isinstance(self.down, bool):
             raise Invalid("down must be true or false")
+        if not isinstance(self.webhooks_lost, bool):
+            raise Invalid("webhooks_lost must be true or false")
         longest = self.longest_min_stay
         if longest is not None and (isinstance(longest, bool) or not isinstance(longest, int) or longest < 1):
             raise Invalid("longest_min_stay must be an integer >= 1, or null")
@@ -70,4 +76,5 @@ class Faults:
             "down": self.down,
             "endpoints": list(self.endpoints),
             "longest_min_stay": self.longest_min_stay,
+            "webhooks_lost": self.webhooks_lost,
         }

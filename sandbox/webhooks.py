@@ -49,8 +49,10 @@ class WebhookDispatcher:
         max_pending: int = 10_000,
         workers: int = 4,
         timeout: float = 5.0,
+        lost: Callable[[str], bool] = lambda slug: False,
     ):
         self.on_result = on_result
+        self.lost = lost  # the ``webhooks_lost`` fault: sent (logged, replayable) but never delivered
         self.backoff = tuple(backoff)
         self.max_pending = max_pending
         self.timeout = timeout
@@ -67,6 +69,7 @@ class WebhookDispatcher:
 
     def send(self, webhook: Webhook, *, record: bool = True) -> bool:
         """Queue a webhook; returns False (and counts a failure) when the queue is full."""
+        lost = False
         with self._cond:
             if len(self._heap) >= self.max_pending:
                 log.error("webhook queue full, dropping a %s webhook", webhook.slug)
@@ -75,9 +78,11 @@ class WebhookDispatcher:
                 full = False
                 if record:
                     self._sent.setdefault(webhook.slug, deque(maxlen=self._history_size)).append(webhook)
-                heapq.heappush(self._heap, _Attempt(time.monotonic(), next(self._seq), webhook))
-                self._cond.notify_all()
-        if full:
+                lost = self.lost(webhook.slug)
+                if not lost:
+                    heapq.heappush(self._heap, _Attempt(time.monotonic(), next(self._seq), webhook))
+                    self._cond.notify_all()
+        if full or lost:
             self.on_result(webhook.slug, False)
         return not full
 

@@ -13,6 +13,7 @@ from adapters import http
 from adapters.airbnb import signature
 from adapters.airbnb.reservation import SLUG, booking_from_reservation, version_string
 from adapters.base import (
+    CATCH_UP_SECONDS,
     AvailabilityUpdate,
     BookingData,
     BookingNotFoundError,
@@ -24,6 +25,7 @@ from adapters.base import (
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
     RateLimit,
     WebhookConfig,
@@ -73,6 +75,7 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_RESTRICTIONS,
             Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
+            Capability.PULL_BOOKINGS,  # a catch-up poll behind the webhooks
             Capability.OAUTH,
             Capability.PER_NIGHT_PRICE,
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
@@ -82,6 +85,9 @@ class AirbnbAdapter(OAuthCodeFlow, PlatformAdapter):
     # Airbnb's own longest maximum stay (a listing's max_nights) is 1125 nights.
     max_stay_ceiling = 1125
     rate_limit = RateLimit(10, 1.0)
+    # Webhooks first; a lost one (an outage of ours, a secret being rotated) is caught within minutes,
+    # not by the daily reconcile: its stay would sell twice meanwhile.
+    polling = Polling(every_seconds=CATCH_UP_SECONDS, catch_up=True)
     webhook_path = "airbnb"
     sandbox_webhook_secrets = ("sandbox-airbnb-webhook",)
     demo = Demo(listing_id="ab-demo-{unit}")

@@ -11,6 +11,7 @@ import requests
 
 from adapters import http
 from adapters.base import (
+    CATCH_UP_SECONDS,
     AvailabilityUpdate,
     BookingData,
     BookingNotFoundError,
@@ -22,6 +23,7 @@ from adapters.base import (
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
     RateLimit,
     WebhookConfig,
@@ -72,6 +74,7 @@ class FewoDirektAdapter(PlatformAdapter):
             Capability.PUSH_RESTRICTIONS,
             Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
+            Capability.PULL_BOOKINGS,  # a catch-up poll behind the webhooks
             Capability.PER_NIGHT_PRICE,
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
         }
@@ -80,6 +83,9 @@ class FewoDirektAdapter(PlatformAdapter):
     # Decision (the real API is closed): maxStay is 1..365 nights.
     max_stay_ceiling = 365
     rate_limit = RateLimit(30, 1.0)
+    # Webhooks first; a lost one (an outage of ours, a secret being rotated) is caught within minutes,
+    # not by the daily reconcile: its stay would sell twice meanwhile.
+    polling = Polling(every_seconds=CATCH_UP_SECONDS, catch_up=True)
     webhook_path = "fewo-direkt"
     sandbox_webhook_secrets = ("sandbox-fewo-webhook",)
     demo = Demo(listing_id="fewo-demo-{unit}", credentials={"api_key": "sandbox-fewo-key"})

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from adapters import http
 from adapters.base import (
+    CATCH_UP_SECONDS,
     AvailabilityUpdate,
     BookingData,
     BookingNotFoundError,
@@ -27,6 +28,7 @@ from adapters.base import (
     NotificationKind,
     PlatformAdapter,
     PlatformAPIError,
+    Polling,
     PricingUpdate,
     RateLimit,
     Setting,
@@ -111,6 +113,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
             Capability.PUSH_RESTRICTIONS,
             Capability.PUSH_MAX_STAY,
             Capability.WEBHOOKS,
+            Capability.PULL_BOOKINGS,  # a catch-up poll behind the webhooks
             Capability.OAUTH,
             Capability.PER_NIGHT_PRICE,
             Capability.CLOSED_TO_ARRIVAL_DEPARTURE,
@@ -119,6 +122,9 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
     )
     max_batch: ClassVar[int] = ota.MAX_MESSAGES
     rate_limit = RateLimit(100, 1.0)
+    # Webhooks first; a lost one (an outage of ours, a secret being rotated) is caught within minutes,
+    # not by the daily reconcile: its stay would sell twice meanwhile.
+    polling = Polling(every_seconds=CATCH_UP_SECONDS, catch_up=True)
     # Google's ARI reference bounds LengthOfStay@Time nowhere (xs:integer): decision, a year.
     max_stay_ceiling = 365
     webhook_path = "google"

@@ -1,8 +1,9 @@
 """Polling: which connections are due, and one poll of a connection (pages, import, acknowledge).
 
 Booking.com hands reservations over only by pull; Expedia's BR is polled as a safety net for lost
-notifications; iCal feeds are read whole. ``due_polls`` and ``tokens_due_for_refresh`` are what the
-scheduler calls every few seconds.
+notifications; Airbnb, FeWo-direkt and Google are read every few minutes behind their webhooks
+(``Polling.catch_up``), so a lost webhook costs minutes, not the day until reconcile; iCal feeds are
+read whole. ``due_polls`` and ``tokens_due_for_refresh`` are what the scheduler calls every few seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from adapters import registry
 from adapters.base import BookingData, BookingPage, Capability, HotelRoomTypes, PlatformAPIError
 from adapters.registry import adapter_class
 from channelmgr import metrics
+from channelmgr.accounts import sync_window
 from channelmgr.inbound.acknowledgements import acknowledgement_done, acknowledgement_expect, acknowledgement_failed
 from channelmgr.inbound.events import connection_for_listing
 from channelmgr.inbound.importer import (
@@ -295,7 +297,8 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     # A held iCal removal keeps its reason as the connection's last error until it is resolved.
     cleared = {} if result.held else {"last_error": ""}
     read = [c.pk for c in result.connections] or [connection.pk]
-    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now)
+    read_through = {"pulled_through": began} if result.complete else {}
+    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now, **read_through)
     # A pull that worked does not fix what a person must (a refused push): that error stays until then.
     if cleared:
         fine = ChannelConnection.objects.filter(pk__in=read).exclude(status=ChannelConnection.Status.NEEDS_ATTENTION)
@@ -311,8 +314,14 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
 
 def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     cursor = connection.sync_cursor or None
-    since = connection.last_polled_at - SINCE_OVERLAP if connection.last_polled_at and not cursor else None
-    acknowledges = Capability.ACKNOWLEDGE in adapter_class(connection.platform_type).capabilities
+    # Sent with the cursor too: where the platform filters by change time, its cursor is a position in the
+    # filtered list, and the pull it continues had the same filter.
+    since = connection.pulled_through - SINCE_OVERLAP if connection.pulled_through else None
+    platform = adapter_class(connection.platform_type)
+    acknowledges = Capability.ACKNOWLEDGE in platform.capabilities
+    # A catch-up poll reads a listing's history on its first pass: only stays that still hold a night of
+    # the window are its business (as reconcile's); an old stay would only crowd the staff's queue.
+    window_start = sync_window(connection)[0] if platform.polling and platform.polling.catch_up else None
     result.connections = account_connections(connection)
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
@@ -333,7 +342,10 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
             for problem in page.unreadable:
                 log.warning("connection %s: %s", connection.pk, problem)
                 result.refused.append(problem)
-            processed = _import_page(result.connections, page.bookings, result)
+            bookings = page.bookings
+            if window_start is not None:
+                bookings = tuple(data for data in bookings if data.check_out > window_start)
+            processed = _import_page(result.connections, bookings, result)
             if acknowledges and processed and not _acknowledge_now(connection):
                 result.acknowledgements_deferred += len(processed)
             elif acknowledges and processed:
@@ -375,11 +387,12 @@ def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, si
     The refusal is on the pull's sync log; it costs one request a poll while it lasts. A refusal
     without them fails the pull as before."""
     listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
+    polling = adapter_class(connection.platform_type).polling
     try:
         return platform_call(
             connection,
             lambda a: a.fetch_bookings(cursor=cursor, since=since, listing_ids=listing_ids),
-            purpose=Purpose.PULL,
+            purpose=Purpose.CATCH_UP if polling and polling.catch_up else Purpose.PULL,
         )
     except PlatformAPIError as exc:
         attention = ChannelConnection.Status.NEEDS_ATTENTION

@@ -31,6 +31,9 @@ class Purpose(StrEnum):
 
     PUSH = "push"  # availability and prices going out
     PULL = "pull"  # reading (and acknowledging) bookings
+    # A catch-up poll behind a platform's webhooks (``Polling.catch_up``): it may take at most
+    # ``CATCH_UP_SHARE`` of the limit, so a round of them over a host's listings never holds back a close-out.
+    CATCH_UP = "catch_up"
 
 
 # The share of a platform's limit kept free for each purpose, so neither starves the other: on
@@ -45,6 +48,7 @@ RESERVED_SHARE = {Purpose.PULL: 0.25, Purpose.PUSH: 0.5}
 # in one request). ``PACE_BURST`` go at once after a quiet spell, so an isolated booking is not held back
 # by the one a few seconds before it. Pulls keep their burst: a ping's pull is what imports the booking.
 PACED = frozenset({Purpose.PUSH})
+CATCH_UP_SHARE = 0.25
 PACE_MIN_INTERVAL_SECONDS = 1.0
 PACE_BURST = 2
 
@@ -56,16 +60,23 @@ def purpose_cap(limit: int, purpose: Purpose) -> int:
 
 
 def _shares_budget(platform: str) -> bool:
-    capabilities = adapter_class(platform).capabilities
-    return Capability.PULL_BOOKINGS in capabilities and Capability.PUSH_AVAILABILITY in capabilities
+    """Pulls and pushes keep shares of the limit where the pull imports bookings: not where it only
+    catches a lost webhook now and then (``Polling.catch_up``)."""
+    cls = adapter_class(platform)
+    pulls = Capability.PULL_BOOKINGS in cls.capabilities and not (cls.polling and cls.polling.catch_up)
+    return pulls and Capability.PUSH_AVAILABILITY in cls.capabilities
 
 
 def _share_limiter(limiter: RateLimiter, purpose: Purpose | None) -> RateLimiter | None:
-    if purpose is None or not _shares_budget(limiter.platform):
+    if purpose == Purpose.CATCH_UP:
+        cap = max(1, math.floor(CATCH_UP_SHARE * limiter.limit))  # a cap, not a reserve: the rest is the pushes'
+    elif purpose is not None and _shares_budget(limiter.platform):
+        cap = purpose_cap(limiter.limit, purpose)
+    else:
         return None
     return RateLimiter(
         f"{limiter.key}:{purpose}",
-        purpose_cap(limiter.limit, purpose),
+        cap,
         limiter.window,
         cache=limiter.cache,
         clock=limiter.clock,

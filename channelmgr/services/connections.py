@@ -301,6 +301,10 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
         if (connection.platform_listing_id, connection.platform_metadata) != mapping_before:
             # Another listing, room or rate plan holds nothing we pushed yet: it gets the whole window.
             _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING])
+            # And its bookings are read whole, at once: the old listing's cursor and time mean nothing there.
+            ChannelConnection.objects.filter(pk=connection.pk).update(
+                sync_cursor="", pulled_through=None, last_polled_at=None
+            )
             log.info("connection %s: now mapped to %s", connection.pk, connection.listing_key)
         elif rule_of(connection) != rule_before:
             # A new price rule changes what the platform should hold on every night.

@@ -56,7 +56,8 @@ _READS = Capability.READ_PRICES  # EQC PARR: reconcile compares the rates held
 _READS_RESTRICTIONS = Capability.READ_RESTRICTIONS  # EQC PARR: and the maximum stays held
 # What each platform can do, from docs/platforms.md: the tests skip by this table, not by the adapter.
 EXPECTED_CAPABILITIES = {
-    "airbnb": {*_PUSH, Capability.WEBHOOKS, Capability.OAUTH},
+    # A catch-up poll behind the webhooks (docs/platforms.md "Catch-up polls"): PULL_BOOKINGS.
+    "airbnb": {*_PUSH, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.OAUTH},
     "booking_com": {
         *_PUSH,
         _RATE_PLANS,
@@ -75,8 +76,8 @@ EXPECTED_CAPABILITIES = {
         _READS_RESTRICTIONS,
         Capability.BATCH_LISTINGS,  # a hotel's room types in one AR request
     },
-    "fewo_direkt": {*_PUSH, Capability.WEBHOOKS},
-    "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.OAUTH},
+    "fewo_direkt": {*_PUSH, Capability.WEBHOOKS, Capability.PULL_BOOKINGS},
+    "google": {*_PUSH, _RATE_PLANS, Capability.WEBHOOKS, Capability.PULL_BOOKINGS, Capability.OAUTH},
     "ical": {Capability.PULL_BOOKINGS, Capability.SNAPSHOT_FEED},
 }
 

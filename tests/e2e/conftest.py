@@ -50,11 +50,11 @@ def e2e(stack):
 
 @pytest.fixture
 def nights():
-    """Each test books its own nights: ``nights(k)`` (k < 10) starts 12 days after ``nights(k - 1)``.
-    The 100-night bursts use days 140-240 and 250-350 (inside the 365-day sync window)."""
+    """Each test books its own nights: ``nights(k)`` (k <= 10; the last at most 5 nights) starts 12 days
+    after ``nights(k - 1)``. The 100-night bursts use days 140-240 and 250-350 (inside the 365-day sync window)."""
 
     def window(k: int, length: int = 3) -> tuple[dt.date, dt.date]:
-        assert 0 <= k < 10 and length <= 10
+        assert 0 <= k <= 10 and (k < 10 and length <= 10 or length <= 5)
         start = dt.date.today() + dt.timedelta(days=14 + 12 * k)
         return start, start + dt.timedelta(days=length)
 

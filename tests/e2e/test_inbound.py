@@ -200,3 +200,33 @@ def test_clashing_bookings_from_two_platforms_leave_one_confirmed_and_one_overbo
     assert overlapping == 0
     # The nights stay closed everywhere (the confirmed stay holds them).
     assert wait_for(lambda: e2e.all_closed(PLATFORMS, start, end), timeout=15, interval=0.3)
+
+
+def test_a_booking_whose_webhooks_are_all_lost_is_caught_up_by_a_poll(e2e, nights):
+    """Airbnb sends the booking's webhook, and it never arrives (the sandbox's ``webhooks_lost`` fault).
+    The catch-up poll reads the listing's reservations: the booking reaches the PMS and its nights close
+    everywhere else. (They stayed open until the daily reconcile.) The poll's period (5 minutes) is made
+    to pass by moving the connection's last poll back, as the clock would."""
+    start, end = nights(10)
+    assert e2e.sandbox("POST", "/_control/airbnb/faults", json={"webhooks_lost": True}).status_code == 200
+    before = e2e.stats("airbnb")
+    answer = e2e.book("airbnb", start, end, guest="Verloren Gegangen")
+    assert answer.status_code == 201, answer.text
+    reservation = answer.json()["id"]
+    assert e2e.stats("airbnb")["webhooks_failed"] == before["webhooks_failed"] + 1
+    assert e2e.pms_booking("airbnb", reservation) is None
+
+    e2e.query(
+        "UPDATE channelmgr_channelconnection SET last_polled_at = now() - interval '301 seconds' WHERE id = %s",
+        (e2e.connection_id("airbnb"),),
+    )
+    assert wait_for(lambda: e2e.pms_booking("airbnb", reservation) is not None, timeout=30, interval=0.5), (
+        e2e.logs_tail()
+    )
+    booking = e2e.pms_booking("airbnb", reservation)
+    assert booking["status"] == "confirmed" and booking["guest_name"] == "Verloren Gegangen", booking
+    assert (booking["check_in"], booking["check_out"]) == (start.isoformat(), end.isoformat())
+    assert wait_for(lambda: e2e.all_closed(others("airbnb"), start, end), timeout=30, interval=0.3), e2e.availability(
+        others("airbnb"), start, end
+    )
+    assert e2e.stats("airbnb")["webhooks_sent"] == before["webhooks_sent"]  # no webhook brought it

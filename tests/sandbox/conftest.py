@@ -186,8 +186,9 @@ def shared_server(receiver):
 @pytest.fixture
 def sandbox(shared_server, receiver) -> SandboxClient:
     """The sandbox with the doc's defaults (limits included), reset to its start state."""
+    # A delivery still in flight would land in this test (and count in its stats): wait for it first.
+    shared_server.sandbox.webhooks.wait_idle(2.0)
     shared_server.sandbox.reset()
-    shared_server.sandbox.webhooks.wait_idle(2.0)  # a delivery still in flight would land in this test
     receiver.reset()
     return SandboxClient(shared_server)
 

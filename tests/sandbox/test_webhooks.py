@@ -102,3 +102,23 @@ def test_a_slow_receiver_does_not_slow_the_control_api(sandbox, receiver):
     started = time.monotonic()
     book(sandbox, "airbnb")
     assert time.monotonic() - started < 0.5
+
+
+def test_lost_webhooks_are_logged_as_sent_and_never_delivered(sandbox, receiver):
+    """The ``webhooks_lost`` fault: the platform sent it, our side never got it (a secret rotated on one
+    side only, an outage longer than the retries). Only a pull can then find the booking."""
+    assert sandbox.post("/_control/airbnb/faults", json={"webhooks_lost": True}).status_code == 200
+    book(sandbox, "airbnb")
+    stats = sandbox.stats("airbnb")
+    assert (stats["webhooks_failed"], stats["webhooks_sent"]) == (1, 0)  # counted as it is sent, not queued
+    assert len(sandbox.get("/_state/airbnb/webhooks").json()) == 1  # the platform's log still shows it
+
+    sandbox.delete("/_control/airbnb/faults")
+    assert sandbox.post("/_control/airbnb/webhooks/replay/1").json() == {"replayed": 1}
+    receiver.wait_for(1, "/webhooks/airbnb")
+    assert len([r for r in receiver.received if r["path"] == "/webhooks/airbnb"]) == 1  # the replay alone
+
+
+def test_webhooks_lost_must_be_true_or_false(sandbox):
+    answer = sandbox.post("/_control/airbnb/faults", json={"webhooks_lost": "yes"})
+    assert answer.status_code == 400 and "webhooks_lost" in answer.text

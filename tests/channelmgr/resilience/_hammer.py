@@ -63,7 +63,7 @@ def hammer_guard(redis_url: str, account: str, limit: int, window: float, thread
 
     ready.wait(timeout=300)
     end_at = time.time() + seconds
-    workers = [threading.Thread(target=run, args=(list(Purpose)[i % 2],)) for i in range(threads)]
+    workers = [threading.Thread(target=run, args=((Purpose.PUSH, Purpose.PULL)[i % 2],)) for i in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:

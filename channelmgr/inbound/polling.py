@@ -235,6 +235,12 @@ class PollResult:
     refused: list[str] = field(default_factory=list)
     held: str = ""  # why an iCal feed's removal was held back this poll
     complete: bool = True  # False when it stopped at MAX_PAGES and the next poll goes on
+    # Whether this poll read the platform's list from its start to its end, with no stay read twice: only
+    # then is everything changed since its ``since`` known. Where pages are positions in a list ordered by
+    # change (FeWo-direkt's numbered pages), a stay changed while the list is paged moves to the end, and
+    # the one behind it slips into a page already read; the moved stay is then read twice. A pass over
+    # several polls (more than MAX_PAGES pages) gives it minutes to happen: it never counts.
+    read_through: bool = False
     connections: list = field(default_factory=list)  # every connection the pull read (its account's)
 
 
@@ -297,7 +303,7 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     # A held iCal removal keeps its reason as the connection's last error until it is resolved.
     cleared = {} if result.held else {"last_error": ""}
     read = [c.pk for c in result.connections] or [connection.pk]
-    read_through = {"pulled_through": began} if result.complete else {}
+    read_through = {"pulled_through": began} if result.complete and result.read_through else {}
     ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now, **read_through)
     # A pull that worked does not fix what a person must (a refused push): that error stays until then.
     if cleared:
@@ -323,6 +329,8 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     # the window are its business (as reconcile's); an old stay would only crowd the staff's queue.
     window_start = sync_window(connection)[0] if platform.polling and platform.polling.catch_up else None
     result.connections = account_connections(connection)
+    seen: set[str] = set()
+    result.read_through = cursor is None
     for _ in range(MAX_PAGES):
         # Network calls stay outside transactions: booking_import opens its own, per booking.
         page = _fetch_page(connection, result, cursor=cursor, since=since)
@@ -343,6 +351,10 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                 log.warning("connection %s: %s", connection.pk, problem)
                 result.refused.append(problem)
             bookings = page.bookings
+            ids = [data.channel_booking_id for data in bookings]
+            if seen.intersection(ids) or len(set(ids)) < len(ids):
+                result.read_through = False
+            seen.update(ids)
             if window_start is not None:
                 bookings = tuple(data for data in bookings if data.check_out > window_start)
             processed = _import_page(result.connections, bookings, result)

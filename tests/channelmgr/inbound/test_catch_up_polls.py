@@ -14,6 +14,7 @@ import datetime as dt
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.utils import timezone
 
@@ -321,3 +322,37 @@ def test_a_remapped_connection_reads_its_new_listing_whole_at_once(slug, connect
 
     assert fresh.call_count == 1 and _since_sent(fresh.calls[0]) is None
     assert Booking.objects.filter(source=slug, channel_booking_id="R-EARLIER", status="confirmed").exists()
+
+
+def test_a_stay_that_slipped_back_a_page_while_the_list_was_paged_is_read_next_time(
+    connect, platform_http, monkeypatch
+):
+    """Where pages are positions in the list ordered by change (FeWo-direkt's numbered pages), a stay
+    changed between two pages moves to the end and the one behind it slips into a page already read. Used
+    to fail: the pass still counted as read through, the next poll read only what changed after it, and
+    the slipped stay (its webhook lost) was never imported."""
+    from channelmgr.inbound import polling
+
+    from .test_catch_up_state_machine import FakeAirbnb
+
+    monkeypatch.setattr(polling, "SINCE_OVERLAP", dt.timedelta(0))  # the overlap is for clock skew only
+    monkeypatch.setattr(polling, "MAX_PAGES", 1)
+    connection = connect("airbnb", "AIR-1", **ROOMY)
+    fake = FakeAirbnb("AIR-1")  # two to a page; the cursor is a position
+    platform_http.add_callback("GET", _list_url("airbnb"), callback=fake.list_page)
+    with time_machine.travel(dt.datetime(2027, 6, 1, 8, 0, tzinfo=dt.UTC), tick=False) as clock:
+        poll_connection.fn(connection.pk)  # nothing yet: read through, from now on by change time
+        clock.shift(dt.timedelta(seconds=10))
+        first, _second, slipped, _fourth = (
+            fake.book(FIRST_NIGHT + dt.timedelta(days=3 * i), FIRST_NIGHT + dt.timedelta(days=3 * i + 2))
+            for i in range(4)
+        )
+        clock.shift(dt.timedelta(seconds=10))
+        poll_connection.fn(connection.pk)  # the first page: first and second
+        clock.shift(dt.timedelta(seconds=10))
+        fake.modify(first, FIRST_NIGHT + dt.timedelta(days=20), FIRST_NIGHT + dt.timedelta(days=21))  # to the end
+        for _ in range(4):  # the scheduler's next polls
+            clock.shift(dt.timedelta(minutes=5))
+            poll_connection.fn(connection.pk)
+
+    assert Booking.objects.filter(source="airbnb", channel_booking_id=slipped).exists()

@@ -6,7 +6,8 @@ onto nights another platform just sold, the first of two clashing stays cancelle
 a guest's, a stay cancelled or moved right after a restriction on its nights was pushed to its own
 platform. Staff change prices and restrictions, block and unblock nights, and book and cancel directly
 through the REST API (a 409 on a clash is an expected outcome, counted). Meanwhile the sandbox answers
-503 bursts, 429s and timeouts, and one platform is down for a while. Then every fault is cleared, the
+503 bursts, 429s and timeouts, one platform is down for a while, and one loses its webhooks for a while
+(its bookings arrive through the catch-up poll alone). Then every fault is cleared, the
 soak waits (polling, with a deadline) until the stack is quiet, and checks every unit x platform x night
 of the window against the invariant:
 

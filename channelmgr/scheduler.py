@@ -159,10 +159,12 @@ def jobs_register(fn, *, seconds: float, job_id: str) -> None:
 def add_jobs(scheduler, lease: Lease | None = None) -> None:
     """Add the jobs; with a ``lease`` each runs only while this process holds it (``run_embedded``
     passes none: its single process is the only scheduler there is)."""
+    from channelmgr.inbound.polling import DUE_POLLS_EVERY_SECONDS
+
     jobs = [
         (relay_outbox, IntervalTrigger(seconds=5), "relay_outbox"),
         (relay_inbound, IntervalTrigger(seconds=5), "relay_inbound"),
-        (enqueue_due_polls, IntervalTrigger(seconds=5), "polls"),
+        (enqueue_due_polls, IntervalTrigger(seconds=DUE_POLLS_EVERY_SECONDS), "polls"),
         (sweep_pushes, IntervalTrigger(seconds=30), "push_sweep"),
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
         (update_gauges, IntervalTrigger(seconds=15), "gauges"),

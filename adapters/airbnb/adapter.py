@@ -31,6 +31,7 @@ from adapters.base import (
     WebhookConfig,
     WebhookPayloadError,
     batches,
+    iso_utc,
 )
 from adapters.oauth import OAuthCodeFlow
 from adapters.webhook_input import json_object
@@ -43,13 +44,6 @@ EVENT_KINDS = {
     "reservation.cancelled": NotificationKind.BOOKING_CANCELLED,
 }
 SCOPE = "reservations calendar pricing"
-
-
-def iso_utc(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``; a naive datetime is taken to be UTC already."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def error_body(response: requests.Response) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from adapters.base import (
     WebhookConfig,
     WebhookPayloadError,
     batches,
+    iso_utc,
 )
 from adapters.fewo_direkt import signature
 from adapters.fewo_direkt.reservation import (
@@ -45,13 +46,6 @@ EVENT_KINDS = {
     "RESERVATION_UPDATED": NotificationKind.BOOKING_MODIFIED,
     "RESERVATION_CANCELLED": NotificationKind.BOOKING_CANCELLED,
 }
-
-
-def iso_utc(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``; a naive datetime is taken to be UTC already."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="seconds") + "Z"
 
 
 def first_error(response: requests.Response) -> tuple[str, str]:

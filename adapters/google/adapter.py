@@ -35,6 +35,7 @@ from adapters.base import (
     WebhookConfig,
     WebhookPayloadError,
     batches,
+    iso_utc,
 )
 from adapters.booking_com import ota
 from adapters.booking_com.ota_codes import OTA_MAPPING_RULES
@@ -246,8 +247,7 @@ class GoogleAdapter(OAuthCodeFlow, PlatformAdapter):
     ) -> BookingPage:
         params = {}
         if since is not None:
-            moment = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
-            params["updatedSince"] = moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            params["updatedSince"] = iso_utc(since)  # docs/platforms.md: whole seconds
         if cursor:
             params["pageToken"] = cursor
         listing = quote(self.account.listing_id, safe="")

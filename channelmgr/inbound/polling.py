@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from adapters import registry
@@ -31,21 +32,26 @@ from channelmgr.inbound.events import connection_for_listing
 from channelmgr.inbound.importer import (
     ACKNOWLEDGEABLE,
     ICAL_HELD,
+    booking_channel_id,
     booking_import,
+    booking_source,
     ical_hold_unflag,
     ical_snapshot_import,
 )
 from channelmgr.models import ChannelConnection, SyncLog
-from channelmgr.resilience.guard import Backpressure, Purpose
+from channelmgr.resilience.guard import CATCH_UP_SHARE, Backpressure, Purpose
 from channelmgr.resilience.limiter import limiter_for
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account, token_needs_refresh
 from channelmgr.services.connections_health import connection_record_failure, safe_message
 from channelmgr.services.sync_logs import sync_log_finish
 from config.logging import get_correlation_id
 from pms_core.errors import DomainError
+from pms_core.models import Booking
 
 log = logging.getLogger(__name__)
 
+# How often the scheduler asks ``due_polls`` (channelmgr/scheduler.py).
+DUE_POLLS_EVERY_SECONDS = 5
 # A poll reads at most this many pages; the cursor is saved after each, so the next poll goes on.
 MAX_PAGES = 50
 # Platforms that filter by change time get this much overlap: a re-read booking is a no-op.
@@ -115,8 +121,10 @@ def due_polls(now: dt.datetime) -> list[int]:
         .filter(platform_type__in=polled)
         .filter(Q(last_polled_at__isnull=True) | Q(last_polled_at__lte=now - dt.timedelta(seconds=shortest)))
         .only("id", "platform_type", "platform_metadata", "last_polled_at", "status", "ical_hold", "closeouts_only")
+        .order_by(F("last_polled_at").asc(nulls_first=True), "pk")  # the longest waiting first
     )
     claimed = []
+    room = _catch_up_room(polled)
     followers = _account_followers(polled)
     for connection in candidates:
         works = connection.status == ChannelConnection.Status.ACTIVE or connection.closeouts_only
@@ -128,9 +136,28 @@ def due_polls(now: dt.datetime) -> list[int]:
         last = connection.last_polled_at
         if interval is None or (last is not None and (now - last).total_seconds() < interval):
             continue
+        if connection.platform_type in room:
+            if room[connection.platform_type] <= 0:
+                continue  # due still: a later call claims it
+            room[connection.platform_type] -= 1
         if ChannelConnection.objects.filter(pk=connection.pk, last_polled_at=last).update(last_polled_at=now):
             claimed.append(connection.pk)
     return claimed
+
+
+def _catch_up_room(platforms: list[str]) -> dict[str, int]:
+    """How many catch-up polls of each catch-up platform one call of ``due_polls`` may claim: what its cap
+    (``CATCH_UP_SHARE`` of the platform's limit) grants until the scheduler's next call. Airbnb's limit is
+    the app's, shared by every host: a round over thousands of listings otherwise sent thousands of polls
+    at once, each deferred again and again by the cap."""
+    room = {}
+    for slug in platforms:
+        polling, values = adapter_class(slug).polling, settings.PLATFORMS[slug]
+        if polling is None or not polling.catch_up or not values.get("rate_limit"):
+            continue
+        per_second = CATCH_UP_SHARE * values["rate_limit"] / values["rate_window"]
+        room[slug] = max(1, math.floor(per_second * DUE_POLLS_EVERY_SECONDS))
+    return room
 
 
 def account_connections(connection: ChannelConnection) -> list[ChannelConnection]:
@@ -269,7 +296,8 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     refuses (bad dates) is not acknowledged, so the platform keeps offering it (Booking.com then
     falls back to e-mail) and staff see it in the sync log.
     """
-    if sync_log is None:
+    own_log = sync_log is None
+    if own_log:
         sync_log = SyncLog.objects.create(
             connection=connection,
             direction=SyncLog.Direction.INBOUND,
@@ -285,7 +313,14 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
             with _one_pull_per_account(connection):
                 _read_pages(connection, result)
     except Backpressure as exc:
-        _finish(sync_log, SyncLog.Status.SKIPPED, started, result, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}")
+        if own_log and not result.pages:
+            # Deferred before its first request: not a poll yet, and its retry writes a row of its own. (A
+            # row each time filled the staff's sync log while a cap deferred a round of polls.)
+            sync_log.delete()
+        else:
+            _finish(
+                sync_log, SyncLog.Status.SKIPPED, started, result, f"deferred {exc.delay_seconds:.1f}s: {exc.reason}"
+            )
         raise
     except PlatformAPIError as exc:
         _finish(sync_log, SyncLog.Status.FAILED, started, result, safe_message(connection, exc))
@@ -304,7 +339,10 @@ def connection_poll(*, connection: ChannelConnection, sync_log: SyncLog | None =
     cleared = {} if result.held else {"last_error": ""}
     read = [c.pk for c in result.connections] or [connection.pk]
     read_through = {"pulled_through": began} if result.complete and result.read_through else {}
-    ChannelConnection.objects.filter(pk__in=read).update(last_polled_at=now, last_sync_at=now, **read_through)
+    ChannelConnection.objects.filter(pk__in=read).exclude(pk=connection.pk).update(last_polled_at=now, last_sync_at=now)
+    # Only while it still names the listing this poll read: a re-map meanwhile reset its bookkeeping so that
+    # the new listing is read whole, at once (``connection_update``).
+    _same_listing(connection).update(last_polled_at=now, last_sync_at=now, **read_through)
     # A pull that worked does not fix what a person must (a refused push): that error stays until then.
     if cleared:
         fine = ChannelConnection.objects.filter(pk__in=read).exclude(status=ChannelConnection.Status.NEEDS_ATTENTION)
@@ -325,8 +363,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     since = connection.pulled_through - SINCE_OVERLAP if connection.pulled_through else None
     platform = adapter_class(connection.platform_type)
     acknowledges = Capability.ACKNOWLEDGE in platform.capabilities
-    # A catch-up poll reads a listing's history on its first pass: only stays that still hold a night of
-    # the window are its business (as reconcile's); an old stay would only crowd the staff's queue.
+    # A catch-up poll reads a listing's history on its first pass (``_holding_nights``).
     window_start = sync_window(connection)[0] if platform.polling and platform.polling.catch_up else None
     result.connections = account_connections(connection)
     seen: set[str] = set()
@@ -356,7 +393,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                 result.read_through = False
             seen.update(ids)
             if window_start is not None:
-                bookings = tuple(data for data in bookings if data.check_out > window_start)
+                bookings = _holding_nights(connection, bookings, window_start)
             processed = _import_page(result.connections, bookings, result)
             if acknowledges and processed and not _acknowledge_now(connection):
                 result.acknowledgements_deferred += len(processed)
@@ -380,12 +417,33 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
                     _acknowledgements_sent(connection)
                     result.acknowledged += len(processed)
                 result.requests += 1
-        ChannelConnection.objects.filter(pk=connection.pk).update(sync_cursor=(page.cursor or "")[:500])
+        _same_listing(connection).update(sync_cursor=(page.cursor or "")[:500])
         if not page.cursor:
             return
         cursor = page.cursor
     result.complete = False
     log.info("connection %s: stopped after %s pages; the next poll continues", connection.pk, MAX_PAGES)
+
+
+def _same_listing(connection: ChannelConnection):
+    return ChannelConnection.objects.filter(pk=connection.pk, listing_key=connection.listing_key)
+
+
+def _holding_nights(connection: ChannelConnection, bookings, window_start) -> tuple[BookingData, ...]:
+    """What a catch-up poll imports: stays that hold a night of the window, and any stay the PMS already
+    holds (one shortened to end today frees nights that must open again). An old stay is left out: a first
+    read returns the listing's history, and an old clash would only crowd the staff's queue."""
+    ended = {booking_channel_id(connection, data) for data in bookings if data.check_out <= window_start}
+    known = set(
+        Booking.objects.filter(source=booking_source(connection), channel_booking_id__in=ended).values_list(
+            "channel_booking_id", flat=True
+        )
+        if ended
+        else ()
+    )
+    return tuple(
+        data for data in bookings if data.check_out > window_start or booking_channel_id(connection, data) in known
+    )
 
 
 def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, since) -> BookingPage:

@@ -11,6 +11,7 @@ The platforms are faked at the one HTTP module (``responses``).
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -28,7 +29,7 @@ from channelmgr.resilience.limiter import limiter_for
 from channelmgr.resilience.platform_calls import platform_call, rate_limit_account
 from channelmgr.services.connections import connection_update
 from channelmgr.tasks import consume_outbox_event
-from pms_core.models import Booking, OutboxEvent
+from pms_core.models import Booking, OutboxEvent, Unit
 from pms_core.services.catalog import property_today
 
 pytestmark = pytest.mark.django_db
@@ -356,3 +357,24 @@ def test_a_stay_that_slipped_back_a_page_while_the_list_was_paged_is_read_next_t
             poll_connection.fn(connection.pk)
 
     assert Booking.objects.filter(source="airbnb", channel_booking_id=slipped).exists()
+
+
+def test_a_round_of_catch_up_polls_is_claimed_as_fast_as_the_cap_grants(connect, villa, monkeypatch):
+    """Airbnb's limit is the app's, shared by every host: a round over many listings (connected together,
+    so due together) is claimed a few at a time, the longest waiting first, not sent all at once to be
+    deferred again and again by the cap. Here the cap grants 1 a second (a quarter of 4), and the
+    scheduler asks every 5 seconds."""
+    from channelmgr.inbound.polling import DUE_POLLS_EVERY_SECONDS
+
+    monkeypatch.setitem(settings.PLATFORMS["airbnb"], "rate_limit", 4)
+    monkeypatch.setitem(settings.PLATFORMS["airbnb"], "rate_window", 1.0)
+    units = [Unit.objects.create(property=villa, name=f"Flat {i}", base_price=Decimal("90")) for i in range(7)]
+    connections = [connect("airbnb", f"AIR-R{i}", unit=unit) for i, unit in enumerate(units)]
+    now = timezone.now()
+
+    first = due_polls(now)
+    second = due_polls(now + dt.timedelta(seconds=DUE_POLLS_EVERY_SECONDS))
+
+    assert DUE_POLLS_EVERY_SECONDS == 5
+    assert first == [c.pk for c in connections[:5]]
+    assert second == [c.pk for c in connections[5:]]

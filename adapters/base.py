@@ -573,6 +573,11 @@ class PlatformAdapter:
         raise NotImplementedError
 
     @classmethod
+    def catches_up(cls) -> bool:
+        """Whether its bookings come by webhook with a catch-up poll behind (``Polling.catch_up``)."""
+        return cls.polling is not None and cls.polling.catch_up
+
+    @classmethod
     def listing_key(cls, listing_id: str, metadata: Mapping[str, object]) -> str:
         """What names one listing on the platform, so only one live connection may hold it: the
         listing id, or where a listing is a room type of a hotel, hotel and room together."""

@@ -78,8 +78,8 @@ DEFAULT_MIN_STAY = 1
 REFUSED_OVER_MIN_STAY = 2  # the refusal episode: the soak sets min stays of 1 to 4
 # The platforms whose bookings come by webhook, with a catch-up poll behind (the "webhooks lost" episode),
 # and that poll's period in the soak's stack (production: 300 s).
-CATCH_UP_PLATFORMS = [slug for slug in PLATFORMS if getattr(adapter_class(slug).polling, "catch_up", False)]
-CATCH_UP_SECONDS = 15
+CATCH_UP_PLATFORMS = [slug for slug in PLATFORMS if adapter_class(slug).catches_up()]
+SOAK_CATCH_UP_SECONDS = 15
 
 # Operation kinds and their weights.
 OPERATIONS = {
@@ -493,7 +493,7 @@ class Soak:
         )
         # A webhook platform whose webhooks never arrive for a while (a secret rotated on one side only): its
         # bookings reach the PMS only through the catch-up poll (``Polling.catch_up``), which the soak's
-        # stack runs every ``CATCH_UP_SECONDS``.
+        # stack runs every ``SOAK_CATCH_UP_SECONDS``.
         plan.append(
             FaultEpisode(
                 rng.choice(CATCH_UP_PLATFORMS),
@@ -959,7 +959,7 @@ def soak_env() -> dict:
         "BOOKING_COM_POLL_SECONDS": "30",
         # The catch-up behind the webhooks: within the quiet wait, so a booking whose webhook was lost counts
         # as lost only when the poll missed it too.
-        **{f"{slug.upper()}_POLL_SECONDS": str(CATCH_UP_SECONDS) for slug in CATCH_UP_PLATFORMS},
+        **{f"{slug.upper()}_POLL_SECONDS": str(SOAK_CATCH_UP_SECONDS) for slug in CATCH_UP_PLATFORMS},
     }
 
 

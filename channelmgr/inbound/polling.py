@@ -152,8 +152,8 @@ def _catch_up_room(platforms: list[str]) -> dict[str, int]:
     at once, each deferred again and again by the cap."""
     room = {}
     for slug in platforms:
-        polling, values = adapter_class(slug).polling, settings.PLATFORMS[slug]
-        if polling is None or not polling.catch_up or not values.get("rate_limit"):
+        values = settings.PLATFORMS[slug]
+        if not adapter_class(slug).catches_up() or not values.get("rate_limit"):
             continue
         per_second = CATCH_UP_SHARE * values["rate_limit"] / values["rate_window"]
         room[slug] = max(1, math.floor(per_second * DUE_POLLS_EVERY_SECONDS))
@@ -364,7 +364,7 @@ def _read_pages(connection: ChannelConnection, result: PollResult) -> None:
     platform = adapter_class(connection.platform_type)
     acknowledges = Capability.ACKNOWLEDGE in platform.capabilities
     # A catch-up poll reads a listing's history on its first pass (``_holding_nights``).
-    window_start = sync_window(connection)[0] if platform.polling and platform.polling.catch_up else None
+    window_start = sync_window(connection)[0] if platform.catches_up() else None
     result.connections = account_connections(connection)
     seen: set[str] = set()
     result.read_through = cursor is None
@@ -457,12 +457,11 @@ def _fetch_page(connection: ChannelConnection, result: PollResult, *, cursor, si
     The refusal is on the pull's sync log; it costs one request a poll while it lasts. A refusal
     without them fails the pull as before."""
     listing_ids = [c.platform_listing_id for c in result.connections] if len(result.connections) > 1 else []
-    polling = adapter_class(connection.platform_type).polling
     try:
         return platform_call(
             connection,
             lambda a: a.fetch_bookings(cursor=cursor, since=since, listing_ids=listing_ids),
-            purpose=Purpose.CATCH_UP if polling and polling.catch_up else Purpose.PULL,
+            purpose=Purpose.CATCH_UP if adapter_class(connection.platform_type).catches_up() else Purpose.PULL,
         )
     except PlatformAPIError as exc:
         attention = ChannelConnection.Status.NEEDS_ATTENTION

@@ -63,7 +63,7 @@ def _shares_budget(platform: str) -> bool:
     """Pulls and pushes keep shares of the limit where the pull imports bookings: not where it only
     catches a lost webhook now and then (``Polling.catch_up``)."""
     cls = adapter_class(platform)
-    pulls = Capability.PULL_BOOKINGS in cls.capabilities and not (cls.polling and cls.polling.catch_up)
+    pulls = Capability.PULL_BOOKINGS in cls.capabilities and not cls.catches_up()
     return pulls and Capability.PUSH_AVAILABILITY in cls.capabilities
 
 

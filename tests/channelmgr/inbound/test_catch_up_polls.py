@@ -137,6 +137,7 @@ def test_webhook_platforms_declare_a_catch_up_poll(slug):
     cls = adapter_class(slug)
     assert {Capability.WEBHOOKS, Capability.PULL_BOOKINGS} <= cls.capabilities
     assert cls.polling is not None and cls.polling.catch_up and not cls.polling.per_account
+    assert cls.catches_up()
     assert cls.polling.every_seconds == CATCH_UP_SECONDS == 300
     assert settings.PLATFORMS[slug]["poll_seconds"] == CATCH_UP_SECONDS
     assert Capability.ACKNOWLEDGE not in cls.capabilities  # nothing to confirm: a re-read is a no-op
@@ -146,6 +147,7 @@ def test_webhook_platforms_declare_a_catch_up_poll(slug):
 def test_platforms_whose_pull_imports_bookings_are_not_catch_up(slug):
     polling = adapter_class(slug).polling
     assert polling is not None and not polling.catch_up
+    assert not adapter_class(slug).catches_up()
 
 
 @pytest.fixture

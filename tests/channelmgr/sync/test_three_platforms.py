@@ -14,6 +14,9 @@ Google ``SetMaxLOS`` up to 365; no platform is told a longer maximum than the PM
 Found in review (2026-12): the test whose docstring starts "Used to fail" failed before its fix.
 """
 
+# The fixtures come from the module whose fake platforms' helpers this one shares.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,9 +26,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import pytest
 import responses
-import time_machine
 from django.conf import settings as django_settings
-from django.core.cache import cache
 from lxml import etree
 
 from channelmgr.models import ChannelConnection, DirtyRange
@@ -38,12 +39,21 @@ from pms_core.models import Booking, OutboxEvent, Property
 from pms_core.selectors import calendar_nights
 from pms_core.services import booking_cancel, booking_create, calendar_set_prices
 from pms_core.services.calendar import calendar_set_restrictions
+from tests.channelmgr.sync.test_prices_reach_platforms import (  # noqa: F401 (the clock and _quick fixtures)
+    NOW,
+    NS,
+    OTA,
+    WINDOW_DAYS,
+    _nights,
+    _ota_ok,
+    _quick,
+    clock,
+)
 
 pytestmark = pytest.mark.django_db
 
 AVAILABILITY, PRICING = DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING
-WINDOW_DAYS = 30
-NOW = dt.datetime(2027, 6, 20, 10, 0, tzinfo=dt.UTC)  # Berlin's today: 2027-06-20; day(1) = 2027-07-01
+# NOW: Berlin's today is 2027-06-20; day(1) = 2027-07-01.
 TODAY = NOW.date()
 LAST = TODAY + dt.timedelta(days=WINDOW_DAYS - 1)  # the window's last night
 
@@ -53,20 +63,11 @@ AIRBNB_RESERVATIONS = re.compile(r".*/v2/listings/([^/]+)/reservations.*$")
 EQC_AR = re.compile(r".*/eqc/ar$")
 GOOGLE_AVAIL = re.compile(r".*/ari/OTA_HotelAvailNotif$")
 GOOGLE_RATES = re.compile(r".*/ari/OTA_HotelRateAmountNotif$")
-OTA = "http://www.opentravel.org/OTA/2003/05"
-NS = {"ota": OTA}
 AR_NS = {"ar": "http://www.expediaconnect.com/EQC/AR/2011/06"}
 
 MINOR_UNITS = {"EUR": 2, "JPY": 0, "KWD": 3, "BHD": 3}
 # Each platform's longest maximum stay (docs/platforms.md), then the PMS's own (MAX_STAY_NIGHTS).
 CEILING = {"airbnb": 1125, "expedia": 28, "google": 365}
-
-
-def _nights(first: str, last: str):
-    night, last_night = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
-    while night <= last_night:
-        yield night
-        night += dt.timedelta(days=1)
 
 
 class FakePlatforms:
@@ -195,25 +196,6 @@ class FakePlatforms:
             for night in _nights(sac.get("Start"), sac.get("End")):
                 self._put("google", hotel, night, **values)
         return 200, {}, _ota_ok("OTA_HotelAvailNotifRS")
-
-
-def _ota_ok(root: str) -> str:
-    return f'<?xml version="1.0" encoding="UTF-8"?><{root} xmlns="{OTA}" Version="1.000"><Success/></{root}>'
-
-
-@pytest.fixture
-def clock():
-    traveller = time_machine.travel(NOW, tick=False)
-    coordinates = traveller.start()
-    yield coordinates
-    traveller.stop()
-
-
-@pytest.fixture(autouse=True)
-def _quick(settings, clock):
-    settings.PUSH_DEBOUNCE_SECONDS = 0.0
-    settings.SYNC_WINDOW_DAYS = WINDOW_DAYS
-    cache.clear()
 
 
 @pytest.fixture

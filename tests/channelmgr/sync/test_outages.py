@@ -46,6 +46,7 @@ from channelmgr.sync.push import STALE_CLAIM
 from pms_core.models import OutboxEvent, Unit
 from pms_core.outbox import outbox_relay_step
 from pms_core.services import booking_create, calendar_set_prices
+from testkit import wait_for
 from tests.channelmgr.sync.test_prices_reach_platforms import (  # noqa: F401 (fixtures)
     FEWO_AVAIL,
     FakePlatforms,
@@ -379,8 +380,10 @@ def test_an_outbox_event_whose_consumer_ran_out_of_retries_still_closes_its_nigh
     with time_machine.travel(timezone.now(), tick=True):  # the worker's backoff runs on the real clock
         worker.start()
         try:
-            stub.join("outbox", fail_fast=False, timeout=20_000)
-            worker.join()
+            # Waits for the dead letter itself. The stub's queue join (and worker.join) sometimes timed out
+            # after the three failures, under CI's load, in processes where earlier tests' workers had left
+            # their middleware on the shared broker; the cause is not pinned down.
+            wait_for(lambda: stub.dead_letters_by_queue["outbox"], timeout=60)
         finally:
             worker.stop()
     assert stub.dead_letters_by_queue["outbox"], "the consumer's message was dead-lettered"

@@ -91,6 +91,9 @@ class ChannelConnection(models.Model):
     # not the connection itself: until a person resumes it, it still gets the nights booked elsewhere as
     # closed, and nothing else (``receives_pushes``). A refused value must not let a night be sold twice.
     closeouts_only = models.BooleanField(default=False, editable=False)
+    # When it last went back to active (a resume, a recovery): a push begun before then was refused for a
+    # value a person may since have fixed, so its refusal is not recorded (``channelmgr.sync.push``).
+    resumed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # The price rule of this channel (``channelmgr.price_rules``): the PMS price marked up by a percentage
     # and/or a fixed amount per night, then rounded, when it is pushed. Null means no markup.

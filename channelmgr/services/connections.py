@@ -348,9 +348,12 @@ def connection_resume(*, connection: ChannelConnection) -> ChannelConnection:
     """Back to active from paused or needs-attention (once a person fixed the cause), then a full
     sync: changes made while it was out were never pushed to it, and bookings may be waiting."""
     # Out of needs-attention through the one transition that tells listeners (connection_recovered).
+    now = timezone.now()
     resumed = connection_recover(connection_id=connection.pk) or ChannelConnection.objects.filter(
         pk=connection.pk, status=ChannelConnection.Status.PAUSED
-    ).update(status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=timezone.now())
+    ).update(
+        status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=now, resumed_at=now
+    )
     connection.refresh_from_db()
     if resumed:
         _catch_up(connection)

@@ -62,8 +62,9 @@ def connection_recover(*, connection_id: int, whole_only: bool = False) -> bool:
     needing = ChannelConnection.objects.filter(pk=connection_id, status=ChannelConnection.Status.NEEDS_ATTENTION)
     if whole_only:
         needing = needing.filter(closeouts_only=False)
+    now = timezone.now()
     left = needing.update(
-        status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=timezone.now()
+        status=ChannelConnection.Status.ACTIVE, last_error="", closeouts_only=False, updated_at=now, resumed_at=now
     )
     if left:
         connection = ChannelConnection.objects.get(pk=connection_id)

@@ -614,14 +614,19 @@ def push_refused(connection, kind: str, exc: PlatformAPIError) -> None:
     the connection stop whole.
 
     A push sent to a mapping the connection no longer has (re-mapped while it was on the wire, most
-    often because that listing is gone) says nothing of the new one: nothing is recorded."""
+    often because that listing is gone) says nothing of the new one, and one begun before the connection
+    was resumed says nothing of what a person fixed before resuming it: nothing is recorded. (The resume's
+    own full sync sends the value again, and records its refusal if it is still refused.)"""
     stored = (
         ChannelConnection.objects.filter(pk=connection.pk)
-        .values_list(*(name.removeprefix("connection__") for name in MAPPING))
+        .values_list("resumed_at", *(name.removeprefix("connection__") for name in MAPPING))
         .first()
     )
-    if stored != _mapping_of(connection):
+    if stored is None or stored[1:] != _mapping_of(connection):
         log.info("connection %s: a push to its former mapping failed (%s); not recorded", connection.pk, exc)
+        return
+    if stored[0] != connection.resumed_at:
+        log.info("connection %s: a push begun before its resume failed (%s); not recorded", connection.pk, exc)
         return
     if not exc.permanent:
         connection_record_failure(connection=connection, exc=exc)

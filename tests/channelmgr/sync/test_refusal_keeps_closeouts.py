@@ -66,6 +66,7 @@ class Refusing(FakePlatforms):
         super().__init__()
         self.revoked = False
         self.sent = {"availability": 0, "rates": 0}
+        self.meanwhile = None  # run once while the next availability request is on the wire
 
     def _refusal(self, problem: str | None):
         if self.revoked:
@@ -76,6 +77,9 @@ class Refusing(FakePlatforms):
 
     def fewo_availability(self, request):
         self.sent["availability"] += 1
+        if self.meanwhile:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
         entries = json.loads(request.body)["entries"]
         too_long = [e for e in entries if e.get("minStay", 1) > MAX_MIN_STAY]
         refused = self._refusal(f"minStay {too_long[0]['minStay']} exceeds {MAX_MIN_STAY}" if too_long else None)
@@ -170,6 +174,35 @@ def test_a_resume_after_the_fix_sends_the_whole_window(unit, fewo, platform, clo
     assert _status(platform, day(10)) == "AVAILABLE"
     assert platform.night("L-1", day(5)).get("min_stay") == 7
     assert platform.night("L-1", day(15)).get("price") == "199.00"
+
+
+def test_a_push_refused_after_the_resume_that_fixed_its_value_does_not_hold_the_connection_again(
+    unit, fewo, platform, clock, day
+):
+    """Used to fail. Two pushes carry a refused minimum stay. The first is refused and holds the connection;
+    staff fix the value and resume while the second is still on the wire. The second's refusal is of the
+    value as it was before the fix: it used to hold the connection again, with a reason staff had already
+    dealt with, until a second resume."""
+    settle([fewo], clock)
+    calendar_set_restrictions(unit=unit, start=day(5), end=day(8), min_stay=MAX_MIN_STAY + 6)
+
+    def first_refused_then_fixed_and_resumed():
+        from channelmgr.services.connections_health import connection_mark_needs_attention
+
+        connection_mark_needs_attention(connection_id=fewo.pk, error="minStay 20 exceeds 14", closeouts_only=True)
+        calendar_set_restrictions(unit=unit, start=day(5), end=day(8), min_stay=7)
+        connection_resume(connection=_held(fewo))
+
+    platform.meanwhile = first_refused_then_fixed_and_resumed
+    mark_dirty(connection=fewo, kinds=[AVAILABILITY], start=day(1), end=day(15), schedule=False)
+    with pytest.raises(Exception, match="minStay 20 exceeds 14"):
+        push_connection(connection_id=fewo.pk, kind=AVAILABILITY)
+
+    held = _held(fewo)
+    assert (held.status, held.closeouts_only) == (ChannelConnection.Status.ACTIVE, False), held.last_error
+    settle([fewo], clock)
+    assert platform.night("L-1", day(5)).get("min_stay") == 7
+    assert _held(fewo).status == ChannelConnection.Status.ACTIVE
 
 
 def test_a_refused_price_holds_prices_and_lets_bookings_close_nights(unit, fewo, platform, clock, day):

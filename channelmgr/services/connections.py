@@ -230,7 +230,28 @@ def connection_create(
         _set_credential(connection, name, value)
     _save(connection, force_insert=True)
     log.info("connection %s created (%s, unit %s)", connection.pk, platform_type, unit.pk)
+    _after_a_former_connection(connection)
     return connection
+
+
+def _after_a_former_connection(connection: ChannelConnection) -> None:
+    """A listing connected again right after its former connection was deleted: a request of that one
+    may still land late, with its unit's nights. The new connection's window goes out once more after
+    that (the window's first push is the sync window's, ``channelmgr.sync.window``)."""
+    from channelmgr.sync.push import LATE_WRITE_SECONDS, push_again_later, pushed_kinds
+
+    recently = timezone.now() - dt.timedelta(seconds=LATE_WRITE_SECONDS)
+    former = ChannelConnection.objects.filter(
+        platform_type=connection.platform_type,
+        listing_key=connection.listing_key,
+        status=ChannelConnection.Status.DELETED,
+        updated_at__gte=recently,
+    )
+    if connection.listing_key is None or not former.exists():
+        return
+    start, end = sync_window(connection)
+    for kind in pushed_kinds(connection.platform_type, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]):
+        push_again_later(connection, kind, [(start, end)], closes=kind == DirtyRange.Kind.AVAILABILITY)
 
 
 def _set_credential(connection: ChannelConnection, name: str, value: str) -> None:
@@ -299,8 +320,10 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
         if changed:
             _save(connection, update_fields=[*changed, "updated_at"])
         if (connection.platform_listing_id, connection.platform_metadata) != mapping_before:
-            # Another listing, room or rate plan holds nothing we pushed yet: it gets the whole window.
-            _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING])
+            # Another listing, room or rate plan holds nothing we pushed yet: it gets the whole window. And
+            # again once a request of the listing's former connection can no longer land late: staff may
+            # just have moved it here from another unit (``push_again_if_handed_over``).
+            _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], again=True)
             # And its bookings are read whole, at once: the old listing's cursor and time mean nothing there.
             ChannelConnection.objects.filter(pk=connection.pk).update(
                 sync_cursor="", pulled_through=None, last_polled_at=None
@@ -314,16 +337,19 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     return connection
 
 
-def _push_window(connection: ChannelConnection, kinds: list[str]) -> None:
-    """Mark the connection's whole window dirty for those of ``kinds`` its platform takes."""
+def _push_window(connection: ChannelConnection, kinds: list[str], *, again: bool = False) -> None:
+    """Mark the connection's whole window dirty for those of ``kinds`` its platform takes; ``again``: once
+    more after ``LATE_WRITE_SECONDS``."""
     from channelmgr.sync.outbound import mark_dirty  # the sync engine, loaded when first needed
-    from channelmgr.sync.push import pushed_kinds
+    from channelmgr.sync.push import push_again_later, pushed_kinds
 
     kinds = pushed_kinds(connection.platform_type, kinds)
     if connection.status == ChannelConnection.Status.DELETED or not kinds:
         return
     start, end = sync_window(connection)
     mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
+    for kind in kinds if again else ():
+        push_again_later(connection, kind, [(start, end)], closes=kind == DirtyRange.Kind.AVAILABILITY)
 
 
 def connection_delete(*, connection: ChannelConnection) -> None:

@@ -51,8 +51,9 @@ from channelmgr.sync.push import (
     claim_of,
     deferred_key,
     due,
+    push_again_if_handed_over,
     push_again_if_overlapped,
-    push_again_later,
+    push_again_once_landed,
     push_failed,
     push_items,
     push_log_details,
@@ -142,7 +143,7 @@ def _interrupted(kind: str, claim_id: str, opened: list[_Work], pushed: list[int
         )
         for w in opened:
             if w.connection.pk not in pushed:
-                push_again_later(w.connection, kind, w.merged)
+                push_again_once_landed(w.connection, kind, w.merged)
     except Exception:  # the database is what failed: the stale claim is taken over after STALE_CLAIM
         log.exception("could not give back the claims of interrupted drain %s", claim_id)
 
@@ -413,7 +414,9 @@ def _finish(done: list[tuple[_Work, int, int]], kind: str, claim_id: str, result
             connections_record_pushed(connection_ids=result.pushed, now=now)
             _close_logs([(w.sync_log.pk, ms, requests) for w, requests, ms in done], now)
             connections_record_success(connection_ids=[w.connection.pk for w, requests, _ms in done if requests])
-            push_again_if_overlapped([(w.connection, w.merged) for w, _r, _ms in done], kind, claim_id, now)
+            sent = [(w.connection, w.merged) for w, _r, _ms in done]
+            push_again_if_overlapped(sent, kind, claim_id, now)
+            push_again_if_handed_over(sent, kind)
     for w, requests, _ms in done:
         push_observe(w.connection, kind, w.claim, now)
         log.info(

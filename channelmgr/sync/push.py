@@ -115,8 +115,14 @@ def _claim(connection: ChannelConnection, kind: str, claim_id: str = "") -> Clai
 
 
 # The connection's mapping as its claimed rows read it, joined: ``remapped`` compares it with the one the
-# push loaded (and sends to, ``_mapping_of``).
-MAPPING = ("connection__listing_key", "connection__unit_id")
+# push loaded (and sends to, ``_mapping_of``). The listing id and metadata too: a Booking.com listing key
+# is hotel/room, and the rate plan a push addresses is in the metadata.
+MAPPING = (
+    "connection__listing_key",
+    "connection__unit_id",
+    "connection__platform_listing_id",
+    "connection__platform_metadata",
+)
 
 
 def _mapping_of(connection: ChannelConnection) -> tuple:
@@ -182,6 +188,49 @@ def push_again_later(
     )
     # Its own message, past any debounce flag; the scheduler's sweep is the fallback if it is lost.
     transaction.on_commit(lambda: push_enqueue(connection_id=connection.pk, kind=kind, delay_seconds=delay_seconds + 1))
+
+
+def push_again_once_landed(connection: ChannelConnection, kind: str, ranges: list[tuple[dt.date, dt.date]]) -> None:
+    """A request that failed in flight may still land, until ``LATE_WRITE_SECONDS``: its nights go once
+    more after that, on its connection and on whichever now holds the listing it went to."""
+    push_again_later(connection, kind, ranges)
+    push_again_if_handed_over([(connection, ranges)], kind, delay_seconds=LATE_WRITE_SECONDS)
+
+
+def push_again_if_handed_over(
+    pushed: list[tuple[ChannelConnection, list[tuple[dt.date, dt.date]]]], kind: str, *, delay_seconds: float = 0.0
+) -> None:
+    """Of the pushes ``pushed`` (each connection as its push loaded it, with the ranges it sent), those
+    whose connection left its listing while they were on the wire (re-mapped, deleted): staff may have
+    given that listing to another unit's connection, whose nights the push then overwrote with its former
+    unit's, opening nights a guest holds. The nights go out again on every live connection that holds the
+    listing now, after ``delay_seconds``. One query when nothing was handed over."""
+    sent = {connection.pk: (connection, ranges) for connection, ranges in pushed if ranges and connection.listing_key}
+    if not sent:
+        return
+    stored = dict(
+        ChannelConnection.objects.filter(pk__in=sent)
+        .exclude(status=ChannelConnection.Status.DELETED)
+        .values_list("pk", "listing_key")
+    )
+    for pk, (connection, ranges) in sent.items():
+        if stored.get(pk) == connection.listing_key:
+            continue
+        owners = (
+            ChannelConnection.objects.filter(platform_type=connection.platform_type, listing_key=connection.listing_key)
+            .filter(ChannelConnection.receives_pushes(kind))
+            .exclude(pk=pk)
+        )
+        for owner in owners:
+            log.warning(
+                "connection %s left listing %s while its %s push was on the wire: connection %s, which holds it "
+                "now, is pushed again",
+                pk,
+                connection.listing_key,
+                kind,
+                owner.pk,
+            )
+            push_again_later(owner, kind, ranges, delay_seconds=delay_seconds, closes=True)
 
 
 def push_again_if_overlapped(
@@ -552,6 +601,7 @@ def _push_claimed(connection: ChannelConnection, kind: str, claim: Claim, sync_l
         connections_record_pushed(connection_ids=[connection.pk], now=now)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
         push_again_if_overlapped([(connection, merged)], kind, claim.id, now)
+        push_again_if_handed_over([(connection, merged)], kind)
     push_observe(connection, kind, claim, now)
     log.info("pushed %s to connection %s: %s ranges in %s requests", kind, connection.pk, len(items), requests)
     return PushResult("success", requests=requests, ranges=len(items))
@@ -595,7 +645,7 @@ def push_failed(connection, kind: str, exc: Exception, claim: Claim, merged, syn
         _remember_deferred(connection, kind, sync_log.pk)
     elif isinstance(exc, PlatformAPIError):
         if not exc.permanent:
-            push_again_later(connection, kind, merged)
+            push_again_once_landed(connection, kind, merged)
         _counter(kind).labels(connection.platform_type, "failed").inc()
         error = safe_message(connection, exc)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
@@ -753,7 +803,7 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
             return _push_each_alone(kind, [other for other, *_rest in parts])
         for other, _c, merged, _items in parts:
             if merged:
-                push_again_later(other, kind, merged)
+                push_again_once_landed(other, kind, merged)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.FAILED, started=started, error=error)
         connection_record_failure(connection=connection, exc=exc)
         raise
@@ -767,7 +817,9 @@ def _push_batch(connection, kind: str, claims: list[tuple[ChannelConnection, Cla
         DirtyRange.objects.filter(claimed_by=claim_id).delete()
         connections_record_pushed(connection_ids=[other.pk for other, *_rest in parts], now=now)
         sync_log_finish(sync_log=sync_log, status=SyncLog.Status.SUCCESS, started=started, requests=requests)
-        push_again_if_overlapped([(other, merged) for other, _c, merged, _items in parts], kind, claim_id, now)
+        sent = [(other, merged) for other, _c, merged, _items in parts]
+        push_again_if_overlapped(sent, kind, claim_id, now)
+        push_again_if_handed_over(sent, kind)
     counter.labels(platform, "success").inc()
     for _other, claim, _merged, _items in parts:
         if claim.oldest is not None:

@@ -6,6 +6,8 @@ call. Everything is scoped to the user's organization: another tenant's booking 
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
@@ -26,8 +28,8 @@ from channelmgr.staff_home.selectors import (
     staff_home,
 )
 from pms_core.errors import BookingClash
-from pms_core.models import Booking
-from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
+from pms_core.models import Booking, Unit
+from pms_core.services.overbookings import ChangedSinceShown, NotOverbooked, Resolution, overbooking_resolve
 
 TEMPLATES = "admin/channelmgr/staff_home"
 REFRESH_SECONDS = 10
@@ -86,15 +88,35 @@ def overbooking_resolve_view(request, booking_id: int):
     resolution = request.POST.get("resolution", "")
     if resolution not in Resolution.values:
         return HttpResponseBadRequest(f"resolution must be one of {', '.join(Resolution.values)}")
-    unit = free_unit_for(booking) if resolution == Resolution.MOVE else None
+    # A decision is about the stay, the clash and the unit the page showed (its hidden fields): if the
+    # platform moved the stay meanwhile, "cancel the other" must not cancel a guest the page never showed.
+    try:
+        shown_updated_at = dt.datetime.fromisoformat(request.POST["updated_at"])
+        shown_clash = request.POST["clashes_with"]
+        shown_clash_id = int(shown_clash) if shown_clash else None
+        shown_unit = request.POST.get("unit", "")
+        unit = (
+            Unit.objects.get(pk=int(shown_unit), property_id=booking.unit.property_id)
+            if resolution == Resolution.MOVE and shown_unit
+            else None
+        )
+    except (KeyError, ValueError, Unit.DoesNotExist):
+        return HttpResponseBadRequest("this decision does not say what it was made on: reload the page")
     if resolution == Resolution.MOVE and unit is None:
-        messages.error(request, f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
-        return _back(request)
+        unit = free_unit_for(booking)
+        if unit is None:
+            messages.error(request, f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
+            return _back(request)
     try:
         outcome = overbooking_resolve(
-            booking=booking, resolution=resolution, actor=request.user.get_username(), unit=unit
+            booking=booking,
+            resolution=resolution,
+            actor=request.user.get_username(),
+            unit=unit,
+            shown_updated_at=shown_updated_at,
+            shown_clash_id=shown_clash_id,
         )
-    except (NotOverbooked, BookingClash) as exc:
+    except (NotOverbooked, BookingClash, ChangedSinceShown) as exc:
         messages.error(request, f"#{booking.pk}: {exc}")
         return _back(request)
     messages.success(request, f"#{booking.pk}: {Resolution(resolution).label}: done.")

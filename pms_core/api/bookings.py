@@ -19,7 +19,13 @@ from pms_core.api.schema import MAX_ID, error
 from pms_core.api.units import units_of
 from pms_core.models import Booking, BookingTransition
 from pms_core.services import booking_cancel, booking_create, booking_modify
-from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
+from pms_core.services.overbookings import (
+    NOT_SHOWN,
+    ChangedSinceShown,
+    NotOverbooked,
+    Resolution,
+    overbooking_resolve,
+)
 
 REFUSED = (
     "id",
@@ -250,10 +256,27 @@ class BookingResolveInputSerializer(serializers.Serializer):
     )
     unit = OwnedField(scope=units_of, required=False, help_text="For move: a free unit of the same property.")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    clashes_with = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        allow_null=True,
+        help_text="The booking's `clashes_with` as you read it; required for cancel_other and accept, which "
+        "decide on that clash. If the booking clashes with another stay by now (the platform moved the "
+        "guest), the answer is 409 and nothing changes.",
+    )
+    updated_at = serializers.DateTimeField(
+        required=False,
+        help_text="The booking's `updated_at` as you read it: if it changed since, the answer is 409 and "
+        "nothing changes.",
+    )
 
     def validate(self, attrs):
         if attrs["action"] == Resolution.MOVE and "unit" not in attrs:
             raise serializers.ValidationError({"unit": ["A move needs the unit to move to."]})
+        if attrs["action"] in (Resolution.CANCEL_OTHER, Resolution.ACCEPT) and "clashes_with" not in attrs:
+            raise serializers.ValidationError(
+                {"clashes_with": [f"{attrs['action']} decides on a clash: say which, as you read it."]}
+            )
         return attrs
 
 
@@ -276,7 +299,11 @@ class BookingResolveApi(ApiView):
         request=BookingResolveInputSerializer,
         responses={
             200: BookingResolveOutputSerializer,
-            409: error(409, "The booking is not overbooked, or the unit to move to is not free (`clash`)."),
+            409: error(
+                409,
+                "The booking is not overbooked, the unit to move to is not free (`clash`), or the booking "
+                "changed since you read it (`clashes_with`, `updated_at`).",
+            ),
         },
         description="Decide on an overbooked stay. Platform bookings can be decided on too: the answer's "
         "`platform_notice` says what to do on the platform.",
@@ -296,8 +323,10 @@ class BookingResolveApi(ApiView):
                 actor=api_actor(request),
                 reason=data.get("reason", ""),
                 unit=unit,
+                shown_updated_at=data.get("updated_at"),
+                shown_clash_id=data.get("clashes_with", NOT_SHOWN),
             )
-        except NotOverbooked as exc:
+        except (NotOverbooked, ChangedSinceShown) as exc:
             raise Conflict(str(exc)) from exc
         return Response(
             {

@@ -31,6 +31,14 @@ class NotOverbooked(DomainError):
     """Only an overbooked stay can be resolved."""
 
 
+class ChangedSinceShown(DomainError):
+    """The overbooking is no longer what the decision was made on (a platform moved the stay, another
+    person decided): deciding again on what it is now is the person's call, not ours."""
+
+
+NOT_SHOWN = object()  # ``shown_clash_id`` not given (None is "clashing with no stay we hold")
+
+
 @dataclass(frozen=True)
 class ResolveOutcome:
     booking: Booking  # the overbooked stay, as it is now
@@ -40,9 +48,21 @@ class ResolveOutcome:
 
 
 def overbooking_resolve(
-    *, booking: Booking, resolution: str, actor: str, reason: str = "", unit: Unit | None = None
+    *,
+    booking: Booking,
+    resolution: str,
+    actor: str,
+    reason: str = "",
+    unit: Unit | None = None,
+    shown_updated_at=None,
+    shown_clash_id: int | None | object = NOT_SHOWN,
 ) -> ResolveOutcome:
     """Apply one decision to the overbooked ``booking``.
+
+    ``shown_updated_at`` / ``shown_clash_id``: the booking as the person deciding saw it (its
+    ``updated_at``, the stay it clashed with). A decision is about that stay and that clash: if either
+    changed since (the platform moved the guest onto other nights, so "cancel the other" would cancel a
+    guest never shown), it raises ``ChangedSinceShown`` and changes nothing.
 
     Raises ``NotOverbooked`` if it is not overbooked (or, for ``cancel_other``, clashes with nothing
     active), ``BookingClash`` if ``move`` finds the target unit's nights held, and ``ValueError`` for a
@@ -58,6 +78,14 @@ def overbooking_resolve(
         current = Booking.objects.select_for_update().get(pk=booking.pk)
         if current.status != Booking.Status.OVERBOOKED:
             raise NotOverbooked(f"booking {current.pk} is {current.status}, not overbooked")
+        if (shown_updated_at is not None and current.updated_at != shown_updated_at) or (
+            shown_clash_id is not NOT_SHOWN and current.clashes_with_id != shown_clash_id
+        ):
+            clash = f"#{current.clashes_with_id}" if current.clashes_with_id else "an earlier stay"
+            raise ChangedSinceShown(
+                f"booking {current.pk} changed since it was shown (now {current.check_in}..{current.check_out}, "
+                f"clashing with {clash}): look again and decide"
+            )
         why = reason or Resolution(resolution).label
         if resolution == Resolution.CANCEL:
             cancelled = booking_cancel(booking=current, actor=actor, reason=f"overbooking resolved: {why}")

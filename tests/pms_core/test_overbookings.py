@@ -184,7 +184,9 @@ def alice_api(alice):
 def test_the_resolve_endpoint_applies_a_decision_and_lists_the_history(alice_api, unit, day):
     first = _import(unit, day, 1, 4, "airbnb")
     late = _import(unit, day, 3, 7)
-    answer = alice_api.post(f"/bookings/{late.pk}/resolve", {"action": "cancel_other"}, format="json")
+    answer = alice_api.post(
+        f"/bookings/{late.pk}/resolve", {"action": "cancel_other", "clashes_with": first.pk}, format="json"
+    )
     assert answer.status_code == 200, answer.content
     body = answer.json()
     assert body["booking"]["status"] == "confirmed" and body["cancelled"]["id"] == first.pk
@@ -201,6 +203,9 @@ def test_the_resolve_endpoint_applies_a_decision_and_lists_the_history(alice_api
         ({"action": "explode"}, "action"),
         ({"action": "move"}, "unit"),
         ({"action": "move", "unit": 0}, "unit"),
+        ({"action": "cancel_other"}, "clashes_with"),  # a decision on a clash names the clash it read
+        ({"action": "accept"}, "clashes_with"),
+        ({"action": "cancel", "updated_at": "yesterday"}, "updated_at"),
     ],
 )
 def test_a_bad_resolve_request_is_a_400_and_changes_nothing(alice_api, unit, day, body, field):
@@ -214,7 +219,9 @@ def test_a_bad_resolve_request_is_a_400_and_changes_nothing(alice_api, unit, day
 
 def test_resolving_a_confirmed_booking_is_a_409(alice_api, unit, day):
     confirmed = _import(unit, day, 1, 4, "airbnb")
-    answer = alice_api.post(f"/bookings/{confirmed.pk}/resolve", {"action": "accept"}, format="json")
+    answer = alice_api.post(
+        f"/bookings/{confirmed.pk}/resolve", {"action": "accept", "clashes_with": None}, format="json"
+    )
     assert answer.status_code == 409
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -67,7 +68,9 @@ def test_the_home_shows_an_overbooking_and_resolving_it_frees_its_nights(client,
     client.force_login(deciding_staff)
     page = client.get("/admin/").content.decode()
     assert f'data-booking="{second.pk}"' in page and "Olga Overbooked" in page and 'value="cancel"' in page
-    answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "cancel"})
+    shown = dict(re.findall(r'<input type="hidden" name="(updated_at|clashes_with|unit)" value="([^"]*)"', page))
+    assert set(shown) >= {"updated_at", "clashes_with"}  # the decision carries what the page showed
+    answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {**shown, "resolution": "cancel"})
     assert answer.status_code == 302 and answer.headers["Location"] == "/admin/"
     second.refresh_from_db()
     assert second.status == Booking.Status.CANCELLED
@@ -79,6 +82,8 @@ def test_a_bad_resolution_is_refused_with_a_reason_and_changes_nothing(client, d
     client.force_login(deciding_staff)
     answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "shrug"})
     assert answer.status_code == 400 and b"resolution must be one of" in answer.content
+    answer = client.post(f"/admin/home/overbookings/{second.pk}/resolve/", {"resolution": "cancel"})
+    assert answer.status_code == 400 and b"reload the page" in answer.content  # not what it was made on
     assert client.get(f"/admin/home/overbookings/{second.pk}/resolve/").status_code == 405
     second.refresh_from_db()
     assert second.status == Booking.Status.OVERBOOKED

@@ -13,10 +13,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import truncatechars
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from adapters import registry
 from adapters.base import Capability
+from channelmgr.inbound.importer import ical_hold_stamp
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, rule_of
 from channelmgr.services.connections import (
@@ -42,9 +44,9 @@ from channelmgr.services.ical_export import (
 from channelmgr.services.mapping import settings_ignored
 from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
 from channelmgr.staff_home.status import connection_health, local_time
-from pms_core.admin import OrganizationScopedAdmin, ReadOnlyAdmin
+from pms_core.admin import ChangesWhatStaffChanged, OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
-from pms_core.models import Property, Unit
+from pms_core.models import Booking, Property, Unit
 
 RECENT_SYNC_LOGS = 20
 PRICE_RULE_HELP = (
@@ -54,7 +56,7 @@ PRICE_RULE_HELP = (
 )
 
 
-class ConnectionFormBase(forms.ModelForm):
+class ConnectionFormBase(ChangesWhatStaffChanged):
     """Writes through ``connection_create`` / ``connection_update``, the services the API calls, so a
     connection made or changed here is checked and recorded the same way. The unit and platform are
     fixed once the connection exists (read-only on the change page), as in the API."""
@@ -125,7 +127,10 @@ class ConnectionFormBase(forms.ModelForm):
         if not commit:
             return self.instance
         fields = {name: self.cleaned_data[name] for name in UPDATABLE_FIELDS if name in self.cleaned_data}
-        fields["platform_metadata"] = fields.get("platform_metadata") or {}
+        if self.instance.pk is not None:  # only what staff changed on the page (``ChangesWhatStaffChanged``)
+            fields = {name: value for name, value in fields.items() if name in self.changed_data}
+        if "platform_metadata" in fields or self.instance.pk is None:
+            fields["platform_metadata"] = fields.get("platform_metadata") or {}
         if self.instance.pk is None:
             unit = self.cleaned_data["unit"]
             return connection_create(
@@ -346,14 +351,47 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
 
     @admin.action(description="Confirm the feed's held removal (release those blocks)", permissions=["change"])
     def confirm_ical_feed_change(self, request, queryset):
-        feeds = queryset.filter(platform_type__in=registry.slugs(Capability.SNAPSHOT_FEED))
-        for connection in feeds.exclude(status=ChannelConnection.Status.DELETED):
+        """First a page that shows each feed's held removal (which blocks, which nights), then, once staff
+        press "Yes", exactly those holds are confirmed: one a later poll replaced is refused, not applied."""
+        feeds = queryset.filter(platform_type__in=registry.slugs(Capability.SNAPSHOT_FEED)).exclude(
+            status=ChannelConnection.Status.DELETED
+        )
+        if request.POST.get("post") != "yes":
+            return self._confirm_ical_feed_change_page(request, queryset, feeds)
+        for connection in feeds:
+            stamp = request.POST.get(f"stamp_{connection.pk}")
+            if not stamp:
+                self.message_user(request, f"{connection}: nothing was shown to confirm: look again.", messages.WARNING)
+                continue
             try:
-                removed = ical_feed_change_confirm(connection=connection, user=request.user)
+                removed = ical_feed_change_confirm(connection=connection, user=request.user, stamp=stamp)
             except ConnectionStateError as exc:
                 self.message_user(request, f"{connection}: {exc}", messages.WARNING)
                 continue
             self.message_user(request, f"{connection}: removed {removed} block(s) the feed dropped.", messages.SUCCESS)
+
+    def _confirm_ical_feed_change_page(self, request, queryset, feeds):
+        holds = []
+        for connection in feeds:
+            hold = connection.ical_hold
+            if not hold:
+                continue
+            blocks = Booking.objects.filter(
+                unit_id=connection.unit_id, source=connection.platform_type, channel_booking_id__in=hold["bookings"]
+            ).order_by("check_in")
+            holds.append({"connection": connection, "hold": hold, "stamp": ical_hold_stamp(hold), "blocks": blocks})
+        if not holds:
+            self.message_user(request, "None of these feeds holds a removal.", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Release the blocks these feeds dropped?",
+            "opts": self.model._meta,
+            "holds": holds,
+            "selected": queryset.values_list("pk", flat=True),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/channelmgr/channelconnection/confirm_ical_feed_change.html", context)
 
 
 @admin.register(SyncLog)

@@ -178,7 +178,22 @@ class UserAdmin(OrganizationScopedAdmin, DjangoUserAdmin):
         return super().has_delete_permission(request, obj)
 
 
-class PropertyForm(forms.ModelForm):
+class ChangesWhatStaffChanged(forms.ModelForm):
+    """On a change page, ``changed_data`` is what staff changed on the page, not what differs from the
+    row when they save: each field carries the value the page showed (``show_hidden_initial``). Another
+    writer's change committed meanwhile (an integrator's new base price) then stands, where the page's
+    stale value used to be written back over it. A post without those hidden values counts every field
+    as changed, as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            for name in self._meta.model._meta.fields:
+                if name.name in self.fields:
+                    self.fields[name.name].show_hidden_initial = True
+
+
+class PropertyForm(ChangesWhatStaffChanged):
     """Refuses what the API refuses, on the field: a currency some price of its units does not fit."""
 
     def clean(self):
@@ -209,7 +224,7 @@ class PropertyAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
         property_update(prop=Property.objects.get(pk=obj.pk), **fields)
 
 
-class UnitForm(forms.ModelForm):
+class UnitForm(ChangesWhatStaffChanged):
     """Refuses what the API refuses, on the field: a base price with more decimals than the property's
     currency has (JPY 12000.50), a default max stay below the min stay."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Collection
@@ -675,14 +676,28 @@ def ical_hold_unflag(*, connection: ChannelConnection) -> None:
             ChannelConnection.objects.filter(pk=connection.pk).update(ical_hold=hold)
 
 
-def ical_hold_confirm(*, connection: ChannelConnection, actor: str = "staff") -> int | None:
+class HoldChanged(Exception):
+    """The feed's held removal is not the one staff confirmed: a later poll replaced it."""
+
+
+def ical_hold_stamp(hold: dict) -> str:
+    """Names one held removal: when it was held and which blocks. A later poll holding another removal
+    (the feed came back empty after losing 9 of 14) gives another stamp."""
+    named = json.dumps([hold.get("since"), sorted(hold.get("bookings") or [])])
+    return hashlib.sha256(named.encode()).hexdigest()[:16]
+
+
+def ical_hold_confirm(*, connection: ChannelConnection, actor: str = "staff", stamp: str | None = None) -> int | None:
     """Apply a held removal now (staff confirmed it): cancel the held blocks that are still live and
-    forget the hold. Returns how many were cancelled, or None when nothing is held."""
+    forget the hold. Returns how many were cancelled, or None when nothing is held. ``stamp``: the hold
+    staff were shown (``ical_hold_stamp``); if another is held by now, ``HoldChanged`` and nothing changes."""
     with transaction.atomic():
         current = ChannelConnection.objects.select_for_update().get(pk=connection.pk)
         hold = current.ical_hold
         if not hold:
             return None
+        if stamp is not None and stamp != ical_hold_stamp(hold):
+            raise HoldChanged(hold.get("reason", ""))
         removed = 0
         for booking in _ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
             booking_cancel(booking=booking, actor=actor, reason="staff confirmed that its event left the feed")

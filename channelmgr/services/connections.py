@@ -418,7 +418,7 @@ def connection_store_tokens(*, connection: ChannelConnection, tokens: TokenSet) 
     return connection
 
 
-def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
+def ical_feed_change_confirm(*, connection: ChannelConnection, user, stamp: str | None = None) -> int:
     """Staff confirm an iCal feed's held mass removal: cancel the blocks it held back, releasing their
     nights, and put the connection back to active if the hold alone had flagged it. Returns how many
     blocks were cancelled (blocks already gone meanwhile are skipped).
@@ -426,15 +426,20 @@ def ical_feed_change_confirm(*, connection: ChannelConnection, user) -> int:
     The removal was held because the feed suddenly lost most of its blocks (see
     ``channelmgr.inbound.importer.ical_removal_is_suspicious``); the next poll seeing the same feed
     confirms it too. Raises ``ConnectionStateError`` when nothing is held (the feed came back, or the
-    next poll already applied it). The confirmation is recorded as an inbound sync log with the user.
+    next poll already applied it), or when ``stamp`` (``ical_hold_stamp`` of the hold staff were shown)
+    names another hold than the one held now. The confirmation is recorded as an inbound sync log with
+    the user.
     """
-    from channelmgr.inbound.importer import ical_hold_confirm
+    from channelmgr.inbound.importer import HoldChanged, ical_hold_confirm
 
     if Capability.SNAPSHOT_FEED not in registry.adapter_class(connection.platform_type).capabilities:
         raise ConnectionStateError("only feeds hold removals")
     who = getattr(user, "get_username", lambda: "")() or "staff"
     started = time.monotonic()
-    removed = ical_hold_confirm(connection=connection, actor=who)
+    try:
+        removed = ical_hold_confirm(connection=connection, actor=who, stamp=stamp)
+    except HoldChanged as exc:
+        raise ConnectionStateError(f"the feed changed since you looked ({exc}): look again and decide") from None
     if removed is None:
         raise ConnectionStateError("nothing is held: the feed came back or the removal was applied already")
     sync_log = SyncLog.objects.create(

@@ -52,7 +52,11 @@ def property_update(*, prop: Property, **fields) -> Property:
     else:
         announced = [OutboxEvent.Type.PRICING_UPDATED] if prop.currency != currency_before else []
     with transaction.atomic():
-        prop.save()
+        # Only the fields given, under the row's lock: a whole-row save wrote back what this copy read,
+        # undoing another writer's change committed meanwhile (an admin rename, another PATCH).
+        Property.objects.select_for_update().filter(pk=prop.pk).exists()
+        if fields:
+            prop.save(update_fields=list(fields))
         if prop.timezone != timezone_before:
             property_timezone_changed.send(sender=Property, prop=prop)
         for unit in Unit.objects.filter(property=prop).select_related("property") if announced else ():
@@ -175,7 +179,10 @@ def unit_update(*, unit: Unit, **fields) -> Unit:
     moved_zone = timezone_before is not None and unit.property.timezone != timezone_before
     stay_changed = stay_changed or moved_zone
     with transaction.atomic():
-        unit.save()
+        # As ``property_update``: the fields given only, under the row's lock.
+        Unit.objects.select_for_update().filter(pk=unit.pk).exists()
+        if fields:
+            unit.save(update_fields=list(fields))
         if moved_zone:
             property_timezone_changed.send(sender=Unit, prop=unit.property, unit=unit)
         _announce_window(

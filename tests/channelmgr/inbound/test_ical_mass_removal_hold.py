@@ -3,6 +3,7 @@ nights: the removal is held (the connection needs attention, with the reason) un
 the same feed again or staff confirm it. A feed losing one event of many applies at once."""
 
 import datetime as dt
+import re
 
 import pytest
 import responses
@@ -133,11 +134,15 @@ def test_the_admin_action_confirms_the_removal(feed, poll, alice, client):
     poll(FULL)
     poll(EMPTY)
 
-    response = client.post(
-        reverse("admin:channelmgr_channelconnection_changelist"),
-        {"action": "confirm_ical_feed_change", "_selected_action": [feed.pk]},
-        follow=True,
-    )
+    changelist = reverse("admin:channelmgr_channelconnection_changelist")
+    action = {"action": "confirm_ical_feed_change", "_selected_action": [feed.pk]}
+    page = client.post(changelist, action)  # first, what would be released
+    assert page.status_code == 200 and live(feed) == 14
+    shown = page.content.decode()
+    assert "came back empty and lost all 14" in shown and shown.count("<li>") == 14
+    stamp = re.search(rf'name="stamp_{feed.pk}" value="(\w+)"', shown).group(1)
+
+    response = client.post(changelist, {**action, "post": "yes", f"stamp_{feed.pk}": stamp}, follow=True)
 
     assert response.status_code == 200
     assert "removed 14 block(s)" in response.content.decode()

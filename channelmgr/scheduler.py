@@ -14,13 +14,16 @@ one's death.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import threading
 import time
 
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from django.conf import settings
+from django.core.cache import cache
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -29,6 +32,19 @@ from channelmgr.resilience.lease import Lease, LeaseKeeper, MemoryLeaseStore, Re
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
+# When the daily reconcile last ran to its end (the cache: Redis in services mode), so a scheduler taking
+# the lease over knows whether the one before it ran today's.
+RECONCILE_DONE_KEY = "scheduler:reconcile_daily:done"
+
+_running = threading.local()  # the lease the job running in this thread runs under
+
+
+def still_leading() -> bool:
+    """Whether the job running in this thread may go on: its scheduler still holds the lease. A job that
+    sends work checks it before each send: a holder frozen past its lease (a stalled VM) wakes in the
+    middle of a job, and what it claimed before is the new holder's to send."""
+    lease = getattr(_running, "lease", None)
+    return lease is None or lease.held()
 
 
 def _job(fn, lease: Lease | None = None):
@@ -40,11 +56,13 @@ def _job(fn, lease: Lease | None = None):
         started = time.time()
         result = None
         close_old_connections()
+        outer, _running.lease = getattr(_running, "lease", None), lease
         try:
             result = fn()
         except Exception:  # one failed pass must not stop the scheduler
             log.exception("scheduled job %s failed", fn.__name__)
         finally:
+            _running.lease = outer
             close_old_connections()
         if lease is not None:
             log.debug(
@@ -90,7 +108,10 @@ def enqueue_due_polls():
     from channelmgr.inbound.tasks import poll_connection
 
     claimed = due_polls(timezone.now())
-    for connection_id in claimed:
+    for sent, connection_id in enumerate(claimed):
+        if not still_leading():  # the claims come due again after a period, for the new holder
+            log.warning("polls: lease lost after claiming; %d of %d not sent", len(claimed) - sent, len(claimed))
+            return sent
         poll_connection.send(connection_id)
     return len(claimed)
 
@@ -107,6 +128,32 @@ def reconcile_all():
     from django.core.management import call_command
 
     call_command("reconcile", "--fix")
+
+
+def _recording_done(fn):
+    """``fn`` (the daily reconcile), recording when it ran to its end (``RECONCILE_DONE_KEY``)."""
+
+    def run():
+        result = fn()
+        cache.set(RECONCILE_DONE_KEY, timezone.now().isoformat(), timeout=None)
+        return result
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def _missed(trigger: CronTrigger, now: dt.datetime) -> bool:
+    """Whether the daily run before ``now`` did not run to its end: its holder died before or during it,
+    or the lease changed hands at that moment. No record (a new installation) counts as missed."""
+    previous = trigger.get_next_fire_time(None, now - dt.timedelta(days=1))
+    if previous is None or previous > now:
+        return False
+    try:
+        done = cache.get(RECONCILE_DONE_KEY)
+    except Exception:  # the cache down: the next 03:17 is the fallback, as before this record
+        log.exception("cannot tell whether the last daily reconcile ran")
+        return False
+    return done is None or dt.datetime.fromisoformat(done) < previous
 
 
 def update_gauges():
@@ -171,11 +218,21 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
         (purge_idempotency_keys, IntervalTrigger(hours=1), "idempotency_purge"),
         # Hourly: a property's day begins at its own midnight, and a missed run is caught up by the next.
         (mark_window_edges, IntervalTrigger(hours=1), "window_edges"),
-        (reconcile_all, CronTrigger(hour=3, minute=17), "reconcile_daily"),
+        (_recording_done(reconcile_all), CronTrigger(hour=3, minute=17), "reconcile_daily"),
         *((fn, IntervalTrigger(seconds=seconds), job_id) for job_id, (fn, seconds) in _registered_jobs.items()),
     ]
     for fn, trigger, job_id in jobs:
-        scheduler.add_job(_job(fn, lease), trigger, id=job_id, name=job_id, max_instances=1, coalesce=True)
+        # However late a run starts (a busy moment, a pause), it runs, once (coalesced): APScheduler's
+        # default drops a run more than a second late, and a dropped 03:17 reconcile waited a day.
+        scheduler.add_job(
+            _job(fn, lease),
+            trigger,
+            id=job_id,
+            name=job_id,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
 
 
 def scheduler_lease(ttl: float | None = None) -> Lease:
@@ -196,8 +253,9 @@ def scheduler_lease(ttl: float | None = None) -> Lease:
 def lead(scheduler, lease: Lease) -> LeaseKeeper:
     """A keeper that runs ``scheduler`` (started paused) only while ``lease`` is held. On acquiring it,
     every interval job runs at once and then on its interval from then (the previous holder may have
-    died just before its next run), and a cron job waits for its next time; on losing it the scheduler
-    pauses. Start the returned keeper after the scheduler."""
+    died just before its next run), and the daily reconcile runs at once if the last one did not run
+    to its end (``_missed``), else at its next time; on losing it the scheduler pauses. Start the
+    returned keeper after the scheduler."""
 
     def acquired(lease: Lease) -> None:
         if scheduler.state == STATE_STOPPED:
@@ -206,7 +264,9 @@ def lead(scheduler, lease: Lease) -> LeaseKeeper:
         for job in scheduler.get_jobs():
             if isinstance(job.trigger, IntervalTrigger):  # the next run follows this one by the interval
                 scheduler.modify_job(job.id, next_run_time=now)
-            else:  # a cron time missed while standing by is not caught up
+            elif _missed(job.trigger, now):
+                scheduler.modify_job(job.id, next_run_time=now)
+            else:
                 scheduler.reschedule_job(job.id, trigger=job.trigger)
         scheduler.resume()
         log.info("scheduler %s is active (term %d): running the jobs", lease.owner, lease.term)

@@ -111,7 +111,8 @@ def refresh_connection_token(connection_id: int) -> None:
     if connection is None or not token_refresh_due(connection):
         return  # gone, paused, or another worker refreshed it already
     try:
-        token_refresh(connection=connection)
+        # The token it found due: if another message refreshed it meanwhile, there is nothing to do.
+        token_refresh(connection=connection, expired_token=connection.access_token)
     except Backpressure:
         attempt_refund()
         raise

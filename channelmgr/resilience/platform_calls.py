@@ -20,7 +20,11 @@ from channelmgr.resilience.guard import Purpose, guarded_call
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-REFRESH_WAIT_SECONDS = 15
+REFRESH_WAIT_SECONDS = 15  # how long a caller waits for another process's refresh
+# How long the refresh lock lives: longer than a refresh can take (its one request's connect and read
+# timeouts, with room for the guard). A lock that lapsed mid-refresh let a second process trade the same
+# single-use refresh token, and the platform refused it: the connection stopped.
+REFRESH_LOCK_SECONDS = 60
 
 
 def rate_limit_account(connection: ChannelConnection) -> str:
@@ -81,7 +85,7 @@ def token_refresh(*, connection: ChannelConnection, expired_token: str | None = 
     """
     lock = f"token-refresh:{connection.pk}"
     deadline = time.monotonic() + REFRESH_WAIT_SECONDS
-    while not cache.add(lock, 1, timeout=REFRESH_WAIT_SECONDS):
+    while not cache.add(lock, 1, timeout=REFRESH_LOCK_SECONDS):
         if time.monotonic() > deadline:
             raise PlatformAPIError(f"token refresh of connection {connection.pk} is taking long", permanent=False)
         time.sleep(0.2)

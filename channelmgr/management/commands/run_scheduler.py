@@ -44,7 +44,12 @@ class Command(BaseCommand):
                 if not keeper.alive():
                     raise CommandError("the lease keeper stopped")
         finally:
-            # Running jobs finish while the keeper still renews the lease; then it is given back, so
-            # a standby takes over at once instead of after a lease.
-            scheduler.shutdown(wait=True)
+            # No job starts any more. Running ones may finish while the keeper still renews the lease, for
+            # one lease at most; then it is given back, so a standby takes over at once. A long job (the
+            # daily reconcile) must not keep the lease for a scheduler that runs nothing: its polls and
+            # relays would wait until the pod is killed. A job still running stops sending
+            # (``still_leading``) once the lease is gone.
+            stopping = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+            stopping.start()
+            stopping.join(lease.ttl)
             keeper.stop(release=True)

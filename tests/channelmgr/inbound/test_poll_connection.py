@@ -196,6 +196,44 @@ def test_the_refresh_actor_stores_the_new_tokens(airbnb, platform_http):
     assert airbnb.token_expires_at > timezone.now() + dt.timedelta(minutes=50)
 
 
+def test_a_second_refresh_message_for_a_token_just_refreshed_spends_no_refresh_token(
+    airbnb, platform_http, monkeypatch
+):
+    """Used to fail (found in review, 2026-12-06). Two refresh messages of one connection: the second found
+    the token due, then the first refreshed it. The second refreshed again, with the new refresh token: a
+    request and a single-use token spent for nothing."""
+    from channelmgr.inbound import tasks
+
+    ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=timezone.now() + dt.timedelta(minutes=1))
+    token = platform_http.post(
+        f"{AIRBNB_BASE}/oauth2/token",
+        json={"access_token": "airbnb-access-2", "refresh_token": "airbnb-refresh-2", "expires_in": 3600},
+    )
+    real_due, meanwhile = tasks.token_refresh_due, []
+
+    def due_then_the_other_message_refreshes(connection):
+        due = real_due(connection)
+        if not meanwhile:
+            meanwhile.append(True)
+            refresh_connection_token.fn(airbnb.pk)  # the other message, done between the check and the lock
+        return due
+
+    monkeypatch.setattr(tasks, "token_refresh_due", due_then_the_other_message_refreshes)
+    refresh_connection_token.fn(airbnb.pk)
+
+    assert token.call_count == 1
+    airbnb.refresh_from_db()
+    assert airbnb.refresh_token == "airbnb-refresh-2"
+
+
+def test_the_refresh_lock_outlives_the_slowest_refresh():
+    """A lock that lapsed during a slow refresh let another process trade the same single-use refresh token."""
+    from adapters import http
+    from channelmgr.resilience.platform_calls import REFRESH_LOCK_SECONDS
+
+    assert REFRESH_LOCK_SECONDS > http.CONNECT_TIMEOUT + http.READ_TIMEOUT + 10
+
+
 def test_a_refused_refresh_marks_the_connection_as_needing_attention(airbnb, platform_http):
     ChannelConnection.objects.filter(pk=airbnb.pk).update(token_expires_at=timezone.now() + dt.timedelta(minutes=1))
     platform_http.post(f"{AIRBNB_BASE}/oauth2/token", status=400, json={"error": "invalid_grant"})

@@ -7,6 +7,8 @@ offered (cancel, and the decisions on an overbooking) call the services.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -15,6 +17,7 @@ from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from pms_core.api.schema import MAX_ID
@@ -22,7 +25,7 @@ from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
 from pms_core.services.catalog import property_update, property_validate, unit_update, unit_validate
-from pms_core.services.overbookings import NotOverbooked, Resolution, overbooking_resolve
+from pms_core.services.overbookings import ChangedSinceShown, NotOverbooked, Resolution, overbooking_resolve
 from pms_core.services.stays import find_clash
 
 
@@ -350,20 +353,41 @@ class BookingAdmin(ReadOnlyAdmin):
         """The list actions change bookings: the rows are read-only here, the model permission decides."""
         return request.user.has_perm(f"{self.opts.app_label}.change_booking")
 
-    def _resolve(self, request, queryset, resolution: str) -> None:
+    def _resolve(self, request, queryset, resolution: str):
+        """First a page that shows each selected overbooking (its stay, the stay it clashes with, the unit a
+        move goes to); once staff press "Yes", each decision is applied to the overbooking as shown, and one
+        that changed since (the platform moved the guest onto other nights) is refused, not applied to what
+        it is now."""
+        if request.POST.get("post") != "yes":
+            return self._confirm_resolution_page(request, queryset, resolution)
         done, problems = 0, []
         for booking in queryset:
-            unit = None
-            if resolution == Resolution.MOVE:
-                unit = _free_unit(booking)
-                if unit is None:
-                    problems.append(f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
-                    continue
+            try:
+                shown_at = dt.datetime.fromisoformat(request.POST[f"shown_{booking.pk}"])
+                shown_clash = request.POST[f"clash_{booking.pk}"]
+                shown_clash_id = int(shown_clash) if shown_clash else None
+                shown_unit = request.POST.get(f"unit_{booking.pk}", "")
+                unit = (
+                    booking.unit.property.units.get(pk=int(shown_unit))
+                    if resolution == Resolution.MOVE and shown_unit
+                    else None
+                )
+            except (KeyError, ValueError, Unit.DoesNotExist):
+                problems.append(f"#{booking.pk}: it was not shown before deciding: look again")
+                continue
+            if resolution == Resolution.MOVE and unit is None:
+                problems.append(f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
+                continue
             try:
                 outcome = overbooking_resolve(
-                    booking=booking, resolution=resolution, actor=request.user.get_username(), unit=unit
+                    booking=booking,
+                    resolution=resolution,
+                    actor=request.user.get_username(),
+                    unit=unit,
+                    shown_updated_at=shown_at,
+                    shown_clash_id=shown_clash_id,
                 )
-            except (NotOverbooked, BookingClash) as exc:
+            except (NotOverbooked, BookingClash, ChangedSinceShown) as exc:
                 problems.append(f"#{booking.pk}: {exc}")
                 continue
             done += 1
@@ -373,22 +397,39 @@ class BookingAdmin(ReadOnlyAdmin):
             self.message_user(request, f"{Resolution(resolution).label}: {done} done.", messages.SUCCESS)
         for problem in problems:
             self.message_user(request, problem, messages.ERROR)
+        return None
+
+    def _confirm_resolution_page(self, request, queryset, resolution: str):
+        rows = [
+            {"booking": booking, "unit": _free_unit(booking) if resolution == Resolution.MOVE else None}
+            for booking in queryset.select_related("unit__property", "clashes_with")
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{Resolution(resolution).label}?",
+            "opts": self.model._meta,
+            "rows": rows,
+            "resolution": resolution,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/pms_core/booking/confirm_resolution.html", context)
 
     @admin.action(description="Overbooking: accept it knowingly (it keeps its nights)", permissions=["decide"])
     def resolve_accept(self, request, queryset):
-        self._resolve(request, queryset, Resolution.ACCEPT)
+        return self._resolve(request, queryset, Resolution.ACCEPT)
 
     @admin.action(description="Overbooking: cancel the overbooked stay", permissions=["decide"])
     def resolve_cancel(self, request, queryset):
-        self._resolve(request, queryset, Resolution.CANCEL)
+        return self._resolve(request, queryset, Resolution.CANCEL)
 
     @admin.action(description="Overbooking: cancel the stay it clashes with", permissions=["decide"])
     def resolve_cancel_other(self, request, queryset):
-        self._resolve(request, queryset, Resolution.CANCEL_OTHER)
+        return self._resolve(request, queryset, Resolution.CANCEL_OTHER)
 
     @admin.action(description="Overbooking: move it to a free unit of the same property", permissions=["decide"])
     def resolve_move(self, request, queryset):
-        self._resolve(request, queryset, Resolution.MOVE)
+        return self._resolve(request, queryset, Resolution.MOVE)
 
     @admin.action(description="Cancel selected direct bookings and blocks", permissions=["decide"])
     def cancel_direct_bookings(self, request, queryset):

@@ -3,9 +3,11 @@ and staff or integrators decide on the rest (cancel either side, move, accept), 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from pms_core.errors import BookingClash
@@ -252,15 +254,42 @@ def test_staff_resolve_an_overbooking_with_an_admin_action(client, alice, unit, 
     _import(unit, day, 1, 4, "airbnb")
     late = _import(unit, day, 3, 7)
     Unit.objects.create(property=villa, name="Annex", base_price=Decimal("90"))
-    answer = client.post(
-        "/admin/pms_core/booking/", {"action": "resolve_move", "_selected_action": [late.pk]}, follow=True
+    action = {"action": "resolve_move", "_selected_action": [late.pk]}
+    page = client.post("/admin/pms_core/booking/", action)  # first, what would be decided
+    assert page.status_code == 200 and b"Annex" in page.content
+    late.refresh_from_db()
+    assert late.status == Booking.Status.OVERBOOKED
+    shown = dict(
+        re.findall(r'<input type="hidden" name="((?:shown|clash|unit)_\d+)" value="([^"]*)"', page.content.decode())
     )
+    answer = client.post("/admin/pms_core/booking/", {**action, **shown, "post": "yes"}, follow=True)
     assert answer.status_code == 200
     late.refresh_from_db()
     assert late.status == Booking.Status.CONFIRMED and late.unit.name == "Annex"
     assert BookingTransition.objects.get(booking=late, action="moved").actor == "alice"
     page = client.get(f"/admin/pms_core/booking/{late.pk}/change/")
     assert b"moved from Whole house to Annex" in page.content
+
+
+def test_an_admin_list_decision_on_an_overbooking_that_changed_since_it_was_shown_is_refused(client, alice, unit, day):
+    """Used to fail (found in review, 2026-12-06), as on the staff home: the list's "cancel the stay it clashes
+    with" cancelled whatever the booking clashed with when the action ran, not the stay staff were shown."""
+    alice.is_staff = alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    first = _import(unit, day, 1, 4, "airbnb")
+    late = _import(unit, day, 3, 7)
+    action = {"action": "resolve_cancel_other", "_selected_action": [late.pk]}
+    page = client.post("/admin/pms_core/booking/", action).content.decode()
+    shown = dict(re.findall(r'<input type="hidden" name="((?:shown|clash)_\d+)" value="([^"]*)"', page))
+    assert shown[f"clash_{late.pk}"] == str(first.pk)
+    Booking.objects.filter(pk=late.pk).update(updated_at=timezone.now())  # the platform changed it meanwhile
+
+    answer = client.post("/admin/pms_core/booking/", {**action, **shown, "post": "yes"}, follow=True)
+
+    assert "changed since it was shown" in answer.content.decode()
+    assert Booking.objects.get(pk=first.pk).status == Booking.Status.CONFIRMED
+    assert Booking.objects.get(pk=late.pk).status == Booking.Status.OVERBOOKED
 
 
 def test_an_overbooking_waiting_for_a_block_waits_for_its_tail_after_a_split(unit, day):

@@ -20,10 +20,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 from icalendar.error import BrokenCalendarProperty
 
 from adapters.base import zone_named
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")  # C0 controls but HTAB, and DEL: not TEXT (RFC 5545 3.3.11)
 
 PRODID = "-//Channel Manager//Unit Calendar 1.0//EN"
 ONE_DAY = dt.timedelta(days=1)
@@ -265,7 +267,9 @@ def build_calendar(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("x-wr-calname", unit_name)
+    # Escaped as TEXT, control characters (a pasted line break, a bare CR) made spaces: a raw one broke the
+    # feed for every importer, or made it a server error.
+    calendar.add("x-wr-calname", vText(_CONTROL.sub(" ", unit_name)))
     for item in sorted((_export_event(e) for e in events), key=lambda e: (e.start, e.key)):
         if item.end <= item.start:
             raise ValueError(f"empty or reversed range {item.start}..{item.end} for {item.key}")

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from channelmgr.models import IcalExport
 from channelmgr.services.ical_export import (
     ical_export_by_token,
+    ical_export_feeds,
     ical_export_for,
     ical_export_previous_until,
     ical_export_rotate,
@@ -28,10 +29,22 @@ def ical_feed_view(request, token: str) -> HttpResponse:
     export = ical_export_by_token(token)
     if export is None:
         raise Http404()
-    response = HttpResponse(ical_feed(export), content_type="text/calendar; charset=utf-8")
+    without = None
+    if "for" in request.GET:  # the URL given to a platform whose calendar this unit imports
+        feeds = {str(feed.pk): feed for feed in ical_export_feeds(export)}
+        without = feeds.get(request.GET["for"])
+        if without is None:
+            raise Http404("no such calendar import on this unit")
+    response = HttpResponse(ical_feed(export, without=without), content_type="text/calendar; charset=utf-8")
     response["Cache-Control"] = "private, max-age=300"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+class IcalExportFeedSerializer(serializers.Serializer):
+    connection = serializers.IntegerField(help_text="The iCal connection that imports this platform's calendar.")
+    feed = serializers.CharField(help_text="That connection's listing id (its calendar's name).")
+    url = serializers.URLField()
 
 
 class IcalExportOutputSerializer(serializers.Serializer):
@@ -44,6 +57,12 @@ class IcalExportOutputSerializer(serializers.Serializer):
         help_text="Until when the URL the last rotation replaced still answers (ICAL_EXPORT_GRACE_HOURS); "
         "null when it no longer does.",
     )
+    feeds = IcalExportFeedSerializer(
+        many=True,
+        help_text="One URL per calendar this unit imports (its iCal connections): give each platform the URL "
+        "of its own calendar, which leaves out the blocks imported from it, so a block lifted there does not "
+        "come back from us. Give `url` to platforms whose calendar is not imported.",
+    )
 
 
 def _export_body(export: IcalExport) -> dict:
@@ -54,6 +73,10 @@ def _export_body(export: IcalExport) -> dict:
             "created_at": export.created_at,
             "rotated_at": export.rotated_at,
             "previous_url_valid_until": ical_export_previous_until(export),
+            "feeds": [
+                {"connection": feed.pk, "feed": feed.platform_listing_id, "url": ical_export_url(export, feed=feed)}
+                for feed in ical_export_feeds(export)
+            ],
         }
     ).data
 

@@ -32,7 +32,7 @@ from channelmgr.services.ical_export import ical_uid_domain
 from channelmgr.signals import sold_on_former_listing
 from pms_core.booking_details import MAX_AMOUNT, MAX_GUESTS, PlatformDetails
 from pms_core.errors import DomainError
-from pms_core.models import Booking, BookingTransition, Unit
+from pms_core.models import Booking, BookingTransition, CalendarDay, Unit
 from pms_core.services import (
     booking_cancel,
     booking_change_unit,
@@ -449,7 +449,7 @@ def _ical_echo(
     each of whose nights an active stay or block from elsewhere holds; then, while it stays in the feed
     with the same nights, whatever happens to what it echoed (``before``: the feed's echoes so far). An
     event whose nights change is judged again. One the platform sold (its own guest) is named as such.
-    ``blocks``: the channel ids of this feed's live blocks (``_ical_blocks``), read once per poll."""
+    ``blocks``: the channel ids of this feed's live blocks (``ical_blocks``), read once per poll."""
     uid = data.channel_booking_id
     if before.get(uid) == [data.check_in.isoformat(), data.check_out.isoformat()]:
         return True
@@ -460,12 +460,19 @@ def _ical_echo(
     holders = (
         Booking.objects.active()
         .filter(unit_id=connection.unit_id, check_in__lt=data.check_out, check_out__gt=data.check_in)
-        .exclude(pk__in=_ical_blocks(connection).values("pk"))
+        .exclude(pk__in=ical_blocks(connection).values("pk"))
         .values_list("check_in", "check_out")
     )
     held = set()
     for start, end in holders:
         held.update(start + dt.timedelta(days=i) for i in range((end - start).days))
+    # Stop-sold nights too: our export shows them closed (``ical_export._stop_sell_events``), so a platform
+    # importing it shows them back; taken for a block, that echo kept them closed after the stop-sell ended.
+    held.update(
+        CalendarDay.objects.filter(
+            unit_id=connection.unit_id, stop_sell=True, date__gte=data.check_in, date__lt=data.check_out
+        ).values_list("date", flat=True)
+    )
     nights = (data.check_in + dt.timedelta(days=i) for i in range((data.check_out - data.check_in).days))
     return all(night in held for night in nights)
 
@@ -487,7 +494,7 @@ def _adopt_blocks_of_deleted_feed(connection: ChannelConnection) -> None:
     if not former:
         return
     source = booking_source(connection)
-    mine = set(_ical_blocks(connection).values_list("channel_booking_id", flat=True))
+    mine = set(ical_blocks(connection).values_list("channel_booking_id", flat=True))
     for other in former:
         prefix = f"{other}:"
         for booking in Booking.objects.active().filter(source=source, channel_booking_id__startswith=prefix):
@@ -500,7 +507,7 @@ def _adopt_blocks_of_deleted_feed(connection: ChannelConnection) -> None:
             log.info("feed connection %s took over block %s of deleted connection %s", connection.pk, booking.pk, other)
 
 
-def _ical_blocks(connection: ChannelConnection):
+def ical_blocks(connection: ChannelConnection):
     """The blocks this connection's feed currently holds (anything not cancelled)."""
     held = Booking.objects.filter(source=booking_source(connection)).exclude(status=Booking.Status.CANCELLED)
     if adapter_class(connection.platform_type).booking_id_scope == BookingIdScope.CONNECTION:
@@ -549,7 +556,7 @@ def ical_snapshot_import(
     window = sync_window(connection)
     today = window[0]
     _adopt_blocks_of_deleted_feed(connection)
-    live = dict(_ical_blocks(connection).values_list("channel_booking_id", "check_out"))
+    live = dict(ical_blocks(connection).values_list("channel_booking_id", "check_out"))
     held = {channel_id for channel_id, check_out in live.items() if check_out > today}
     echoes_before = ChannelConnection.objects.filter(pk=connection.pk).values_list("ical_echoes", flat=True).first()
     echoes_before, echoes = echoes_before or {}, {}
@@ -606,7 +613,7 @@ def ical_snapshot_import(
 def _ical_apply_removals(
     connection, *, keep: set[str], held: set[str], today: dt.date, guard: bool, empty: bool, count
 ) -> None:
-    gone = list(_ical_blocks(connection).exclude(channel_booking_id__in=keep).order_by("check_in", "pk"))
+    gone = list(ical_blocks(connection).exclude(channel_booking_id__in=keep).order_by("check_in", "pk"))
     gone_ids = sorted(b.channel_booking_id for b in gone)
     lost = sum(1 for b in gone if b.check_out > today)
     with transaction.atomic():
@@ -699,7 +706,7 @@ def ical_hold_confirm(*, connection: ChannelConnection, actor: str = "staff", st
         if stamp is not None and stamp != ical_hold_stamp(hold):
             raise HoldChanged(hold.get("reason", ""))
         removed = 0
-        for booking in _ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
+        for booking in ical_blocks(current).filter(channel_booking_id__in=hold.get("bookings") or []):
             booking_cancel(booking=booking, actor=actor, reason="staff confirmed that its event left the feed")
             metrics.BOOKINGS_IMPORTED.labels(current.platform_type, ICAL_REMOVED).inc()
             removed += 1

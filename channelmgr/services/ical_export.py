@@ -14,8 +14,10 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from adapters import registry
+from adapters.base import Capability
 from adapters.ical.feed import ExportEvent, build_calendar
-from channelmgr.models import IcalExport
+from channelmgr.models import ChannelConnection, IcalExport
 from pms_core.models import Booking, CalendarDay, Unit
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,22 @@ def ical_export_for(unit: Unit) -> IcalExport:
         return IcalExport.objects.get(unit=unit)  # created concurrently
 
 
-def ical_export_url(export: IcalExport, token: str | None = None) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("ical-export", kwargs={"token": token or export.token})
+def ical_export_url(export: IcalExport, token: str | None = None, feed: ChannelConnection | None = None) -> str:
+    """The export's URL; with ``feed`` (a calendar this unit imports), the one to give that feed's platform."""
+    url = settings.PUBLIC_BASE_URL + reverse("ical-export", kwargs={"token": token or export.token})
+    return f"{url}?for={feed.pk}" if feed is not None else url
+
+
+def ical_export_feeds(export: IcalExport) -> list[ChannelConnection]:
+    """The calendars this unit imports (live iCal feed connections): each platform behind one gets its own
+    export URL, without the blocks imported from it (``ical_feed``)."""
+    return list(
+        ChannelConnection.objects.filter(
+            unit_id=export.unit_id, platform_type__in=registry.slugs(Capability.SNAPSHOT_FEED)
+        )
+        .exclude(status=ChannelConnection.Status.DELETED)
+        .order_by("pk")
+    )
 
 
 def _grace() -> dt.timedelta:
@@ -92,7 +108,22 @@ def _stop_sell_events(unit: Unit, since: dt.date) -> list[ExportEvent]:
         start, end = day, day + dt.timedelta(days=1)
     if start is not None:
         events.append(ExportEvent(f"closed-{unit.pk}-{start:%Y%m%d}", start, end))
+    if events and events[0].start == since:
+        # A stretch that began before the look-back keeps the UID of its true start: keyed by where the
+        # look-back cuts it, it changed every day, and importers dropped and re-added it each time.
+        first = events[0]
+        events[0] = ExportEvent(f"closed-{unit.pk}-{_stretch_start(unit, since):%Y%m%d}", first.start, first.end)
     return events
+
+
+def _stretch_start(unit: Unit, day: dt.date) -> dt.date:
+    """The first night of the stop-sold stretch that holds ``day``."""
+    earlier = CalendarDay.objects.filter(unit=unit, stop_sell=True, date__lt=day).order_by("-date")
+    for stop_sold in earlier.values_list("date", flat=True).iterator(chunk_size=366):
+        if stop_sold != day - dt.timedelta(days=1):
+            break
+        day = stop_sold
+    return day
 
 
 def ical_uid_domain() -> str:
@@ -101,12 +132,18 @@ def ical_uid_domain() -> str:
     return settings.PUBLIC_BASE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "channel-manager"
 
 
-def ical_feed(export: IcalExport) -> str:
-    """The RFC 5545 text of the export's unit, as of now."""
+def ical_feed(export: IcalExport, without: ChannelConnection | None = None) -> str:
+    """The RFC 5545 text of the export's unit, as of now. ``without``: a calendar this unit imports, whose
+    blocks are left out. Its platform is given this feed: a block the host lifts there must not come back
+    to it from us, keeping the platform's own export (and so our block) closed for good."""
     unit = export.unit
     since = timezone.localdate() - dt.timedelta(days=PAST_DAYS)
     # Every active stay, overbooked ones too: each holds its nights (pms_core.selectors.held_stays).
     stays = Booking.objects.active().filter(unit=unit, check_out__gt=since)
+    if without is not None:
+        from channelmgr.inbound.importer import ical_blocks  # the importer knows which blocks a feed holds
+
+        stays = stays.exclude(pk__in=ical_blocks(without).values("pk"))
     events = [
         ExportEvent(
             key=f"booking-{stay.pk}",

@@ -36,6 +36,7 @@ from channelmgr.services.connections import (
     rate_override_check,
 )
 from channelmgr.services.ical_export import (
+    ical_export_feeds,
     ical_export_for,
     ical_export_previous_until,
     ical_export_rotate,
@@ -445,9 +446,14 @@ class UnitAdmin(BaseUnitAdmin):
             return "available once the unit is saved"
         export = ical_export_for(unit)
         until = ical_export_previous_until(export)
-        if until is None:
-            return ical_export_url(export)
-        return format_html("{}<br><small>the URL it replaced answers until {}</small>", ical_export_url(export), until)
+        shown = format_html("{}", ical_export_url(export))
+        if until is not None:
+            shown = format_html("{}<br><small>the URL it replaced answers until {}</small>", shown, until)
+        # A platform whose calendar this unit imports gets its own: without the blocks that came from it.
+        for feed in ical_export_feeds(export):
+            url = ical_export_url(export, feed=feed)
+            shown = format_html("{}<br>for the platform behind {}: {}", shown, feed.platform_listing_id, url)
+        return shown
 
     @admin.action(
         description="Rotate the iCal export URL (the old one answers for a grace period)", permissions=["change"]

@@ -357,3 +357,24 @@ def test_non_ascii_names_fold_at_75_octets_without_splitting_a_character(villa, 
         line.decode("utf-8")  # no line ends inside a character
     calendar = icalendar.Calendar.from_ical(raw)
     assert str(calendar["x-wr-calname"]) == unit.name
+
+
+def test_staff_and_integrators_see_the_export_url_of_each_imported_calendar(feed, unit, alice_api, client):  # noqa: F811
+    """The URL a platform whose calendar we import must be given is where staff and integrators look for the
+    export: the API's ``feeds`` and the unit's admin page. Any ``for`` but one of the unit's feeds is a 404."""
+    export = ical_export_for(unit)
+    own = ical_export_url(export, feed=feed)
+    assert alice_api.get(f"/units/{unit.pk}/ical-export").json()["feeds"] == [
+        {"connection": feed.pk, "feed": "airbnb-listing", "url": own}
+    ]
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model().objects.create_superuser(
+        "ical-staff", password="x-pass-1", organization=unit.property.organization
+    )
+    client.force_login(staff)
+    assert own in client.get(f"/admin/pms_core/unit/{unit.pk}/change/").content.decode()
+    path = urlsplit(ical_export_url(export)).path
+    assert Client().get(f"{path}?for={feed.pk}").status_code == 200
+    for other in ("0", "abc", str(feed.pk + 1), ""):
+        assert Client().get(f"{path}?for={other}").status_code == 404, other

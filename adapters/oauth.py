@@ -14,6 +14,7 @@ from adapters import http
 from adapters.base import PlatformAPIError, TokenRefreshError, TokenSet
 
 DEFAULT_EXPIRES_IN = 3600
+MAX_EXPIRES_IN = 400 * 24 * 3600  # no access token lives longer than about a year
 
 
 class OAuthCodeFlow:
@@ -68,12 +69,19 @@ class OAuthCodeFlow:
         try:
             body = response.json()
             expires_in = int(body.get("expires_in") or DEFAULT_EXPIRES_IN)
+            access, refresh = body["access_token"], body.get("refresh_token") or form.get("refresh_token", "")
+            # What is stored as the connection's tokens: text, and a lifetime a datetime can hold. An
+            # "Infinity" lifetime was a server error; a token of {"x": 1} was stored as its repr.
+            if not (isinstance(access, str) and access and isinstance(refresh, str)):
+                raise TypeError("access_token and refresh_token must be text")
+            if not 0 <= expires_in <= MAX_EXPIRES_IN:
+                raise ValueError(f"expires_in {expires_in} out of range")
             return TokenSet(
-                access_token=body["access_token"],
-                refresh_token=body.get("refresh_token") or form.get("refresh_token", ""),
+                access_token=access,
+                refresh_token=refresh,
                 expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expires_in),
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
             raise PlatformAPIError(
                 f"{self.slug} {endpoint}: malformed token answer", permanent=False, code="invalid_response"
             ) from exc

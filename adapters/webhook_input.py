@@ -47,6 +47,11 @@ _MAX_INT_DIGITS = len(str(MAX_INT))
 # Control characters (NUL included: Postgres refuses it in text) and lone surrogates (not UTF-8).
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 IDENTIFIERS = ("event_key", "listing_id", "channel_booking_id", "version")
+# The longest each may be: the columns that store or match them (``ChannelConnection.platform_listing_id``,
+# ``Booking.channel_booking_id``, ``Booking.source_version``). Cut to fit, a longer booking id failed its
+# import on every retry. An event id of any length is kept (``inbound_event_store`` keys a long one by its
+# digest): it is only a key, and cut to fit two events sharing their first 255 characters were one.
+MAX_LENGTHS = {"event_key": None, "listing_id": 200, "channel_booking_id": 128, "version": 64}
 
 
 def _int(text: str) -> int:
@@ -128,3 +133,5 @@ def _check_identifiers(notification: Notification) -> None:
             raise WebhookPayloadError(f"{name} is not text")
         if _UNSTORABLE.search(value):
             raise WebhookPayloadError(f"{name} holds control characters or invalid text")
+        if MAX_LENGTHS[name] is not None and len(value) > MAX_LENGTHS[name]:
+            raise WebhookPayloadError(f"{name} is longer than {MAX_LENGTHS[name]} characters")

@@ -49,6 +49,8 @@ class CheckedChangeList(ChangeList):
         for key, values in self.get_filters_params().items():
             if any(_beyond_bigint(part) for value in values for part in value.split(",")):  # "," for __in
                 raise IncorrectLookupParameters(f"{key}: out of range")
+            if any("\x00" in value for value in values):  # Postgres refuses a NUL in a text parameter
+                raise IncorrectLookupParameters(f"{key}: not text")
         try:
             return super().get_filters(request)
         except (ValueError, OverflowError) as exc:

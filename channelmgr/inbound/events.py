@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from adapters.base import BookingData, BookingIdScope, BookingStatus, HotelRoomTypes, Notification, NotificationKind
@@ -84,11 +85,11 @@ def inbound_event_store(*, notification: Notification, correlation_id: str) -> t
         status, error = InboundEvent.Status.IGNORED, f"no connection for {where}"
     event, created = InboundEvent.objects.get_or_create(
         platform=notification.platform,
-        event_key=notification.event_key[:255],
+        event_key=_event_key(notification.event_key),
         defaults={
             "connection": connection,
             "kind": notification.kind.value,
-            "channel_booking_id": notification.channel_booking_id[:128],
+            "channel_booking_id": notification.channel_booking_id,  # at most 128: webhook_input
             "status": status,
             "error": error,
             "correlation_id": correlation_id,
@@ -98,3 +99,14 @@ def inbound_event_store(*, notification: Notification, correlation_id: str) -> t
     if created and status == InboundEvent.Status.IGNORED:
         log.info("%s event %s ignored: %s", notification.platform, notification.event_key, error)
     return event, created
+
+
+EVENT_KEY_MAX = InboundEvent._meta.get_field("event_key").max_length
+
+
+def _event_key(event_id: str) -> str:
+    """The platform's event id as stored: whole, or its digest when longer than the column. Cut to fit,
+    two events sharing their first 255 characters were one, and the second was dropped as a duplicate."""
+    if len(event_id) <= EVENT_KEY_MAX:
+        return event_id
+    return f"sha256:{hashlib.sha256(event_id.encode()).hexdigest()}"

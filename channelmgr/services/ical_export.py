@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 
 from django.conf import settings
@@ -68,10 +69,13 @@ def ical_export_previous_until(export: IcalExport) -> dt.datetime | None:
     return until if timezone.now() < until else None
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")  # what ``secrets.token_urlsafe(32)`` gives (43 characters)
+
+
 def ical_export_by_token(token: str) -> IcalExport | None:
     """The export ``token`` opens: its current token, or the one its last rotation replaced while that
     is in its grace period (``ICAL_EXPORT_GRACE_HOURS``). None for anything else."""
-    if len(token) < 32:
+    if not _TOKEN.fullmatch(token):  # before any query: a NUL in a text parameter is a Postgres error
         return None
     found = IcalExport.objects.select_related("unit").filter(token=token).first()
     if found is not None:

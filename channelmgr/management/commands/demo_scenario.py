@@ -1,6 +1,7 @@
 """Book as a guest on one sandbox platform, then show what every other platform holds for those nights."""
 
 import datetime as dt
+import math
 import time
 
 import requests
@@ -12,6 +13,8 @@ from adapters.base import Capability
 from channelmgr.models import ChannelConnection
 from pms_core.models import Booking
 from pms_core.services.stays import find_clash
+
+MAX_WAIT_SECONDS = 3600
 
 
 def _sandbox(send, path: str, **kwargs) -> requests.Response:
@@ -41,6 +44,8 @@ class Command(BaseCommand):
     def handle(self, *args, platform, nights, wait, **options):
         if not 1 <= nights <= settings.MAX_STAY_NIGHTS:
             raise CommandError(f"--nights must be between 1 and {settings.MAX_STAY_NIGHTS} (MAX_STAY_NIGHTS)")
+        if not (math.isfinite(wait) and 0 <= wait <= MAX_WAIT_SECONDS):  # checked before anything is booked
+            raise CommandError(f"--wait must be a number of seconds from 0 to {MAX_WAIT_SECONDS}")
         origin = ChannelConnection.objects.filter(platform_type=platform, status="active").order_by("pk").first()
         if origin is None:
             raise CommandError(f"no active {platform} connection: run `make run` (it seeds the demo) first")

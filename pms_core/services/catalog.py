@@ -67,11 +67,17 @@ def property_update(*, prop: Property, **fields) -> Property:
 MAX_MINOR_UNITS = 3
 
 
+def _a_place(zone: str) -> bool:
+    """A zone of a place: not the host's own ("localtime", whose meaning moves with the server), nor tzdata's
+    placeholder ("Factory") or its alternative trees."""
+    return zone not in {"localtime", "Factory"} and not zone.startswith(("posix/", "right/"))
+
+
 def property_validate(*, prop: Property) -> None:
     """Raises ``ValidationError`` on ``timezone`` for a zone that is not an IANA name (its "today" and
     sync window would silently be the server's), and on ``currency`` when a price its units hold does
     not fit it."""
-    if prop.timezone not in zoneinfo.available_timezones():
+    if prop.timezone not in zoneinfo.available_timezones() or not _a_place(prop.timezone):
         raise ValidationError({"timezone": "Unknown time zone."})
     if money.is_currency(prop.currency) and money.minor_units(prop.currency) > MAX_MINOR_UNITS:
         # CLF, UYW: OTA Money and EQC rates carry 3 decimals at most, so a rule's price would be refused.

@@ -25,6 +25,14 @@ def test_a_bad_timezone_or_currency_is_a_400_naming_the_field(alice_api):
     assert not Property.objects.exists()
 
 
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "posix/Europe/Berlin", "right/UTC"])
+def test_a_zone_that_is_not_a_place_is_a_400(alice_api, zone):
+    """Found in review (2026-12-06): "localtime" was accepted, a zone whose meaning is the server's own."""
+    answer = alice_api.post("/properties", {"name": "X", "timezone": zone, "currency": "EUR"}, format="json")
+    assert answer.status_code == 400 and "timezone" in answer.json()["fields"], answer.content
+    assert not Property.objects.exists()
+
+
 def test_units_are_listed_and_filtered_by_property(alice_api, unit, villa):
     assert alice_api.get("/units").json()["count"] == 1
     assert alice_api.get(f"/units?property={villa.pk}").json()["count"] == 1

@@ -68,7 +68,11 @@ class AlertMail(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "kind", "created_at"], name="alert_mail_window_idx")]
+        indexes = [
+            models.Index(fields=["organization", "kind", "created_at"], name="alert_mail_window_idx"),
+            # ``alert_mails_unstick`` every minute, and the hourly purge.
+            models.Index(fields=["status", "created_at"], name="alert_mail_status_idx"),
+        ]
         ordering = ["-created_at", "-pk"]
 
     def __str__(self):

@@ -34,3 +34,18 @@ def alerts_sweep(now: dt.datetime | None = None) -> int:
     for organization_id, kind in due:
         alert_mail_enqueue(organization_id=organization_id, kind=kind)
     return len(due)
+
+
+def alerts_purge(now: dt.datetime | None = None) -> int:
+    """Alerts and their mails older than ``HISTORY_RETENTION_DAYS`` (hourly): mails done with (sent, failed or
+    without recipients) and the alerts they carried. A mail still sending, and an alert no mail took yet,
+    stay however old."""
+    from django.conf import settings
+
+    from alerts.models import AlertMail
+    from pms_core.housekeeping import delete_in_batches
+
+    before = (now or timezone.now()) - dt.timedelta(days=settings.HISTORY_RETENTION_DAYS)
+    done = AlertMail.objects.filter(created_at__lt=before).exclude(status=AlertMail.Status.SENDING)
+    alerts = delete_in_batches(Alert.objects.filter(created_at__lt=before, mail__in=done))
+    return alerts + delete_in_batches(done.filter(alerts__isnull=True))

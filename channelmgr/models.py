@@ -220,7 +220,17 @@ class SyncLog(models.Model):
         ordering = ["-started_at", "-id"]
         # The sweep looks for rows left running every 30 s (``sync_logs_end_abandoned``): the few running
         # ones, not every row older than ``STALE_CLAIM``.
-        indexes = [models.Index(fields=["started_at"], condition=Q(status="running"), name="synclog_running_idx")]
+        indexes = [
+            models.Index(fields=["started_at"], condition=Q(status="running"), name="synclog_running_idx"),
+            # A connection's newest logs (its admin page, GET /channel-connections/{id}/sync-logs).
+            models.Index(fields=["connection", "-started_at"], name="synclog_connection_recent_idx"),
+            # The staff home's sync lag: pushes done in the last hour, newest first.
+            models.Index(
+                fields=["-finished_at"],
+                condition=Q(direction="outbound", status="success"),
+                name="synclog_push_done_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.direction} {self.kind} {self.status}"
@@ -310,6 +320,9 @@ class TaskAttempt(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["updated_at"], name="taskattempt_updated_idx")]  # the hourly purge
 
     def __str__(self):
         return f"{self.actor_name} {self.message_id} x{self.attempts}"

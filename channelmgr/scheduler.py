@@ -185,6 +185,12 @@ def purge_idempotency_keys():
     return idempotency_purge()
 
 
+def purge_history():
+    from channelmgr.housekeeping import history_purge
+
+    return history_purge()
+
+
 def _queue_size(broker, queue: str):
     client = getattr(broker, "client", None)
     if client is not None:  # Redis broker: the queue is a list under the namespace
@@ -216,6 +222,7 @@ def add_jobs(scheduler, lease: Lease | None = None) -> None:
         (enqueue_token_refreshes, IntervalTrigger(minutes=5), "token_refresh"),
         (update_gauges, IntervalTrigger(seconds=15), "gauges"),
         (purge_idempotency_keys, IntervalTrigger(hours=1), "idempotency_purge"),
+        (purge_history, IntervalTrigger(hours=1), "history_purge"),
         # Hourly: a property's day begins at its own midnight, and a missed run is caught up by the next.
         (mark_window_edges, IntervalTrigger(hours=1), "window_edges"),
         (_recording_done(reconcile_all), CronTrigger(hour=3, minute=17), "reconcile_daily"),

@@ -317,6 +317,11 @@ PUSH_MAX_WAIT_SECONDS = positive_float("PUSH_MAX_WAIT_SECONDS", 5.0)
 SYNC_WINDOW_DAYS = positive_int("SYNC_WINDOW_DAYS", 365, most=1100)
 # A rotated iCal export URL keeps answering this long, time to give the importing platforms the new one.
 ICAL_EXPORT_GRACE_HOURS = positive_float("ICAL_EXPORT_GRACE_HOURS", 24.0)
+# History kept (``channelmgr.housekeeping``, hourly): sync logs, task attempts and consumed outbox events
+# for SYNC_LOG_RETENTION_DAYS; handled webhooks, acknowledged booking revisions and mailed alerts for
+# HISTORY_RETENTION_DAYS. Never what is still needed (a connection's last log, a failed webhook, ...).
+SYNC_LOG_RETENTION_DAYS = positive_int("SYNC_LOG_RETENTION_DAYS", 30, most=3650)
+HISTORY_RETENTION_DAYS = positive_int("HISTORY_RETENTION_DAYS", 90, most=3650)
 WEBHOOK_MAX_BODY_BYTES = positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
 TASK_MAX_ATTEMPTS = positive_int("TASK_MAX_ATTEMPTS", 20)
 BREAKER_FAILURE_THRESHOLD = positive_int("BREAKER_FAILURE_THRESHOLD", 5)

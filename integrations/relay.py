@@ -16,18 +16,27 @@ from integrations.models import WebhookEvent, WebhookSubscription
 from integrations.outbox import events_hand_over
 from pms_core.outbox import outbox_stranded
 
-# Replays reach back this far; older events (and their delivery log) are deleted.
+# Replays reach back this far; older events (and their delivery log) are deleted, once every subscription
+# of the organization got them (a subscription disabled after a day of failures gets what it missed when
+# it is activated again), and after UNDELIVERED_RETENTION whatever happened.
 EVENT_RETENTION = dt.timedelta(days=30)
+UNDELIVERED_RETENTION = dt.timedelta(days=90)
 PRUNE_BATCH = 1000
 
 
 def events_prune(*, now=None) -> int:
-    """Delete one batch of events older than ``EVENT_RETENTION``; returns how many."""
-    cutoff = (now or timezone.now()) - EVENT_RETENTION
-    old = list(WebhookEvent.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
-    if old:
-        WebhookEvent.objects.filter(pk__in=old).delete()
-    return len(old)
+    """Delete one batch of events past their retention; returns how many."""
+    now = now or timezone.now()
+    waiting = WebhookSubscription.objects.filter(
+        organization_id=OuterRef("organization_id"), delivered_sequence__lt=OuterRef("sequence")
+    )
+    old = WebhookEvent.objects.filter(created_at__lt=now - EVENT_RETENTION).filter(
+        Q(created_at__lt=now - UNDELIVERED_RETENTION) | ~Exists(waiting)
+    )
+    batch = list(old.values_list("pk", flat=True)[:PRUNE_BATCH])
+    if batch:
+        WebhookEvent.objects.filter(pk__in=batch).delete()
+    return len(batch)
 
 
 def subscriptions_due(*, now=None) -> list[int]:

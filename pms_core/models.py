@@ -292,6 +292,8 @@ class OutboxEvent(models.Model):
             ),
             # The relay's look for events handed over but never consumed (``outbox_unconsumed``).
             models.Index(fields=["dispatched_at"], condition=Q(consumed_at__isnull=True), name="outbox_unconsumed_idx"),
+            models.Index(fields=["correlation_id"], name="outbox_correlation_idx"),  # the staff home's sync lag
+            models.Index(fields=["consumed_at"], name="outbox_consumed_idx"),  # the hourly purge
         ]
 
     def __str__(self):
@@ -331,6 +333,7 @@ class BookingRevision(models.Model):
                 condition=Q(acknowledged_at__isnull=True),
                 name="booking_revision_overdue_idx",
             ),
+            models.Index(fields=["acknowledged_at"], name="booking_revision_acked_idx"),  # the hourly purge
         ]
 
     def __str__(self):

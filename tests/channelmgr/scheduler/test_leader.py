@@ -149,10 +149,12 @@ def test_every_job_is_registered_under_its_name():
             "token_refresh",
             "gauges",
             "idempotency_purge",
+            "history_purge",
             "window_edges",
             "reconcile_daily",
             # Registered by other apps from their AppConfig.ready() (channelmgr.scheduler.jobs_register).
             "alerts",
+            "alerts_purge",
             "relay_webhooks",
         )
     }

@@ -17,10 +17,11 @@ from django.template.defaultfilters import truncatechars
 from adapters import registry
 from adapters.base import Capability
 from adapters.registry import adapter_class
-from channelmgr.models import ChannelConnection, DirtyRange
+from channelmgr.accounts import sync_window
+from channelmgr.models import ChannelConnection, DirtyRange, IcalExport
 from channelmgr.price_rules import channel_price, rule_of
 from channelmgr.staff_home.status import NEVER_CHECKED, Health, connection_health, local_time
-from pms_core.models import Booking, Property, Unit
+from pms_core.models import Booking, OutboxEvent, Property, Unit
 from pms_core.selectors import Night, calendar_nights, held_stays
 from pms_core.templatetags.amounts import amount
 
@@ -211,10 +212,19 @@ def property_calendar(*, property: Property, start: dt.date, days: int = DEFAULT
 
 @dataclass(frozen=True)
 class PlatformNight:
-    """One connection's view of one night: open or closed, why, and when it was last told."""
+    """One connection's view of one night: what the platform holds for it as far as we know (``state``),
+    why, and when it was last told.
+
+    ``state`` claims "open" or "closed" only when the platform was told and nothing newer waits for it:
+    - "closing" / "opening": the change has not reached it yet (``pending``);
+    - "not_told": the connection gets nothing (paused, stopped): the platform keeps whatever it had;
+    - "not_opened": held to close-outs, it gets no openings, so a night open here may be closed there;
+    - "beyond": past the sync window, never sent;
+    - "export_closed" / "export_open": an iCal platform reads our export on its own schedule;
+      "not_exported": no export URL was ever made, so it has read nothing of ours."""
 
     connection: ConnectionSync
-    open: bool
+    open: bool  # the PMS's answer, which the platform should hold
     reasons: list[str]
     receives_pushes: bool
     last_push_at: dt.datetime | None
@@ -223,6 +233,25 @@ class PlatformNight:
     # pushed there), and the rule in words ("none" without one).
     price: Decimal | None = None
     price_rule: str = "none"
+    state: str = ""
+
+    @property
+    def state_text(self) -> str:
+        return STATE_TEXT.get(self.state, self.state)
+
+
+STATE_TEXT = {
+    "open": "open",
+    "closed": "closed",
+    "opening": "opening: not yet pushed",
+    "closing": "closing: not yet pushed",
+    "not_told": "unknown: not told while the connection is out",
+    "not_opened": "not opened there: openings wait for a resume",
+    "beyond": "not sent: beyond the sync window",
+    "export_open": "open in our export",
+    "export_closed": "closed in our export",
+    "not_exported": "not exported: no export URL was made",
+}
 
 
 @dataclass(frozen=True)
@@ -272,10 +301,39 @@ def night_reasons(night: Night) -> list[str]:
 
 
 def _pending(connection: ChannelConnection, date: dt.date) -> list[str]:
-    kinds = DirtyRange.objects.filter(connection=connection, start__lte=date, end__gt=date).values_list(
-        "kind", flat=True
+    """The kinds of change waiting to reach the connection for ``date``: its dirty ranges, and the unit's
+    changes the outbox worker has not marked on any connection yet."""
+    from channelmgr.sync.outbound import EVENT_KINDS, ORIGIN_KNOWS, _event_ranges  # the sync engine's rules
+
+    kinds = set(
+        DirtyRange.objects.filter(connection=connection, start__lte=date, end__gt=date).values_list("kind", flat=True)
     )
-    return sorted(set(kinds))
+    unconsumed = OutboxEvent.objects.filter(
+        unit_id=connection.unit_id, consumed_at__isnull=True, start__lte=date, end__gt=date
+    )
+    for event in unconsumed:
+        if event.event_type in ORIGIN_KNOWS and event.source == connection.platform_type:
+            continue  # the platform that sold the stay has it
+        if any(start <= date < end for start, end in _event_ranges(event)):
+            kinds.update(EVENT_KINDS[event.event_type])
+    return sorted(kinds)
+
+
+def _state(connection: ChannelConnection, night: Night, pending: list[str]) -> str:
+    if Capability.PUSH_AVAILABILITY not in adapter_class(connection.platform_type).capabilities:
+        if not IcalExport.objects.filter(unit_id=connection.unit_id).exists():
+            return "not_exported"
+        return "export_open" if night.available else "export_closed"
+    start, end = sync_window(connection)
+    if not start <= night.date < end:
+        return "beyond"
+    if not connection.receives(DirtyRange.Kind.AVAILABILITY):
+        return "not_told"
+    if night.available and not connection.receives(DirtyRange.Kind.PRICING):
+        return "not_opened"  # held to close-outs: nothing that opens a night is sent
+    if DirtyRange.Kind.AVAILABILITY in pending:
+        return "opening" if night.available else "closing"
+    return "open" if night.available else "closed"
 
 
 def _platform_night(connection: ChannelConnection, night: Night, reasons: list[str]) -> PlatformNight:
@@ -285,29 +343,33 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
     stay = night.booking
     if stay is not None and stay.source == connection.platform_type:
         own[0] = f"{own[0]} (taken on this platform, so it holds the booking itself)"
-    if connection.closeouts_only and connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
+    if not receives:
+        own.append("import only: this platform reads our iCal export rather than receiving pushes")
+    elif connection.closeouts_only and connection.status == ChannelConnection.Status.NEEDS_ATTENTION:
         own.append("connection needs attention: receives close-outs only (nights booked elsewhere, as closed)")
     elif connection.status != ChannelConnection.Status.ACTIVE:
         own.append(f"connection {connection.status}: receives no updates")
-    if not receives:
-        own.append("import only: this platform reads our iCal export rather than receiving pushes")
-    elif night.max_stay is not None and Capability.PUSH_MAX_STAY not in capabilities:
+    if not receives or night.max_stay is None:
+        pass
+    elif Capability.PUSH_MAX_STAY not in capabilities:
         own.append(f"max stay {night.max_stay} nights: this platform cannot carry it")
-    elif night.max_stay is not None and night.max_stay > (
-        ceiling := adapter_class(connection.platform_type).max_stay_ceiling
-    ):
+    elif night.max_stay > (ceiling := adapter_class(connection.platform_type).max_stay_ceiling):
         own.append(f"max stay sent as {ceiling} nights, its longest")
     currency = connection.unit.property.currency
     rule = rule_of(connection)
+    pending = _pending(connection, night.date) if receives else []
+    # A price only where one is sent: a paused or held connection keeps the one it had.
+    priced = Capability.PUSH_PRICING in capabilities and connection.receives(DirtyRange.Kind.PRICING)
     return PlatformNight(
         connection=_connection_sync(connection),
         open=night.available,
         reasons=own,
         receives_pushes=receives,
         last_push_at=connection.last_push_at,
-        pending=_pending(connection, night.date) if receives else [],
-        price=channel_price(rule, night.price, currency) if Capability.PUSH_PRICING in capabilities else None,
+        pending=pending,
+        price=channel_price(rule, night.price, currency) if priced else None,
         price_rule=rule.describe(currency),
+        state=_state(connection, night, pending),
     )
 
 

@@ -77,6 +77,19 @@ TOKEN_LIKE = re.compile(r"^(?=[^.]*[0-9])(?=[^.]*[A-Za-z])[A-Za-z0-9_-]{16,}")
 # Observers are called after every request (the metrics module registers one). Plain callables keep
 # this module free of Django and Prometheus.
 observers: list[Callable[[CallRecord], None]] = []
+# Told of a refusal inside a 2xx answer (Booking.com's and Expedia's ``<Errors>``), which the observers
+# above saw as a success: (platform, endpoint, error_type).
+refusal_observers: list[Callable[[str, str, str], None]] = []
+
+
+def report_refusal(*, platform: str, endpoint: str, error_type: str) -> None:
+    """A 2xx answer that refused the request in its body: counted as a platform error (a bounded
+    ``error_type``), where it used to count as a success only."""
+    for observer in refusal_observers:
+        try:
+            observer(platform, endpoint, error_type)
+        except Exception:  # metrics must never break a platform call
+            log.exception("refusal observer failed")
 
 
 def _public_url(url: str) -> str:

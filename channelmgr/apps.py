@@ -15,6 +15,7 @@ class ChannelmgrConfig(AppConfig):
         from channelmgr.sync.window import window_edges_note_timezone
         from pms_core.signals import property_currency_check, property_timezone_changed
 
+        metrics.series_at_zero()
         property_currency_check.connect(rules_fit_currency, dispatch_uid="channelmgr.rules_fit_currency")
         property_timezone_changed.connect(window_edges_note_timezone, dispatch_uid="channelmgr.window_timezone")
         sold_on_former_listing.connect(former_listing_closes, dispatch_uid="channelmgr.former_listing_closes")

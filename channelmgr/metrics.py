@@ -96,9 +96,36 @@ ACTIVE_CONNECTIONS = Gauge(
     multiprocess_mode="livemax",
 )
 QUEUE_SIZE = Gauge("channel_manager_queue_size", "Messages waiting per queue", ["queue"], multiprocess_mode="livemax")
+# When the active scheduler last wrote its gauges: SchedulerSilent reads its age. A scheduler that lost the
+# lease stops writing it (it keeps exporting the old value, which ages), where ``absent(queue_size)`` never
+# fired while a stale holder still exported its last sizes.
+SCHEDULER_HEARTBEAT = Gauge(
+    "channel_manager_scheduler_heartbeat_timestamp_seconds",
+    "When the active scheduler last wrote its gauges (Unix time)",
+    multiprocess_mode="livemax",
+)
 TASK_FAILURES = Counter("channel_manager_task_failures_total", "Actor failures", ["task", "error_type"])
 
 BREAKER_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def series_at_zero() -> None:
+    """Create, at 0, the series the alerts read with ``increase()`` before their first event: Prometheus
+    takes a series' first sample as its baseline, so an event that created its series at 1 was invisible
+    (the first overbooking of a platform, the first message given up, a breaker's first opening)."""
+    from django.conf import settings
+
+    from adapters import registry
+    from channelmgr.resilience.attempts import COUNTED_ACTORS
+
+    for slug in registry.adapters():
+        DOUBLE_BOOKING_ATTEMPTS.labels(slug)
+    for actor in COUNTED_ACTORS:
+        TASK_FAILURES.labels(actor, "attempts_exhausted")
+    for slug, values in settings.PLATFORMS.items():
+        if values.get("rate_limit") is not None:  # a guarded platform: it has a breaker
+            for before in ("closed", "half_open"):
+                CIRCUIT_BREAKER_STATE_CHANGES.labels(slug, before, "open")
 
 
 @contextmanager
@@ -107,8 +134,11 @@ def track_sync_operation(operation: str, platform: str):
     started = time.monotonic()
     try:
         yield
-    except Exception:
-        SYNC_OPERATIONS.labels(operation, platform, "failed").inc()
+    except Exception as exc:
+        # A deferral (limiter full, breaker open, the account's pull already running) is "not now", not a
+        # failure: counted as failed it paged PollFailing for polls that never failed.
+        deferred = getattr(exc, "delay_seconds", None) is not None and hasattr(exc, "reason")
+        SYNC_OPERATIONS.labels(operation, platform, "deferred" if deferred else "failed").inc()
         raise
     else:
         SYNC_OPERATIONS.labels(operation, platform, "success").inc()
@@ -155,5 +185,11 @@ def _observe_platform_call(record: http.CallRecord) -> None:
         PLATFORM_API_ERRORS.labels(record.platform, record.endpoint, record.error or f"http_{record.status}").inc()
 
 
+def _observe_refusal(platform: str, endpoint: str, error_type: str) -> None:
+    PLATFORM_API_ERRORS.labels(platform, endpoint, error_type).inc()
+
+
+if _observe_refusal not in http.refusal_observers:
+    http.refusal_observers.append(_observe_refusal)
 if _observe_platform_call not in http.observers:
     http.observers.append(_observe_platform_call)

@@ -172,11 +172,35 @@ def update_gauges():
     for slug, _name in ChannelConnection._meta.get_field("platform_type").choices:
         metrics.ACTIVE_CONNECTIONS.labels(slug).set(counts.get(slug, 0))
     broker = dramatiq.get_broker()
-    for queue in ("outbox", "push", "inbound"):
+    for queue in QUEUES:
         size = _queue_size(broker, queue)
         if size is not None:
             metrics.QUEUE_SIZE.labels(queue).set(size)
     revisions_overdue_gauge_update()
+    metrics.SCHEDULER_HEARTBEAT.set(time.time())
+
+
+QUEUES = ("outbox", "push", "inbound")
+
+
+def gauges_reset() -> None:
+    """A scheduler that lost the lease reports 0 where it reported counts: the docs read these with
+    ``max``, and its last counts (a backlog, overdue revisions) would have outlived the facts, paging and
+    scaling workers on them until its pod restarted. The new holder writes the real ones."""
+    from channelmgr import metrics
+    from pms_core.metrics import BOOKING_REVISIONS_UNACKNOWLEDGED
+
+    for queue in QUEUES:
+        metrics.QUEUE_SIZE.labels(queue).set(0)
+    for slug, _name in metrics_platforms():
+        metrics.ACTIVE_CONNECTIONS.labels(slug).set(0)
+    BOOKING_REVISIONS_UNACKNOWLEDGED.set(0)
+
+
+def metrics_platforms():
+    from channelmgr.models import ChannelConnection
+
+    return ChannelConnection._meta.get_field("platform_type").choices
 
 
 def purge_idempotency_keys():
@@ -281,6 +305,10 @@ def lead(scheduler, lease: Lease) -> LeaseKeeper:
     def lost(lease: Lease) -> None:
         if scheduler.state != STATE_STOPPED:
             scheduler.pause()
+        try:
+            gauges_reset()
+        except Exception:  # the metrics must never keep the scheduler from standing down
+            log.exception("could not reset the scheduler's gauges")
         log.warning("scheduler %s lost the lease (term %d): jobs paused", lease.owner, lease.term)
 
     return LeaseKeeper(lease, on_acquired=acquired, on_lost=lost)

@@ -258,6 +258,10 @@ def check_answer(response: requests.Response, *, platform: str, endpoint: str, c
         )
     if errors:
         permanent = any(kind not in TRANSIENT_TYPES for kind, _code, _text in errors)
+        kind = errors[0][0]
+        http.report_refusal(
+            platform=platform, endpoint=endpoint, error_type=f"ota_type_{kind}" if kind.isdigit() else "ota_type_other"
+        )
         raise PlatformAPIError(
             f"{platform} {endpoint}: refused{_describe(errors, context)}",
             permanent=permanent,

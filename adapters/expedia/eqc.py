@@ -332,6 +332,7 @@ def check_answer(response: requests.Response, *, endpoint: str, context: str = "
             code=errors[0][0] if errors else None,
         )
     if errors:
+        http.report_refusal(platform="expedia", endpoint=endpoint, error_type="eqc_refused")
         raise PlatformAPIError(
             f"expedia {endpoint}: {described}",
             permanent=any(error_is_permanent(code) for code, _ in errors),

@@ -286,6 +286,7 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
     details = _details(data) if _kind(data) == Booking.Kind.RESERVATION else {}
     if data.total_amount is not None and _kind(data) == Booking.Kind.RESERVATION:
         details["total_amount"] = data.total_amount
+    clash_before = existing.clashes_with_id if existing.status == Booking.Status.OVERBOOKED else None
     # The platform already moved its guest: if those nights are sold here, keep the stay as
     # overbooked for staff rather than refusing the platform's truth.
     booking = booking_modify(
@@ -298,7 +299,11 @@ def _modify(existing: Booking, data: BookingData, *, connection) -> tuple[Bookin
         platform_details=platform_details(data) if _kind(data) == Booking.Kind.RESERVATION else None,
         **details,
     )
-    if booking.status == Booking.Status.OVERBOOKED:
+    # A new double booking only when it clashes anew: a guest count or name changed on a stay that was
+    # overbooked already is the same clash, and counting it again paged staff for nothing.
+    if booking.status == Booking.Status.OVERBOOKED and (
+        clash_before is None or booking.clashes_with_id != clash_before
+    ):
         return booking, Action.OVERBOOKED
     return booking, Action.MODIFIED
 

@@ -19,6 +19,16 @@ from channelmgr.models import TaskAttempt
 
 log = logging.getLogger(__name__)
 
+# The actors whose deliveries are counted (their ``attempt_begin`` calls): their "given up" series exist
+# at 0 from the start (``metrics.series_at_zero``), so the first one given up is seen by ``increase()``.
+COUNTED_ACTORS = (
+    "drain_channel_pushes",
+    "import_platform_booking",
+    "poll_connection",
+    "refresh_connection_token",
+    "run_sync_request",
+)
+
 
 def attempt_begin(*, actor_name: str, message_id: str | None = None) -> bool:
     """Count one delivery of the current message; False once it has used up its attempts."""

@@ -102,6 +102,11 @@ def connection_alert_record(*, connection, reason: str) -> Alert | None:
     )
 
 
+def unacknowledged_key(acknowledgement) -> str:
+    """Names one delivery still waiting: a new delivery of the booking is a new key, so it alerts again."""
+    return f"acknowledgement:{acknowledgement.pk}:{acknowledgement.received_at.timestamp():.6f}"
+
+
 def unacknowledged_alert_record(*, acknowledgement) -> Alert | None:
     """One alert per delivery a platform still waits to have acknowledged (a new delivery alerts again)."""
     booking, connection = acknowledgement.booking, acknowledgement.connection
@@ -110,7 +115,7 @@ def unacknowledged_alert_record(*, acknowledgement) -> Alert | None:
     return alert_record(
         organization_id=connection.organization_id,
         kind=AlertKind.UNACKNOWLEDGED,
-        key=f"acknowledgement:{acknowledgement.pk}:{acknowledgement.received_at.timestamp():.6f}",
+        key=unacknowledged_key(acknowledgement),
         summary=f"Not acknowledged to {connection.get_platform_type_display()}: #{booking.pk} {_stay(booking)}",
         details=(
             f"Received {_local(acknowledgement.received_at, tz)} ({booking.channel_booking_id}) and not yet "

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from alerts.mailing import alert_mails_unstick
 from alerts.models import Alert
-from alerts.recording import unacknowledged_alert_record
+from alerts.recording import unacknowledged_alert_record, unacknowledged_key
 from alerts.tasks import alert_mail_enqueue
 from channelmgr.inbound.acknowledgements import FALLBACK_AFTER, unacknowledged_bookings
 
@@ -47,5 +47,9 @@ def alerts_purge(now: dt.datetime | None = None) -> int:
 
     before = (now or timezone.now()) - dt.timedelta(days=settings.HISTORY_RETENTION_DAYS)
     done = AlertMail.objects.filter(created_at__lt=before).exclude(status=AlertMail.Status.SENDING)
-    alerts = delete_in_batches(Alert.objects.filter(created_at__lt=before, mail__in=done))
+    # An alert whose key still names a condition that holds (a delivery still unacknowledged) stays: gone,
+    # the next sweep would record and mail it again as if it had just happened.
+    holding = [unacknowledged_key(pending) for pending in unacknowledged_bookings(older_than=FALLBACK_AFTER)]
+    old = Alert.objects.filter(created_at__lt=before, mail__in=done).exclude(key__in=holding)
+    alerts = delete_in_batches(old)
     return alerts + delete_in_batches(done.filter(alerts__isnull=True))

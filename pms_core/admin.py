@@ -237,14 +237,18 @@ class UnitForm(ChangesWhatStaffChanged):
         data = super().clean()
         prop = data.get("property") or getattr(self.instance, "property", None)
         if prop is not None and data.get("base_price") is not None and data.get("default_min_stay"):
-            unit = Unit(
-                pk=self.instance.pk,
-                property=prop,
-                base_price=data["base_price"],
-                default_min_stay=data["default_min_stay"],
-                default_max_stay=data.get("default_max_stay"),
-                max_guests=data.get("max_guests"),
-            )
+            names = ("property", "base_price", "default_min_stay", "default_max_stay", "max_guests")
+            values = {name: data.get(name) for name in names}
+            stored = Unit.objects.filter(pk=self.instance.pk).values(*names).first() if self.instance.pk else None
+            if stored is not None:
+                # What the save writes: the row as it is now, with what staff changed on the page. Checked
+                # as the page showed it, a min stay another writer raised meanwhile slipped past, and the
+                # save was a server error.
+                values = {name: values[name] if name in self.changed_data else stored[name] for name in names}
+                values["property"] = (
+                    prop if "property" in self.changed_data else Property.objects.get(pk=stored["property"])
+                )
+            unit = Unit(pk=self.instance.pk, **values)
             unit_validate(unit=unit)  # a ValidationError naming the field lands on that field
         return data
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -235,9 +236,9 @@ def connection_create(
 
 
 def _after_a_former_connection(connection: ChannelConnection) -> None:
-    """A listing connected again right after its former connection was deleted: a request of that one
-    may still land late, with its unit's nights. The new connection's window goes out once more after
-    that (the window's first push is the sync window's, ``channelmgr.sync.window``)."""
+    """A listing connected again right after its former connection was deleted or re-mapped away: a
+    request of that one may still land late, with its unit's nights. The new connection's window goes out
+    once more after that (the window's first push is the sync window's, ``channelmgr.sync.window``)."""
     from channelmgr.sync.push import LATE_WRITE_SECONDS, push_again_later, pushed_kinds
 
     recently = timezone.now() - dt.timedelta(seconds=LATE_WRITE_SECONDS)
@@ -247,11 +248,32 @@ def _after_a_former_connection(connection: ChannelConnection) -> None:
         status=ChannelConnection.Status.DELETED,
         updated_at__gte=recently,
     )
-    if connection.listing_key is None or not former.exists():
+    if connection.listing_key is None:
+        return
+    if not (_listing_left_recently(connection.platform_type, connection.listing_key) or former.exists()):
         return
     start, end = sync_window(connection)
     for kind in pushed_kinds(connection.platform_type, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]):
         push_again_later(connection, kind, [(start, end)], closes=kind == DirtyRange.Kind.AVAILABILITY)
+
+
+def _listing_left(platform_type: str, listing_key: str | None) -> None:
+    """A connection re-mapped away from ``listing_key``: its row no longer names the listing, so the cache
+    remembers, for as long as a late write of its may land (``_after_a_former_connection``)."""
+    from channelmgr.sync.push import LATE_WRITE_SECONDS
+
+    if listing_key:
+        try:
+            cache.set(f"connections:listing-left:{platform_type}:{listing_key}", 1, timeout=LATE_WRITE_SECONDS + 5)
+        except Exception:  # the cache down: the re-map still goes through; only this recheck is lost
+            log.exception("could not note that listing %s was left", listing_key)
+
+
+def _listing_left_recently(platform_type: str, listing_key: str) -> bool:
+    try:
+        return bool(cache.get(f"connections:listing-left:{platform_type}:{listing_key}"))
+    except Exception:
+        return False
 
 
 def _set_credential(connection: ChannelConnection, name: str, value: str) -> None:
@@ -291,6 +313,7 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
     )
     rule_before = rule_of(connection)
     mapping_before = (connection.platform_listing_id, connection.platform_metadata)
+    listing_key_before = connection.listing_key
     changed = set()
     for name, value in fields.items():
         value = Rounding.NONE if name == "price_rule_rounding" and not value else value
@@ -324,6 +347,8 @@ def connection_update(*, connection: ChannelConnection, credentials: dict[str, s
             # again once a request of the listing's former connection can no longer land late: staff may
             # just have moved it here from another unit (``push_again_if_handed_over``).
             _push_window(connection, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING], again=True)
+            if listing_key_before != connection.listing_key:
+                _listing_left(connection.platform_type, listing_key_before)
             # And its bookings are read whole, at once: the old listing's cursor and time mean nothing there.
             ChannelConnection.objects.filter(pk=connection.pk).update(
                 sync_cursor="", pulled_through=None, last_polled_at=None

@@ -323,7 +323,13 @@ def _state(connection: ChannelConnection, night: Night, pending: list[str]) -> s
     if Capability.PUSH_AVAILABILITY not in adapter_class(connection.platform_type).capabilities:
         if not IcalExport.objects.filter(unit_id=connection.unit_id).exists():
             return "not_exported"
-        return "export_open" if night.available else "export_closed"
+        # Its platform reads the export without the blocks imported from it (``ical_feed(without=)``).
+        from channelmgr.inbound.importer import ical_blocks
+
+        held = held_stays(unit=connection.unit, start=night.date, end=night.date + dt.timedelta(days=1))
+        own = set(ical_blocks(connection).values_list("pk", flat=True))
+        closed = night.stop_sell or any(stay.pk not in own for stay in held)
+        return "export_closed" if closed else "export_open"
     start, end = sync_window(connection)
     if not start <= night.date < end:
         return "beyond"

@@ -41,20 +41,20 @@ def property_update(*, prop: Property, **fields) -> Property:
     """Change a property. A new currency must fit every price its units hold (JPY has no decimals), and
     is announced for every unit's window: the platforms hold its prices in the old currency. So is a new
     time zone: the property's today may move back a day, and that night was never pushed (it was past)."""
-    before = Property.objects.filter(pk=prop.pk).values_list("currency", "timezone").first()
-    for name, value in fields.items():
-        setattr(prop, name, value)
-    prop.full_clean()
-    property_validate(prop=prop)
-    currency_before, timezone_before = before or (prop.currency, prop.timezone)
-    if prop.timezone != timezone_before:
-        announced = [OutboxEvent.Type.PRICING_UPDATED, OutboxEvent.Type.AVAILABILITY_UPDATED]
-    else:
-        announced = [OutboxEvent.Type.PRICING_UPDATED] if prop.currency != currency_before else []
     with transaction.atomic():
-        # Only the fields given, under the row's lock: a whole-row save wrote back what this copy read,
-        # undoing another writer's change committed meanwhile (an admin rename, another PATCH).
-        Property.objects.select_for_update().filter(pk=prop.pk).exists()
+        # The row as it is now, under its lock: checked with the fields given, and only those written. A
+        # copy read earlier was checked with values another writer had changed meanwhile, and its whole-row
+        # save wrote them back (an admin rename, another PATCH).
+        prop = Property.objects.select_for_update().get(pk=prop.pk)
+        currency_before, timezone_before = prop.currency, prop.timezone
+        for name, value in fields.items():
+            setattr(prop, name, value)
+        prop.full_clean()
+        property_validate(prop=prop)
+        if prop.timezone != timezone_before:
+            announced = [OutboxEvent.Type.PRICING_UPDATED, OutboxEvent.Type.AVAILABILITY_UPDATED]
+        else:
+            announced = [OutboxEvent.Type.PRICING_UPDATED] if prop.currency != currency_before else []
         if fields:
             prop.save(update_fields=list(fields))
         if prop.timezone != timezone_before:
@@ -171,22 +171,26 @@ def unit_create(*, prop: Property, **fields) -> Unit:
 def unit_update(*, unit: Unit, **fields) -> Unit:
     """Change a unit; a new base price, default min stay or property (its currency may differ) is
     announced for the sync window."""
-    price_changed = any(name in fields and fields[name] != getattr(unit, name) for name in ("base_price", "property"))
-    stay_changed = any(
-        name in fields and fields[name] != getattr(unit, name) for name in ("default_min_stay", "default_max_stay")
-    )
-    timezone_before = unit.property.timezone if unit.property_id else None
-    for name, value in fields.items():
-        setattr(unit, name, value)
-    unit_validate(unit=unit)
-    unit.full_clean()
-    # Moved to a property in another time zone: as a property's own change of zone (``property_update``),
-    # its today may step back a day, and that night, past until now, was never pushed.
-    moved_zone = timezone_before is not None and unit.property.timezone != timezone_before
-    stay_changed = stay_changed or moved_zone
     with transaction.atomic():
-        # As ``property_update``: the fields given only, under the row's lock.
-        Unit.objects.select_for_update().filter(pk=unit.pk).exists()
+        # As ``property_update``: the row as it is now, under its lock, checked with the fields given and
+        # only those written. Checked on an older copy, two PATCHes at once (min stay 5, max stay 3) passed
+        # their checks and the database refused the second: a server error.
+        unit = Unit.objects.select_for_update().select_related("property").get(pk=unit.pk)
+        price_changed = any(
+            name in fields and fields[name] != getattr(unit, name) for name in ("base_price", "property")
+        )
+        stay_changed = any(
+            name in fields and fields[name] != getattr(unit, name) for name in ("default_min_stay", "default_max_stay")
+        )
+        timezone_before = unit.property.timezone if unit.property_id else None
+        for name, value in fields.items():
+            setattr(unit, name, value)
+        unit_validate(unit=unit)
+        unit.full_clean()
+        # Moved to a property in another time zone: as a property's own change of zone (``property_update``),
+        # its today may step back a day, and that night, past until now, was never pushed.
+        moved_zone = timezone_before is not None and unit.property.timezone != timezone_before
+        stay_changed = stay_changed or moved_zone
         if fields:
             unit.save(update_fields=list(fields))
         if moved_zone:

@@ -18,6 +18,7 @@ ones pin a sequence that held.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -167,6 +168,31 @@ def _stage_handoff(unit, annex, day, *, first, hand_over, lands_after_new_owner=
     return listings, state["owner"]
 
 
+@contextlib.contextmanager
+def _timing_out_on_l0(unit, annex, day):
+    """Connection A (``unit``) on L-0 with a backlog of nights 1..6, the annex's guest on nights 2-3; A's
+    push to L-0 times out, and the platform keeps the request to apply later (``timed_out``)."""
+    a = _fewo(unit, "L-0", "key-a")
+    booking_create(unit=annex, check_in=day(2), check_out=day(4))
+    mark_dirty(connection=a, kinds=[AVAILABILITY], start=day(1), end=day(6), schedule=False)
+    listings = FewoListings()
+    timed_out = []
+
+    def availability(request):
+        if not timed_out and FEWO_AVAIL.match(request.url).group(1) == "L-0":
+            timed_out.append(request)  # the platform has it and applies it later
+            raise requests.Timeout("read timed out")
+        listings.apply(request)
+        return 200, {}, "{}"
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
+        http.add_callback(responses.PUT, FEWO_AVAIL, callback=availability)
+        http.add_callback(responses.PUT, FEWO_RATES, callback=lambda request: (200, {}, "{}"))
+        with pytest.raises(PlatformAPIError):
+            push_connection(connection_id=a.pk, kind=AVAILABILITY)
+        yield a, listings, timed_out
+
+
 def _remap_handoff(annex):
     """Staff move listing L-0 from unit to annex: A re-mapped to L-5, annex's connection (on L-1) to L-0."""
 
@@ -302,24 +328,7 @@ def test_a_listing_handed_to_another_unit_after_a_push_to_it_timed_out_is_closed
     Fix: record the listing key the request went to with the recheck (or, when ``connection_update`` /
     ``connection_create`` hands a listing key to a new owner while a recheck of the former owner for it
     is pending, copy that recheck onto the new owner, ``closes=True``)."""
-    a = _fewo(unit, "L-0", "key-a")
-    booking_create(unit=annex, check_in=day(2), check_out=day(4))
-    mark_dirty(connection=a, kinds=[AVAILABILITY], start=day(1), end=day(6), schedule=False)
-    listings = FewoListings()
-    timed_out = []
-
-    def availability(request):
-        if not timed_out and FEWO_AVAIL.match(request.url).group(1) == "L-0":
-            timed_out.append(request)  # the platform has it and applies it later
-            raise requests.Timeout("read timed out")
-        listings.apply(request)
-        return 200, {}, "{}"
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        http.add_callback(responses.PUT, FEWO_AVAIL, callback=availability)
-        http.add_callback(responses.PUT, FEWO_RATES, callback=lambda request: (200, {}, "{}"))
-        with pytest.raises(PlatformAPIError):
-            push_connection(connection_id=a.pk, kind=AVAILABILITY)
+    with _timing_out_on_l0(unit, annex, day) as (a, listings, timed_out):
         assert DirtyRange.objects.filter(connection=a, not_before__isnull=False).exists(), "staging: a recheck"
         b = _remap_handoff(annex)(a)
         _push_now(b)
@@ -477,24 +486,7 @@ def test_the_old_rate_plan_refusing_an_in_flight_push_for_good_does_not_hold_the
 def test_a_listing_connected_to_another_unit_right_after_its_connection_was_deleted_mid_timeout(unit, annex, day):
     """The late write of hole 4, with the hand-over a delete and a new connection (``connection_create``):
     the new connection's window goes out once more after ``LATE_WRITE_SECONDS``."""
-    a = _fewo(unit, "L-0", "key-a")
-    booking_create(unit=annex, check_in=day(2), check_out=day(4))
-    mark_dirty(connection=a, kinds=[AVAILABILITY], start=day(1), end=day(6), schedule=False)
-    listings = FewoListings()
-    timed_out = []
-
-    def availability(request):
-        if not timed_out and FEWO_AVAIL.match(request.url).group(1) == "L-0":
-            timed_out.append(request)  # the platform has it and applies it later
-            raise requests.Timeout("read timed out")
-        listings.apply(request)
-        return 200, {}, "{}"
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        http.add_callback(responses.PUT, FEWO_AVAIL, callback=availability)
-        http.add_callback(responses.PUT, FEWO_RATES, callback=lambda request: (200, {}, "{}"))
-        with pytest.raises(PlatformAPIError):
-            push_connection(connection_id=a.pk, kind=AVAILABILITY)
+    with _timing_out_on_l0(unit, annex, day) as (a, listings, timed_out):
         connection_delete(connection=ChannelConnection.objects.get(pk=a.pk))
         c = connection_create(
             organization=annex.property.organization,

@@ -6,14 +6,14 @@ Tests whose docstring starts "Used to fail" failed before their fix (a review of
 2026-12-06); "Safe:" ones pin what was checked and holds. Embedded mode only (SQLite, in-memory cache, stub broker).
 """
 
+# The fixture ``annex`` comes from test_handoffs.
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
-import requests
-import responses
 import time_machine
 from apscheduler.triggers.cron import CronTrigger
 from django.core.cache import cache
@@ -21,7 +21,6 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from adapters.base import PlatformAPIError
 from alerts.models import Alert, AlertKind, AlertMail
 from alerts.sweep import alerts_purge, unacknowledged_alerts_record
 from channelmgr import scheduler as sched
@@ -29,18 +28,15 @@ from channelmgr.housekeeping import history_purge
 from channelmgr.models import BookingAcknowledgement, ChannelConnection, DirtyRange, SyncLog
 from channelmgr.services.connections import connection_create, connection_sync
 from channelmgr.sync import push as push_module
-from channelmgr.sync.outbound import mark_dirty
-from channelmgr.sync.push import push_again_if_handed_over, push_connection
-from pms_core.models import Unit
+from channelmgr.sync.push import push_again_if_handed_over
 from pms_core.services import booking_create
 from tests.channelmgr.sync.test_handoffs import (
-    FEWO_AVAIL,
-    FEWO_RATES,
-    FewoListings,
     _fewo,
     _push_now,
     _remap,
     _settle,
+    _timing_out_on_l0,
+    annex,  # noqa: F401, F811 (a fixture)
 )
 
 pytestmark = pytest.mark.django_db
@@ -53,11 +49,6 @@ UTC = dt.UTC
 def _quick_pushes(settings):
     settings.PUSH_DEBOUNCE_SECONDS = 0.0  # each push runs when called
     cache.clear()
-
-
-@pytest.fixture
-def annex(unit) -> Unit:
-    return Unit.objects.create(property=unit.property, name="Annex", base_price=Decimal("90.00"), default_min_stay=1)
 
 
 # --- 6964c43: the reconcile catch-up ---------------------------------------------------------------------
@@ -215,24 +206,7 @@ def test_a_listing_remapped_away_after_a_timeout_and_connected_anew_for_another_
     ``connection_create``/``connection_update`` onto that key push the window again after
     LATE_WRITE_SECONDS, as for a deleted one; or simply always push a new connection's window once more
     after LATE_WRITE_SECONDS."""
-    a = _fewo(unit, "L-0", "key-a")
-    booking_create(unit=annex, check_in=day(2), check_out=day(4))
-    mark_dirty(connection=a, kinds=[AVAILABILITY], start=day(1), end=day(6), schedule=False)
-    listings = FewoListings()
-    timed_out = []
-
-    def availability(request):
-        if not timed_out and FEWO_AVAIL.match(request.url).group(1) == "L-0":
-            timed_out.append(request)  # the platform has it and applies it later
-            raise requests.Timeout("read timed out")
-        listings.apply(request)
-        return 200, {}, "{}"
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as http:
-        http.add_callback(responses.PUT, FEWO_AVAIL, callback=availability)
-        http.add_callback(responses.PUT, FEWO_RATES, callback=lambda request: (200, {}, "{}"))
-        with pytest.raises(PlatformAPIError):
-            push_connection(connection_id=a.pk, kind=AVAILABILITY)
+    with _timing_out_on_l0(unit, annex, day) as (a, listings, timed_out):
         _remap(a, platform_listing_id="L-5")
         c = connection_create(
             organization=annex.property.organization,

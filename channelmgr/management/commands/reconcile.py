@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from channelmgr.models import ChannelConnection
+from channelmgr.scheduler import still_leading
 from channelmgr.sync.reconcile import reconcile_connection
 
 
@@ -32,6 +33,9 @@ class Command(BaseCommand):
         total = 0
         results = []
         for conn in tqdm(list(connections), desc="reconciling", unit="connection", file=self.stderr._out):
+            if not still_leading():
+                # Run by a scheduler that lost its lease (a SIGTERM hand-over): the new holder runs its own.
+                raise CommandError(f"stopped after {len(results)} connection(s): this scheduler lost its lease")
             drift = reconcile_connection(connection=conn, days=days, fix=fix)
             results.append((conn, drift))
             total += drift.total

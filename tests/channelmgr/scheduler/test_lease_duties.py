@@ -437,3 +437,38 @@ def test_the_lease_ignores_wall_clock_jumps():
         assert a.held() and not b.try_acquire().term
         traveller.shift(dt.timedelta(hours=-2))
         assert a.held() and not b.try_acquire().term and a.renew()
+
+
+@pytest.mark.django_db
+def test_a_reconcile_run_by_a_scheduler_that_lost_its_lease_stops_before_the_next_connection(
+    unit, fake_clock, monkeypatch
+):
+    """Found in a review of the day's commits (2026-12-06): after a SIGTERM hand-over the old holder's daily
+    reconcile went on beside the new holder's, reading every platform twice. It stops at the next connection."""
+    from django.core.management import CommandError
+
+    from channelmgr.management.commands import reconcile as reconcile_command
+    from channelmgr.models import ChannelConnection
+
+    ChannelConnection.objects.create(
+        organization=unit.property.organization, unit=unit, platform_type="airbnb", platform_listing_id="rc-1"
+    )
+    compared = []
+    monkeypatch.setattr(reconcile_command, "reconcile_connection", lambda **kw: compared.append(kw))
+    monkeypatch.setattr(sched, "close_old_connections", lambda: None)
+    lease = party(MemoryLeaseStore(fake_clock), fake_clock, "a")
+    assert lease.try_acquire().term == 1
+    failed = []
+
+    def reconcile_after_the_lease_lapsed():
+        fake_clock.advance(TTL + 1)  # frozen past its lease while the job began
+        try:
+            sched.reconcile_all()
+        except CommandError as exc:
+            failed.append(str(exc))
+            raise
+
+    reconcile_after_the_lease_lapsed.__name__ = "reconcile_all"
+    sched._job(reconcile_after_the_lease_lapsed, lease)()
+
+    assert compared == [] and failed and "lost its lease" in failed[0]

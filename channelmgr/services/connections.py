@@ -7,6 +7,7 @@ them, and every message stored or returned goes through ``redact`` first.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -264,14 +265,19 @@ def _listing_left(platform_type: str, listing_key: str | None) -> None:
 
     if listing_key:
         try:
-            cache.set(f"connections:listing-left:{platform_type}:{listing_key}", 1, timeout=LATE_WRITE_SECONDS + 5)
+            cache.set(_listing_left_key(platform_type, listing_key), 1, timeout=LATE_WRITE_SECONDS + 5)
         except Exception:  # the cache down: the re-map still goes through; only this recheck is lost
             log.exception("could not note that listing %s was left", listing_key)
 
 
+def _listing_left_key(platform_type: str, listing_key: str) -> str:
+    """A listing key is the platform's text, any length and any character: the cache key takes its digest."""
+    return f"connections:listing-left:{platform_type}:{hashlib.sha256(listing_key.encode()).hexdigest()}"
+
+
 def _listing_left_recently(platform_type: str, listing_key: str) -> bool:
     try:
-        return bool(cache.get(f"connections:listing-left:{platform_type}:{listing_key}"))
+        return bool(cache.get(_listing_left_key(platform_type, listing_key)))
     except Exception:
         return False
 

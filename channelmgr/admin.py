@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from adapters import registry
 from adapters.base import Capability
-from channelmgr.inbound.importer import ical_hold_stamp
+from channelmgr.inbound.importer import ical_blocks, ical_hold_stamp
 from channelmgr.models import CREDENTIAL_FIELDS, ENGINE_FIELDS, ChannelConnection, InboundEvent, SyncLog
 from channelmgr.price_rules import PRICE_RULE_FIELDS, PriceRule, Rounding, rule_of
 from channelmgr.services.connections import (
@@ -47,7 +47,7 @@ from channelmgr.staff_calendar.admin import CalendarPropertyAdmin
 from channelmgr.staff_home.status import connection_health, local_time
 from pms_core.admin import ChangesWhatStaffChanged, OrganizationScopedAdmin, ReadOnlyAdmin
 from pms_core.admin import UnitAdmin as BaseUnitAdmin
-from pms_core.models import Booking, Property, Unit
+from pms_core.models import Property, Unit
 
 RECENT_SYNC_LOGS = 20
 PRICE_RULE_HELP = (
@@ -377,9 +377,8 @@ class ChannelConnectionAdmin(OrganizationScopedAdmin):
             hold = connection.ical_hold
             if not hold:
                 continue
-            blocks = Booking.objects.filter(
-                unit_id=connection.unit_id, source=connection.platform_type, channel_booking_id__in=hold["bookings"]
-            ).order_by("check_in")
+            # The blocks a confirmation releases (``ical_hold_confirm``): the feed's own, still live.
+            blocks = ical_blocks(connection).filter(channel_booking_id__in=hold["bookings"]).order_by("check_in")
             holds.append({"connection": connection, "hold": hold, "stamp": ical_hold_stamp(hold), "blocks": blocks})
         if not holds:
             self.message_user(request, "None of these feeds holds a removal.", messages.WARNING)

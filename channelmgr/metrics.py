@@ -137,8 +137,10 @@ def track_sync_operation(operation: str, platform: str):
     except Exception as exc:
         # A deferral (limiter full, breaker open, the account's pull already running) is "not now", not a
         # failure: counted as failed it paged PollFailing for polls that never failed.
-        deferred = getattr(exc, "delay_seconds", None) is not None and hasattr(exc, "reason")
-        SYNC_OPERATIONS.labels(operation, platform, "deferred" if deferred else "failed").inc()
+        from channelmgr.resilience.errors import Backpressure
+
+        status = "deferred" if isinstance(exc, Backpressure) else "failed"
+        SYNC_OPERATIONS.labels(operation, platform, status).inc()
         raise
     else:
         SYNC_OPERATIONS.labels(operation, platform, "success").inc()

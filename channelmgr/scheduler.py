@@ -172,7 +172,7 @@ def update_gauges():
         .values_list("platform_type")
         .annotate(n=Count("id"))
     )
-    for slug, _name in ChannelConnection._meta.get_field("platform_type").choices:
+    for slug in _platform_slugs():
         metrics.ACTIVE_CONNECTIONS.labels(slug).set(counts.get(slug, 0))
     broker = dramatiq.get_broker()
     for queue in QUEUES:
@@ -195,15 +195,16 @@ def gauges_reset() -> None:
 
     for queue in QUEUES:
         metrics.QUEUE_SIZE.labels(queue).set(0)
-    for slug, _name in metrics_platforms():
+    for slug in _platform_slugs():
         metrics.ACTIVE_CONNECTIONS.labels(slug).set(0)
     BOOKING_REVISIONS_UNACKNOWLEDGED.set(0)
 
 
-def metrics_platforms():
+def _platform_slugs() -> list[str]:
+    """Every platform a connection may have: the labels of the per-platform gauges."""
     from channelmgr.models import ChannelConnection
 
-    return ChannelConnection._meta.get_field("platform_type").choices
+    return [slug for slug, _name in ChannelConnection._meta.get_field("platform_type").choices]
 
 
 def purge_idempotency_keys():

@@ -240,22 +240,19 @@ def _after_a_former_connection(connection: ChannelConnection) -> None:
     """A listing connected again right after its former connection was deleted or re-mapped away: a
     request of that one may still land late, with its unit's nights. The new connection's window goes out
     once more after that (the window's first push is the sync window's, ``channelmgr.sync.window``)."""
-    from channelmgr.sync.push import LATE_WRITE_SECONDS, push_again_later, pushed_kinds
+    from channelmgr.sync.push import LATE_WRITE_SECONDS, pushed_kinds
 
-    recently = timezone.now() - dt.timedelta(seconds=LATE_WRITE_SECONDS)
+    if connection.listing_key is None:
+        return
     former = ChannelConnection.objects.filter(
         platform_type=connection.platform_type,
         listing_key=connection.listing_key,
         status=ChannelConnection.Status.DELETED,
-        updated_at__gte=recently,
+        updated_at__gte=timezone.now() - dt.timedelta(seconds=LATE_WRITE_SECONDS),
     )
-    if connection.listing_key is None:
-        return
-    if not (_listing_left_recently(connection.platform_type, connection.listing_key) or former.exists()):
-        return
-    start, end = sync_window(connection)
-    for kind in pushed_kinds(connection.platform_type, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING]):
-        push_again_later(connection, kind, [(start, end)], closes=kind == DirtyRange.Kind.AVAILABILITY)
+    if _listing_left_recently(connection.platform_type, connection.listing_key) or former.exists():
+        kinds = pushed_kinds(connection.platform_type, [DirtyRange.Kind.AVAILABILITY, DirtyRange.Kind.PRICING])
+        _push_window_again_later(connection, kinds)
 
 
 def _listing_left(platform_type: str, listing_key: str | None) -> None:
@@ -372,14 +369,24 @@ def _push_window(connection: ChannelConnection, kinds: list[str], *, again: bool
     """Mark the connection's whole window dirty for those of ``kinds`` its platform takes; ``again``: once
     more after ``LATE_WRITE_SECONDS``."""
     from channelmgr.sync.outbound import mark_dirty  # the sync engine, loaded when first needed
-    from channelmgr.sync.push import push_again_later, pushed_kinds
+    from channelmgr.sync.push import pushed_kinds
 
     kinds = pushed_kinds(connection.platform_type, kinds)
     if connection.status == ChannelConnection.Status.DELETED or not kinds:
         return
     start, end = sync_window(connection)
     mark_dirty(connection=connection, kinds=kinds, start=start, end=end)
-    for kind in kinds if again else ():
+    if again:
+        _push_window_again_later(connection, kinds)
+
+
+def _push_window_again_later(connection: ChannelConnection, kinds: list[str]) -> None:
+    """The connection's whole window once more, after ``LATE_WRITE_SECONDS`` (``push_again_later``): past
+    any late write of a former connection of its listing."""
+    from channelmgr.sync.push import push_again_later
+
+    start, end = sync_window(connection)
+    for kind in kinds:
         push_again_later(connection, kind, [(start, end)], closes=kind == DirtyRange.Kind.AVAILABILITY)
 
 

@@ -303,7 +303,7 @@ def night_reasons(night: Night) -> list[str]:
 def _pending(connection: ChannelConnection, date: dt.date) -> list[str]:
     """The kinds of change waiting to reach the connection for ``date``: its dirty ranges, and the unit's
     changes the outbox worker has not marked on any connection yet."""
-    from channelmgr.sync.outbound import EVENT_KINDS, ORIGIN_KNOWS, _event_ranges  # the sync engine's rules
+    from channelmgr.sync.outbound import EVENT_KINDS, ORIGIN_KNOWS, event_ranges  # the sync engine's rules
 
     kinds = set(
         DirtyRange.objects.filter(connection=connection, start__lte=date, end__gt=date).values_list("kind", flat=True)
@@ -314,7 +314,7 @@ def _pending(connection: ChannelConnection, date: dt.date) -> list[str]:
     for event in unconsumed:
         if event.event_type in ORIGIN_KNOWS and event.source == connection.platform_type:
             continue  # the platform that sold the stay has it
-        if any(start <= date < end for start, end in _event_ranges(event)):
+        if any(start <= date < end for start, end in event_ranges(event)):
             kinds.update(EVENT_KINDS[event.event_type])
     return sorted(kinds)
 
@@ -355,12 +355,11 @@ def _platform_night(connection: ChannelConnection, night: Night, reasons: list[s
         own.append("connection needs attention: receives close-outs only (nights booked elsewhere, as closed)")
     elif connection.status != ChannelConnection.Status.ACTIVE:
         own.append(f"connection {connection.status}: receives no updates")
-    if not receives or night.max_stay is None:
-        pass
-    elif Capability.PUSH_MAX_STAY not in capabilities:
-        own.append(f"max stay {night.max_stay} nights: this platform cannot carry it")
-    elif night.max_stay > (ceiling := adapter_class(connection.platform_type).max_stay_ceiling):
-        own.append(f"max stay sent as {ceiling} nights, its longest")
+    if receives and night.max_stay is not None:
+        if Capability.PUSH_MAX_STAY not in capabilities:
+            own.append(f"max stay {night.max_stay} nights: this platform cannot carry it")
+        elif night.max_stay > (ceiling := adapter_class(connection.platform_type).max_stay_ceiling):
+            own.append(f"max stay sent as {ceiling} nights, its longest")
     currency = connection.unit.property.currency
     rule = rule_of(connection)
     pending = _pending(connection, night.date) if receives else []

@@ -48,7 +48,7 @@ CLOSES_NIGHTS = {
 }
 
 
-def _event_ranges(event: OutboxEvent) -> list[tuple[dt.date, dt.date]]:
+def event_ranges(event: OutboxEvent) -> list[tuple[dt.date, dt.date]]:
     ranges = event.payload.get("ranges") if isinstance(event.payload, dict) else None
     if ranges:
         return [(dt.date.fromisoformat(start), dt.date.fromisoformat(end)) for start, end in ranges]
@@ -67,7 +67,7 @@ def outbox_event_apply(*, event: OutboxEvent) -> list[int]:
         if event.event_type in ORIGIN_KNOWS and event.source != "direct":
             connections = connections.exclude(platform_type=event.source)
         for connection in connections:
-            for start, end in _event_ranges(event):
+            for start, end in event_ranges(event):
                 mark_dirty(connection=connection, kinds=(kind,), start=start, end=end, closes=closes)
             touched.append(connection.pk)
     return list(dict.fromkeys(touched))

@@ -7,8 +7,6 @@ offered (cancel, and the decisions on an overbooking) call the services.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -25,7 +23,13 @@ from pms_core.errors import BookingClash
 from pms_core.models import Booking, BookingTransition, CalendarDay, Organization, OutboxEvent, Property, Unit, User
 from pms_core.services import booking_cancel
 from pms_core.services.catalog import property_update, property_validate, unit_update, unit_validate
-from pms_core.services.overbookings import ChangedSinceShown, NotOverbooked, Resolution, overbooking_resolve
+from pms_core.services.overbookings import (
+    ChangedSinceShown,
+    NotOverbooked,
+    Resolution,
+    overbooking_resolve,
+    shown_read,
+)
 from pms_core.services.stays import find_clash
 
 
@@ -226,7 +230,7 @@ class PropertyAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
             return
         # Through the write that announces a new currency to the channels.
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        property_update(prop=Property.objects.get(pk=obj.pk), **fields)
+        property_update(prop=obj, **fields)  # it reads the row again, under its lock
 
 
 class UnitForm(ChangesWhatStaffChanged):
@@ -272,7 +276,7 @@ class UnitAdmin(NoDeleteUnderLiveListings, OrganizationScopedAdmin):
             return
         # Through the write that announces a new base price or min stay to the channels.
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        unit_update(unit=Unit.objects.get(pk=obj.pk), **fields)
+        unit_update(unit=obj, **fields)  # it reads the row again, under its lock
 
 
 @admin.register(CalendarDay)
@@ -369,18 +373,17 @@ class BookingAdmin(ReadOnlyAdmin):
         done, problems = 0, []
         for booking in queryset:
             try:
-                shown_at = dt.datetime.fromisoformat(request.POST[f"shown_{booking.pk}"])
-                shown_clash = request.POST[f"clash_{booking.pk}"]
-                shown_clash_id = int(shown_clash) if shown_clash else None
-                shown_unit = request.POST.get(f"unit_{booking.pk}", "")
-                unit = (
-                    booking.unit.property.units.get(pk=int(shown_unit))
-                    if resolution == Resolution.MOVE and shown_unit
-                    else None
+                shown = shown_read(
+                    booking=booking,
+                    resolution=resolution,
+                    updated_at=request.POST[f"shown_{booking.pk}"],
+                    clashes_with=request.POST[f"clash_{booking.pk}"],
+                    unit=request.POST.get(f"unit_{booking.pk}", ""),
                 )
-            except (KeyError, ValueError, Unit.DoesNotExist):
+            except (KeyError, ValueError):
                 problems.append(f"#{booking.pk}: it was not shown before deciding: look again")
                 continue
+            unit = shown.unit
             if resolution == Resolution.MOVE and unit is None:
                 problems.append(f"#{booking.pk}: no other unit of {booking.unit.property} is free then")
                 continue
@@ -390,8 +393,8 @@ class BookingAdmin(ReadOnlyAdmin):
                     resolution=resolution,
                     actor=request.user.get_username(),
                     unit=unit,
-                    shown_updated_at=shown_at,
-                    shown_clash_id=shown_clash_id,
+                    shown_updated_at=shown.updated_at,
+                    shown_clash_id=shown.clash_id,
                 )
             except (NotOverbooked, BookingClash, ChangedSinceShown) as exc:
                 problems.append(f"#{booking.pk}: {exc}")

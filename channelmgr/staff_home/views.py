@@ -6,8 +6,6 @@ call. Everything is scoped to the user's organization: another tenant's booking 
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
@@ -28,8 +26,14 @@ from channelmgr.staff_home.selectors import (
     staff_home,
 )
 from pms_core.errors import BookingClash
-from pms_core.models import Booking, Unit
-from pms_core.services.overbookings import ChangedSinceShown, NotOverbooked, Resolution, overbooking_resolve
+from pms_core.models import Booking
+from pms_core.services.overbookings import (
+    ChangedSinceShown,
+    NotOverbooked,
+    Resolution,
+    overbooking_resolve,
+    shown_read,
+)
 
 TEMPLATES = "admin/channelmgr/staff_home"
 REFRESH_SECONDS = 10
@@ -91,17 +95,16 @@ def overbooking_resolve_view(request, booking_id: int):
     # A decision is about the stay, the clash and the unit the page showed (its hidden fields): if the
     # platform moved the stay meanwhile, "cancel the other" must not cancel a guest the page never showed.
     try:
-        shown_updated_at = dt.datetime.fromisoformat(request.POST["updated_at"])
-        shown_clash = request.POST["clashes_with"]
-        shown_clash_id = int(shown_clash) if shown_clash else None
-        shown_unit = request.POST.get("unit", "")
-        unit = (
-            Unit.objects.get(pk=int(shown_unit), property_id=booking.unit.property_id)
-            if resolution == Resolution.MOVE and shown_unit
-            else None
+        shown = shown_read(
+            booking=booking,
+            resolution=resolution,
+            updated_at=request.POST["updated_at"],
+            clashes_with=request.POST["clashes_with"],
+            unit=request.POST.get("unit", ""),
         )
-    except (KeyError, ValueError, Unit.DoesNotExist):
+    except (KeyError, ValueError):
         return HttpResponseBadRequest("this decision does not say what it was made on: reload the page")
+    unit = shown.unit
     if resolution == Resolution.MOVE and unit is None:
         unit = free_unit_for(booking)
         if unit is None:
@@ -113,8 +116,8 @@ def overbooking_resolve_view(request, booking_id: int):
             resolution=resolution,
             actor=request.user.get_username(),
             unit=unit,
-            shown_updated_at=shown_updated_at,
-            shown_clash_id=shown_clash_id,
+            shown_updated_at=shown.updated_at,
+            shown_clash_id=shown.clash_id,
         )
     except (NotOverbooked, BookingClash, ChangedSinceShown) as exc:
         messages.error(request, f"#{booking.pk}: {exc}")

@@ -8,6 +8,7 @@ when, why) as a ``BookingTransition`` and counted.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db import models, transaction
@@ -37,6 +38,27 @@ class ChangedSinceShown(DomainError):
 
 
 NOT_SHOWN = object()  # ``shown_clash_id`` not given (None is "clashing with no stay we hold")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a page showed of an overbooking when a person decided on it (``overbooking_resolve``)."""
+
+    updated_at: dt.datetime
+    clash_id: int | None
+    unit: Unit | None  # the unit a move goes to, as named on the page
+
+
+def shown_read(*, booking: Booking, resolution: str, updated_at: str, clashes_with: str, unit: str) -> Shown:
+    """``Shown`` from a form's text fields (the staff home's buttons, the booking list's confirmation page).
+    Raises ``ValueError`` for a field that is not what a page would send."""
+    clash_id = int(clashes_with) if clashes_with else None
+    target = None
+    if resolution == Resolution.MOVE and unit:
+        target = Unit.objects.filter(pk=int(unit), property_id=booking.unit.property_id).first()
+        if target is None:
+            raise ValueError(f"unit {unit} is not a unit of this property")
+    return Shown(dt.datetime.fromisoformat(updated_at), clash_id, target)
 
 
 @dataclass(frozen=True)
